@@ -56,7 +56,10 @@ def _system(name: str):
 
 def as_vector3(v, what: str = "position") -> np.ndarray:
     """Return ``v`` as a finite float64 array of shape (3,) or raise :class:`GeometryError`."""
-    a = np.asarray(v, dtype=np.float64)
+    try:
+        a = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GeometryError(f"{what} must be 3 numbers, got {v!r}") from None
     if a.shape != (3,):
         raise GeometryError(f"{what} must have 3 components, got shape {a.shape}")
     if not np.all(np.isfinite(a)):
@@ -66,7 +69,10 @@ def as_vector3(v, what: str = "position") -> np.ndarray:
 
 def normalize_quaternion(q, what: str = "orientation") -> np.ndarray:
     """Return ``q`` (x, y, z, w) normalised; zero, denormal or non-finite ones raise."""
-    a = np.asarray(q, dtype=np.float64)
+    try:
+        a = np.asarray(q, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GeometryError(f"{what} quaternion must be 4 numbers, got {q!r}") from None
     if a.shape != (4,):
         raise GeometryError(f"{what} quaternion must have 4 components (x, y, z, w), got {a.shape}")
     if not np.all(np.isfinite(a)):

@@ -1,0 +1,99 @@
+"""Indices of the int64 pool header: where each region of the three engine pools starts.
+
+The C shim allocates three flat pools (float64, float32, int64); the kernels find every
+array through these offsets, so the same kernels run over shim-owned or numpy-owned memory.
+"""
+MAGIC = 0x534D5731  # "SMW1"
+HEADER_LEN = 64
+
+# scalars
+H_MAGIC = 0
+H_N_F64 = 1
+H_N_F32 = 2
+H_N_I64 = 3
+H_SAMPLE_RATE = 4
+H_MAX_SOURCES = 5
+H_MAX_BLOCK = 6
+H_NFFT = 7
+H_HOP = 8
+H_RING_LEN = 9
+H_GRID_K = 10
+H_IBC_ENABLED = 11
+H_THETA_LEN = 12
+H_DIMS_LEN = 13
+H_SCRATCH_LEN = 14
+H_STAGE_LEN = 15
+H_FIFO_LEN = 16
+H_MAX_DELAY = 17
+H_FPART_LEN = 18
+# float64 offsets
+H_LISTENER = 20
+H_SRC_POSE = 21
+H_SRC_PARAM = 22
+H_THETA = 23
+H_FPART = 24
+H_SCRATCH = 25
+H_IBC_OUT = 26
+H_BIN_W = 27
+H_TWID_COS = 28
+H_TWID_SIN = 29
+H_WINDOW = 30
+H_SRC_STATE = 31
+H_WORK = 32
+H_MIX = 33
+H_OLA = 34
+H_CONST = 35
+H_SINC = 36
+# float32 offsets
+H_RING = 40
+H_STAGE = 41
+H_GCUR = 42
+H_GTGT = 43
+H_FIFO = 44
+# int64 offsets
+H_SRC_CTL = 50
+H_DIMS = 51
+H_BIN_IDX = 52
+H_BITREV = 53
+H_SRC_COUNT = 54
+H_GLOBAL = 55
+
+# per-slot strides
+POSE_STRIDE = 8    # px py pz qx qy qz qw -
+PARAM_STRIDE = 8   # gain min_distance max_distance rolloff - - - -
+CTL_STRIDE = 4     # state distance_model flags status
+STATE_STRIDE = 16  # delay_l delay_r gain_l gain_r ux uy uz dist evaluated - ...
+COUNT_STRIDE = 4   # written ramp_hops_left - -
+
+# source_control fields
+CTL_STATE = 0
+CTL_DISTANCE_MODEL = 1
+CTL_FLAGS = 2
+CTL_STATUS = 3
+STATE_INACTIVE = 0
+STATE_PLAYING = 1
+STATE_RESTART = 2
+FLAG_DOPPLER = 1
+FLAG_BYPASS = 2
+FLAG_PAUSED = 4
+STATUS_NONFINITE = 1
+
+# float64 constants region
+C_SPEED_OF_SOUND = 0
+C_HEAD_RADIUS = 1
+C_COS_REEVAL = 2   # re-evaluate the IBC when the direction turns more than this
+C_LOGDIST_REEVAL = 3
+C_LEN = 8
+
+# global int64 state
+G_CLOCK = 0        # frames rendered so far
+G_STAGE_FILL = 1   # valid samples in each staging buffer
+G_FIFO_READ = 2
+G_FIFO_COUNT = 3
+G_LEN = 8
+
+# write() results
+WRITE_OK = 0
+WRITE_NONFINITE = 1
+WRITE_FULL = 2
+WRITE_BAD_SLOT = 3

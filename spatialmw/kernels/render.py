@@ -1,0 +1,343 @@
+"""The block renderer: TDW per source, STFT, IBC gains, STFT-domain mix, one inverse per hop.
+
+Everything here runs on the audio thread (through the @cfunc wrappers in ``cabi.py``, or
+directly from the Python :class:`spatialmw.engine.Engine`): the functions only read and
+write the three pools, whose regions are found through the int64 header (``layout.py``).
+
+Per block of ``frames``:
+  1. each playing source: pose -> per-ear delay/gain targets; the warp ramps to them across
+     the block into the source's staging buffers; if the direction moved more than the
+     re-evaluation threshold the IBC is evaluated on its frequency grid and expanded to
+     target gains per bin, reached by a per-hop linear crossfade.
+  2. while a full frame is staged: window both ears, one complex FFT (left + j right),
+     split into the two half spectra, multiply by the current gains, accumulate the mix.
+     One inverse FFT of (mix_left + j mix_right) per hop gives both ears; overlap-add.
+  3. copy ``frames`` from the output FIFO (primed with one hop) into the interleaved output.
+"""
+import math
+
+from numba import njit
+
+from ..geometry import distance_gain, head_relative, tdw_ear_targets
+from .fft import fft_inplace
+from .ibc import ibc_evaluate
+from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block
+from .layout import (
+    C_COS_REEVAL, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_SPEED_OF_SOUND, COUNT_STRIDE, CTL_DISTANCE_MODEL,
+    CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK,
+    G_FIFO_COUNT, G_FIFO_READ, G_STAGE_FILL, H_BIN_IDX, H_BIN_W, H_BITREV, H_CONST, H_DIMS,
+    H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_FPART, H_FPART_LEN, H_GCUR, H_GLOBAL, H_GRID_K, H_GTGT, H_HOP,
+    H_IBC_ENABLED, H_IBC_OUT, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES, H_MIX, H_NFFT,
+    H_OLA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH, H_SCRATCH_LEN, H_SINC, H_SRC_COUNT, H_SRC_CTL,
+    H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN, H_THETA, H_THETA_LEN, H_TWID_COS,
+    H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE, STATE_INACTIVE, STATE_PLAYING,
+    STATE_RESTART, STATE_STRIDE, STATUS_NONFINITE, WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE,
+    WRITE_OK,
+)
+
+STATE_STOP = 3  # the shim asks the kernel to clear the slot and go inactive
+MIN_DELAY = float(SINC_LOOKAHEAD)
+
+
+@njit(cache=True)
+def write_core(f64, f32, i64, slot, samples, frames):
+    """Append ``frames`` mono samples to a source's delay line (audio thread).
+
+    Non-finite input mutes the whole block (written as silence) and sets the status bit."""
+    if slot < 0 or slot >= i64[H_MAX_SOURCES]:
+        return WRITE_BAD_SLOT
+    ring_len = i64[H_RING_LEN]
+    mask = ring_len - 1
+    cnt = i64[H_SRC_COUNT] + slot * COUNT_STRIDE
+    clock = i64[i64[H_GLOBAL] + G_CLOCK]
+    written = max(i64[cnt], clock)
+    if frames < 0 or written - clock + frames > i64[H_MAX_BLOCK]:
+        return WRITE_FULL
+    base = i64[H_RING] + slot * ring_len
+    finite = True
+    for i in range(frames):
+        if not math.isfinite(samples[i]):
+            finite = False
+            break
+    if finite:
+        for i in range(frames):
+            f32[base + ((written + i) & mask)] = samples[i]
+    else:
+        for i in range(frames):
+            f32[base + ((written + i) & mask)] = 0.0
+        i64[i64[H_SRC_CTL] + slot * CTL_STRIDE + CTL_STATUS] |= STATUS_NONFINITE
+    i64[cnt] = written + frames
+    return WRITE_OK if finite else WRITE_NONFINITE
+
+
+@njit(cache=True)
+def _clear_slot(f64, f32, i64, s, nbins):
+    ring_len = i64[H_RING_LEN]
+    f32[i64[H_RING] + s * ring_len: i64[H_RING] + (s + 1) * ring_len] = 0.0
+    sl = i64[H_STAGE_LEN]
+    f32[i64[H_STAGE] + 2 * s * sl: i64[H_STAGE] + (2 * s + 2) * sl] = 0.0
+    g = 4 * nbins
+    f32[i64[H_GCUR] + s * g: i64[H_GCUR] + (s + 1) * g] = 0.0
+    f32[i64[H_GTGT] + s * g: i64[H_GTGT] + (s + 1) * g] = 0.0
+    f64[i64[H_SRC_STATE] + s * STATE_STRIDE: i64[H_SRC_STATE] + (s + 1) * STATE_STRIDE] = 0.0
+    cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
+    i64[cnt] = i64[i64[H_GLOBAL] + G_CLOCK]
+    i64[cnt + 1] = 0
+
+
+@njit(cache=True, fastmath=True)
+def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins):
+    """Evaluate the corrector for one pose and expand it to per-bin complex target gains."""
+    k_grid = i64[H_GRID_K]
+    theta = f64[i64[H_THETA]: i64[H_THETA] + i64[H_THETA_LEN]]
+    dims = i64[i64[H_DIMS]: i64[H_DIMS] + i64[H_DIMS_LEN]]
+    fpart = f64[i64[H_FPART]: i64[H_FPART] + i64[H_FPART_LEN]]
+    scratch = f64[i64[H_SCRATCH]: i64[H_SCRATCH] + i64[H_SCRATCH_LEN]]
+    out = f64[i64[H_IBC_OUT]: i64[H_IBC_OUT] + 4 * k_grid]
+    ibc_evaluate(theta, dims, fpart, ux, uy, uz, dist, scratch, out)
+    gt = i64[H_GTGT] + s * 4 * nbins
+    bidx = i64[H_BIN_IDX]
+    bw = i64[H_BIN_W]
+    for b in range(nbins):
+        k = i64[bidx + b]
+        w = f64[bw + b]
+        for ear in range(2):
+            a = out[k * 4 + 2 * ear] * (1.0 - w) + out[(k + 1) * 4 + 2 * ear] * w
+            ph = out[k * 4 + 2 * ear + 1] * (1.0 - w) + out[(k + 1) * 4 + 2 * ear + 1] * w
+            mag = math.exp(min(a, 20.0))
+            f32[gt + ear * 2 * nbins + 2 * b] = mag * math.cos(ph)
+            f32[gt + ear * 2 * nbins + 2 * b + 1] = mag * math.sin(ph)
+
+
+@njit(cache=True, fastmath=True)
+def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
+    """Step 1 for one source: warp into staging, refresh IBC targets. Returns False if idle."""
+    ctl = i64[H_SRC_CTL] + s * CTL_STRIDE
+    state = i64[ctl + CTL_STATE]
+    if state == STATE_INACTIVE:
+        return False
+    if state == STATE_STOP:
+        _clear_slot(f64, f32, i64, s, nbins)
+        i64[ctl + CTL_STATE] = STATE_INACTIVE
+        return False
+    restart = state == STATE_RESTART
+    ring_len = i64[H_RING_LEN]
+    mask = ring_len - 1
+    ring = f32[i64[H_RING] + s * ring_len: i64[H_RING] + (s + 1) * ring_len]
+    cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
+    end = clock + frames
+    written = max(i64[cnt], clock)
+    for t in range(written, end):  # the game wrote less than a block: silence, not stale audio
+        ring[t & mask] = 0.0
+    if written < end:
+        i64[cnt] = end
+    sl = i64[H_STAGE_LEN]
+    stage_l = f32[i64[H_STAGE] + 2 * s * sl: i64[H_STAGE] + (2 * s + 1) * sl]
+    stage_r = f32[i64[H_STAGE] + (2 * s + 1) * sl: i64[H_STAGE] + (2 * s + 2) * sl]
+    if restart:
+        stage_l[:fill] = 0.0
+        stage_r[:fill] = 0.0
+    flags = i64[ctl + CTL_FLAGS]
+    if flags & FLAG_PAUSED:
+        stage_l[fill:fill + frames] = 0.0
+        stage_r[fill:fill + frames] = 0.0
+        if restart:
+            i64[ctl + CTL_STATE] = STATE_PLAYING
+        return True
+
+    sr = float(i64[H_SAMPLE_RATE])
+    c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
+    a = f64[i64[H_CONST] + C_HEAD_RADIUS]
+    lis = i64[H_LISTENER]
+    pose = i64[H_SRC_POSE] + s * POSE_STRIDE
+    rel = head_relative(f64[lis: lis + 3], f64[lis + 3: lis + 7], f64[pose: pose + 3])
+    doppler = (flags & FLAG_DOPPLER) != 0
+    bypass = (flags & FLAG_BYPASS) != 0
+    dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
+    par = i64[H_SRC_PARAM] + s * PARAM_STRIDE
+    g = f64[par] * distance_gain(i64[ctl + CTL_DISTANCE_MODEL], dist, f64[par + 1], f64[par + 2],
+                                 f64[par + 3])
+    if bypass:
+        dl = dist / c if doppler else a / c
+        dr = dl
+        nl = 1.0
+        nr = 1.0
+    max_delay = float(i64[H_MAX_DELAY])
+    dl = min(max(dl * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
+    dr = min(max(dr * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
+    gl = g * nl
+    gr = g * nr
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    if restart:
+        f64[st] = dl
+        f64[st + 1] = dr
+        f64[st + 2] = gl
+        f64[st + 3] = gr
+    sinc = f64[i64[H_SINC]: i64[H_SINC] + (SINC_PHASES + 1) * SINC_TAPS].reshape((SINC_PHASES + 1, SINC_TAPS))
+    tdw_block(ring, mask, clock, frames, f64[st], dl, f64[st + 2], gl, sinc, stage_l, fill)
+    tdw_block(ring, mask, clock, frames, f64[st + 1], dr, f64[st + 3], gr, sinc, stage_r, fill)
+    f64[st] = dl
+    f64[st + 1] = dr
+    f64[st + 2] = gl
+    f64[st + 3] = gr
+
+    if i64[H_IBC_ENABLED] != 0 and not bypass:
+        if dist > 1e-6:
+            ux, uy, uz = rel[0] / dist, rel[1] / dist, rel[2] / dist
+        else:
+            ux, uy, uz = 1.0, 0.0, 0.0
+        cosang = ux * f64[st + 4] + uy * f64[st + 5] + uz * f64[st + 6]
+        dlog = abs(math.log(max(dist, 1e-3) / max(f64[st + 7], 1e-3)))
+        k = i64[H_CONST]
+        if restart or f64[st + 8] == 0.0 or cosang < f64[k + C_COS_REEVAL] \
+                or dlog > f64[k + C_LOGDIST_REEVAL]:
+            _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins)
+            f64[st + 4] = ux
+            f64[st + 5] = uy
+            f64[st + 6] = uz
+            f64[st + 7] = dist
+            f64[st + 8] = 1.0
+            hop = i64[H_HOP]
+            if restart:
+                g0 = i64[H_GCUR] + s * 4 * nbins
+                g1 = i64[H_GTGT] + s * 4 * nbins
+                f32[g0: g0 + 4 * nbins] = f32[g1: g1 + 4 * nbins]
+                i64[cnt + 1] = 0
+            else:
+                i64[cnt + 1] = max(1, (frames + hop - 1) // hop)
+    if restart:
+        i64[ctl + CTL_STATE] = STATE_PLAYING
+    return True
+
+
+@njit(cache=True, fastmath=True)
+def _hop(f64, f32, i64, nbins):
+    """Step 2: one STFT hop over every playing source and one inverse for the mix."""
+    n = i64[H_NFFT]
+    hop = i64[H_HOP]
+    nsrc = i64[H_MAX_SOURCES]
+    use_ibc = i64[H_IBC_ENABLED] != 0
+    win = f64[i64[H_WINDOW]: i64[H_WINDOW] + n]
+    cos = f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n // 2]
+    sin = f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n // 2]
+    rev = i64[i64[H_BITREV]: i64[H_BITREV] + n]
+    re = f64[i64[H_WORK]: i64[H_WORK] + n]
+    im = f64[i64[H_WORK] + n: i64[H_WORK] + 2 * n]
+    mix = f64[i64[H_MIX]: i64[H_MIX] + 4 * nbins]  # Lre Lim Rre Rim interleaved per bin
+    mix[:] = 0.0
+    sl = i64[H_STAGE_LEN]
+    fill = i64[i64[H_GLOBAL] + G_STAGE_FILL]
+    for s in range(nsrc):
+        ctl = i64[H_SRC_CTL] + s * CTL_STRIDE
+        if i64[ctl + CTL_STATE] != STATE_PLAYING:
+            continue
+        stage_l = f32[i64[H_STAGE] + 2 * s * sl: i64[H_STAGE] + (2 * s + 1) * sl]
+        stage_r = f32[i64[H_STAGE] + (2 * s + 1) * sl: i64[H_STAGE] + (2 * s + 2) * sl]
+        flags = i64[ctl + CTL_FLAGS]
+        if not (flags & FLAG_PAUSED):
+            for j in range(n):
+                re[j] = stage_l[j] * win[j]
+                im[j] = stage_r[j] * win[j]
+            fft_inplace(re, im, cos, sin, rev, False)
+            gc = i64[H_GCUR] + s * 4 * nbins
+            cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
+            ramp = i64[cnt + 1]
+            apply_g = use_ibc and not (flags & FLAG_BYPASS)
+            if apply_g and ramp > 0:
+                gt = i64[H_GTGT] + s * 4 * nbins
+                alpha = 1.0 / ramp
+                for j in range(4 * nbins):
+                    f32[gc + j] += alpha * (f32[gt + j] - f32[gc + j])
+                i64[cnt + 1] = ramp - 1
+            for k in range(nbins):
+                nk = (n - k) & (n - 1)
+                ar, ai = re[k], im[k]
+                br, bi = re[nk], -im[nk]  # conj(Z[N-k])
+                xlr = 0.5 * (ar + br)
+                xli = 0.5 * (ai + bi)
+                xrr = 0.5 * (ai - bi)   # (Z - conj Z[N-k]) / 2j
+                xri = -0.5 * (ar - br)
+                if apply_g:
+                    glr = f32[gc + 2 * k]
+                    gli = f32[gc + 2 * k + 1]
+                    grr = f32[gc + 2 * nbins + 2 * k]
+                    gri = f32[gc + 2 * nbins + 2 * k + 1]
+                    mix[4 * k] += glr * xlr - gli * xli
+                    mix[4 * k + 1] += glr * xli + gli * xlr
+                    mix[4 * k + 2] += grr * xrr - gri * xri
+                    mix[4 * k + 3] += grr * xri + gri * xrr
+                else:
+                    mix[4 * k] += xlr
+                    mix[4 * k + 1] += xli
+                    mix[4 * k + 2] += xrr
+                    mix[4 * k + 3] += xri
+        # slide the staging window by one hop
+        for j in range(fill - hop):
+            stage_l[j] = stage_l[j + hop]
+            stage_r[j] = stage_r[j + hop]
+
+    # full spectrum of (left + j right) from the two half spectra
+    for k in range(nbins):
+        re[k] = mix[4 * k] - mix[4 * k + 3]
+        im[k] = mix[4 * k + 1] + mix[4 * k + 2]
+    for k in range(nbins, n):
+        m = n - k
+        re[k] = mix[4 * m] + mix[4 * m + 3]
+        im[k] = mix[4 * m + 2] - mix[4 * m + 1]
+    fft_inplace(re, im, cos, sin, rev, True)
+    ola_l = f64[i64[H_OLA]: i64[H_OLA] + n]
+    ola_r = f64[i64[H_OLA] + n: i64[H_OLA] + 2 * n]
+    scale = 1.0 / n
+    for j in range(n):
+        ola_l[j] += re[j] * win[j] * scale
+        ola_r[j] += im[j] * win[j] * scale
+    # emit one hop into the FIFO
+    g = i64[H_GLOBAL]
+    flen = i64[H_FIFO_LEN]
+    fifo = i64[H_FIFO]
+    wpos = (i64[g + G_FIFO_READ] + i64[g + G_FIFO_COUNT]) % flen
+    for j in range(hop):
+        p = (wpos + j) % flen
+        f32[fifo + 2 * p] = ola_l[j]
+        f32[fifo + 2 * p + 1] = ola_r[j]
+    i64[g + G_FIFO_COUNT] += hop
+    for j in range(n - hop):
+        ola_l[j] = ola_l[j + hop]
+        ola_r[j] = ola_r[j + hop]
+    for j in range(n - hop, n):
+        ola_l[j] = 0.0
+        ola_r[j] = 0.0
+
+
+@njit(cache=True)
+def render_core(f64, f32, i64, out, frames):
+    """Render ``frames`` interleaved stereo frames into ``out``. Returns 0, or 1 for a bad
+    frame count (then ``out`` is untouched)."""
+    if frames < 1 or frames > i64[H_MAX_BLOCK]:
+        return 1
+    n = i64[H_NFFT]
+    hop = i64[H_HOP]
+    nbins = n // 2 + 1
+    g = i64[H_GLOBAL]
+    clock = i64[g + G_CLOCK]
+    fill = i64[g + G_STAGE_FILL]
+    for s in range(i64[H_MAX_SOURCES]):
+        _warp_source(f64, f32, i64, s, clock, frames, fill, nbins)
+    fill += frames
+    i64[g + G_STAGE_FILL] = fill
+    while fill >= n:
+        _hop(f64, f32, i64, nbins)
+        fill -= hop
+        i64[g + G_STAGE_FILL] = fill
+    flen = i64[H_FIFO_LEN]
+    fifo = i64[H_FIFO]
+    rpos = i64[g + G_FIFO_READ]
+    for j in range(frames):
+        p = (rpos + j) % flen
+        for ch in range(2):
+            v = f32[fifo + 2 * p + ch]
+            out[2 * j + ch] = v if math.isfinite(v) else 0.0
+    i64[g + G_FIFO_READ] = (rpos + frames) % flen
+    i64[g + G_FIFO_COUNT] -= frames
+    i64[g + G_CLOCK] = clock + frames
+    return 0

@@ -1,0 +1,361 @@
+"""Evaluation metrics for binaural rendering (pure numpy / scipy).
+
+Waveform metrics follow the Binaural Speech Synthesis / WarpNet line (Richard et al.,
+"Neural synthesis of binaural speech from mono audio", ICLR 2021), BinauralGrad (Leng et
+al., NeurIPS 2022) and NFS (Lee & Lee, ICASSP 2023), so numbers are comparable with the
+literature when a user evaluates on that dataset:
+
+* **wave L2** -- mean squared error of the waveforms (both ears) x 10^3.
+* **amplitude error** -- mean |abs(STFT(est)) - abs(STFT(ref))| with n_fft 2048, Hann window
+  of sr/25 samples (1920 at 48 kHz) and hop sr/100 (480 at 48 kHz), per ear then averaged.
+* **phase error** -- wrapped angle difference in [0, pi] of the same STFT, on the bins
+  whose target magnitude exceeds 0.2 x the mean target magnitude.
+* **MRSTFT** -- multi-resolution STFT loss (FFT 1024/2048/512, hop 120/240/50, Hann window
+  600/1200/240): spectral convergence + L1 of the log magnitudes, averaged over the
+  resolutions (the Parallel WaveGAN / auraloss definition used by BinauralGrad and NFS).
+* **PESQ** -- wide-band PESQ (ITU-T P.862.2) at 16 kHz, mean over ears.
+
+The STFTs mirror ``torch.stft(center=True, pad_mode="reflect", normalized=False)`` with a
+periodic Hann window zero-padded (centred) to n_fft, i.e. unnormalised magnitudes, which is
+what the reference implementations use.
+
+HRTF-domain metrics (see DESIGN.md, "Fidelity evaluation protocol"):
+
+* **LSD** (:func:`lsd_db`) -- RMS over frequency bins in [fmin, fmax] of 20 log10(|H_est| /
+  |H_ref|), averaged over directions and ears; :func:`lsd_eq_db` first removes one fixed
+  per-ear equaliser (the mean over directions of the dB difference), so a diffuse-field
+  equalised HRTF set is judged on its directional error only.
+* **ILD** (:func:`ild_db`) -- broadband energy ratio left over right in dB.
+* **ITD** (:func:`itd_us`) -- lag of the interaural cross-correlation of the ear signals
+  low-passed below 1.5 kHz, 8x band-limited upsampling, parabolic peak interpolation,
+  searched within +-1 ms. **Sign: positive when the LEFT ear leads** (the sound reaches
+  the left ear first, i.e. a source on the left, +y native, gives a positive ITD).
+
+:func:`transfer_function` estimates per-ear magnitude responses of any renderer from a
+white-noise input and its stereo output (Welch H1 estimator), so renderers without an
+explicit HRIR (OpenAL Soft, Lite-INN) can be scored with the HRTF-domain metrics.
+
+Conventions: time signals with both ears are shaped (n, 2) (waveform metrics) -- ear 0 is
+left, 1 right. HRTF-domain arrays put frequency (or time) on the last axis and ears on the
+axis before it: (..., 2, F) / (..., 2, n).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from fractions import Fraction
+
+import numpy as np
+from scipy import signal
+
+__all__ = [
+    "wave_l2", "amplitude_error", "phase_error", "mrstft", "pesq_wb",
+    "lsd_db", "lsd_eq_db", "ild_db", "itd_us", "ild_error_db", "itd_error_us",
+    "transfer_function", "stft",
+]
+
+_EPS = 1e-12
+
+
+# ----------------------------------------------------------------------------- helpers
+def _as_stereo_pair(est, ref):
+    est = np.asarray(est, dtype=np.float64)
+    ref = np.asarray(ref, dtype=np.float64)
+    if est.ndim == 1:
+        est = est[:, None]
+    if ref.ndim == 1:
+        ref = ref[:, None]
+    if est.ndim != 2 or ref.ndim != 2:
+        raise ValueError(f"expected (n, channels) signals, got {est.shape} and {ref.shape}")
+    if est.shape != ref.shape:
+        raise ValueError(f"estimate and reference shapes differ: {est.shape} vs {ref.shape}")
+    if est.shape[0] == 0:
+        raise ValueError("empty signals")
+    if not (np.all(np.isfinite(est)) and np.all(np.isfinite(ref))):
+        raise ValueError("signals contain NaN or Inf")
+    return est, ref
+
+
+def stft(x, n_fft: int, hop: int, win: int) -> np.ndarray:
+    """STFT of ``x`` (..., n) -> complex (..., n_fft//2 + 1, frames).
+
+    Same as ``torch.stft(x, n_fft, hop, win, torch.hann_window(win), center=True,
+    pad_mode="reflect", return_complex=True)``: periodic Hann window, zero-padded centred
+    in n_fft, reflect padding of n_fft//2 at both ends, no normalisation."""
+    x = np.asarray(x, dtype=np.float64)
+    if win > n_fft:
+        raise ValueError(f"window {win} longer than n_fft {n_fft}")
+    w = np.zeros(n_fft)
+    left = (n_fft - win) // 2
+    w[left:left + win] = signal.get_window("hann", win, fftbins=True)
+    pad = n_fft // 2
+    mode = "reflect" if x.shape[-1] > 1 else "constant"
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode=mode)
+    n_frames = 1 + (xp.shape[-1] - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    frames = xp[..., idx] * w  # (..., frames, n_fft)
+    return np.swapaxes(np.fft.rfft(frames, axis=-1), -1, -2)
+
+
+def _binaural_stft(x, sr):
+    """The Binaural Speech STFT: n_fft 2048, Hann window sr/25, hop sr/100."""
+    win = int(round(sr / 25))
+    hop = int(round(sr / 100))
+    n_fft = max(2048, 1 << (win - 1).bit_length())
+    return stft(x, n_fft, hop, win)
+
+
+# ----------------------------------------------------------------------- waveform metrics
+def wave_l2(est, ref) -> float:
+    """Mean squared error over all samples of both ears, x 10^3. Inputs (n, 2)."""
+    est, ref = _as_stereo_pair(est, ref)
+    return float(np.mean((est - ref) ** 2) * 1e3)
+
+
+def amplitude_error(est, ref, sr: int = 48000) -> float:
+    """Mean |abs(Y_est) - abs(Y_ref)| of the STFT (n_fft 2048, Hann sr/25, hop sr/100 --
+    1920 / 480 at 48 kHz), computed per ear, then averaged over ears. Inputs (n, 2)."""
+    est, ref = _as_stereo_pair(est, ref)
+    ye = np.abs(_binaural_stft(est.T, sr))
+    yr = np.abs(_binaural_stft(ref.T, sr))
+    per_ear = np.mean(np.abs(ye - yr), axis=(-2, -1))
+    return float(np.mean(per_ear))
+
+
+def phase_error(est, ref, sr: int = 48000, threshold: float = 0.2) -> float:
+    """Mean wrapped phase difference (radians, each in [0, pi]) of the STFT used by
+    :func:`amplitude_error`, over the time-frequency bins (of both ears together) whose
+    target magnitude exceeds ``threshold`` x the mean target magnitude. NaN if no bin
+    qualifies (silent target)."""
+    est, ref = _as_stereo_pair(est, ref)
+    ye = _binaural_stft(est.T, sr)
+    yr = _binaural_stft(ref.T, sr)
+    mag = np.abs(yr)
+    mask = mag > threshold * np.mean(mag)
+    if not np.any(mask):
+        return float("nan")
+    d = np.abs(np.angle(ye[mask] * np.conj(yr[mask])))  # in [0, pi]
+    return float(np.mean(d))
+
+
+MRSTFT_RESOLUTIONS = ((1024, 120, 600), (2048, 240, 1200), (512, 50, 240))
+
+
+def mrstft(est, ref, resolutions=MRSTFT_RESOLUTIONS, eps: float = 1e-8) -> float:
+    """Multi-resolution STFT distance: for each (n_fft, hop, win) in ``resolutions``,
+    spectral convergence ||Y - Y_est||_F / ||Y||_F plus mean |log Y - log Y_est|, with
+    magnitudes sqrt(max(re^2 + im^2, eps)) (both ears together, as a batch); averaged over
+    resolutions. 0 for identical signals. Inputs (n, 2) or (n,)."""
+    est, ref = _as_stereo_pair(est, ref)
+    total = 0.0
+    for n_fft, hop, win in resolutions:
+        se = stft(est.T, n_fft, hop, win)
+        sr_ = stft(ref.T, n_fft, hop, win)
+        me = np.sqrt(np.maximum(se.real ** 2 + se.imag ** 2, eps))
+        mr = np.sqrt(np.maximum(sr_.real ** 2 + sr_.imag ** 2, eps))
+        sc = np.linalg.norm(mr - me) / max(np.linalg.norm(mr), _EPS)
+        lm = np.mean(np.abs(np.log(mr) - np.log(me)))
+        total += sc + lm
+    return float(total / len(resolutions))
+
+
+def pesq_wb(est, ref, sr: int = 48000) -> float:
+    """Wide-band PESQ (MOS-LQO) of ``est`` against ``ref`` after resampling to 16 kHz
+    (scipy.signal.resample_poly), mean over ears. Returns NaN with a RuntimeWarning when
+    PESQ cannot score the input (e.g. silence / no utterance) instead of raising."""
+    est, ref = _as_stereo_pair(est, ref)
+    try:
+        from pesq import pesq as _pesq
+    except ImportError as e:  # pragma: no cover - pesq is a declared dependency
+        warnings.warn(f"pesq not installed: {e}", RuntimeWarning, stacklevel=2)
+        return float("nan")
+    frac = Fraction(16000, int(sr))
+    scores = []
+    for ch in range(est.shape[1]):
+        e = signal.resample_poly(est[:, ch], frac.numerator, frac.denominator)
+        r = signal.resample_poly(ref[:, ch], frac.numerator, frac.denominator)
+        try:
+            scores.append(float(_pesq(16000, r, e, "wb")))
+        except Exception as exc:  # pesq raises NoUtterancesError, BufferTooShortError, ...
+            warnings.warn(f"PESQ failed on ear {ch}: {type(exc).__name__}: {exc}",
+                          RuntimeWarning, stacklevel=2)
+            return float("nan")
+    return float(np.mean(scores))
+
+
+# ---------------------------------------------------------------------- HRTF-domain metrics
+def _band(freqs, fmin, fmax, n_bins):
+    freqs = np.asarray(freqs, dtype=np.float64)
+    if freqs.shape != (n_bins,):
+        raise ValueError(f"freqs has shape {freqs.shape}, expected ({n_bins},)")
+    sel = (freqs >= fmin) & (freqs <= fmax)
+    if not np.any(sel):
+        raise ValueError(f"no frequency bin in [{fmin}, {fmax}] Hz")
+    return sel
+
+
+def _db_diff(mag_est, mag_ref, freqs, fmin, fmax):
+    me = np.abs(np.asarray(mag_est, dtype=np.float64))
+    mr = np.abs(np.asarray(mag_ref, dtype=np.float64))
+    if me.shape != mr.shape:
+        raise ValueError(f"magnitude shapes differ: {me.shape} vs {mr.shape}")
+    sel = _band(freqs, fmin, fmax, me.shape[-1])
+    return 20.0 * np.log10(np.maximum(me[..., sel], _EPS) / np.maximum(mr[..., sel], _EPS))
+
+
+def lsd_db(mag_est, mag_ref, freqs, fmin: float = 100.0, fmax: float = 16000.0) -> float:
+    """Log-spectral distance in dB: sqrt(mean over bins in [fmin, fmax] of
+    (20 log10 |H_est| / |H_ref|)^2), then the mean over every other axis (directions, ears).
+    Inputs: magnitude arrays (..., F); ``freqs`` (F,) in Hz."""
+    d = _db_diff(mag_est, mag_ref, freqs, fmin, fmax)
+    return float(np.mean(np.sqrt(np.mean(d ** 2, axis=-1))))
+
+
+def lsd_eq_db(mag_est, mag_ref, freqs, fmin: float = 100.0, fmax: float = 16000.0,
+              ear_axis: int | None = -2, return_eq: bool = False):
+    """LSD after removing one fixed per-ear equaliser: EQ_e(f) = mean over directions of
+    the dB difference 20 log10 |H_est| / |H_ref| of ear e, subtracted from every direction
+    before :func:`lsd_db`. Inputs (D..., 2, F) with the ear axis at ``ear_axis`` (every
+    other non-frequency axis counts as directions); ``ear_axis=None`` for (D..., F) with a
+    single common equaliser. With ``return_eq`` returns (lsd, eq_db (2, F_band) or (F_band,)).
+    """
+    d = _db_diff(mag_est, mag_ref, freqs, fmin, fmax)
+    if ear_axis is None:
+        axes = tuple(range(d.ndim - 1))
+    else:
+        ea = ear_axis % d.ndim
+        if ea == d.ndim - 1:
+            raise ValueError("ear_axis cannot be the frequency axis")
+        axes = tuple(a for a in range(d.ndim - 1) if a != ea)
+    eq = np.mean(d, axis=axes, keepdims=True) if axes else np.zeros_like(d)
+    r = d - eq
+    lsd = float(np.mean(np.sqrt(np.mean(r ** 2, axis=-1))))
+    if return_eq:
+        return lsd, np.squeeze(eq, axis=axes) if axes else eq
+    return lsd
+
+
+def ild_db(left, right) -> float | np.ndarray:
+    """Broadband interaural level difference 10 log10(sum left^2 / sum right^2) in dB,
+    positive when the left ear is louder. Time on the last axis (batched over the rest)."""
+    left = np.asarray(left, dtype=np.float64)
+    right = np.asarray(right, dtype=np.float64)
+    el = np.sum(left ** 2, axis=-1)
+    er = np.sum(right ** 2, axis=-1)
+    out = 10.0 * np.log10(np.maximum(el, 1e-30) / np.maximum(er, 1e-30))
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def _butter_sq(f, fc, order):
+    """|H(f)|^2 of an order-``order`` Butterworth low-pass at fc (zero phase)."""
+    return 1.0 / (1.0 + (np.abs(f) / fc) ** (2 * order))
+
+
+def itd_us(left, right, sr: int, max_lag_ms: float = 1.0, cutoff: float = 1500.0,
+           upsample: int = 8, lp_order: int = 4) -> float:
+    """Interaural time difference in microseconds. **Positive when the LEFT ear leads**
+    (right = left delayed by tau gives +tau; a source on the left gives ITD > 0).
+
+    The cross-correlation c(k) = sum_n l[n] r[n + k] of both ears low-passed below
+    ``cutoff`` (an order-``lp_order`` Butterworth applied to both ears, i.e. |H|^2 on the
+    cross-spectrum) is computed in the frequency domain with zero padding (linear, not
+    circular) and band-limited ``upsample``-x interpolation (zero-padded spectrum), its
+    maximum within +-``max_lag_ms`` is refined by a parabola through the peak and its
+    neighbours. NaN if either ear is silent."""
+    l = np.asarray(left, dtype=np.float64).ravel()
+    r = np.asarray(right, dtype=np.float64).ravel()
+    if l.shape != r.shape or l.size < 2:
+        raise ValueError(f"left/right must be equal-length 1-D signals, got {l.shape}, {r.shape}")
+    if not (np.all(np.isfinite(l)) and np.all(np.isfinite(r))):
+        raise ValueError("signals contain NaN or Inf")
+    if not np.any(l) or not np.any(r):
+        return float("nan")
+    n = l.size
+    n_fft = 1 << (2 * n - 1).bit_length()
+    L = np.fft.rfft(l, n_fft)
+    R = np.fft.rfft(r, n_fft)
+    f = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    X = np.conj(L) * R * _butter_sq(f, cutoff, lp_order)
+    m = n_fft * upsample
+    c = np.fft.irfft(X, m) * upsample  # band-limited interpolation of the correlation
+    max_lag = int(math.ceil(max_lag_ms * 1e-3 * sr * upsample))
+    max_lag = min(max_lag, m // 2 - 2)
+    lags = np.arange(-max_lag, max_lag + 1)
+    vals = c[lags % m]
+    i = int(np.argmax(vals))
+    shift = 0.0
+    if 0 < i < len(vals) - 1:
+        y0, y1, y2 = vals[i - 1], vals[i], vals[i + 1]
+        den = y0 - 2.0 * y1 + y2
+        if den < 0:
+            shift = 0.5 * (y0 - y2) / den
+    lag = (lags[i] + shift) / (sr * upsample)
+    return float(lag * 1e6)
+
+
+def _pairs(x, ear_axis):
+    a = np.asarray(x, dtype=np.float64)
+    a = np.moveaxis(a, ear_axis, -2)
+    if a.shape[-2] != 2:
+        raise ValueError(f"expected 2 ears on axis {ear_axis}, got shape {np.shape(x)}")
+    return a.reshape(-1, 2, a.shape[-1])
+
+
+def _reduce(err, reduce):
+    if reduce is None:
+        return err
+    if reduce == "mean":
+        return float(np.nanmean(err))
+    if reduce == "median":
+        return float(np.nanmedian(err))
+    raise ValueError(f"reduce must be None, 'mean' or 'median', got {reduce!r}")
+
+
+def ild_error_db(est, ref, ear_axis: int = -2, reduce: str | None = "mean"):
+    """|ILD(est) - ILD(ref)| per direction, in dB. ``est``/``ref``: ear signals (HRIRs or
+    renders) shaped (D..., 2, n) (ears on ``ear_axis``, time last). ``reduce`` = 'mean'
+    (default), 'median' or None (array of per-direction errors)."""
+    e, r = _pairs(est, ear_axis), _pairs(ref, ear_axis)
+    if e.shape[0] != r.shape[0]:
+        raise ValueError(f"{e.shape[0]} estimate directions vs {r.shape[0]} reference")
+    err = np.abs(ild_db(e[:, 0], e[:, 1]) - ild_db(r[:, 0], r[:, 1]))
+    return _reduce(np.atleast_1d(err), reduce)
+
+
+def itd_error_us(est, ref, sr: int, ear_axis: int = -2, reduce: str | None = "median",
+                 **itd_kwargs):
+    """|ITD(est) - ITD(ref)| per direction, in microseconds (see :func:`itd_us`); inputs as
+    :func:`ild_error_db`. ``reduce`` defaults to 'median' (as reported in DESIGN.md)."""
+    e, r = _pairs(est, ear_axis), _pairs(ref, ear_axis)
+    if e.shape[0] != r.shape[0]:
+        raise ValueError(f"{e.shape[0]} estimate directions vs {r.shape[0]} reference")
+    err = np.array([abs(itd_us(a[0], a[1], sr, **itd_kwargs) - itd_us(b[0], b[1], sr, **itd_kwargs))
+                    for a, b in zip(e, r)])
+    return _reduce(err, reduce)
+
+
+def transfer_function(x_in, y_out, n_fft: int = 1024, sr: int = 48000,
+                      return_complex: bool = False):
+    """Per-ear transfer function of a system from its mono input ``x_in`` (n,) (white noise
+    works best) and stereo output ``y_out`` (n, 2), by the Welch H1 estimator
+    H_e(f) = S_xy_e(f) / S_xx(f) (Hann segments of ``n_fft``, 50 % overlap). Unbiased by
+    noise added at the output. Returns (freqs (F,), |H| (2, F)) -- or complex H with
+    ``return_complex``; F = n_fft // 2 + 1. Keep the system's latency well below n_fft."""
+    x = np.asarray(x_in, dtype=np.float64).ravel()
+    y = np.asarray(y_out, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[:, None]
+    if y.ndim != 2 or y.shape[0] != x.size:
+        raise ValueError(f"output must be (n, ears) with n = {x.size}, got {np.shape(y_out)}")
+    if x.size < n_fft:
+        raise ValueError(f"need at least n_fft = {n_fft} samples, got {x.size}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("signals contain NaN or Inf")
+    kw = dict(fs=sr, window="hann", nperseg=n_fft, noverlap=n_fft // 2, detrend=False)
+    freqs, sxx = signal.welch(x, **kw)
+    hs = []
+    for e in range(y.shape[1]):
+        _, sxy = signal.csd(x, y[:, e], **kw)  # E[conj(X) Y]
+        hs.append(sxy / np.maximum(sxx, 1e-300))
+    h = np.array(hs)
+    return freqs, (h if return_complex else np.abs(h))
