@@ -1,0 +1,532 @@
+"""Scene scripting for sound designers: sources, trajectories, a listener, render to WAV.
+
+In Python::
+
+    from spatialmw.scene import Scene, Source, Listener, Orbit, Linear, Turn
+    scene = Scene(duration=6.0, listener=Listener(orientation=Turn(rate_deg_s=30)))
+    scene.add(Source("/usr/share/sounds/alsa/Front_Center.wav", Orbit(radius=2.0, period=4.0), loop=True))
+    scene.add(Source("noise:pink", Linear(start=(5, -5, 0), end=(5, 5, 0)), gain=0.3))
+    stereo = scene.render()                 # (n, 2) float32, Lite-INN renderer
+    scene.write("out.wav")                  # same, written as 48 kHz float WAV
+
+As a JSON file (``spatialmw render scene.json -o out.wav``)::
+
+    {
+      "sample_rate": 48000,            // 44100, 48000 or 96000
+      "duration": 10.0,                // seconds (<= 3600)
+      "coordinate_system": "native",   // native (x fwd, y left, z up), unity, unreal (cm), openal
+      "listener": {"trajectory": {"type": "static", "position": [0, 0, 0]},
+                   "orientation": {"type": "turn", "yaw_deg": 0, "rate_deg_s": 20}},
+      "sources": [
+        {"name": "voice",
+         "signal": {"wav": "/usr/share/sounds/alsa/Front_Center.wav", "loop": true},
+         "trajectory": {"type": "orbit", "center": [0, 0, 0], "radius": 2, "period": 5,
+                        "elevation_deg": 0, "phase_deg": 90},
+         "gain": 1.0, "distance_model": "inverse_clamped", "min_distance": 1.0,
+         "max_distance": 100.0, "rolloff": 1.0, "doppler": true, "spatialize": true}
+      ]
+    }
+
+Trajectory types: ``static`` (position), ``linear`` (start, end, and optional t0/t1 in
+seconds; clamped outside), ``orbit`` (center, radius, period (s, negative = clockwise),
+elevation_deg, phase_deg), ``keyframes`` (times, positions: a Catmull-Rom spline through
+the points, C1-smooth, held constant outside). Orientation types: ``static`` (yaw_deg,
+pitch_deg, roll_deg) and ``turn`` (yaw_deg, rate_deg_s). Signals: ``wav`` (path, relative
+to the scene file; mixed to mono, resampled), ``noise`` ("white" or "pink", seed),
+``tone`` (frequency_hz). Relative paths resolve against the scene file's folder. Unknown
+keys are rejected, so a typo fails loudly instead of being ignored.
+
+Offline renders are latency-compensated: sample 0 of the output is what the listener hears
+at time 0 (propagation delay included, the STFT latency removed).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import geometry
+
+MAX_SCENE_BYTES = 4 * 2 ** 20
+MAX_SOURCES = 256
+MAX_DURATION = 3600.0
+MAX_WAV_SECONDS = 3600.0
+RENDERERS = ("liteinn", "tdw", "reference")
+
+
+class SceneError(ValueError):
+    """A scene (file or object) that cannot be rendered; the message names the field."""
+
+
+def _finite(v, what, lo=-math.inf, hi=math.inf):
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise SceneError(f"{what} must be a number, got {v!r}") from None
+    if not math.isfinite(x) or not lo <= x <= hi:
+        raise SceneError(f"{what} must be finite and within [{lo:g}, {hi:g}], got {v!r}")
+    return x
+
+
+def _vec3(v, what):
+    try:
+        return geometry.as_vector3(v, what)
+    except geometry.GeometryError as e:
+        raise SceneError(str(e)) from None
+
+
+# ---------------------------------------------------------------- trajectories
+@dataclass
+class Static:
+    position: tuple = (1.0, 0.0, 0.0)
+
+    def positions(self, t):
+        return np.broadcast_to(_vec3(self.position, "static position"), (len(t), 3)).copy()
+
+
+@dataclass
+class Linear:
+    start: tuple = (-5.0, 2.0, 0.0)
+    end: tuple = (5.0, 2.0, 0.0)
+    t0: float = 0.0
+    t1: float | None = None  # None: the scene's duration
+
+    def positions(self, t, duration=None):
+        a, b = _vec3(self.start, "linear start"), _vec3(self.end, "linear end")
+        t1 = self.t1 if self.t1 is not None else (duration or (t[-1] if len(t) else 1.0))
+        span = max(float(t1) - float(self.t0), 1e-9)
+        u = np.clip((t - self.t0) / span, 0.0, 1.0)[:, None]
+        return a + (b - a) * u
+
+
+@dataclass
+class Orbit:
+    radius: float = 2.0
+    period: float = 4.0
+    center: tuple = (0.0, 0.0, 0.0)
+    elevation_deg: float = 0.0
+    phase_deg: float = 0.0
+
+    def positions(self, t):
+        c = _vec3(self.center, "orbit center")
+        if self.period == 0:
+            raise SceneError("orbit period must be non-zero")
+        az = np.radians(self.phase_deg) + 2 * np.pi * t / self.period
+        el = math.radians(self.elevation_deg)
+        return c + np.stack([self.radius * math.cos(el) * np.cos(az),
+                             self.radius * math.cos(el) * np.sin(az),
+                             np.full_like(az, self.radius * math.sin(el))], axis=1)
+
+
+@dataclass
+class Keyframes:
+    times: list = field(default_factory=lambda: [0.0, 1.0])
+    points: list = field(default_factory=lambda: [[1, 0, 0], [0, 1, 0]])
+
+    def positions(self, t):
+        times = np.asarray(self.times, dtype=np.float64)
+        pts = np.asarray(self.points, dtype=np.float64)
+        if times.ndim != 1 or len(times) < 2 or pts.shape != (len(times), 3):
+            raise SceneError("keyframes need >= 2 times and one [x, y, z] per time")
+        if not (np.all(np.isfinite(times)) and np.all(np.isfinite(pts))):
+            raise SceneError("keyframes contain NaN or Inf")
+        if np.any(np.diff(times) <= 0):
+            raise SceneError("keyframe times must increase strictly")
+        # Catmull-Rom tangents for non-uniform knots (finite differences), Hermite basis
+        m = np.empty_like(pts)
+        m[1:-1] = (pts[2:] - pts[:-2]) / (times[2:] - times[:-2])[:, None]
+        m[0] = (pts[1] - pts[0]) / (times[1] - times[0])
+        m[-1] = (pts[-1] - pts[-2]) / (times[-1] - times[-2])
+        tc = np.clip(t, times[0], times[-1])
+        i = np.clip(np.searchsorted(times, tc, side="right") - 1, 0, len(times) - 2)
+        h = (times[i + 1] - times[i])[:, None]
+        s = ((tc - times[i]) / (times[i + 1] - times[i]))[:, None]
+        h00, h10 = 2 * s ** 3 - 3 * s ** 2 + 1, s ** 3 - 2 * s ** 2 + s
+        h01, h11 = -2 * s ** 3 + 3 * s ** 2, s ** 3 - s ** 2
+        return h00 * pts[i] + h10 * h * m[i] + h01 * pts[i + 1] + h11 * h * m[i + 1]
+
+
+@dataclass
+class Facing:
+    """Fixed orientation (degrees; yaw turns left, about +z)."""
+    yaw_deg: float = 0.0
+    pitch_deg: float = 0.0
+    roll_deg: float = 0.0
+
+    def quaternions(self, t):
+        q = geometry.quaternion_from_euler(self.yaw_deg, self.pitch_deg, self.roll_deg)
+        return np.broadcast_to(q, (len(t), 4)).copy()
+
+
+@dataclass
+class Turn:
+    """Constant-rate yaw (degrees per second; positive turns left)."""
+    rate_deg_s: float = 90.0
+    yaw_deg: float = 0.0
+
+    def quaternions(self, t):
+        h = np.radians(self.yaw_deg + self.rate_deg_s * t) / 2
+        return np.stack([np.zeros_like(h), np.zeros_like(h), np.sin(h), np.cos(h)], axis=1)
+
+
+# ---------------------------------------------------------------- signals
+def _load_signal(spec, sample_rate, n, base: Path | None):
+    if isinstance(spec, np.ndarray):
+        x = np.asarray(spec, dtype=np.float64)
+        if x.ndim != 1:
+            raise SceneError(f"source signal arrays must be mono (1-D), got shape {x.shape}")
+        loop = False
+    elif isinstance(spec, str):
+        return _load_signal({"noise": spec[6:]} if spec.startswith("noise:") else {"wav": spec, "loop": True},
+                            sample_rate, n, base)
+    elif isinstance(spec, dict):
+        loop = bool(spec.get("loop", False))
+        unknown = set(spec) - {"wav", "noise", "tone", "seed", "loop", "level"}
+        if unknown:
+            raise SceneError(f"unknown signal keys {sorted(unknown)}")
+        level = _finite(spec.get("level", 1.0), "signal level", 0.0, 100.0)
+        if "wav" in spec:
+            x = _read_wav(spec["wav"], sample_rate, base)
+        elif "noise" in spec:
+            rng = np.random.default_rng(int(_finite(spec.get("seed", 0), "seed", 0, 2 ** 32)))
+            x = rng.standard_normal(n)
+            if spec["noise"] == "pink":
+                f = np.fft.rfftfreq(n, 1.0 / sample_rate)
+                spec_ = np.fft.rfft(x)
+                spec_[1:] /= np.sqrt(f[1:] / f[1])
+                spec_[0] = 0
+                x = np.fft.irfft(spec_, n)
+            elif spec["noise"] != "white":
+                raise SceneError(f"noise must be 'white' or 'pink', got {spec['noise']!r}")
+            x = 0.25 * x / (np.std(x) + 1e-12)
+            loop = False
+        elif "tone" in spec:
+            f0 = _finite(spec["tone"], "tone frequency", 1.0, sample_rate / 2)
+            x = 0.5 * np.sin(2 * np.pi * f0 * np.arange(n) / sample_rate)
+        else:
+            raise SceneError("a signal needs one of 'wav', 'noise', 'tone'")
+        x = x * level
+    else:
+        raise SceneError(f"a source signal must be a WAV path, dict or numpy array, got {type(spec).__name__}")
+    if not np.all(np.isfinite(x)):
+        raise SceneError("source signal contains NaN or Inf")
+    if len(x) == 0:
+        raise SceneError("source signal is empty")
+    if len(x) >= n:
+        return x[:n].astype(np.float32)
+    if loop:
+        return np.tile(x, -(-n // len(x)))[:n].astype(np.float32)
+    return np.concatenate([x, np.zeros(n - len(x))]).astype(np.float32)
+
+
+def _read_wav(path, sample_rate, base):
+    import soundfile as sf
+    from scipy.signal import resample_poly
+
+    p = Path(path)
+    if not p.is_absolute() and base is not None:
+        p = base / p
+    try:
+        info = sf.info(str(p))
+        if info.frames / max(info.samplerate, 1) > MAX_WAV_SECONDS:
+            raise SceneError(f"{p}: longer than {MAX_WAV_SECONDS:g} s")
+        x, sr = sf.read(str(p), dtype="float64", always_2d=True)
+    except SceneError:
+        raise
+    except Exception as e:  # soundfile raises RuntimeError/LibsndfileError/OSError variants
+        raise SceneError(f"cannot read WAV {p}: {e}") from None
+    x = x.mean(axis=1)
+    if sr != sample_rate:
+        g = math.gcd(int(sr), int(sample_rate))
+        x = resample_poly(x, int(sample_rate) // g, int(sr) // g)
+    return x
+
+
+# ---------------------------------------------------------------- scene objects
+@dataclass
+class Source:
+    signal: object
+    trajectory: object = field(default_factory=Static)
+    gain: float = 1.0
+    distance_model: str = "inverse_clamped"
+    min_distance: float = 1.0
+    max_distance: float = 1.0e4
+    rolloff: float = 1.0
+    doppler: bool = True
+    spatialize: bool = True
+    loop: bool = True
+    name: str = ""
+
+
+@dataclass
+class Listener:
+    trajectory: object = field(default_factory=lambda: Static((0.0, 0.0, 0.0)))
+    orientation: object = field(default_factory=Facing)
+
+
+def _positions(traj, t, duration):
+    if isinstance(traj, Linear):
+        return traj.positions(t, duration)
+    return traj.positions(t)
+
+
+@dataclass
+class Scene:
+    duration: float = 5.0
+    sample_rate: int = 48000
+    listener: Listener = field(default_factory=Listener)
+    sources: list = field(default_factory=list)
+    coordinate_system: str = "native"
+    base_dir: Path | None = None
+
+    def add(self, source: Source) -> Source:
+        self.sources.append(source)
+        return source
+
+    # -- sampling the scene
+    def _check(self):
+        _finite(self.duration, "duration", 1e-3, MAX_DURATION)
+        if self.sample_rate not in (44100, 48000, 96000):
+            raise SceneError(f"unsupported sample rate {self.sample_rate}; use 44100, 48000 or 96000")
+        if not self.sources:
+            raise SceneError("the scene has no sources")
+        if len(self.sources) > MAX_SOURCES:
+            raise SceneError(f"too many sources ({len(self.sources)} > {MAX_SOURCES})")
+
+    def _native(self, pos):
+        m, scale = geometry.COORDINATE_SYSTEMS[self.coordinate_system]
+        return pos @ m.T * scale
+
+    def _native_q(self, q):
+        m, _ = geometry.COORDINATE_SYSTEMS[self.coordinate_system]
+        v = np.linalg.det(m) * (q[:, :3] @ m.T)
+        n = np.linalg.norm(q, axis=1, keepdims=True)
+        if np.any(~np.isfinite(n)) or np.any(n < 1e-6):
+            raise SceneError("listener orientation has a zero or non-finite quaternion")
+        return np.concatenate([v, q[:, 3:]], axis=1) / n
+
+    def listener_poses(self, t):
+        """(positions (n,3), quaternions (n,4)) of the listener in native axes at times t."""
+        p = self._native(_positions(self.listener.trajectory, t, self.duration))
+        q = self._native_q(self.listener.orientation.quaternions(t))
+        return p, q
+
+    def source_positions(self, i, t):
+        """Native positions of source i at times t."""
+        return self._native(_positions(self.sources[i].trajectory, t, self.duration))
+
+    def signals(self):
+        n = int(round(self.duration * self.sample_rate))
+        return [_load_signal(s.signal if not isinstance(s.signal, str) or s.signal.startswith("noise:")
+                             else {"wav": s.signal, "loop": s.loop}, self.sample_rate, n, self.base_dir)
+                for s in self.sources]
+
+    # -- rendering
+    def render(self, renderer: str = "liteinn", block: int = 512, model=None, progress: bool = False):
+        """Render the whole scene to a (n, 2) float32 array with the chosen renderer."""
+        self._check()
+        if renderer not in RENDERERS:
+            raise SceneError(f"unknown renderer {renderer!r}; expected one of {RENDERERS}")
+        if renderer == "reference":
+            return self._render_reference(progress)
+        return self._render_engine(renderer == "liteinn", block, model, progress)
+
+    def _render_engine(self, ibc, block, model, progress):
+        from .engine import Engine
+
+        xs = self.signals()
+        n = len(xs[0])
+        eng = Engine(self.sample_rate, len(self.sources), block, model=model, ibc=ibc)
+        lat = eng.latency_frames
+        handles = []
+        for s in self.sources:
+            handles.append(eng.add_source(gain=s.gain, distance_model=s.distance_model,
+                                          min_distance=s.min_distance, max_distance=s.max_distance,
+                                          rolloff=s.rolloff, doppler=s.doppler, spatialize=s.spatialize))
+        total = n + lat
+        starts = np.arange(0, total, block)
+        ends = np.minimum(starts + block, total)
+        t_end = ends / self.sample_rate  # the pose each block ramps to is the one at its end
+        lp, lq = self.listener_poses(t_end)
+        sp = [self.source_positions(i, t_end) for i in range(len(self.sources))]
+        out = np.zeros((total, 2), dtype=np.float32)
+        from tqdm import tqdm
+        for b in tqdm(range(len(starts)), disable=not progress, desc="render", unit="block"):
+            a, e = starts[b], ends[b]
+            eng.set_listener_pose(lp[b], lq[b])
+            for i, h in enumerate(handles):
+                eng.set_source_pose(h, sp[i][b])
+                chunk = xs[i][a:min(e, n)]
+                if len(chunk):
+                    eng.write(h, chunk)
+            out[a:e] = eng.render(int(e - a))
+        return out[lat:]
+
+    def _render_reference(self, progress):
+        from .hrtf.reference import ReferenceRenderer
+        from .hrtf.sofa import default_sofa_path, read_sofa
+
+        xs = self.signals()
+        n = len(xs[0])
+        hrirs = read_sofa(default_sofa_path(), sample_rate=self.sample_rate)
+        ref = ReferenceRenderer(hrirs, self.sample_rate)
+        t = np.arange(n) / self.sample_rate
+        lp, lq = self.listener_poses(t)
+        out = np.zeros((n, 2))
+        from tqdm import tqdm
+        for i, s in enumerate(tqdm(self.sources, disable=not progress, desc="reference", unit="source")):
+            rel = _rotate_inverse(lq, self.source_positions(i, t) - lp)
+            d = np.linalg.norm(rel, axis=1)
+            gain = s.gain * _distance_gain_array(s, d)
+            if not s.spatialize:
+                out += (gain * xs[i])[:, None]
+                continue
+            out += ref.render(xs[i], rel, gain)
+        return out.astype(np.float32)
+
+    def write(self, path, renderer: str = "liteinn", progress: bool = False, **kw) -> np.ndarray:
+        """Render and write a stereo float WAV; returns the audio."""
+        import soundfile as sf
+
+        y = self.render(renderer, progress=progress, **kw)
+        sf.write(str(path), y, self.sample_rate, subtype="FLOAT")
+        return y
+
+
+def _rotate_inverse(q, v):
+    """R(q)^T v for arrays of quaternions (n,4 x,y,z,w) and vectors (n,3)."""
+    u = -q[:, :3]
+    w = q[:, 3:]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def _distance_gain_array(src: Source, d):
+    model = geometry.DISTANCE_MODELS[src.distance_model]
+    return np.array([geometry.distance_gain(model, x, src.min_distance, src.max_distance, src.rolloff)
+                     for x in d[::64]]).repeat(64)[:len(d)]
+
+
+# ---------------------------------------------------------------- JSON
+_TRAJ = {"static": ({"position"}, lambda d: Static(tuple(d["position"]))),
+         "linear": ({"start", "end", "t0", "t1"},
+                    lambda d: Linear(tuple(d["start"]), tuple(d["end"]), float(d.get("t0", 0.0)),
+                                     None if d.get("t1") is None else float(d["t1"]))),
+         "orbit": ({"radius", "period", "center", "elevation_deg", "phase_deg"},
+                   lambda d: Orbit(_finite(d.get("radius", 2.0), "orbit radius", 0.0, 1e6),
+                                   _finite(d.get("period", 4.0), "orbit period", -1e6, 1e6),
+                                   tuple(d.get("center", (0, 0, 0))),
+                                   _finite(d.get("elevation_deg", 0.0), "elevation_deg", -90, 90),
+                                   _finite(d.get("phase_deg", 0.0), "phase_deg"))),
+         "keyframes": ({"times", "positions"}, lambda d: Keyframes(list(d["times"]), list(d["positions"])))}
+_ORIENT = {"static": ({"yaw_deg", "pitch_deg", "roll_deg"},
+                      lambda d: Facing(*(_finite(d.get(k, 0.0), k) for k in ("yaw_deg", "pitch_deg", "roll_deg")))),
+           "turn": ({"rate_deg_s", "yaw_deg"},
+                    lambda d: Turn(_finite(d.get("rate_deg_s", 90.0), "rate_deg_s", -1e5, 1e5),
+                                   _finite(d.get("yaw_deg", 0.0), "yaw_deg")))}
+_SOURCE_KEYS = {"name", "signal", "trajectory", "gain", "distance_model", "min_distance", "max_distance",
+                "rolloff", "doppler", "spatialize"}
+_SCENE_KEYS = {"sample_rate", "duration", "coordinate_system", "listener", "sources", "description"}
+
+
+def _typed(d, table, what):
+    if not isinstance(d, dict) or "type" not in d:
+        raise SceneError(f"{what} must be an object with a 'type'")
+    kind = d["type"]
+    if kind not in table:
+        raise SceneError(f"{what}: unknown type {kind!r}; expected one of {sorted(table)}")
+    keys, make = table[kind]
+    unknown = set(d) - keys - {"type"}
+    if unknown:
+        raise SceneError(f"unknown {what} keys {sorted(unknown)} for type {kind!r}")
+    try:
+        obj = make(d)
+    except SceneError:
+        raise
+    except (KeyError, TypeError, ValueError) as e:
+        raise SceneError(f"bad {what} ({kind}): {e}") from None
+    return obj
+
+
+def scene_from_dict(d: dict, base_dir: Path | None = None) -> Scene:
+    """Build (and validate) a Scene from the JSON structure documented above."""
+    if not isinstance(d, dict):
+        raise SceneError("a scene must be a JSON object")
+    unknown = set(d) - _SCENE_KEYS
+    if unknown:
+        raise SceneError(f"unknown scene keys {sorted(unknown)}")
+    cs = d.get("coordinate_system", "native")
+    if cs not in geometry.COORDINATE_SYSTEMS:
+        raise SceneError(f"unknown coordinate_system {cs!r}")
+    lis = d.get("listener", {})
+    if not isinstance(lis, dict) or set(lis) - {"trajectory", "orientation"}:
+        raise SceneError("listener must be an object with 'trajectory' and/or 'orientation'")
+    listener = Listener(
+        _typed(lis.get("trajectory", {"type": "static", "position": [0, 0, 0]}), _TRAJ, "trajectory"),
+        _typed(lis.get("orientation", {"type": "static"}), _ORIENT, "orientation"))
+    srcs = d.get("sources")
+    if not isinstance(srcs, list) or not srcs:
+        raise SceneError("'sources' must be a non-empty list")
+    if len(srcs) > MAX_SOURCES:
+        raise SceneError(f"too many sources ({len(srcs)} > {MAX_SOURCES})")
+    sources = []
+    for i, s in enumerate(srcs):
+        if not isinstance(s, dict):
+            raise SceneError(f"source {i} must be an object")
+        unknown = set(s) - _SOURCE_KEYS
+        if unknown:
+            raise SceneError(f"source {i}: unknown keys {sorted(unknown)}")
+        if "signal" not in s:
+            raise SceneError(f"source {i}: missing 'signal'")
+        dm = s.get("distance_model", "inverse_clamped")
+        if dm not in geometry.DISTANCE_MODELS:
+            raise SceneError(f"source {i}: unknown distance_model {dm!r}")
+        sources.append(Source(
+            signal=s["signal"] if isinstance(s["signal"], dict) else {"wav": str(s["signal"])},
+            trajectory=_typed(s.get("trajectory", {"type": "static", "position": [1, 0, 0]}), _TRAJ,
+                              f"source {i} trajectory"),
+            gain=_finite(s.get("gain", 1.0), f"source {i} gain", 0.0, 1e3),
+            distance_model=dm,
+            min_distance=_finite(s.get("min_distance", 1.0), f"source {i} min_distance", 1e-3, 1e6),
+            max_distance=_finite(s.get("max_distance", 1e4), f"source {i} max_distance", 1e-3, 1e9),
+            rolloff=_finite(s.get("rolloff", 1.0), f"source {i} rolloff", 0.0, 1e3),
+            doppler=bool(s.get("doppler", True)), spatialize=bool(s.get("spatialize", True)),
+            name=str(s.get("name", f"source{i}"))))
+        if sources[-1].max_distance < sources[-1].min_distance:
+            raise SceneError(f"source {i}: max_distance < min_distance")
+    sr = d.get("sample_rate", 48000)
+    if sr not in (44100, 48000, 96000):
+        raise SceneError(f"unsupported sample_rate {sr!r}; use 44100, 48000 or 96000")
+    scene = Scene(duration=_finite(d.get("duration", 5.0), "duration", 1e-3, MAX_DURATION),
+                  sample_rate=int(sr), listener=listener, sources=sources, coordinate_system=cs,
+                  base_dir=base_dir)
+    # sample every trajectory once so a bad one fails at load, not mid-render
+    t = np.linspace(0.0, scene.duration, 16)
+    scene.listener_poses(t)
+    for i in range(len(sources)):
+        p = scene.source_positions(i, t)
+        if not np.all(np.isfinite(p)) or np.max(np.abs(p)) > 1e6:
+            raise SceneError(f"source {i}: trajectory leaves the world (|x| > 1e6 m or non-finite)")
+    return scene
+
+
+def load_scene(path) -> Scene:
+    """Read and validate a JSON scene file (untrusted input)."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_SCENE_BYTES:
+            raise SceneError(f"{p}: scene file too large ({size} bytes > {MAX_SCENE_BYTES})")
+        text = p.read_text(encoding="utf-8")
+    except SceneError:
+        raise
+    except (OSError, UnicodeDecodeError) as e:
+        raise SceneError(f"cannot read scene {p}: {e}") from None
+    try:
+        d = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise SceneError(f"{p}: not valid JSON: {e}") from None
+    return scene_from_dict(d, base_dir=p.resolve().parent)
