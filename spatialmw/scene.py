@@ -334,35 +334,46 @@ class Scene:
             return self._render_reference(progress)
         return self._render_engine(renderer == "liteinn", block, model, progress)
 
-    def _render_engine(self, ibc, block, model, progress):
-        from .engine import Engine
-
+    def engine_blocks(self, block: int, extra: int = 0):
+        """The scene as the engine sees it, block by block: yields (frames, listener
+        position, listener quaternion, [source positions], [mono chunks]) in native axes,
+        the poses being those at each block's end (the engine ramps towards them).
+        ``extra`` appends that many frames of silent input (to flush the latency)."""
         xs = self.signals()
         n = len(xs[0])
-        eng = Engine(self.sample_rate, len(self.sources), block, model=model, ibc=ibc)
-        lat = eng.latency_frames
-        handles = []
-        for s in self.sources:
-            handles.append(eng.add_source(gain=s.gain, distance_model=s.distance_model,
-                                          min_distance=s.min_distance, max_distance=s.max_distance,
-                                          rolloff=s.rolloff, doppler=s.doppler, spatialize=s.spatialize))
-        total = n + lat
+        total = n + extra
         starts = np.arange(0, total, block)
         ends = np.minimum(starts + block, total)
-        t_end = ends / self.sample_rate  # the pose each block ramps to is the one at its end
+        t_end = ends / self.sample_rate
         lp, lq = self.listener_poses(t_end)
         sp = [self.source_positions(i, t_end) for i in range(len(self.sources))]
-        out = np.zeros((total, 2), dtype=np.float32)
+        for b, (a, e) in enumerate(zip(starts, ends)):
+            yield (int(e - a), lp[b], lq[b], [p[b] for p in sp],
+                   [x[a:e] if a < n else np.zeros(0, np.float32) for x in xs])
+
+    def _render_engine(self, ibc, block, model, progress):
         from tqdm import tqdm
-        for b in tqdm(range(len(starts)), disable=not progress, desc="render", unit="block"):
-            a, e = starts[b], ends[b]
-            eng.set_listener_pose(lp[b], lq[b])
-            for i, h in enumerate(handles):
-                eng.set_source_pose(h, sp[i][b])
-                chunk = xs[i][a:min(e, n)]
-                if len(chunk):
-                    eng.write(h, chunk)
-            out[a:e] = eng.render(int(e - a))
+
+        from .engine import Engine
+
+        n = int(round(self.duration * self.sample_rate))
+        eng = Engine(self.sample_rate, len(self.sources), block, model=model, ibc=ibc)
+        lat = eng.latency_frames
+        handles = [eng.add_source(gain=s.gain, distance_model=s.distance_model, min_distance=s.min_distance,
+                                  max_distance=s.max_distance, rolloff=s.rolloff, doppler=s.doppler,
+                                  spatialize=s.spatialize) for s in self.sources]
+        out = np.zeros((n + lat, 2), dtype=np.float32)
+        pos = 0
+        blocks = self.engine_blocks(block, extra=lat)
+        for frames, lp, lq, sp, chunks in tqdm(blocks, total=-(-(n + lat) // block), disable=not progress,
+                                               desc="render", unit="block"):
+            eng.set_listener_pose(lp, lq)
+            for h, p, x in zip(handles, sp, chunks):
+                eng.set_source_pose(h, p)
+                if len(x):
+                    eng.write(h, x)
+            out[pos:pos + frames] = eng.render(frames)
+            pos += frames
         return out[lat:]
 
     def _render_reference(self, progress):
