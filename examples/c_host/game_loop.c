@@ -1,0 +1,263 @@
+/*
+ * game_loop.c -- a minimal "game" driving spatialmw from C.
+ *
+ *   ./c_host out.wav [--fast] [--seconds S] [--tdw-only] [--model PATH]
+ *
+ * - Game thread, 60 Hz: 16 sources orbit the listener (radii 1.5..6 m, different speeds
+ *   and heights) and the listener turns slowly; poses go through smw_*_set_pose
+ *   (Unity coordinates: +x right, +y up, +z forward, to exercise the conversion).
+ * - Audio thread: every 512 frames at 48 kHz it synthesises 16 mono signals, calls
+ *   smw_source_write for each and smw_render once, and appends the stereo block to a
+ *   buffer written to a float32 WAV file at the end.
+ *
+ * Timing: by default the audio thread is PACED IN REAL TIME like a device callback: block n
+ * starts at t0 + n * 10.667 ms (absolute clock_nanosleep); a deadline miss is a block whose
+ * work (16 writes + render) finishes after t0 + (n + 1) * period. With --fast it runs as fast
+ * as it can (no sleeping) and a miss is a block whose work took longer than one period.
+ * Either way it prints the per-block work time p50 / p99 / max and the miss count.
+ * The game thread derives motion from the audio clock, so the WAV is the same in both modes.
+ */
+#define _GNU_SOURCE
+#include "spatialmw.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SAMPLE_RATE 48000
+#define BLOCK 512
+#define NSRC 16
+#define PI 3.14159265358979323846
+
+static smw_renderer* g_r;
+static smw_source g_src[NSRC];
+static atomic_llong g_frames_done;   /* audio clock, read by the game thread */
+static atomic_int g_stop;
+static int g_fast;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void yaw_quat_unity(double yaw_rad, float q[4])
+{
+    /* Unity: rotation about +y (up). Positive yaw in Unity turns right (left-handed). */
+    q[0] = 0.0f;
+    q[1] = (float)sin(yaw_rad / 2);
+    q[2] = 0.0f;
+    q[3] = (float)cos(yaw_rad / 2);
+}
+
+static void* game_thread(void* arg)
+{
+    (void)arg;
+    long ticks = 0, errors = 0;
+    while (!atomic_load(&g_stop)) {
+        double t = (double)atomic_load(&g_frames_done) / SAMPLE_RATE;
+        float q[4];
+        yaw_quat_unity(0.35 * t, q);          /* listener turns ~20 deg/s */
+        const float lp[3] = {0.0f, 1.7f, 0.0f};
+        if (smw_listener_set_pose(g_r, lp, q) != SMW_SUCCESS) ++errors;
+        for (int i = 0; i < NSRC; ++i) {
+            double radius = 1.5 + 0.3 * i;
+            double w = (i % 2 ? -1.0 : 1.0) * (0.3 + 0.07 * i);
+            double a = w * t + 2.0 * PI * i / NSRC;
+            float p[3] = {(float)(radius * cos(a)), (float)(1.7 + 0.8 * sin(0.5 * t + i)),
+                          (float)(radius * sin(a))};
+            const float ident[4] = {0, 0, 0, 1};
+            if (smw_source_set_pose(g_r, g_src[i], p, ident) != SMW_SUCCESS) ++errors;
+        }
+        ++ticks;
+        struct timespec ts = {0, g_fast ? 1000000L : 16666667L};
+        nanosleep(&ts, NULL);
+    }
+    if (errors) fprintf(stderr, "game thread: %ld pose updates failed\n", errors);
+    return (void*)(intptr_t)ticks;
+}
+
+typedef struct {
+    long nblocks;
+    float* out;        /* nblocks * BLOCK * 2 */
+    double* work_ms;   /* per block */
+    long misses;
+    long errors;
+    int realtime;      /* SCHED_FIFO obtained */
+} audio_job;
+
+static void* audio_thread(void* arg)
+{
+    audio_job* job = (audio_job*)arg;
+    /* like a device callback thread: ask for SCHED_FIFO (ignored when not permitted) */
+    struct sched_param sp;
+    memset(&sp, 0, sizeof sp);
+    sp.sched_priority = 80;
+    job->realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+    static float mono[NSRC][BLOCK];
+    double phase[NSRC] = {0};
+    const double period = (double)BLOCK / SAMPLE_RATE;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    double t0 = now_s();
+    for (long n = 0; n < job->nblocks; ++n) {
+        if (!g_fast) {
+            double target = t0 + n * period;
+            time_t sec = (time_t)target;
+            next.tv_sec = sec;
+            next.tv_nsec = (long)((target - (double)sec) * 1e9);
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+        }
+        double start = now_s();
+        long long frame0 = (long long)n * BLOCK;
+        for (int i = 0; i < NSRC; ++i) {
+            double f = 110.0 * pow(2.0, i / 4.0);                 /* 110 Hz .. ~1.6 kHz */
+            double rate = 1.5 + 0.25 * i;                          /* pulses per second */
+            for (int k = 0; k < BLOCK; ++k) {
+                double tt = (double)(frame0 + k) / SAMPLE_RATE;
+                double env = 0.5 + 0.5 * sin(2 * PI * rate * tt);
+                phase[i] += 2 * PI * f / SAMPLE_RATE;
+                if (phase[i] > 2 * PI) phase[i] -= 2 * PI;
+                mono[i][k] = (float)(0.08 * env * env * (sin(phase[i]) + 0.3 * sin(3 * phase[i])));
+            }
+            if (smw_source_write(g_r, g_src[i], mono[i], BLOCK) != SMW_SUCCESS) ++job->errors;
+        }
+        if (smw_render(g_r, job->out + (size_t)n * BLOCK * 2, BLOCK) != SMW_SUCCESS) ++job->errors;
+        double end = now_s();
+        job->work_ms[n] = (end - start) * 1e3;
+        if (g_fast ? (end - start > period) : (end > t0 + (n + 1) * period)) ++job->misses;
+        atomic_store(&g_frames_done, frame0 + BLOCK);
+    }
+    return NULL;
+}
+
+static int cmp_double(const void* a, const void* b)
+{
+    double x = *(const double*)a, y = *(const double*)b;
+    return (x > y) - (x < y);
+}
+
+static void put_u32(FILE* f, uint32_t v) { fwrite(&v, 4, 1, f); }
+static void put_u16(FILE* f, uint16_t v) { fwrite(&v, 2, 1, f); }
+
+static int write_wav_f32(const char* path, const float* data, long frames, int channels, int rate)
+{
+    FILE* f = fopen(path, "wb");
+    if (!f) return -1;
+    uint32_t data_bytes = (uint32_t)(frames * channels * 4);
+    fwrite("RIFF", 1, 4, f); put_u32(f, 4 + 26 + 12 + 8 + data_bytes);
+    fwrite("WAVE", 1, 4, f);
+    fwrite("fmt ", 1, 4, f); put_u32(f, 18);
+    put_u16(f, 3); put_u16(f, (uint16_t)channels); put_u32(f, (uint32_t)rate);
+    put_u32(f, (uint32_t)(rate * channels * 4)); put_u16(f, (uint16_t)(channels * 4)); put_u16(f, 32);
+    put_u16(f, 0);
+    fwrite("fact", 1, 4, f); put_u32(f, 4); put_u32(f, (uint32_t)frames);
+    fwrite("data", 1, 4, f); put_u32(f, data_bytes);
+    fwrite(data, 4, (size_t)frames * channels, f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+int main(int argc, char** argv)
+{
+    const char* path = NULL;
+    double seconds = 10.0;
+    int tdw_only = 0;
+    const char* model = NULL;   /* NULL: the shipped default model */
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--fast")) g_fast = 1;
+        else if (!strcmp(argv[i], "--tdw-only")) tdw_only = 1;
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+        else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = atof(argv[++i]);
+        else path = argv[i];
+    }
+    if (!path) {
+        fprintf(stderr, "usage: %s out.wav [--fast] [--seconds S] [--tdw-only] [--model PATH]\n", argv[0]);
+        return 2;
+    }
+    uint32_t v = smw_get_version();
+    printf("spatialmw %u.%u.%u (header %u.%u.%u)\n", SMW_VERSION_GET_MAJOR(v), SMW_VERSION_GET_MINOR(v),
+           SMW_VERSION_GET_PATCH(v), SMW_VERSION_MAJOR, SMW_VERSION_MINOR, SMW_VERSION_PATCH);
+
+    smw_renderer_settings s = smw_renderer_settings_default();
+    s.sample_rate = SAMPLE_RATE;
+    s.max_block_frames = BLOCK;
+    s.max_sources = 64;
+    s.coordinate_system = SMW_COORDS_UNITY;
+    s.enable_corrector = !tdw_only;
+    s.model_path = model;
+    double c0 = now_s();
+    smw_result rc = smw_renderer_create(&s, &g_r);
+    double create_s = now_s() - c0;
+    if (rc != SMW_SUCCESS) {
+        fprintf(stderr, "smw_renderer_create failed: %s\n  %s\n", smw_result_string(rc), smw_last_error(NULL));
+        return 1;
+    }
+    int32_t latency = 0;
+    smw_renderer_get_latency(g_r, &latency);
+    printf("renderer created in %.3f s; latency %d frames (%.2f ms)\n", create_s, latency,
+           1e3 * latency / SAMPLE_RATE);
+
+    for (int i = 0; i < NSRC; ++i) {
+        if ((rc = smw_source_create(g_r, &g_src[i])) != SMW_SUCCESS) {
+            fprintf(stderr, "smw_source_create: %s\n", smw_last_error(g_r));
+            return 1;
+        }
+        smw_source_set_distance_model(g_r, g_src[i], SMW_DISTANCE_INVERSE_CLAMPED, 1.0f, 100.0f, 1.0f);
+        smw_source_set_doppler(g_r, g_src[i], 1);
+    }
+
+    audio_job job;
+    memset(&job, 0, sizeof job);
+    job.nblocks = (long)ceil(seconds * SAMPLE_RATE / BLOCK);
+    job.out = (float*)calloc((size_t)job.nblocks * BLOCK * 2, sizeof(float));
+    job.work_ms = (double*)calloc((size_t)job.nblocks, sizeof(double));
+    if (!job.out || !job.work_ms) return 1;
+
+    pthread_t gt, at;
+    pthread_create(&gt, NULL, game_thread, NULL);
+    { struct timespec ts = {0, 20000000L}; nanosleep(&ts, NULL); }   /* first poses published */
+    double w0 = now_s();
+    pthread_create(&at, NULL, audio_thread, &job);
+    pthread_join(at, NULL);
+    double wall = now_s() - w0;
+    atomic_store(&g_stop, 1);
+    void* ticks;
+    pthread_join(gt, &ticks);
+
+    for (int i = 0; i < NSRC; ++i) smw_source_destroy(g_r, g_src[i]);
+    smw_renderer_destroy(g_r);
+    g_r = NULL;
+
+    qsort(job.work_ms, (size_t)job.nblocks, sizeof(double), cmp_double);
+    double p50 = job.work_ms[job.nblocks / 2];
+    double p99 = job.work_ms[(long)(job.nblocks * 0.99)];
+    double mx = job.work_ms[job.nblocks - 1];
+    double peak = 0.0;
+    long nonfinite = 0;
+    for (long k = 0; k < job.nblocks * BLOCK * 2; ++k) {
+        if (!isfinite(job.out[k])) ++nonfinite;
+        else if (fabs(job.out[k]) > peak) peak = fabs(job.out[k]);
+    }
+    printf("mode: %s; %ld blocks of %d frames @ %d Hz (period %.2f ms), %d sources, wall %.2f s, %ld game ticks\n",
+           g_fast ? "fast (unpaced)" : "paced in real time", job.nblocks, BLOCK, SAMPLE_RATE,
+           1e3 * BLOCK / SAMPLE_RATE, NSRC, wall, (long)(intptr_t)ticks);
+    printf("audio thread SCHED_FIFO: %s\n", job.realtime ? "yes" : "no (normal priority)");
+    printf("block work (16 writes + render): p50 %.3f ms  p99 %.3f ms  max %.3f ms  deadline misses %ld\n",
+           p50, p99, mx, job.misses);
+    printf("api errors %ld; output peak %.4f; non-finite samples %ld\n", job.errors, peak, nonfinite);
+    if (write_wav_f32(path, job.out, job.nblocks * BLOCK, 2, SAMPLE_RATE) != 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        return 1;
+    }
+    printf("wrote %s\n", path);
+    free(job.out);
+    free(job.work_ms);
+    return (job.errors == 0 && nonfinite == 0) ? 0 : 1;
+}

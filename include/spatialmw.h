@@ -1,0 +1,287 @@
+/*
+ * spatialmw.h -- public C API of spatialmw, binaural (headphone) spatial audio for games.
+ *
+ * Every source is rendered by Lite-INN: a per-ear time-domain warp (ITD, propagation
+ * delay, distance gain, Doppler) followed by an implicit neural binaural corrector
+ * (head shadow, pinna cues) applied in the STFT domain.
+ *
+ * ---------------------------------------------------------------------------------
+ * QUICK START
+ *
+ *     smw_renderer_settings s = smw_renderer_settings_default();
+ *     s.sample_rate = 48000; s.max_block_frames = 512; s.max_sources = 64;
+ *     s.coordinate_system = SMW_COORDS_UNITY;
+ *     smw_renderer* r = NULL;
+ *     if (smw_renderer_create(&s, &r) != SMW_SUCCESS)
+ *         fprintf(stderr, "spatialmw: %s\n", smw_last_error(NULL));
+ *
+ *     smw_source src;  smw_source_create(r, &src);          // game thread
+ *     smw_source_set_pose(r, src, pos, quat);               // game thread, every frame
+ *     smw_listener_set_pose(r, pos, quat);                  // game thread, every frame
+ *
+ *     smw_source_write(r, src, mono, 512);                  // audio thread, per block
+ *     smw_render(r, stereo_interleaved, 512);               // audio thread, per block
+ *
+ *     smw_source_destroy(r, src);  smw_renderer_destroy(r);
+ *
+ * ---------------------------------------------------------------------------------
+ * THREADING
+ *
+ * - "Game thread" calls (smw_source_create/destroy, smw_*_set_*) may be made from any
+ *   thread, concurrently with the audio thread. They publish their values lock-free
+ *   (a sequence lock per source and one for the listener); the audio thread picks up the
+ *   newest consistent values at the start of the next smw_render() and never waits for
+ *   a writer (if a writer is mid-update it keeps the previous value for that block).
+ * - "Audio thread" calls (smw_source_write, smw_render) must all be made from ONE
+ *   thread at a time (the audio thread). They are real-time safe: no locks, no heap
+ *   allocation, no I/O, no Python, no GIL. They run numba-compiled kernels through
+ *   plain C function pointers.
+ * - smw_renderer_create() / smw_renderer_destroy() are control calls: they may start the
+ *   embedded Python interpreter, compile or load kernels (create) and allocate memory.
+ *   Never call them on the audio thread. smw_renderer_destroy() must not run concurrently
+ *   with any other call on the same renderer.
+ *
+ * ---------------------------------------------------------------------------------
+ * ERRORS
+ *
+ * Every fallible call returns an smw_result. No call aborts the process, and no input
+ * (NaN/Inf samples or poses, zero quaternions, stale handles, wrong frame counts...)
+ * can put NaN into the output. smw_result_string() names a code; smw_last_error() gives
+ * a sentence about the most recent failure.
+ *
+ * Safety of calls on invalid objects:
+ *   - a NULL renderer pointer returns SMW_ERROR_NULL_POINTER from every call (and
+ *     smw_renderer_destroy(NULL) is a no-op);
+ *   - a renderer pointer that has already been passed to smw_renderer_destroy() is a
+ *     dangling pointer: using it is undefined behaviour, exactly as with free()d memory.
+ *     The library cannot detect it. Set your pointer to NULL after destroying.
+ *   - source handles ARE validated: a destroyed (stale), never-issued or zero handle
+ *     returns SMW_ERROR_INVALID_HANDLE; double destroy returns SMW_ERROR_INVALID_HANDLE.
+ *
+ * ---------------------------------------------------------------------------------
+ * COORDINATE SYSTEMS
+ *
+ * Positions are in the caller's coordinate system and units (chosen once at creation);
+ * orientations are unit quaternions (x, y, z, w) rotating the body frame into the world
+ * frame. A listener with the identity quaternion faces the system's "forward" axis with
+ * the system's "up" axis up.
+ *
+ *   SMW_COORDS_NATIVE  right-handed, +x forward, +y left, +z up, metres (SOFA / AES69)
+ *   SMW_COORDS_UNITY   left-handed,  +x right, +y up, +z forward, metres
+ *   SMW_COORDS_UNREAL  left-handed,  +x forward, +y right, +z up, CENTIMETRES
+ *   SMW_COORDS_OPENAL  right-handed, +x right, +y up, -z forward, metres (also OpenGL)
+ *
+ * Conversion to native happens inside the call (native = M * v * scale; quaternion
+ * axes map as det(M) * M * axis), identical to spatialmw.geometry.COORDINATE_SYSTEMS.
+ */
+#ifndef SPATIALMW_H
+#define SPATIALMW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#  if defined(SMW_BUILDING_LIBRARY)
+#    define SMW_API __declspec(dllexport)
+#  else
+#    define SMW_API __declspec(dllimport)
+#  endif
+#else
+#  define SMW_API __attribute__((visibility("default")))
+#endif
+
+/* ================================================================================
+ * Version
+ * ================================================================================ */
+
+#define SMW_VERSION_MAJOR 0
+#define SMW_VERSION_MINOR 1
+#define SMW_VERSION_PATCH 0
+
+/** Pack a version: major in bits 22..31, minor in bits 12..21, patch in bits 0..11. */
+#define SMW_MAKE_VERSION(major, minor, patch) \
+    ((((uint32_t)(major)) << 22) | (((uint32_t)(minor)) << 12) | ((uint32_t)(patch)))
+#define SMW_VERSION_GET_MAJOR(v) ((uint32_t)(v) >> 22)
+#define SMW_VERSION_GET_MINOR(v) (((uint32_t)(v) >> 12) & 0x3FFu)
+#define SMW_VERSION_GET_PATCH(v) ((uint32_t)(v) & 0xFFFu)
+/** The version of this header. Compare with smw_get_version() at run time: the library
+ *  is compatible when the major numbers are equal and the library's minor >= header's. */
+#define SMW_VERSION SMW_MAKE_VERSION(SMW_VERSION_MAJOR, SMW_VERSION_MINOR, SMW_VERSION_PATCH)
+
+/** The library's version, packed as SMW_MAKE_VERSION(major, minor, patch). Never fails. */
+SMW_API uint32_t smw_get_version(void);
+
+/* ================================================================================
+ * Results
+ * ================================================================================ */
+
+typedef int32_t smw_result;
+enum {
+    SMW_SUCCESS = 0,
+    SMW_ERROR_INVALID_ARGUMENT = 1,      /**< a value out of range or malformed (NaN/Inf pose, zero quaternion, |position| > 1e6 m, bad distance model...) */
+    SMW_ERROR_NULL_POINTER = 2,          /**< a required pointer argument was NULL */
+    SMW_ERROR_INVALID_HANDLE = 3,        /**< source handle never issued, already destroyed (stale), or zero */
+    SMW_ERROR_OUT_OF_SOURCES = 4,        /**< all max_sources slots are in use (destroyed slots are recycled at the next smw_render) */
+    SMW_ERROR_UNSUPPORTED_SAMPLE_RATE = 5, /**< sample rate is not 44100, 48000 or 96000 */
+    SMW_ERROR_FRAME_COUNT = 6,           /**< frames < 1 or > max_block_frames */
+    SMW_ERROR_MODEL_LOAD = 7,            /**< model file missing, unreadable, corrupt or incompatible */
+    SMW_ERROR_BUFFER_FULL = 8,           /**< smw_source_write: more than max_block_frames pending for the source; block rejected */
+    SMW_ERROR_NONFINITE_INPUT = 9,       /**< smw_source_write: samples contained NaN/Inf; the block was replaced by silence (other sources unaffected) */
+    SMW_ERROR_PYTHON_INIT = 10,          /**< the embedded Python runtime or the spatialmw package could not be started/imported */
+    SMW_ERROR_OUT_OF_MEMORY = 11,        /**< allocation failed (control calls only) */
+    SMW_ERROR_NOT_INITIALIZED = 12,      /**< the renderer is not (or no longer) usable */
+    SMW_ERROR_SETTINGS_SIZE = 13,        /**< smw_renderer_settings.size is not a size this library knows */
+    SMW_ERROR_INTERNAL = 14              /**< a bug in spatialmw; smw_last_error() has details; output was silenced */
+};
+
+/** Static, never-NULL English name of a result code ("SMW_ERROR_INVALID_HANDLE: ..."). */
+SMW_API const char* smw_result_string(smw_result result);
+
+/* ================================================================================
+ * Renderer
+ * ================================================================================ */
+
+/** Opaque renderer: one listener, up to max_sources sources, one stereo output. */
+typedef struct smw_renderer smw_renderer;
+
+typedef enum {
+    SMW_COORDS_NATIVE = 0,
+    SMW_COORDS_UNITY = 1,
+    SMW_COORDS_UNREAL = 2,
+    SMW_COORDS_OPENAL = 3
+} smw_coordinate_system;
+
+/** Creation settings. Always start from smw_renderer_settings_default() so that fields
+ *  added in later versions get their defaults; `size` lets the library tell which
+ *  version of the struct the caller was compiled against. */
+typedef struct {
+    uint32_t size;               /**< sizeof(smw_renderer_settings); set by the default function */
+    int32_t sample_rate;         /**< 44100, 48000 or 96000 Hz. Default 48000 */
+    int32_t max_block_frames;    /**< largest frame count per smw_render/smw_source_write call. Default 1024 */
+    int32_t max_sources;         /**< capacity of source slots (1..4096). Default 64 */
+    const char* model_path;      /**< Lite-INN weights (.npz); NULL = the shipped default model. Copied during create */
+    int32_t coordinate_system;   /**< an smw_coordinate_system. Default SMW_COORDS_NATIVE */
+    int32_t enable_corrector;    /**< 1 = full Lite-INN (TDW + IBC), 0 = time-domain warp only (cheaper). Default 1 */
+} smw_renderer_settings;
+
+/** Defaults: 48000 Hz, 1024-frame blocks, 64 sources, default model, native coordinates. */
+SMW_API smw_renderer_settings smw_renderer_settings_default(void);
+
+/** Create a renderer. Control call: on the first call in a process this starts the
+ *  embedded Python runtime and loads (or, with a cold cache, compiles) the kernels;
+ *  this can take seconds. Allocates all memory the renderer will ever use.
+ *  On failure *out_renderer is set to NULL and smw_last_error(NULL) describes why
+ *  (on the calling thread).
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_SETTINGS_SIZE,
+ *          SMW_ERROR_UNSUPPORTED_SAMPLE_RATE, SMW_ERROR_INVALID_ARGUMENT,
+ *          SMW_ERROR_MODEL_LOAD, SMW_ERROR_PYTHON_INIT, SMW_ERROR_OUT_OF_MEMORY. */
+SMW_API smw_result smw_renderer_create(const smw_renderer_settings* settings,
+                                       smw_renderer** out_renderer);
+
+/** Destroy a renderer and free its memory. NULL is a no-op. Must not run concurrently
+ *  with any other call on this renderer; afterwards the pointer is dangling (UB to use). */
+SMW_API void smw_renderer_destroy(smw_renderer* renderer);
+
+/** Algorithmic latency in frames (input sample n appears at the output around n + latency,
+ *  plus the acoustic propagation delay of the source distance when Doppler is on). */
+SMW_API smw_result smw_renderer_get_latency(const smw_renderer* renderer, int32_t* out_frames);
+
+/** Text describing the most recent failed call on `renderer` (any thread), or "" if none.
+ *  With renderer == NULL: the most recent smw_renderer_create() failure on the calling
+ *  thread. The pointer stays valid until the next failing call on the same renderer
+ *  (or, for NULL, the next create on this thread). Never returns NULL. */
+SMW_API const char* smw_last_error(const smw_renderer* renderer);
+
+/* ================================================================================
+ * Listener
+ * ================================================================================ */
+
+/** Set the listener pose (game thread). position: 3 floats in the renderer's coordinate
+ *  system; quat: (x, y, z, w), normalised here. Rejected (previous pose kept) with
+ *  SMW_ERROR_INVALID_ARGUMENT when any value is NaN/Inf, |quat| < 1e-6, or the position
+ *  is farther than 1e6 m from the origin. */
+SMW_API smw_result smw_listener_set_pose(smw_renderer* renderer, const float position[3],
+                                         const float quat[4]);
+
+/* ================================================================================
+ * Sources
+ * ================================================================================ */
+
+/** Source handle: slot index + 1 in bits 0..15, generation in bits 16..31. 0 is never a
+ *  valid handle. A handle becomes stale when its source is destroyed; stale handles are
+ *  detected until the same slot has been reused 65536 times. */
+typedef uint32_t smw_source;
+#define SMW_SOURCE_INVALID ((smw_source)0)
+
+typedef enum {
+    SMW_DISTANCE_NONE = 0,             /**< no distance attenuation */
+    SMW_DISTANCE_INVERSE_CLAMPED = 1,  /**< min / (min + rolloff * (clamp(d) - min)) (OpenAL) */
+    SMW_DISTANCE_LINEAR = 2            /**< 1 - rolloff * (clamp(d) - min) / (max - min), >= 0 */
+} smw_distance_model;
+
+/** Create a source (game thread). New sources: gain 1, inverse-clamped distance model
+ *  (min 1 m, max 1e6 m, rolloff 1), Doppler off, spatialised, playing, at the origin with
+ *  identity orientation. The audio thread starts it (clears its history) at its next
+ *  smw_source_write or smw_render.
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_OUT_OF_SOURCES. */
+SMW_API smw_result smw_source_create(smw_renderer* renderer, smw_source* out_source);
+
+/** Destroy a source (game thread). Deferred: the handle is invalid immediately, the audio
+ *  thread silences the slot at its next smw_render and only then makes the slot reusable.
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE (incl. double destroy). */
+SMW_API smw_result smw_source_destroy(smw_renderer* renderer, smw_source source);
+
+/** Set a source's pose (game thread); same validation as smw_listener_set_pose. The
+ *  orientation matters only for future directional sources; pass identity if unsure. */
+SMW_API smw_result smw_source_set_pose(smw_renderer* renderer, smw_source source,
+                                       const float position[3], const float quat[4]);
+
+/** Linear gain, finite and in [0, 1000]. */
+SMW_API smw_result smw_source_set_gain(smw_renderer* renderer, smw_source source, float gain);
+
+/** Distance attenuation. Requires finite values, 0 < min_distance <= max_distance,
+ *  rolloff >= 0. Distances are in the renderer's units (centimetres for Unreal). */
+SMW_API smw_result smw_source_set_distance_model(smw_renderer* renderer, smw_source source,
+                                                 int32_t model, float min_distance,
+                                                 float max_distance, float rolloff);
+
+/** Doppler shift on (1) / off (0). Off: only the interaural part of the delay moves. */
+SMW_API smw_result smw_source_set_doppler(smw_renderer* renderer, smw_source source, int32_t enabled);
+
+/** Spatialisation on (1) / off (0 = bypass: the mono signal goes to both ears, gain applied). */
+SMW_API smw_result smw_source_set_spatialize(smw_renderer* renderer, smw_source source, int32_t enabled);
+
+/** Pause (1) / resume (0). A paused source outputs nothing and keeps its queued audio. */
+SMW_API smw_result smw_source_set_paused(smw_renderer* renderer, smw_source source, int32_t paused);
+
+/* ================================================================================
+ * Audio thread
+ * ================================================================================ */
+
+/** Queue `frames` mono float samples for `source` (audio thread). Normally called once
+ *  per source per block with the same frame count as the following smw_render().
+ *  Real-time safe.
+ *  @return SMW_SUCCESS; SMW_ERROR_NONFINITE_INPUT (block contained NaN/Inf: it is
+ *          replaced by silence, other sources unaffected); SMW_ERROR_BUFFER_FULL (more
+ *          than max_block_frames would be pending: block rejected); SMW_ERROR_FRAME_COUNT;
+ *          SMW_ERROR_INVALID_HANDLE; SMW_ERROR_NULL_POINTER. */
+SMW_API smw_result smw_source_write(smw_renderer* renderer, smw_source source,
+                                    const float* mono, int32_t frames);
+
+/** Render `frames` of interleaved stereo (L, R, L, R...) float output into
+ *  out_interleaved[0 .. 2*frames) (audio thread). Picks up the newest poses and
+ *  parameters, starts newly created sources and releases destroyed ones.
+ *  Real-time safe. On SMW_ERROR_FRAME_COUNT / SMW_ERROR_NULL_POINTER nothing is
+ *  written; on SMW_ERROR_INTERNAL the block is silence.
+ *  @param frames 1 .. max_block_frames. */
+SMW_API smw_result smw_render(smw_renderer* renderer, float* out_interleaved, int32_t frames);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SPATIALMW_H */
