@@ -215,6 +215,14 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
     i64[g + L.G_FIFO_COUNT] = HOP  # primed with one hop of silence: any frame count works
 
 
+def _as_float32(v):
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.asarray(v, dtype=np.float32).astype(np.float64)
+    except (TypeError, ValueError):
+        raise geometry.GeometryError(f"expected numbers, got {v!r}") from None
+
+
 class Engine:
     """A renderer over numpy-owned pools, driven from Python (native coordinates).
 
@@ -278,20 +286,22 @@ class Engine:
         self._free.append(src)
 
     def set_listener_pose(self, position, quaternion=(0.0, 0.0, 0.0, 1.0)) -> None:
-        pos = geometry.as_vector3(position, "listener position")
+        """Poses are rounded to float32 first, as the C API receives them, so a scene
+        renders to the same samples through either front end."""
+        pos = _as_float32(geometry.as_vector3(position, "listener position"))
         if np.max(np.abs(pos)) > MAX_POSITION:
             raise geometry.GeometryError(f"listener position {pos.tolist()} beyond {MAX_POSITION:g} m")
-        q = geometry.normalize_quaternion(quaternion, "listener")
+        q = geometry.normalize_quaternion(_as_float32(quaternion), "listener")
         lis = self.layout.listener
         self.f64[lis:lis + 3] = pos
         self.f64[lis + 3:lis + 7] = q
 
     def set_source_pose(self, src: int, position, quaternion=(0.0, 0.0, 0.0, 1.0)) -> None:
         self._ctl(src)
-        pos = geometry.as_vector3(position, "source position")
+        pos = _as_float32(geometry.as_vector3(position, "source position"))
         if np.max(np.abs(pos)) > MAX_POSITION:
             raise geometry.GeometryError(f"source position {pos.tolist()} beyond {MAX_POSITION:g} m")
-        q = geometry.normalize_quaternion(quaternion, "source")
+        q = geometry.normalize_quaternion(_as_float32(quaternion), "source")
         p = self.layout.source_pose + src * L.POSE_STRIDE
         self.f64[p:p + 3] = pos
         self.f64[p + 3:p + 7] = q
