@@ -19,7 +19,7 @@ import math
 from numba import njit
 
 from ..geometry import distance_gain, head_relative, tdw_ear_targets
-from .fft import fft_inplace
+from .fft import fft_core
 from .ibc import ibc_evaluate
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block
 from .layout import (
@@ -210,11 +210,57 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     return True
 
 
-@njit(cache=True, fastmath=True)
-def _hop(f64, f32, i64, nbins):
-    """Step 2: one STFT hop over every playing source and one inverse for the mix."""
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _split_accumulate(re, im, mix, gc_base, f32, n, nbins, apply_g, assign):
+    """Split the FFT of (left + j right) into the two half spectra and add them (times the
+    per-bin gains at ``f32[gc_base:]`` when ``apply_g``) into ``mix``; ``assign`` writes
+    instead of adding."""
+    for k in range(nbins):
+        nk = (n - k) & (n - 1)
+        ar = re[k]
+        ai = im[k]
+        br = re[nk]
+        bi = -im[nk]  # conj(Z[N-k])
+        xlr = 0.5 * (ar + br)
+        xli = 0.5 * (ai + bi)
+        xrr = 0.5 * (ai - bi)   # (Z - conj Z[N-k]) / 2j
+        xri = -0.5 * (ar - br)
+        if apply_g:
+            glr = f32[gc_base + 2 * k]
+            gli = f32[gc_base + 2 * k + 1]
+            grr = f32[gc_base + 2 * nbins + 2 * k]
+            gri = f32[gc_base + 2 * nbins + 2 * k + 1]
+            yl_r = glr * xlr - gli * xli
+            yl_i = glr * xli + gli * xlr
+            yr_r = grr * xrr - gri * xri
+            yr_i = grr * xri + gri * xrr
+        else:
+            yl_r = xlr
+            yl_i = xli
+            yr_r = xrr
+            yr_i = xri
+        if assign:
+            mix[4 * k] = yl_r
+            mix[4 * k + 1] = yl_i
+            mix[4 * k + 2] = yr_r
+            mix[4 * k + 3] = yr_i
+        else:
+            mix[4 * k] += yl_r
+            mix[4 * k + 1] += yl_i
+            mix[4 * k + 2] += yr_r
+            mix[4 * k + 3] += yr_i
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _hop(f64, f32, i64, nbins, off):
+    """Step 2: one STFT hop over every playing source (frame = staging[off:off + n]) and
+    one inverse for the mix.
+
+    Sources without per-source gains (corrector off, or bypassed) are summed in the time
+    domain and share one FFT (the STFT is linear, so this equals transforming each);
+    every corrected source gets its own. Windowed input is written straight into
+    bit-reversed order, so the FFT needs no permutation pass."""
     n = i64[H_NFFT]
-    hop = i64[H_HOP]
     nsrc = i64[H_MAX_SOURCES]
     use_ibc = i64[H_IBC_ENABLED] != 0
     win = f64[i64[H_WINDOW]: i64[H_WINDOW] + n]
@@ -224,80 +270,98 @@ def _hop(f64, f32, i64, nbins):
     re = f64[i64[H_WORK]: i64[H_WORK] + n]
     im = f64[i64[H_WORK] + n: i64[H_WORK] + 2 * n]
     mix = f64[i64[H_MIX]: i64[H_MIX] + 4 * nbins]  # Lre Lim Rre Rim interleaved per bin
-    mix[:] = 0.0
     sl = i64[H_STAGE_LEN]
-    fill = i64[i64[H_GLOBAL] + G_STAGE_FILL]
+    stage0 = i64[H_STAGE]
+    ctl0 = i64[H_SRC_CTL]
+    # pass 1: every source that needs no per-source gain, summed before one FFT
+    n_plain = 0
     for s in range(nsrc):
-        ctl = i64[H_SRC_CTL] + s * CTL_STRIDE
+        ctl = ctl0 + s * CTL_STRIDE
         if i64[ctl + CTL_STATE] != STATE_PLAYING:
             continue
-        stage_l = f32[i64[H_STAGE] + 2 * s * sl: i64[H_STAGE] + (2 * s + 1) * sl]
-        stage_r = f32[i64[H_STAGE] + (2 * s + 1) * sl: i64[H_STAGE] + (2 * s + 2) * sl]
         flags = i64[ctl + CTL_FLAGS]
-        if not (flags & FLAG_PAUSED):
+        if flags & FLAG_PAUSED:
+            continue
+        if use_ibc and not (flags & FLAG_BYPASS):
+            continue
+        stage_l = f32[stage0 + 2 * s * sl + off: stage0 + 2 * s * sl + off + n]
+        stage_r = f32[stage0 + (2 * s + 1) * sl + off: stage0 + (2 * s + 1) * sl + off + n]
+        if n_plain == 0:
             for j in range(n):
-                re[j] = stage_l[j] * win[j]
-                im[j] = stage_r[j] * win[j]
-            fft_inplace(re, im, cos, sin, rev, False)
+                r = rev[j]
+                re[r] = stage_l[j] * win[j]
+                im[r] = stage_r[j] * win[j]
+        else:
+            for j in range(n):
+                r = rev[j]
+                re[r] += stage_l[j] * win[j]
+                im[r] += stage_r[j] * win[j]
+        n_plain += 1
+    if n_plain > 0:
+        fft_core(re, im, cos, sin, n, False)
+        _split_accumulate(re, im, mix, 0, f32, n, nbins, False, True)
+    else:
+        mix[:] = 0.0
+    # pass 2: corrected sources, one FFT each
+    if use_ibc:
+        for s in range(nsrc):
+            ctl = ctl0 + s * CTL_STRIDE
+            if i64[ctl + CTL_STATE] != STATE_PLAYING:
+                continue
+            flags = i64[ctl + CTL_FLAGS]
+            if flags & (FLAG_PAUSED | FLAG_BYPASS):
+                continue
+            stage_l = f32[stage0 + 2 * s * sl + off: stage0 + 2 * s * sl + off + n]
+            stage_r = f32[stage0 + (2 * s + 1) * sl + off: stage0 + (2 * s + 1) * sl + off + n]
+            for j in range(n):
+                r = rev[j]
+                re[r] = stage_l[j] * win[j]
+                im[r] = stage_r[j] * win[j]
+            fft_core(re, im, cos, sin, n, False)
             gc = i64[H_GCUR] + s * 4 * nbins
             cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
             ramp = i64[cnt + 1]
-            apply_g = use_ibc and not (flags & FLAG_BYPASS)
-            if apply_g and ramp > 0:
+            if ramp > 0:
                 gt = i64[H_GTGT] + s * 4 * nbins
                 alpha = 1.0 / ramp
                 for j in range(4 * nbins):
                     f32[gc + j] += alpha * (f32[gt + j] - f32[gc + j])
                 i64[cnt + 1] = ramp - 1
-            for k in range(nbins):
-                nk = (n - k) & (n - 1)
-                ar, ai = re[k], im[k]
-                br, bi = re[nk], -im[nk]  # conj(Z[N-k])
-                xlr = 0.5 * (ar + br)
-                xli = 0.5 * (ai + bi)
-                xrr = 0.5 * (ai - bi)   # (Z - conj Z[N-k]) / 2j
-                xri = -0.5 * (ar - br)
-                if apply_g:
-                    glr = f32[gc + 2 * k]
-                    gli = f32[gc + 2 * k + 1]
-                    grr = f32[gc + 2 * nbins + 2 * k]
-                    gri = f32[gc + 2 * nbins + 2 * k + 1]
-                    mix[4 * k] += glr * xlr - gli * xli
-                    mix[4 * k + 1] += glr * xli + gli * xlr
-                    mix[4 * k + 2] += grr * xrr - gri * xri
-                    mix[4 * k + 3] += grr * xri + gri * xrr
-                else:
-                    mix[4 * k] += xlr
-                    mix[4 * k + 1] += xli
-                    mix[4 * k + 2] += xrr
-                    mix[4 * k + 3] += xri
-        # slide the staging window by one hop
-        for j in range(fill - hop):
-            stage_l[j] = stage_l[j + hop]
-            stage_r[j] = stage_r[j + hop]
+            _split_accumulate(re, im, mix, gc, f32, n, nbins, True, False)
 
-    # full spectrum of (left + j right) from the two half spectra
+    # full spectrum of (left + j right) from the two half spectra, bit-reversed
     for k in range(nbins):
-        re[k] = mix[4 * k] - mix[4 * k + 3]
-        im[k] = mix[4 * k + 1] + mix[4 * k + 2]
+        r = rev[k]
+        re[r] = mix[4 * k] - mix[4 * k + 3]
+        im[r] = mix[4 * k + 1] + mix[4 * k + 2]
     for k in range(nbins, n):
         m = n - k
-        re[k] = mix[4 * m] + mix[4 * m + 3]
-        im[k] = mix[4 * m + 2] - mix[4 * m + 1]
-    fft_inplace(re, im, cos, sin, rev, True)
+        r = rev[k]
+        re[r] = mix[4 * m] + mix[4 * m + 3]
+        im[r] = mix[4 * m + 2] - mix[4 * m + 1]
+    fft_core(re, im, cos, sin, n, True)
+    _overlap_add(f64, f32, i64, re, im, win)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _overlap_add(f64, f32, i64, re, im, win):
+    """Window the inverse frame into the OLA buffers and emit one hop into the FIFO."""
+    n = i64[H_NFFT]
+    hop = i64[H_HOP]
     ola_l = f64[i64[H_OLA]: i64[H_OLA] + n]
     ola_r = f64[i64[H_OLA] + n: i64[H_OLA] + 2 * n]
     scale = 1.0 / n
     for j in range(n):
         ola_l[j] += re[j] * win[j] * scale
         ola_r[j] += im[j] * win[j] * scale
-    # emit one hop into the FIFO
     g = i64[H_GLOBAL]
     flen = i64[H_FIFO_LEN]
     fifo = i64[H_FIFO]
     wpos = (i64[g + G_FIFO_READ] + i64[g + G_FIFO_COUNT]) % flen
     for j in range(hop):
-        p = (wpos + j) % flen
+        p = wpos + j
+        if p >= flen:
+            p -= flen
         f32[fifo + 2 * p] = ola_l[j]
         f32[fifo + 2 * p + 1] = ola_r[j]
     i64[g + G_FIFO_COUNT] += hop
@@ -307,6 +371,22 @@ def _hop(f64, f32, i64, nbins):
     for j in range(n - hop, n):
         ola_l[j] = 0.0
         ola_r[j] = 0.0
+
+
+@njit(cache=True, boundscheck=False)
+def _slide_stages(f32, i64, consumed, remaining):
+    """Drop ``consumed`` samples from the front of every playing source's staging buffers
+    (once per render, however many hops ran), keeping ``remaining`` samples."""
+    sl = i64[H_STAGE_LEN]
+    stage0 = i64[H_STAGE]
+    ctl0 = i64[H_SRC_CTL]
+    for s in range(i64[H_MAX_SOURCES]):
+        if i64[ctl0 + s * CTL_STRIDE + CTL_STATE] != STATE_PLAYING:
+            continue
+        for e in range(2):
+            b = stage0 + (2 * s + e) * sl
+            for j in range(remaining):
+                f32[b + j] = f32[b + consumed + j]
 
 
 @njit(cache=True)
@@ -325,9 +405,13 @@ def render_core(f64, f32, i64, out, frames):
         _warp_source(f64, f32, i64, s, clock, frames, fill, nbins)
     fill += frames
     i64[g + G_STAGE_FILL] = fill
-    while fill >= n:
-        _hop(f64, f32, i64, nbins)
-        fill -= hop
+    off = 0
+    while fill - off >= n:
+        _hop(f64, f32, i64, nbins, off)
+        off += hop
+    if off > 0:
+        _slide_stages(f32, i64, off, fill - off)
+        fill -= off
         i64[g + G_STAGE_FILL] = fill
     flen = i64[H_FIFO_LEN]
     fifo = i64[H_FIFO]

@@ -1,0 +1,624 @@
+"""spatialmw benchmarks: block time vs number of moving sources, peers, cost, start-up.
+
+Entry point for ``spatialmw bench`` and ``python -m benchmarks.run``::
+
+    main(argv: list[str] | None = None) -> int      # 0 on success
+
+Options: ``--quick`` (N in {1, 8}, few blocks, no start-up, no ffmpeg: < 20 s, for the
+test), ``--out DIR`` (default ``benchmarks/results``), ``--sizes 1,8,32``, ``--blocks K``,
+``--no-cold``.
+
+Everything is measured in one run at 48 kHz with 512-frame blocks, every source circling
+the listener at 2 m (0.5 rev/s) with a pose update every block:
+
+* spatialmw through the C API (``build/libspatialmw.so``, driven by ``smw_bench.c``
+  compiled here with gcc): full Lite-INN (TDW + IBC) and TDW only. If the library or gcc
+  is missing, the same kernels are called through their @cfunc addresses with ctypes
+  over numpy pools (the C hot path minus the shim's pose copy) and the JSON says so.
+* spatialmw's Python ``Engine`` (same kernels, Python front end) for reference.
+* OpenAL Soft 1.19.1 with HRTF, rendering into memory (ALC_SOFT_loopback).
+* the project's reference HRIR-interpolation renderer and ffmpeg's ``sofalizer``: both
+  are offline renderers, timed per source-second and scaled to a 512-frame block
+  (block time = N x per-source cost; no mixing cost is added).
+
+Outputs ``bench.json``, ``bench.md`` and ``bench.png`` in the output directory.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SR = 48000
+BLOCK = 512
+BLOCK_S = BLOCK / SR
+BUDGET_FRACTION = 0.5      # "fits" = median block time within 50 % of one core
+DEFAULT_SIZES = (1, 8, 32, 64, 128, 256)
+QUICK_SIZES = (1, 8)
+REV_PER_S = 0.5
+RADIUS_M = 2.0
+# literature (per second of audio, as reported)
+LITERATURE = [
+    {"system": "NFS", "params": 0.55e6, "macs_per_s": 3.4e9},
+    {"system": "WarpNet", "params": 8.59e6, "macs_per_s": 19.15e9},
+    {"system": "Lite-INN (paper)", "params": 0.15e6, "macs_per_s": None, "rtf": 0.121},
+]
+# shipped default architecture (spatialmw/kernels/ibc.py docstring), used for a synthetic
+# model when the default weights are not present: cost does not depend on the values
+SHIPPED_DIMS = (32, 32, 32, 2, 2, 4)
+SHIPPED_K = 96
+
+
+# ----------------------------------------------------------------------------- utils
+
+def _cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def _stats(times_s, n_sources):
+    t = np.asarray(times_s, dtype=np.float64)
+    med = float(np.median(t))
+    return {
+        "n_sources": int(n_sources), "blocks": int(t.size),
+        "median_ms": med * 1e3, "p99_ms": float(np.percentile(t, 99)) * 1e3,
+        "mean_ms": float(t.mean()) * 1e3, "min_ms": float(t.min()) * 1e3,
+        "rtf": med / BLOCK_S, "per_source_us": med / n_sources * 1e6,
+    }
+
+
+def _max_n_within(points, budget_ms):
+    """Largest N whose (interpolated) median block time fits ``budget_ms``: piecewise
+    linear through the measured (N, median) points, extrapolated beyond the last point
+    with the last segment's slope. Returns (largest measured N that fits, estimate)."""
+    pts = sorted((p["n_sources"], p["median_ms"]) for p in points)
+    if not pts:
+        return None, None
+    fits = [n for n, t in pts if t <= budget_ms]
+    measured = max(fits) if fits else 0
+    if pts[0][1] > budget_ms:
+        return measured, 0
+    for (n0, t0), (n1, t1) in zip(pts, pts[1:]):
+        if t1 > budget_ms:
+            return measured, int(n0 + (budget_ms - t0) * (n1 - n0) / max(t1 - t0, 1e-12))
+    if len(pts) == 1:
+        n0, t0 = pts[0]
+        return measured, int(budget_ms / max(t0 / n0, 1e-12))
+    (n0, t0), (n1, t1) = pts[-2], pts[-1]
+    slope = max((t1 - t0) / (n1 - n0), 1e-9)
+    return measured, int(n1 + (budget_ms - t1) / slope)
+
+
+def _blocks_for(n, blocks):
+    """Fewer timed blocks for large N so the default run stays within ~3 minutes."""
+    return blocks if n <= 64 else max(30, blocks * 64 // n)
+
+
+def _model_path(tmpdir: Path):
+    """(path or None for the default, description). A synthetic model with the shipped
+    architecture stands in while the default weights are not there."""
+    from spatialmw.model import default_model_path
+    if default_model_path().is_file():
+        return None, "shipped default model"
+    from spatialmw.kernels.ibc import ibc_param_count
+    from spatialmw.model import LiteINNModel, save_model
+    dims = np.array(SHIPPED_DIMS, dtype=np.int64)
+    theta = np.random.default_rng(0).standard_normal(ibc_param_count(dims)) * 0.05
+    theta[:4] = (1.4, 0.0, 0.0, SR / 2.0)
+    grid = np.linspace(0.0, SR / 2.0, SHIPPED_K)
+    p = save_model(LiteINNModel(theta, dims, grid, 0.0875, meta={"provenance": "benchmark synthetic"}),
+                   tmpdir / "synthetic_model.npz")
+    return str(p), ("synthetic random weights with the shipped architecture "
+                    f"(dims {list(SHIPPED_DIMS)}, K {SHIPPED_K}); cost does not depend on weights")
+
+
+def _angles(n, k):
+    return 2.0 * math.pi * (np.arange(n) / n + REV_PER_S * BLOCK_S * k)
+
+
+# ------------------------------------------------------------------------ C API host
+
+def _build_c_host(tmpdir: Path):
+    lib = ROOT / "build" / "libspatialmw.so"
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if not lib.is_file() or cc is None:
+        return None, f"C library {'missing' if not lib.is_file() else 'present'}, compiler {cc}"
+    exe = tmpdir / "smw_bench"
+    cmd = [cc, "-O2", "-std=c11", f"-I{ROOT / 'include'}", "-o", str(exe),
+           str(ROOT / "benchmarks" / "smw_bench.c"), f"-L{lib.parent}", "-lspatialmw",
+           f"-Wl,-rpath,{lib.parent}", "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        return None, "smw_bench.c did not compile: " + proc.stderr.strip()[-400:]
+    return exe, "ok"
+
+
+def _c_env(extra=None):
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
+    for k in ("NUMBA_CACHE_DIR",):
+        if k in os.environ:
+            env[k] = os.environ[k]
+    env.update(extra or {})
+    return env
+
+
+def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600):
+    args = [str(exe), str(n), str(blocks), str(BLOCK), str(int(corrector)), model or "-", str(warmup)]
+    proc = subprocess.run(args, capture_output=True, text=True, env=_c_env(env), timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"smw_bench exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
+    times, create_s = [], None
+    for line in proc.stdout.splitlines():
+        key, _, val = line.partition(" ")
+        if key == "block":
+            times.append(float(val))
+        elif key == "create_s":
+            create_s = float(val)
+    return np.array(times), create_s
+
+
+# ------------------------------------------------------------- kernels via ctypes
+
+def _kernel_block_times(n, blocks, ibc, model, warmup=10):
+    """Fallback when the C library is missing: the @cfunc entry points called through
+    ctypes over numpy pools, poses written into the pool as the shim would."""
+    from spatialmw.engine import EngineConfig, build_engine_layout, init_pools
+    from spatialmw.kernels import layout as L
+    from spatialmw.kernels.cabi import render_cfunc, write_cfunc
+
+    lay = build_engine_layout(EngineConfig(SR, n, BLOCK, model, ibc))
+    f64 = np.zeros(lay.n_f64)
+    f32 = np.zeros(lay.n_f32, dtype=np.float32)
+    i64 = np.zeros(lay.n_i64, dtype=np.int64)
+    init_pools(lay, f64, f32, i64)
+    vp, i32 = ctypes.c_void_p, ctypes.c_int32
+    render = ctypes.CFUNCTYPE(i32, vp, vp, vp, vp, i32)(render_cfunc.address)
+    write = ctypes.CFUNCTYPE(i32, vp, vp, vp, i32, vp, i32)(write_cfunc.address)
+    idx = np.arange(n)
+    i64[lay.source_control + idx * L.CTL_STRIDE] = L.STATE_RESTART
+    i64[lay.source_control + idx * L.CTL_STRIDE + L.CTL_DISTANCE_MODEL] = 1
+    par = lay.source_params + idx * L.PARAM_STRIDE
+    f64[par], f64[par + 1], f64[par + 2], f64[par + 3] = 1.0, 1.0, 1000.0, 1.0
+    pose = lay.source_pose + idx * L.POSE_STRIDE
+    f64[pose + 6] = 1.0
+    x = (0.1 * np.random.default_rng(0).standard_normal(4 * BLOCK)).astype(np.float32)
+    out = np.zeros(2 * BLOCK, dtype=np.float32)
+    a = (f64.ctypes.data, f32.ctypes.data, i64.ctypes.data)
+    times = np.zeros(blocks)
+    for k in range(warmup + blocks):
+        ang = _angles(n, k)
+        t0 = time.perf_counter()
+        f64[pose] = RADIUS_M * np.cos(ang)
+        f64[pose + 1] = RADIUS_M * np.sin(ang)
+        for s in range(n):
+            write(*a, s, x[((k + s) & 3) * BLOCK // 4:].ctypes.data, BLOCK)
+        render(*a, out.ctypes.data, BLOCK)
+        if k >= warmup:
+            times[k - warmup] = time.perf_counter() - t0
+    return times
+
+
+# -------------------------------------------------------------------- Python Engine
+
+def _engine_block_times(n, blocks, ibc, model, warmup=10):
+    from spatialmw.engine import Engine
+    eng = Engine(SR, n, BLOCK, model=model, ibc=ibc)
+    hs = [eng.add_source(distance_model="inverse_clamped", max_distance=1000.0) for _ in range(n)]
+    x = (0.1 * np.random.default_rng(0).standard_normal(4 * BLOCK)).astype(np.float32)
+    times = np.zeros(blocks)
+    for k in range(warmup + blocks):
+        ang = _angles(n, k)
+        cs, sn = RADIUS_M * np.cos(ang), RADIUS_M * np.sin(ang)
+        t0 = time.perf_counter()
+        for i, h in enumerate(hs):
+            eng.set_source_pose(h, (cs[i], sn[i], 0.0))
+        for i, h in enumerate(hs):
+            off = ((k + i) & 3) * BLOCK // 4
+            eng.write(h, x[off:off + BLOCK])
+        eng.render(BLOCK)
+        if k >= warmup:
+            times[k - warmup] = time.perf_counter() - t0
+    return times
+
+
+# ---------------------------------------------------------------------------- peers
+
+def _openal_block_times(sizes, blocks):
+    from spatialmw.peers.openal import OpenALLoopback
+    res = {}
+    with OpenALLoopback(SR, hrtf=True, max_sources=max(sizes)) as al:
+        for n in sizes:
+            t = al.render_block_timing(n, _blocks_for(n, blocks) + 10, block=BLOCK, moving=True)
+            res[n] = t[10:]
+    return res
+
+
+def _reference_per_source_second(seconds):
+    from spatialmw.hrtf.reference import ReferenceRenderer
+    from spatialmw.hrtf.sofa import default_sofa_path, read_sofa
+    rr = ReferenceRenderer(read_sofa(default_sofa_path(), sample_rate=SR), SR)
+    n = int(seconds * SR)
+    x = 0.1 * np.random.default_rng(0).standard_normal(n)
+    t = np.arange(n) / SR
+    a = 2 * math.pi * REV_PER_S * t
+    rel = np.stack([RADIUS_M * np.cos(a), RADIUS_M * np.sin(a), np.zeros(n)], axis=1)
+    rr.render(x[:SR // 10], rel[:SR // 10])  # compile / warm
+    runs = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        rr.render(x, rel)
+        runs.append((time.perf_counter() - t0) / seconds)
+    return float(np.median(runs)), "moving source (HRIR interpolation every 32 samples)"
+
+
+def _child_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _sofalizer_per_source_second(seconds):
+    import soundfile as sf
+    from spatialmw.hrtf.sofa import default_sofa_path
+    from spatialmw.peers.sofalizer import ffmpeg_path, sofalize
+    exe = ffmpeg_path()
+    if exe is None:
+        raise RuntimeError("ffmpeg not found")
+    x = 0.1 * np.random.default_rng(0).standard_normal(int(seconds * SR))
+    sofa = default_sofa_path()
+    sofalize(x[:SR // 10], sofa, 30.0)
+    wall, cpu = [], []
+    for _ in range(3):
+        c0, t0 = _child_cpu(), time.perf_counter()
+        sofalize(x, sofa, 30.0)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(_child_cpu() - c0)
+    # the same ffmpeg invocation without the filter: process start + WAV I/O
+    with tempfile.TemporaryDirectory(prefix="smw_bench_") as tmp:
+        src, dst = os.path.join(tmp, "in.wav"), os.path.join(tmp, "out.wav")
+        sf.write(src, x.astype(np.float32), SR, subtype="FLOAT")
+        null_wall, null_cpu = [], []
+        for _ in range(3):
+            c0, t0 = _child_cpu(), time.perf_counter()
+            subprocess.run([exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", src,
+                            "-af", "anull", "-c:a", "pcm_f32le", dst], check=True, capture_output=True)
+            null_wall.append(time.perf_counter() - t0)
+            null_cpu.append(_child_cpu() - c0)
+    net = max(float(np.median(cpu)) - float(np.median(null_cpu)), 1e-6)
+    return {
+        "per_source_second_s": net / seconds,
+        "wall_s": float(np.median(wall)), "cpu_s": float(np.median(cpu)),
+        "null_ffmpeg_cpu_s": float(np.median(null_cpu)), "seconds_of_audio": seconds,
+        "note": ("ffmpeg process CPU time minus the same command with -af anull; static "
+                 "source; includes 48k->44.1k->48k resampling (KEMAR is 44.1 kHz)"),
+    }
+
+
+def _offline_points(per_source_second_s, sizes):
+    """Block time of an offline renderer scaled to N sources (N x per-source cost)."""
+    per_block = per_source_second_s * BLOCK_S
+    return [{"n_sources": n, "median_ms": n * per_block * 1e3, "p99_ms": None,
+             "rtf": n * per_block / BLOCK_S, "per_source_us": per_block * 1e6,
+             "extrapolated": True} for n in sizes]
+
+
+# -------------------------------------------------------------------------- startup
+
+def _startup(exe, model, cold: bool):
+    """Seconds from renderer creation to the end of the first block, in fresh processes:
+    cold = empty NUMBA_CACHE_DIR (everything compiles), then warm = same cache again."""
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="smw_numba_cache_") as cache:
+        env = {"NUMBA_CACHE_DIR": cache}
+        order = (("cold", env), ("warm", env)) if cold else (("warm", {}),)
+        for label, e in order:
+            entry = {}
+            if exe is not None:
+                _, create_s = _run_c_host(exe, 1, 1, 1, model, warmup=0, env=e)
+                entry["c_api_s"] = create_s
+            code = ("import time; t0 = time.perf_counter()\n"
+                    "import numpy as np\nfrom spatialmw.engine import Engine\n"
+                    f"eng = Engine(48000, 1, 512, model={model!r})\n"
+                    "s = eng.add_source(); eng.set_source_pose(s, [1.0, 1.0, 0.0])\n"
+                    "eng.write(s, np.zeros(512, np.float32)); eng.render(512)\n"
+                    "print(time.perf_counter() - t0)\n")
+            penv = dict(os.environ)
+            penv.update(e)
+            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  env=penv, cwd=str(ROOT), timeout=600)
+            if proc.returncode == 0:
+                entry["python_engine_s"] = float(proc.stdout.strip().splitlines()[-1])
+            else:
+                entry["python_engine_error"] = proc.stderr.strip()[-300:]
+            out[label] = entry
+    return out
+
+
+# ------------------------------------------------------------------ cost accounting
+
+def _cost(model_path):
+    from spatialmw.engine import HOP, N_FFT, REEVAL_DEGREES
+    from spatialmw.kernels.ibc import ibc_macs_per_evaluation
+    from spatialmw.kernels.tdw import SINC_TAPS
+    from spatialmw.model import load_model
+    m = load_model(model_path)
+    hops = SR / HOP
+    log2n = int(math.log2(N_FFT))
+    nbins = N_FFT // 2 + 1
+    # one complex N-point FFT carries both ears: (N/2) log2 N complex multiply-adds
+    # (radix-2 count; 4 real MACs each), plus the window (2N) and the gains (2 x nbins
+    # complex products = 4 MACs each)
+    fft_macs = 4 * (N_FFT // 2) * log2n
+    stft_per_hop = fft_macs + 2 * N_FFT + 2 * nbins * 4
+    deg_per_block = 360.0 * REV_PER_S * BLOCK_S
+    evals_per_s = SR / BLOCK if deg_per_block > REEVAL_DEGREES else SR / BLOCK * deg_per_block / REEVAL_DEGREES
+    ibc_eval = ibc_macs_per_evaluation(m.dims, m.n_grid)
+    per_source = {
+        "tdw": {"params": 0, "macs_per_s": 2 * (SINC_TAPS + 1) * SR,
+                "note": f"2 ears x ({SINC_TAPS}-tap sinc + gain) per sample; no learned parameters"},
+        "stft": {"params": 0, "macs_per_s": stft_per_hop * hops,
+                 "note": (f"per hop: one {N_FFT}-point complex FFT for both ears ({fft_macs} MACs), "
+                          f"window, per-bin gains; {hops:g} hops/s")},
+        "ibc": {"params": m.n_params, "macs_per_evaluation": ibc_eval, "evaluations_per_s": evals_per_s,
+                "macs_per_s": ibc_eval * evals_per_s,
+                "note": (f"re-evaluated when the direction moves > {REEVAL_DEGREES:g} deg, at most once per "
+                         f"block; the benchmark trajectory moves {deg_per_block:.2f} deg/block")},
+    }
+    total = sum(v["macs_per_s"] for v in per_source.values())
+    shared = {"inverse_stft_macs_per_s": (fft_macs + 2 * N_FFT) * hops,
+              "note": "one inverse FFT per hop for the whole mix, shared by all sources"}
+    return {"per_source": per_source, "total_per_source": {"params": m.n_params, "macs_per_s": total},
+            "shared_per_renderer": shared, "literature": LITERATURE}
+
+
+# -------------------------------------------------------------------------- outputs
+
+def _plot(result, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for name, sysres in result["systems"].items():
+        pts = sysres.get("points") or []
+        if not pts:
+            continue
+        n = [p["n_sources"] for p in pts]
+        t = [p["median_ms"] for p in pts]
+        style = "--" if pts[0].get("extrapolated") else "-"
+        ax.plot(n, t, style, marker="o", label=sysres["label"])
+    ax.axhline(BLOCK_S * 1e3, color="k", lw=0.8, ls=":", label="block duration (10.67 ms)")
+    ax.axhline(BUDGET_FRACTION * BLOCK_S * 1e3, color="r", lw=0.8, ls=":", label="50 % of one core")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("moving sources N")
+    ax.set_ylabel("median time per 512-frame block (ms)")
+    ax.set_title(f"48 kHz, 512-frame blocks; {result['machine']['cpu']} ({result['machine']['cores']} cores)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _fmt(v, nd=3):
+    return "–" if v is None else f"{v:.{nd}f}"
+
+
+def _markdown(result):
+    m = result["machine"]
+    sizes = result["sizes"]
+    systems = result["systems"]
+    lines = [
+        "# spatialmw benchmark",
+        "",
+        f"Command: `{result['command']}`  ",
+        f"Machine: {m['cpu']}, {m['cores']} cores (load average at start {m['loadavg_start']}), "
+        f"Python {m['python']}. 48 kHz, 512-frame blocks, every source moving "
+        f"(circle at {RADIUS_M:g} m, {REV_PER_S:g} rev/s), pose update every block.",
+        "",
+        "Median (p99) milliseconds per 512-frame block; a block lasts 10.67 ms. "
+        "Offline renderers (marked *) are timed per source-second and scaled by N.",
+        "",
+        "| N | " + " | ".join(s["label"] for s in systems.values()) + " |",
+        "|---|" + "---|" * len(systems),
+    ]
+    for n in sizes:
+        row = [str(n)]
+        for s in systems.values():
+            p = next((p for p in s.get("points", []) if p["n_sources"] == n), None)
+            if p is None:
+                row.append("–")
+            elif p.get("extrapolated"):
+                row.append(f"{p['median_ms']:.3f}*")
+            else:
+                row.append(f"{p['median_ms']:.3f} ({p['p99_ms']:.3f})")
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "| system | µs per source per block (N=64) | RTF (N=64) | largest N in 50 % of a core "
+              "(measured / interpolated) |", "|---|---|---|---|"]
+    for s in systems.values():
+        p = next((p for p in s.get("points", []) if p["n_sources"] == 64), None)
+        lines.append(f"| {s['label']} | {_fmt(p and p['per_source_us'], 1)} | {_fmt(p and p['rtf'], 4)} | "
+                     f"{s.get('max_n_50pct_measured', '–')} / {s.get('max_n_50pct_estimate', '–')} |")
+    if result.get("ratios_n64"):
+        lines += ["", "Ratio spatialmw / peer, time per source at N = 64 (< 1: spatialmw is faster):", ""]
+        for k, v in result["ratios_n64"].items():
+            lines.append(f"- {k}: {v:.3f}")
+    if result.get("startup"):
+        lines += ["", "Start-up, renderer creation to the end of the first block (s):", "",
+                  "| cache | C API (smw_renderer_create, incl. Python start) | Python Engine (incl. imports) |",
+                  "|---|---|---|"]
+        for label, e in result["startup"].items():
+            lines.append(f"| {label} | {_fmt(e.get('c_api_s'), 2)} | {_fmt(e.get('python_engine_s'), 2)} |")
+    c = result.get("cost")
+    if c:
+        lines += ["", "Cost per source per second of audio:", "",
+                  "| part | parameters | MAC/s |", "|---|---|---|"]
+        for part, v in c["per_source"].items():
+            lines.append(f"| {part.upper()} | {v['params']:,} | {v['macs_per_s'] / 1e6:.2f} M |")
+        t = c["total_per_source"]
+        lines.append(f"| **spatialmw total** | **{t['params']:,}** | **{t['macs_per_s'] / 1e6:.2f} M** |")
+        for lit in c["literature"]:
+            mac = "–" if lit["macs_per_s"] is None else f"{lit['macs_per_s'] / 1e9:.2f} G"
+            extra = f" (RTF {lit['rtf']})" if lit.get("rtf") else ""
+            lines.append(f"| {lit['system']}{extra} | {lit['params'] / 1e6:.2f} M | {mac} |")
+        lines.append("")
+        lines.append(f"IBC: {c['per_source']['ibc']['note']}; inverse STFT is shared by the mix "
+                     f"({c['shared_per_renderer']['inverse_stft_macs_per_s'] / 1e6:.2f} M MAC/s per renderer).")
+    if result.get("notes"):
+        lines += ["", "Notes:", ""] + [f"- {n}" for n in result["notes"]]
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- main
+
+def _parse(argv):
+    ap = argparse.ArgumentParser(prog="spatialmw bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="tiny configuration (< 20 s), for tests")
+    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="output directory")
+    ap.add_argument("--sizes", default=None, help="comma-separated source counts")
+    ap.add_argument("--blocks", type=int, default=None, help="timed blocks per point (default 150)")
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold-cache start-up measurement")
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else list(argv))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (
+        QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    if not sizes or min(sizes) < 1:
+        print("bench: --sizes must be positive integers", file=sys.stderr)
+        return 2
+    blocks = args.blocks or (15 if args.quick else 150)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    notes = []
+    result = {
+        "command": "spatialmw bench " + " ".join(sys.argv[1:] if argv is None else list(argv)),
+        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+                    "loadavg_start": [round(v, 2) for v in os.getloadavg()]},
+        "sample_rate": SR, "block": BLOCK, "block_ms": BLOCK_S * 1e3,
+        "budget_ms": BUDGET_FRACTION * BLOCK_S * 1e3, "sizes": list(sizes), "quick": bool(args.quick),
+        "trajectory": f"circle r={RADIUS_M} m, {REV_PER_S} rev/s, phases spread over 2 pi, pose every block",
+        "systems": {},
+    }
+
+    def log(msg):
+        print(f"[bench {time.perf_counter() - t_start:6.1f}s] {msg}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="smw_bench_") as tmp:
+        tmpdir = Path(tmp)
+        model, model_desc = _model_path(tmpdir)
+        result["model"] = model_desc
+        exe, why = _build_c_host(tmpdir)
+        via = "C API (libspatialmw.so)" if exe is not None else "kernels via ctypes (@cfunc)"
+        if exe is None:
+            notes.append(f"C library not usable ({why}): spatialmw timed through the @cfunc kernel "
+                         "addresses over numpy pools (the C hot path minus the shim's pose copy).")
+
+        def smw_points(corrector):
+            pts = []
+            for n in sizes:
+                b = _blocks_for(n, blocks)
+                if exe is not None:
+                    t, _ = _run_c_host(exe, n, b, corrector, model)
+                else:
+                    t = _kernel_block_times(n, b, corrector, model)
+                pts.append(_stats(t, n))
+                log(f"spatialmw {via} corrector={corrector} N={n}: {pts[-1]['median_ms']:.3f} ms")
+            return pts
+
+        result["systems"]["spatialmw_liteinn"] = {
+            "label": f"spatialmw Lite-INN ({'C API' if exe is not None else 'cfunc'})",
+            "via": via, "points": smw_points(True)}
+        result["systems"]["spatialmw_tdw"] = {
+            "label": f"spatialmw TDW only ({'C API' if exe is not None else 'cfunc'})",
+            "via": via, "points": smw_points(False)}
+        pts = []
+        for n in sizes:
+            pts.append(_stats(_engine_block_times(n, _blocks_for(n, blocks), True, model), n))
+            log(f"Python Engine N={n}: {pts[-1]['median_ms']:.3f} ms")
+        result["systems"]["spatialmw_python"] = {"label": "spatialmw Lite-INN (Python Engine)",
+                                                 "via": "spatialmw.engine.Engine", "points": pts}
+        try:
+            al = _openal_block_times(sizes, blocks)
+            result["systems"]["openal_soft"] = {
+                "label": "OpenAL Soft 1.19.1 HRTF", "via": "ALC_SOFT_loopback via ctypes",
+                "points": [_stats(al[n], n) for n in sizes]}
+            log("OpenAL done")
+        except Exception as exc:  # a missing peer is reported, not fatal
+            notes.append(f"OpenAL Soft not measured: {exc}")
+        try:
+            per_s, desc = _reference_per_source_second(1.0 if args.quick else 4.0)
+            result["systems"]["reference_hrir"] = {
+                "label": "reference HRIR renderer*", "via": "spatialmw.hrtf.reference.ReferenceRenderer",
+                "per_source_second_s": per_s, "note": desc, "points": _offline_points(per_s, sizes)}
+            log("reference renderer done")
+        except Exception as exc:
+            notes.append(f"reference HRIR renderer not measured: {exc}")
+        if not args.quick:
+            try:
+                so = _sofalizer_per_source_second(10.0)
+                result["systems"]["ffmpeg_sofalizer"] = dict(
+                    label="ffmpeg sofalizer*", via="ffmpeg -af sofalizer (subprocess)", **so,
+                    points=_offline_points(so["per_source_second_s"], sizes))
+                log("sofalizer done")
+            except Exception as exc:
+                notes.append(f"ffmpeg sofalizer not measured: {exc}")
+        for s in result["systems"].values():
+            s["max_n_50pct_measured"], s["max_n_50pct_estimate"] = _max_n_within(
+                s["points"], result["budget_ms"])
+        ratios = {}
+        for mine in ("spatialmw_liteinn", "spatialmw_tdw"):
+            p_m = next((p for p in result["systems"][mine]["points"] if p["n_sources"] == 64), None)
+            for peer in ("openal_soft", "reference_hrir", "ffmpeg_sofalizer"):
+                s = result["systems"].get(peer)
+                p_p = s and next((p for p in s["points"] if p["n_sources"] == 64), None)
+                if p_m and p_p:
+                    ratios[f"{mine} / {peer}"] = p_m["per_source_us"] / p_p["per_source_us"]
+        result["ratios_n64"] = ratios
+        result["cost"] = _cost(model)
+        if not args.quick:
+            try:
+                result["startup"] = _startup(exe, model, cold=not args.no_cold)
+                log("start-up done")
+            except Exception as exc:
+                notes.append(f"start-up not measured: {exc}")
+    result["machine"]["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
+    if max(result["machine"]["loadavg_start"]) > 1.0:
+        notes.append("other processes were running (load average above); p99 and medians include "
+                     "their interference on this 2-core machine")
+    result["notes"] = notes
+    result["elapsed_s"] = time.perf_counter() - t_start
+    (out_dir / "bench.json").write_text(json.dumps(result, indent=1, allow_nan=False))
+    (out_dir / "bench.md").write_text(_markdown(result))
+    try:
+        _plot(result, out_dir / "bench.png")
+    except Exception as exc:
+        print(f"bench: plot not written: {exc}", file=sys.stderr)
+    log(f"wrote {out_dir / 'bench.json'}, bench.md, bench.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

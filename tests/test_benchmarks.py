@@ -1,0 +1,26 @@
+"""The benchmark entry point runs in a tiny configuration and writes valid results.
+
+Never asserts speed: timings on shared CI machines mean nothing."""
+import json
+import math
+
+from benchmarks.run import main
+
+
+def test_quick_benchmark_writes_valid_json(tmp_path):
+    assert main(["--quick", "--sizes", "1,2", "--blocks", "3", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert data["sample_rate"] == 48000 and data["block"] == 512
+    assert data["sizes"] == [1, 2]
+    for key in ("spatialmw_liteinn", "spatialmw_tdw", "spatialmw_python"):
+        pts = data["systems"][key]["points"]
+        assert [p["n_sources"] for p in pts] == [1, 2]
+        for p in pts:
+            for field in ("median_ms", "p99_ms", "rtf", "per_source_us"):
+                assert math.isfinite(p[field]) and p[field] > 0
+    cost = data["cost"]["per_source"]
+    assert set(cost) == {"tdw", "stft", "ibc"}
+    assert cost["ibc"]["params"] > 0 and cost["ibc"]["macs_per_s"] > 0
+    md = (tmp_path / "bench.md").read_text()
+    assert "| N |" in md and "Cost per source" in md
+    assert (tmp_path / "bench.png").stat().st_size > 0
