@@ -40,6 +40,11 @@ MAX_DELAY_SECONDS = 1.0   # 343 m of propagation delay; farther sources keep thi
 MAX_POSITION = 1.0e6      # metres; beyond this a pose is rejected as absurd
 REEVAL_DEGREES = 1.0      # the IBC is re-evaluated when the direction moves more than this
 REEVAL_LOG_DISTANCE = 0.05
+# Corrector evaluations per 512 rendered frames, shared by all moving sources round-robin
+# (new sources are always evaluated at once). One evaluation costs ~0.1-0.2 ms here, so
+# this bounds the corrector's share of a block whatever the number of moving sources; a
+# source's gains then refresh every max(1, moving / budget) blocks, crossfaded.
+IBC_EVALS_PER_512_FRAMES = 8
 
 
 class EngineConfigError(ValueError):
@@ -58,6 +63,7 @@ class EngineConfig:
     max_block: int = 1024
     model_path: str | None = None
     ibc: bool = True
+    ibc_evals_per_512: float = IBC_EVALS_PER_512_FRAMES  # <= 0: evaluate every moved source
 
     def validate(self) -> "EngineConfig":
         if self.sample_rate not in SUPPORTED_SAMPLE_RATES:
@@ -189,6 +195,7 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
     f64[c + L.C_HEAD_RADIUS] = model.head_radius if model is not None else geometry.DEFAULT_HEAD_RADIUS
     f64[c + L.C_COS_REEVAL] = math.cos(math.radians(REEVAL_DEGREES))
     f64[c + L.C_LOGDIST_REEVAL] = REEVAL_LOG_DISTANCE
+    f64[c + L.C_EVALS_PER_512] = layout.config.ibc_evals_per_512
     sinc = r[L.H_SINC]
     f64[sinc:sinc + (SINC_PHASES + 1) * SINC_TAPS] = sinc_table().ravel()
     cos, sin, rev = fft_tables(N_FFT)

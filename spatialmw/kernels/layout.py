@@ -83,6 +83,7 @@ C_SPEED_OF_SOUND = 0
 C_HEAD_RADIUS = 1
 C_COS_REEVAL = 2   # re-evaluate the IBC when the direction turns more than this
 C_LOGDIST_REEVAL = 3
+C_EVALS_PER_512 = 4  # corrector evaluations allowed per 512 rendered frames (all sources)
 C_LEN = 8
 
 # global int64 state
@@ -90,6 +91,8 @@ G_CLOCK = 0        # frames rendered so far
 G_STAGE_FILL = 1   # valid samples in each staging buffer
 G_FIFO_READ = 2
 G_FIFO_COUNT = 3
+G_IBC_BUDGET = 4    # evaluations left in the current render call
+G_IBC_NEXT = 5      # round-robin position: the source served first next time
 G_LEN = 8
 
 # write() results

@@ -23,9 +23,9 @@ from .fft import fft_core
 from .ibc import ibc_evaluate
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block
 from .layout import (
-    C_COS_REEVAL, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_SPEED_OF_SOUND, COUNT_STRIDE, CTL_DISTANCE_MODEL,
+    C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_SPEED_OF_SOUND, COUNT_STRIDE, CTL_DISTANCE_MODEL,
     CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK,
-    G_FIFO_COUNT, G_FIFO_READ, G_STAGE_FILL, H_BIN_IDX, H_BIN_W, H_BITREV, H_CONST, H_DIMS,
+    G_FIFO_COUNT, G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_STAGE_FILL, H_BIN_IDX, H_BIN_W, H_BITREV, H_CONST, H_DIMS,
     H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_FPART, H_FPART_LEN, H_GCUR, H_GLOBAL, H_GRID_K, H_GTGT, H_HOP,
     H_IBC_ENABLED, H_IBC_OUT, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES, H_MIX, H_NFFT,
     H_OLA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH, H_SCRATCH_LEN, H_SINC, H_SRC_COUNT, H_SRC_CTL,
@@ -189,8 +189,14 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         cosang = ux * f64[st + 4] + uy * f64[st + 5] + uz * f64[st + 6]
         dlog = abs(math.log(max(dist, 1e-3) / max(f64[st + 7], 1e-3)))
         k = i64[H_CONST]
-        if restart or f64[st + 8] == 0.0 or cosang < f64[k + C_COS_REEVAL] \
-                or dlog > f64[k + C_LOGDIST_REEVAL]:
+        gl_state = i64[H_GLOBAL]
+        fresh = restart or f64[st + 8] == 0.0
+        moved = cosang < f64[k + C_COS_REEVAL] or dlog > f64[k + C_LOGDIST_REEVAL]
+        # a new source is always evaluated; a moved one when the block's budget allows
+        if fresh or (moved and i64[gl_state + G_IBC_BUDGET] > 0):
+            if not fresh:
+                i64[gl_state + G_IBC_BUDGET] -= 1
+                i64[gl_state + G_IBC_NEXT] = s + 1
             _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins)
             f64[st + 4] = ux
             f64[st + 5] = uy
@@ -401,8 +407,12 @@ def render_core(f64, f32, i64, out, frames):
     g = i64[H_GLOBAL]
     clock = i64[g + G_CLOCK]
     fill = i64[g + G_STAGE_FILL]
-    for s in range(i64[H_MAX_SOURCES]):
-        _warp_source(f64, f32, i64, s, clock, frames, fill, nbins)
+    nsrc = i64[H_MAX_SOURCES]
+    evals = f64[i64[H_CONST] + C_EVALS_PER_512]  # <= 0: no budget, every moved source
+    i64[g + G_IBC_BUDGET] = max(1, int(evals * frames / 512.0)) if evals > 0.0 else nsrc
+    first = i64[g + G_IBC_NEXT] % nsrc
+    for j in range(nsrc):  # round-robin start so every moving source gets its turn
+        _warp_source(f64, f32, i64, (first + j) % nsrc, clock, frames, fill, nbins)
     fill += frames
     i64[g + G_STAGE_FILL] = fill
     off = 0
