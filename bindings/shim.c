@@ -442,17 +442,31 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
     }
     atomic_init(&r->last_error, (const char*)NULL);
 
-    /* warm-up: one silent block so the first real block pays no first-call costs */
+    /* warm-up: one silent block so the first real block pays no first-call costs. The
+     * stream must then start from the initial state, or the STFT hop phase would differ
+     * from a Python Engine's and the same scene would not render to the same samples: the
+     * int64 and float64 pools are restored (the float32 pool only received silence). */
     {
         float* scratch = (float*)alloc_zeroed((size_t)r->max_block * 2 * sizeof(float));
-        if (scratch) {
+        double* f64_saved = (double*)malloc((size_t)r->n_f64 * sizeof(double));
+        int64_t* i64_saved = (int64_t*)malloc((size_t)r->n_i64 * sizeof(int64_t));
+        if (scratch && f64_saved && i64_saved) {
+            memcpy(f64_saved, r->f64, (size_t)r->n_f64 * sizeof(double));
+            memcpy(i64_saved, r->i64, (size_t)r->n_i64 * sizeof(int64_t));
             int32_t wr = r->render_fn(r->f64, r->f32, r->i64, scratch, r->max_block);
-            free(scratch);
+            memcpy(r->f64, f64_saved, (size_t)r->n_f64 * sizeof(double));
+            memcpy(r->i64, i64_saved, (size_t)r->n_i64 * sizeof(int64_t));
             if (wr != 0) {
+                free(scratch);
+                free(f64_saved);
+                free(i64_saved);
                 free_renderer(r);
                 return create_fail(SMW_ERROR_INTERNAL, "the render kernel failed its warm-up block%s", "");
             }
         }
+        free(scratch);  /* any of them NULL: the warm-up is skipped, the first block pays */
+        free(f64_saved);
+        free(i64_saved);
     }
     *out = r;
     return SMW_SUCCESS;

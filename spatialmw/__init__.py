@@ -1,3 +1,40 @@
 """spatialmw — binaural spatial-audio middleware (Lite-INN: TDW + implicit binaural corrector)."""
+import hashlib
+import os
+from pathlib import Path
+
 __version__ = "0.1.0"
 VERSION_TUPLE = (0, 1, 0)
+
+
+def _numba_cache_dir() -> None:
+    """Point numba's on-disk cache at a folder keyed by the kernels' source.
+
+    numba invalidates a cached function only when its own file changes, not when a kernel
+    it calls does: a cfunc in kernels/cabi.py would keep running an old render.py. Keying
+    the folder by a hash of every file that holds compiled code makes any edit a cache miss.
+    An explicit NUMBA_CACHE_DIR from the user wins.
+    """
+    if "NUMBA_CACHE_DIR" in os.environ:
+        return
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha1()
+    for p in sorted([here / "geometry.py", *(here / "kernels").glob("*.py")]):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    for base in (here / "__pycache__", Path(os.environ.get("TMPDIR", "/tmp")) / "spatialmw-numba"):
+        d = base / f"numba-{h.hexdigest()[:16]}"
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            if os.access(d, os.W_OK):
+                os.environ["NUMBA_CACHE_DIR"] = str(d)
+                break
+        except OSError:
+            continue
+    import sys
+    if "numba" in sys.modules:  # imported before us: make it re-read the variable
+        from numba.core import config
+        config.reload_config()
+
+
+_numba_cache_dir()

@@ -7,7 +7,7 @@ import pytest
 
 from spatialmw import geometry
 from spatialmw.scene import Listener, Orbit, Keyframes, Linear, Scene, Source, Turn
-from tests.test_c_api import CDIR, build_host, corrector_args, ensure_lib, run_host
+from tests.test_c_api import CDIR, build_host, ensure_lib, run_host
 
 SPEECH = "/usr/share/sounds/alsa/Front_Center.wav"
 
@@ -42,14 +42,14 @@ def test_scene_through_c_api_matches_python(tmp_path):
     exe = build_host(CDIR / "parity.c", tmp_path / "parity")
     scene = demo_like_scene()
     block = 480
-    corrector = 0 if corrector_args() else 1
+    corrector = 1
     from spatialmw.engine import N_FFT
     script, out = tmp_path / "script.bin", tmp_path / "out.f32"
     write_script(script, scene, block, N_FFT, corrector)
     r = run_host([exe, script, out], timeout=300)
     assert r.returncode == 0, r.stderr
     y_c = np.fromfile(out, dtype="<f4").reshape(-1, 2)[N_FFT:]
-    y_py = scene.render("liteinn" if corrector else "tdw", block=block)
+    y_py = scene.render("liteinn", block=block)
     assert y_c.shape == y_py.shape
     assert np.std(y_py) > 0.01
     err = np.max(np.abs(y_c - y_py))
