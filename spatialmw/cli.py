@@ -102,13 +102,7 @@ def cmd_info(args) -> int:
     from . import __version__
     print(f"spatialmw {__version__}  python {platform.python_version()}  numpy {numpy.__version__}  "
           f"numba {numba.__version__}")
-    try:
-        import rocket_fft  # noqa: F401  (registers numpy.fft for numba)
-        from importlib.metadata import version
-        print(f"rocket-fft {version('rocket-fft')} (numba FFT for offline kernels); "
-              "real-time FFT: allocation-free radix-2 kernel")
-    except ImportError:
-        print("rocket-fft: not installed")
+    print("real-time FFT: allocation-free radix-4/2 numba kernel (spatialmw/kernels/fft.py)")
     try:
         from .model import default_model_path, load_model
         m = load_model(args.model)
