@@ -130,7 +130,7 @@ enum {
     SMW_ERROR_FRAME_COUNT = 6,           /**< frames < 1 or > max_block_frames */
     SMW_ERROR_MODEL_LOAD = 7,            /**< model file missing, unreadable, corrupt or incompatible */
     SMW_ERROR_BUFFER_FULL = 8,           /**< smw_source_write: more than max_block_frames pending for the source; block rejected */
-    SMW_ERROR_NONFINITE_INPUT = 9,       /**< smw_source_write: samples contained NaN/Inf; the block was replaced by silence (other sources unaffected) */
+    SMW_ERROR_NONFINITE_INPUT = 9,       /**< smw_source_write: samples contained NaN/Inf or |x| > 1e6; the block was replaced by silence (other sources unaffected) */
     SMW_ERROR_PYTHON_INIT = 10,          /**< the embedded Python runtime or the spatialmw package could not be started/imported */
     SMW_ERROR_OUT_OF_MEMORY = 11,        /**< allocation failed (control calls only) */
     SMW_ERROR_NOT_INITIALIZED = 12,      /**< the renderer is not (or no longer) usable */

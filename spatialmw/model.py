@@ -172,7 +172,7 @@ def _check_zip(path: Path):
         raise ModelError(f"{path}: {size} bytes is too large for a model file (limit {MAX_FILE_BYTES})")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise ModelError(f"{path}: not a valid .npz model file ({exc})") from None
     with zf:
         infos = zf.infolist()
@@ -215,7 +215,7 @@ def _check_zip(path: Path):
 def _parse_meta(raw, path):
     try:
         meta = json.loads(str(raw))
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RecursionError) as exc:
         raise ModelError(f"{path}: metadata is not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         raise ModelError(f"{path}: metadata must be a JSON object")

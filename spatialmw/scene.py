@@ -463,7 +463,20 @@ def _typed(d, table, what):
 
 
 def scene_from_dict(d: dict, base_dir: Path | None = None) -> Scene:
-    """Build (and validate) a Scene from the JSON structure documented above."""
+    """Build (and validate) a Scene from the JSON structure documented above.
+
+    Scene files are untrusted: whatever malformed value reaches numpy or float() (ragged
+    keyframes, strings, 2**1100, a list where a name belongs) surfaces as SceneError."""
+    try:
+        return _scene_from_dict(d, base_dir)
+    except SceneError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError, ZeroDivisionError,
+            RecursionError) as e:
+        raise SceneError(f"malformed scene: {type(e).__name__}: {e}") from None
+
+
+def _scene_from_dict(d, base_dir):
     if not isinstance(d, dict):
         raise SceneError("a scene must be a JSON object")
     unknown = set(d) - _SCENE_KEYS
@@ -538,6 +551,6 @@ def load_scene(path) -> Scene:
         raise SceneError(f"cannot read scene {p}: {e}") from None
     try:
         d = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
+    except (ValueError, RecursionError) as e:  # ValueError: also int literals > 4300 digits
         raise SceneError(f"{p}: not valid JSON: {e}") from None
     return scene_from_dict(d, base_dir=p.resolve().parent)

@@ -37,13 +37,16 @@ from .layout import (
 
 STATE_STOP = 3  # the shim asks the kernel to clear the slot and go inactive
 MIN_DELAY = float(SINC_LOOKAHEAD)
+MAX_SAMPLE = 1.0e6
 
 
 @njit(cache=True)
 def write_core(f64, f32, i64, slot, samples, frames):
     """Append ``frames`` mono samples to a source's delay line (audio thread).
 
-    Non-finite input mutes the whole block (written as silence) and sets the status bit."""
+    Non-finite input, or samples beyond +-MAX_SAMPLE (1e6: no real signal, but enough to
+    overflow the shared float32 mix and silence every other source), mutes the whole
+    block (written as silence) and sets the status bit."""
     if slot < 0 or slot >= i64[H_MAX_SOURCES]:
         return WRITE_BAD_SLOT
     ring_len = i64[H_RING_LEN]
@@ -56,7 +59,7 @@ def write_core(f64, f32, i64, slot, samples, frames):
     base = i64[H_RING] + slot * ring_len
     finite = True
     for i in range(frames):
-        if not math.isfinite(samples[i]):
+        if not abs(samples[i]) <= MAX_SAMPLE:  # also catches NaN
             finite = False
             break
     if finite:

@@ -1,0 +1,622 @@
+/* api_fuzz.c -- random sequences of spatialmw C API calls with hostile arguments.
+ *
+ * Built by tests/test_fuzz_api.py with -fsanitize=address,undefined (the host; optionally
+ * against a second, ASan-instrumented build of the shim). Single-threaded and deterministic:
+ * a failure is reproduced by its seed.
+ *
+ *   api_fuzz <calls> <seed> [--renderers N] [--tdw-only] [--model PATH] [--verbose]
+ *
+ * For every call the host checks
+ *   - the result is inside the smw_result enum (0..14) AND in the set the header documents
+ *     for that function;
+ *   - an oracle: the host keeps its own model of which handles are live / stale, how many
+ *     slots are free, how many frames are pending per source, and predicts the exact result
+ *     of every call (e.g. NaN pose on a live handle -> INVALID_ARGUMENT, stale handle ->
+ *     INVALID_HANDLE, full renderer -> OUT_OF_SOURCES, NaN samples -> NONFINITE_INPUT);
+ *   - smw_render output is finite, and nothing is read or written outside the caller's
+ *     buffers: every sample/output buffer ends exactly at a PROT_NONE guard page, so an
+ *     overrun by the (uninstrumented) numba kernels faults too, not only by ASan-instrumented
+ *     code; smw_last_error()/smw_result_string() are never NULL and NUL-terminated.
+ * Output: "KEY value" lines; "VIOLATION ..." lines for every mismatch (exit status 1).
+ */
+#define _GNU_SOURCE
+#include "spatialmw.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ----------------------------------------------------------------------------- rng */
+static uint64_t g_rng;
+static uint64_t rnd(void)
+{   /* splitmix64 */
+    uint64_t z = (g_rng += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static uint32_t rndu(uint32_t n) { return n ? (uint32_t)(rnd() % n) : 0; }
+static float frand(float a) { return a * ((float)(rnd() >> 40) / 8388608.0f - 1.0f); }
+
+static float bits_float(uint32_t b) { float f; memcpy(&f, &b, 4); return f; }
+
+/* a hostile float: NaN (quiet/signalling/negative), Inf, huge, denormal, zero, normal */
+static float hostile_float(void)
+{
+    switch (rndu(16)) {
+    case 0: return NAN;
+    case 1: return bits_float(0x7FA00001u);          /* signalling NaN */
+    case 2: return bits_float(0xFFC00000u);          /* negative NaN */
+    case 3: return INFINITY;
+    case 4: return -INFINITY;
+    case 5: return 1e30f;
+    case 6: return -3.4e38f;
+    case 7: return 1e-40f;                           /* denormal */
+    case 8: return -1.4e-45f;                        /* smallest denormal */
+    case 9: return 0.0f;
+    case 10: return -0.0f;
+    case 11: return bits_float((uint32_t)rnd());     /* any bit pattern */
+    case 12: return 1e6f;
+    case 13: return 1.0000001e6f;
+    default: return frand(20.0f);
+    }
+}
+
+static int finitef_(float x) { return isfinite(x); }
+
+/* --------------------------------------------------------------- guarded buffers */
+/* Memory that ends exactly at a PROT_NONE page: any read/write past the end faults. */
+static long g_page;
+typedef struct { char* base; size_t len; } guard_map;
+static float* guard_alloc(size_t n_floats, guard_map* gm)
+{
+    size_t bytes = n_floats * sizeof(float);
+    size_t data_pages = (bytes + (size_t)g_page - 1) / (size_t)g_page;
+    if (data_pages == 0) data_pages = 1;
+    gm->len = (data_pages + 1) * (size_t)g_page;
+    gm->base = mmap(NULL, gm->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (gm->base == MAP_FAILED) { perror("mmap"); exit(3); }
+    mprotect(gm->base + data_pages * (size_t)g_page, (size_t)g_page, PROT_NONE);
+    return (float*)(gm->base + data_pages * (size_t)g_page - bytes);
+}
+static void guard_free(guard_map* gm) { munmap(gm->base, gm->len); }
+
+/* ------------------------------------------------------------------ bookkeeping */
+static long g_calls, g_violations, g_nonfinite_out, g_internal;
+static long g_by_result[16];
+static int g_verbose;
+
+#define NFN 20
+static const char* FN_NAMES[NFN] = {
+    "renderer_create", "get_latency", "last_error", "listener_set_pose", "source_create",
+    "source_destroy", "source_set_pose", "source_set_gain", "source_set_distance_model",
+    "source_set_doppler", "source_set_spatialize", "source_set_paused", "source_write",
+    "render", "result_string", "get_version", "renderer_destroy", "settings_default",
+    "null_renderer", "frame"};
+static long g_fn_calls[NFN];
+
+static void violation(const char* fn, const char* what, long got, long want, const char* err)
+{
+    ++g_violations;
+    if (g_violations <= 50)
+        printf("VIOLATION %s: %s (got %ld, expected %ld) last_error=\"%s\"\n", fn, what, got, want,
+               err ? err : "");
+}
+
+/* Check a result: inside the enum, inside the documented set (bitmask of codes), equal to
+ * the oracle's prediction when want >= 0. */
+static smw_result check(int fn, smw_result got, uint32_t documented, int want, const smw_renderer* r)
+{
+    ++g_calls;
+    ++g_fn_calls[fn];
+    if (got < 0 || got > SMW_ERROR_INTERNAL) {
+        violation(FN_NAMES[fn], "result outside the smw_result enum", got, want, NULL);
+        return got;
+    }
+    ++g_by_result[got];
+    if (got == SMW_ERROR_INTERNAL) ++g_internal;
+    if (!(documented & (1u << got)))
+        violation(FN_NAMES[fn], "result not documented for this function", got, want, smw_last_error(r));
+    else if (want >= 0 && got != want)
+        violation(FN_NAMES[fn], "result differs from the oracle", got, want, smw_last_error(r));
+    if (got != SMW_SUCCESS) {
+        const char* e = smw_last_error(r);
+        if (!e) violation(FN_NAMES[fn], "smw_last_error returned NULL", 0, 1, NULL);
+        else if (strnlen(e, 8192) >= 8192) violation(FN_NAMES[fn], "smw_last_error not terminated", 0, 1, NULL);
+    }
+    return got;
+}
+
+#define B(x) (1u << (x))
+#define D_POSE (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_INVALID_ARGUMENT))
+#define D_LISTENER (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_ARGUMENT))
+#define D_SETTER (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_INVALID_ARGUMENT))
+#define D_FLAG (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE))
+#define D_CREATE_SRC (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_OUT_OF_SOURCES))
+#define D_DESTROY_SRC (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE))
+#define D_WRITE (B(SMW_SUCCESS) | B(SMW_ERROR_NONFINITE_INPUT) | B(SMW_ERROR_BUFFER_FULL) | \
+                 B(SMW_ERROR_FRAME_COUNT) | B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_NULL_POINTER))
+/* INTERNAL is documented for render but means "a bug": counted and reported as a failure */
+#define D_RENDER (B(SMW_SUCCESS) | B(SMW_ERROR_FRAME_COUNT) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INTERNAL))
+#define D_LATENCY (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER))
+#define D_CREATE (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_SETTINGS_SIZE) | \
+                  B(SMW_ERROR_UNSUPPORTED_SAMPLE_RATE) | B(SMW_ERROR_INVALID_ARGUMENT) | \
+                  B(SMW_ERROR_MODEL_LOAD) | B(SMW_ERROR_PYTHON_INIT) | B(SMW_ERROR_OUT_OF_MEMORY))
+
+/* ------------------------------------------------------------------ oracle state */
+#define MAXH 8192
+typedef struct {
+    smw_source h;
+    int live;          /* 1 live, 0 stale */
+    long pending;      /* frames queued since the last render (live only) */
+} hrec;
+
+typedef struct {
+    smw_renderer* r;
+    int max_sources, max_block, coords;
+    int live, releasing;           /* live sources; destroyed but not yet recycled by a render */
+    hrec hs[MAXH];
+    int nh;
+} fz;
+
+static void remember(fz* z, smw_source h)
+{
+    if (z->nh < MAXH) { z->hs[z->nh].h = h; z->hs[z->nh].live = 1; z->hs[z->nh].pending = 0; ++z->nh; return; }
+    /* table full: overwrite a random stale entry (live ones are kept) */
+    for (int tries = 0; tries < 64; ++tries) {
+        int k = (int)rndu(MAXH);
+        if (!z->hs[k].live) { z->hs[k].h = h; z->hs[k].live = 1; z->hs[k].pending = 0; return; }
+    }
+}
+
+static hrec* find(fz* z, smw_source h)
+{
+    for (int k = 0; k < z->nh; ++k)
+        if (z->hs[k].h == h && z->hs[k].live) return &z->hs[k];
+    return NULL;
+}
+
+/* pick a handle: live, stale, zero, forged (out of range / wrong generation / random) */
+static smw_source pick_handle(fz* z, int* expect_live)
+{
+    *expect_live = 0;
+    uint32_t c = rndu(100);
+    if (c < 60 && z->nh > 0) {
+        for (int tries = 0; tries < 8; ++tries) {
+            hrec* e = &z->hs[rndu((uint32_t)z->nh)];
+            if (e->live || c >= 50) { *expect_live = e->live; return e->h; }
+        }
+    }
+    smw_source h;
+    switch (rndu(5)) {
+    case 0: h = 0; break;
+    case 1: h = (smw_source)rnd(); break;
+    case 2: h = (rndu(4) << 16) | (uint32_t)(z->max_sources + 1 + rndu(100)); break;   /* index out of range */
+    case 3: h = 0xFFFF0000u | (1u + rndu((uint32_t)z->max_sources)); break;            /* far generation */
+    default: h = (1u + rndu(0xFFFEu)) << 16; break;                                      /* slot index 0 */
+    }
+    /* a forged handle may coincide with a live one: ask the oracle */
+    hrec* e = find(z, h);
+    *expect_live = e != NULL;
+    return h;
+}
+
+static int pose_valid(int coords, const float* p, const float* q)
+{
+    for (int k = 0; k < 3; ++k) if (!finitef_(p[k])) return 0;
+    for (int k = 0; k < 4; ++k) if (!finitef_(q[k])) return 0;
+    double n = sqrt((double)q[0] * q[0] + (double)q[1] * q[1] + (double)q[2] * q[2] + (double)q[3] * q[3]);
+    if (!(n >= 1e-6)) return 0;
+    double s = coords == SMW_COORDS_UNREAL ? 0.01 : 1.0;
+    double r = sqrt((double)p[0] * p[0] + (double)p[1] * p[1] + (double)p[2] * p[2]) * s;
+    if (!(r <= 1e6)) return 0;
+    return 1;
+}
+
+/* returns -1 where the oracle cannot decide (rounding right at a limit) */
+static int pose_expect(int coords, const float* p, const float* q)
+{
+    double s = coords == SMW_COORDS_UNREAL ? 0.01 : 1.0;
+    int allfinite = 1;
+    for (int k = 0; k < 3; ++k) if (!finitef_(p[k])) allfinite = 0;
+    for (int k = 0; k < 4; ++k) if (!finitef_(q[k])) allfinite = 0;
+    if (allfinite) {
+        double r = sqrt((double)p[0] * p[0] + (double)p[1] * p[1] + (double)p[2] * p[2]) * s;
+        double n = sqrt((double)q[0] * q[0] + (double)q[1] * q[1] + (double)q[2] * q[2] + (double)q[3] * q[3]);
+        if (fabs(r - 1e6) < 1.0 || fabs(n - 1e-6) < 1e-9) return -1;
+    }
+    return pose_valid(coords, p, q) ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT;
+}
+
+static void hostile_pose(float* p, float* q)
+{
+    int mode = (int)rndu(10);
+    for (int k = 0; k < 3; ++k) p[k] = mode < 5 ? frand(50.0f) : hostile_float();
+    q[0] = q[1] = q[2] = 0; q[3] = 1;
+    switch (rndu(8)) {
+    case 0: q[3] = 0; break;                                          /* zero quaternion */
+    case 1: q[0] = 1e-40f; q[3] = 0; break;                           /* denormal quaternion */
+    case 2: for (int k = 0; k < 4; ++k) q[k] = hostile_float(); break;
+    case 3: for (int k = 0; k < 4; ++k) q[k] = frand(1e3f); break;   /* unnormalised */
+    case 4: q[3] = 1e-7f; break;                                      /* below 1e-6 */
+    case 5: q[2] = 1e30f; q[3] = 1e30f; break;                        /* huge: norm overflows in float */
+    default: for (int k = 0; k < 4; ++k) q[k] = frand(1.0f); break;
+    }
+    if (mode == 9) { p[0] = 1e6f; p[1] = 1.0f; }                      /* just past the limit */
+    if (mode == 8 && rndu(2)) p[0] = p[1] = p[2] = 0.0f;             /* at the listener */
+}
+
+/* ------------------------------------------------------------------- operations */
+static void op_source_create(fz* z)
+{
+    if (rndu(50) == 0) {
+        check(4, smw_source_create(z->r, NULL), D_CREATE_SRC, SMW_ERROR_NULL_POINTER, z->r);
+        return;
+    }
+    smw_source h = 0xDEADBEEFu;
+    int want = (z->live + z->releasing >= z->max_sources) ? SMW_ERROR_OUT_OF_SOURCES : SMW_SUCCESS;
+    smw_result rc = check(4, smw_source_create(z->r, &h), D_CREATE_SRC, want, z->r);
+    if (rc == SMW_SUCCESS) {
+        if (h == SMW_SOURCE_INVALID || find(z, h))
+            violation("source_create", "returned a zero or already-live handle", (long)h, 0, NULL);
+        ++z->live;
+        remember(z, h);
+    } else if (h != SMW_SOURCE_INVALID) {
+        violation("source_create", "failure did not set *out_source to SMW_SOURCE_INVALID", (long)h, 0, NULL);
+    }
+}
+
+static void op_source_destroy(fz* z)
+{
+    int live;
+    smw_source h = pick_handle(z, &live);
+    smw_result rc = check(5, smw_source_destroy(z->r, h), D_DESTROY_SRC,
+                          live ? SMW_SUCCESS : SMW_ERROR_INVALID_HANDLE, z->r);
+    hrec* e = find(z, h);
+    if (rc == SMW_SUCCESS && e) { e->live = 0; --z->live; ++z->releasing; }
+}
+
+static void op_set_pose(fz* z, int listener)
+{
+    float p[3], q[4];
+    hostile_pose(p, q);
+    int nulls = rndu(40) == 0 ? (int)(1 + rndu(2)) : 0;
+    const float* pp = nulls == 1 ? NULL : p;
+    const float* qq = nulls == 2 ? NULL : q;
+    if (listener) {
+        int want = nulls ? SMW_ERROR_NULL_POINTER : pose_expect(z->coords, p, q);
+        check(3, smw_listener_set_pose(z->r, pp, qq), D_LISTENER, want, z->r);
+        return;
+    }
+    int live;
+    smw_source h = pick_handle(z, &live);
+    int want = !live ? SMW_ERROR_INVALID_HANDLE : nulls ? SMW_ERROR_NULL_POINTER : pose_expect(z->coords, p, q);
+    check(6, smw_source_set_pose(z->r, h, pp, qq), D_POSE, want, z->r);
+}
+
+static void op_set_gain(fz* z)
+{
+    int live;
+    smw_source h = pick_handle(z, &live);
+    float g = rndu(3) ? frand(1.0f) + 1.0f : hostile_float();
+    if (rndu(10) == 0) g = 1000.0f + (float)rndu(2) * 0.001f * 1000.0f;
+    int ok = finitef_(g) && g >= 0.0f && g <= 1000.0f;
+    int want = !live ? SMW_ERROR_INVALID_HANDLE : ok ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT;
+    check(7, smw_source_set_gain(z->r, h, g), D_SETTER, want, z->r);
+}
+
+static void op_set_distance(fz* z)
+{
+    int live;
+    smw_source h = pick_handle(z, &live);
+    int32_t model = rndu(4) ? (int32_t)rndu(3) : (int32_t)rnd();
+    float mn = rndu(2) ? 0.5f + frand(0.4f) : hostile_float();
+    float mx = rndu(2) ? 10.0f + frand(5.0f) : hostile_float();
+    float ro = rndu(2) ? 1.0f + frand(1.0f) : hostile_float();
+    int want = -1;
+    if (!live) want = SMW_ERROR_INVALID_HANDLE;
+    else if (model < 0 || model > 2) want = SMW_ERROR_INVALID_ARGUMENT;
+    else if (!finitef_(mn) || !finitef_(mx) || !finitef_(ro)) want = SMW_ERROR_INVALID_ARGUMENT;
+    else if (!(mn > 0) || !(mx >= mn) || !(ro >= 0) || ro > 1000.0f) want = SMW_ERROR_INVALID_ARGUMENT;
+    /* else: valid unless the max-distance limit (2e6 m, in units) bites: let the oracle pass */
+    else if (z->coords != SMW_COORDS_UNREAL && mx <= 1e6f) want = SMW_SUCCESS;
+    check(8, smw_source_set_distance_model(z->r, h, model, mn, mx, ro), D_SETTER, want, z->r);
+}
+
+static void op_set_flag(fz* z, int which)
+{
+    int live;
+    smw_source h = pick_handle(z, &live);
+    int32_t v = rndu(3) ? (int32_t)rndu(2) : (int32_t)rnd();
+    smw_result rc;
+    int want = live ? SMW_SUCCESS : SMW_ERROR_INVALID_HANDLE;
+    if (which == 0) rc = smw_source_set_doppler(z->r, h, v);
+    else if (which == 1) rc = smw_source_set_spatialize(z->r, h, v);
+    else rc = smw_source_set_paused(z->r, h, v);
+    check(9 + which, rc, D_FLAG, want, z->r);
+}
+
+static int32_t hostile_frames(fz* z)
+{
+    switch (rndu(12)) {
+    case 0: return 0;
+    case 1: return -1;
+    case 2: return INT32_MIN;
+    case 3: return INT32_MAX;
+    case 4: return z->max_block + 1;
+    case 5: return z->max_block + 1 + (int32_t)rndu(1u << 20);
+    case 6: return z->max_block;
+    case 7: return 1;
+    default: return 1 + (int32_t)rndu((uint32_t)z->max_block);
+    }
+}
+
+static void fill_samples(float* x, int32_t n, int kind)
+{
+    for (int32_t k = 0; k < n; ++k) {
+        switch (kind) {
+        case 0: x[k] = frand(0.5f); break;                     /* normal */
+        case 1: x[k] = 1e-40f * (k & 1 ? 1.0f : -1.0f); break;  /* denormal */
+        case 2: x[k] = frand(1e30f); break;                    /* huge but finite */
+        case 3: x[k] = frand(3.4e38f); break;                  /* near FLT_MAX */
+        case 4: x[k] = rndu(64) ? frand(0.5f) : hostile_float(); break;  /* sprinkled */
+        default: x[k] = 0.0f; break;
+        }
+    }
+}
+
+static void op_write(fz* z, hrec* forced)
+{
+    int live;
+    smw_source h;
+    if (forced) { h = forced->h; live = 1; }
+    else h = pick_handle(z, &live);
+    int32_t frames = forced ? z->max_block : hostile_frames(z);
+    if (forced && rndu(4) == 0) frames = 1 + (int32_t)rndu((uint32_t)z->max_block);
+    int null_ptr = !forced && rndu(40) == 0;
+    /* buffer length: exactly `frames` floats (guard page right after), capped for absurd counts */
+    size_t n = frames > 0 ? (size_t)(frames <= 2 * z->max_block ? frames : 2 * z->max_block) : 1;
+    guard_map gm;
+    float* x = guard_alloc(n, &gm);
+    int kind = (int)rndu(forced ? 3 : 6);
+    if (forced && rndu(8) == 0) kind = 4;
+    fill_samples(x, (int32_t)n, kind);
+    int has_nonfinite = 0;
+    if (frames > 0 && frames <= z->max_block)
+        for (int32_t k = 0; k < frames; ++k) if (!finitef_(x[k])) has_nonfinite = 1;
+    hrec* e = live ? find(z, h) : NULL;
+    int want;
+    if (!live) want = SMW_ERROR_INVALID_HANDLE;
+    else if (null_ptr) want = SMW_ERROR_NULL_POINTER;
+    else if (frames < 1 || frames > z->max_block) want = SMW_ERROR_FRAME_COUNT;
+    else if (e && e->pending + frames > z->max_block) want = SMW_ERROR_BUFFER_FULL;
+    else want = has_nonfinite ? SMW_ERROR_NONFINITE_INPUT : SMW_SUCCESS;
+    smw_result rc = check(12, smw_source_write(z->r, h, null_ptr ? NULL : x, frames), D_WRITE, want, z->r);
+    if ((rc == SMW_SUCCESS || rc == SMW_ERROR_NONFINITE_INPUT) && e) e->pending += frames;
+    guard_free(&gm);
+}
+
+static void op_render(fz* z, int32_t frames_in)
+{
+    int32_t frames = frames_in > 0 ? frames_in : hostile_frames(z);
+    int null_ptr = frames_in <= 0 && rndu(40) == 0;
+    size_t n = 2 * (size_t)(frames > 0 ? (frames <= 2 * z->max_block ? frames : 2 * z->max_block) : 1);
+    guard_map gm;
+    float* out = guard_alloc(n, &gm);
+    for (size_t k = 0; k < n; ++k) out[k] = 12345.0f;   /* "not written" marker */
+    int want = null_ptr ? SMW_ERROR_NULL_POINTER
+             : (frames < 1 || frames > z->max_block) ? SMW_ERROR_FRAME_COUNT : SMW_SUCCESS;
+    smw_result rc = check(13, smw_render(z->r, null_ptr ? NULL : out, frames), D_RENDER, want, z->r);
+    if (rc == SMW_SUCCESS || rc == SMW_ERROR_INTERNAL) {
+        for (int32_t k = 0; k < 2 * frames; ++k)
+            if (!finitef_(out[k]) || out[k] == 12345.0f) { ++g_nonfinite_out; break; }
+        /* the audio thread recycled destroyed slots and consumed `frames` per source */
+        z->releasing = 0;
+        for (int k = 0; k < z->nh; ++k)
+            if (z->hs[k].live) z->hs[k].pending = z->hs[k].pending > frames ? z->hs[k].pending - frames : 0;
+    } else if (rc == SMW_ERROR_FRAME_COUNT && !null_ptr) {
+        for (size_t k = 0; k < n; ++k)
+            if (out[k] != 12345.0f) { violation("render", "wrote output on FRAME_COUNT", (long)k, -1, NULL); break; }
+    }
+    guard_free(&gm);
+}
+
+/* a well-formed audio block: write every live source, then render the same frame count */
+static void op_frame(fz* z)
+{
+    ++g_fn_calls[19];
+    for (int k = 0; k < z->nh; ++k)
+        if (z->hs[k].live && rndu(8)) op_write(z, &z->hs[k]);
+    op_render(z, z->max_block);
+}
+
+static void op_misc(fz* z)
+{
+    switch (rndu(6)) {
+    case 0: {
+        int32_t lat = -1;
+        int nul = rndu(4) == 0;
+        check(1, smw_renderer_get_latency(z->r, nul ? NULL : &lat), D_LATENCY,
+              nul ? SMW_ERROR_NULL_POINTER : SMW_SUCCESS, z->r);
+        if (!nul && lat < 0) violation("get_latency", "negative latency", lat, 0, NULL);
+        break;
+    }
+    case 1: {
+        ++g_calls; ++g_fn_calls[2];
+        const char* e = smw_last_error(rndu(2) ? z->r : NULL);
+        if (!e || strnlen(e, 8192) >= 8192) violation("last_error", "NULL or unterminated", 0, 1, NULL);
+        break;
+    }
+    case 2: {
+        ++g_calls; ++g_fn_calls[14];
+        const char* s = smw_result_string(rndu(2) ? (smw_result)rndu(20) : (smw_result)rnd());
+        if (!s || strnlen(s, 8192) >= 8192) violation("result_string", "NULL or unterminated", 0, 1, NULL);
+        break;
+    }
+    case 3: {
+        ++g_calls; ++g_fn_calls[15];
+        uint32_t v = smw_get_version();
+        if (SMW_VERSION_GET_MAJOR(v) != SMW_VERSION_MAJOR) violation("get_version", "major differs", (long)v, SMW_VERSION, NULL);
+        break;
+    }
+    case 4: {   /* every call with a NULL renderer */
+        float p[3] = {0, 0, 0}, q[4] = {0, 0, 0, 1}, buf[2] = {0, 0};
+        smw_source h = 0;
+        int32_t lat;
+        const int want = SMW_ERROR_NULL_POINTER;
+        const uint32_t all = 0xFFFFFFFFu;
+        check(18, smw_renderer_get_latency(NULL, &lat), all, want, NULL);
+        check(18, smw_listener_set_pose(NULL, p, q), all, want, NULL);
+        check(18, smw_source_create(NULL, &h), all, want, NULL);
+        check(18, smw_source_destroy(NULL, 1), all, want, NULL);
+        check(18, smw_source_set_pose(NULL, 1, p, q), all, want, NULL);
+        check(18, smw_source_set_gain(NULL, 1, 1.0f), all, want, NULL);
+        check(18, smw_source_set_distance_model(NULL, 1, 1, 1, 2, 1), all, want, NULL);
+        check(18, smw_source_set_doppler(NULL, 1, 1), all, want, NULL);
+        check(18, smw_source_set_spatialize(NULL, 1, 1), all, want, NULL);
+        check(18, smw_source_set_paused(NULL, 1, 1), all, want, NULL);
+        check(18, smw_source_write(NULL, 1, buf, 1), all, want, NULL);
+        check(18, smw_render(NULL, buf, 1), all, want, NULL);
+        smw_renderer_destroy(NULL);
+        ++g_calls; ++g_fn_calls[16];
+        break;
+    }
+    default: {
+        ++g_calls; ++g_fn_calls[17];
+        smw_renderer_settings s = smw_renderer_settings_default();
+        if (s.size != sizeof s || s.sample_rate != 48000) violation("settings_default", "bad defaults", s.size, sizeof s, NULL);
+        break;
+    }
+    }
+}
+
+/* hostile create calls that fail before (or inside) Python; never leave a renderer behind */
+static void hostile_creates(int corrector)
+{
+    for (int k = 0; k < 40; ++k) {
+        smw_renderer_settings s = smw_renderer_settings_default();
+        s.enable_corrector = corrector;
+        int want;
+        switch (k % 10) {
+        case 0: s.size = 0; want = SMW_ERROR_SETTINGS_SIZE; break;
+        case 1: s.size = (uint32_t)sizeof s - 4; want = SMW_ERROR_SETTINGS_SIZE; break;
+        case 2: s.sample_rate = (int32_t)rnd(); if (s.sample_rate == 44100 || s.sample_rate == 48000 || s.sample_rate == 96000) s.sample_rate = 1; want = SMW_ERROR_UNSUPPORTED_SAMPLE_RATE; break;
+        case 3: s.max_sources = rndu(2) ? 0 : 4097 + (int32_t)rndu(1u << 30); want = SMW_ERROR_INVALID_ARGUMENT; break;
+        case 4: s.max_block_frames = rndu(2) ? -(int32_t)rndu(1000) : 16385 + (int32_t)rndu(1u << 30); want = SMW_ERROR_INVALID_ARGUMENT; break;
+        case 5: s.coordinate_system = rndu(2) ? -1 : 4 + (int32_t)rndu(1000); want = SMW_ERROR_INVALID_ARGUMENT; break;
+        case 6: s.sample_rate = INT32_MIN; want = SMW_ERROR_UNSUPPORTED_SAMPLE_RATE; break;
+        case 7: s.max_sources = INT32_MIN; want = SMW_ERROR_INVALID_ARGUMENT; break;
+        case 8: {   /* NULL arguments */
+            smw_renderer* r = (smw_renderer*)&s;
+            check(0, smw_renderer_create(NULL, &r), D_CREATE, SMW_ERROR_NULL_POINTER, NULL);
+            if (r != NULL) violation("renderer_create", "*out not NULL after failure", 1, 0, NULL);
+            check(0, smw_renderer_create(&s, NULL), D_CREATE, SMW_ERROR_NULL_POINTER, NULL);
+            continue;
+        }
+        default: s.model_path = k < 20 ? "/nonexistent/model.npz" : "/dev/null"; s.enable_corrector = 1;
+                 want = SMW_ERROR_MODEL_LOAD; break;
+        }
+        smw_renderer* r = (smw_renderer*)&s;
+        smw_result rc = check(0, smw_renderer_create(&s, &r), D_CREATE, want, NULL);
+        if (rc == SMW_SUCCESS) smw_renderer_destroy(r);
+        else if (r != NULL) violation("renderer_create", "*out not NULL after failure", 1, 0, NULL);
+    }
+}
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int main(int argc, char** argv)
+{
+    long calls = argc > 1 ? atol(argv[1]) : 100000;
+    uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 0) : 1;
+    int renderers = 3, corrector = 1;
+    const char* model = NULL;
+    for (int i = 3; i < argc; ++i) {
+        if (!strcmp(argv[i], "--tdw-only")) corrector = 0;
+        else if (!strcmp(argv[i], "--verbose")) g_verbose = 1;
+        else if (!strcmp(argv[i], "--renderers") && i + 1 < argc) renderers = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+    }
+    if (renderers < 1) renderers = 1;
+    g_rng = seed;
+    g_page = sysconf(_SC_PAGESIZE);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    double t0 = now();
+
+    hostile_creates(corrector);
+    double t_create = 0.0;
+    long per = calls / renderers;
+    static fz z;   /* large: keep it off the stack */
+    static const int32_t SR[3] = {44100, 48000, 96000};
+    static const int32_t BLK[6] = {1, 7, 64, 256, 512, 1024};
+    static const int32_t NSRC[5] = {1, 3, 8, 16, 64};
+    for (int ri = 0; ri < renderers; ++ri) {
+        smw_renderer_settings s = smw_renderer_settings_default();
+        s.sample_rate = SR[rndu(3)];
+        s.max_block_frames = ri == 0 ? 512 : BLK[rndu(6)];
+        s.max_sources = ri == 0 ? 16 : NSRC[rndu(5)];
+        s.coordinate_system = (int32_t)rndu(4);
+        s.enable_corrector = corrector;
+        s.model_path = model;
+        memset(&z, 0, sizeof z);
+        double tc = now();
+        smw_result rc = check(0, smw_renderer_create(&s, &z.r), D_CREATE, SMW_SUCCESS, NULL);
+        t_create += now() - tc;
+        if (rc != SMW_SUCCESS) {
+            printf("CREATE_FAILED %d %s\n", rc, smw_last_error(NULL));
+            return 2;
+        }
+        z.max_sources = s.max_sources;
+        z.max_block = s.max_block_frames;
+        z.coords = s.coordinate_system;
+        if (g_verbose)
+            printf("renderer %d: rate %d block %d sources %d coords %d\n", ri, s.sample_rate,
+                   s.max_block_frames, s.max_sources, s.coordinate_system);
+        long end = g_calls + per;
+        while (g_calls < end) {
+            uint32_t op = rndu(100);
+            if (op < 10) op_source_create(&z);
+            else if (op < 16) op_source_destroy(&z);
+            else if (op < 34) op_set_pose(&z, 0);
+            else if (op < 40) op_set_pose(&z, 1);
+            else if (op < 46) op_set_gain(&z);
+            else if (op < 52) op_set_distance(&z);
+            else if (op < 58) op_set_flag(&z, (int)rndu(3));
+            else if (op < 72) op_write(&z, NULL);
+            else if (op < 80) op_render(&z, 0);
+            else if (op < 92) op_frame(&z);
+            else op_misc(&z);
+        }
+        /* every live source is still usable; destroy them all, then the renderer */
+        for (int k = 0; k < z.nh; ++k)
+            if (z.hs[k].live) {
+                check(5, smw_source_destroy(z.r, z.hs[k].h), D_DESTROY_SRC, SMW_SUCCESS, z.r);
+                z.hs[k].live = 0;
+            }
+        op_render(&z, z.max_block);
+        smw_renderer_destroy(z.r);
+        ++g_calls; ++g_fn_calls[16];
+    }
+    double dt = now() - t0;
+    printf("SEED %llu\n", (unsigned long long)seed);
+    printf("CALLS %ld\n", g_calls);
+    printf("RENDERERS %d\n", renderers);
+    printf("SECONDS %.2f\n", dt);
+    printf("CREATE_SECONDS %.2f\n", t_create);
+    printf("VIOLATIONS %ld\n", g_violations);
+    printf("NONFINITE_OUTPUT %ld\n", g_nonfinite_out);
+    printf("INTERNAL_ERRORS %ld\n", g_internal);
+    for (int k = 0; k <= SMW_ERROR_INTERNAL; ++k) printf("RESULT_%d %ld\n", k, g_by_result[k]);
+    for (int k = 0; k < NFN; ++k) printf("# %s %ld\n", FN_NAMES[k], g_fn_calls[k]);
+    return (g_violations || g_nonfinite_out || g_internal) ? 1 : 0;
+}
