@@ -91,3 +91,64 @@ def test_hot_path_allocates_nothing():
         llvm = ibc_evaluate.inspect_llvm(sig)
         assert "NRT_MemInfo_alloc" not in llvm and "NRT_Allocate" not in llvm
     assert np.all(np.isfinite(out))
+
+
+def test_fast_sin_and_exp_accuracy():
+    from numba import njit
+    from spatialmw.kernels.ibc import fast_exp, fast_sin
+
+    @njit
+    def apply(x, s, e):
+        for i in range(x.shape[0]):
+            s[i] = fast_sin(x[i])
+            e[i] = fast_exp(x[i])
+
+    x = np.concatenate([np.linspace(-300.0, 300.0, 600_001), np.linspace(-87.0, 20.0, 100_001),
+                        [0.0, np.pi, -np.pi, np.pi / 2, -np.pi / 2, 1e-300]])
+    s = np.empty_like(x)
+    e = np.empty_like(x)
+    apply(x, s, e)
+    assert np.abs(s - np.sin(x)).max() < 1e-10
+    m = (x >= -87.0) & (x <= 20.0)
+    assert np.abs(e[m] / np.exp(x[m]) - 1.0).max() < 1e-10
+    assert np.all(e[x > 20.0] == e[np.argmin(np.abs(x - 20.0))])  # the caller's gain ceiling
+
+
+@pytest.mark.parametrize("hidden,layers,k", [(13, 0, 70), (13, 3, 33), (7, 1, 64), (16, 2, 97)])
+def test_tiling_remainders_match_torch(hidden, layers, k):
+    # K not a multiple of the tile (and several tiles), H not a multiple of the 2x8 block
+    dims = make_dims(n_dir=5, n_freq=3, hidden=hidden, layers=layers, act=2)
+    net = TorchIBC(dims, r_ref=1.4, rho_min=-0.5, rho_max=0.3, seed=7, dtype=torch.float64)
+    theta = net.to_theta()
+    grid = default_grid(k)
+    fp = np.zeros(grid.size * hidden)
+    ibc_frequency_part(theta, dims, grid, fp)
+    scratch = np.full(ibc_scratch_size(dims), np.nan)  # sized without K: tiles of KT points
+    out = np.full(grid.size * 4 + 8, np.nan)
+    u = np.array([0.3, -0.5, 0.81])
+    u /= np.linalg.norm(u)
+    ibc_evaluate(theta, dims, fp, u[0], u[1], u[2], 0.9, scratch, out)
+    ref = net(torch.tensor(u[None]), torch.tensor([0.9]), torch.tensor(grid))[0].detach().numpy()
+    np.testing.assert_allclose(out[:grid.size * 4].reshape(-1, 4), ref, atol=1e-5, rtol=0)
+    assert np.all(np.isnan(out[grid.size * 4:]))  # nothing written past K*4
+
+
+def test_engine_targets_match_model_gain():
+    # _ibc_targets (vectorised expansion) == exp(a + j phi) interpolated as LiteINNModel.gain
+    from spatialmw.engine import N_FFT, Engine
+    from spatialmw.kernels import layout as L
+    from spatialmw.kernels.render import _ibc_targets
+    eng = Engine(48000, 2, 512)
+    nb = N_FFT // 2 + 1
+    fb = np.arange(nb) * 48000.0 / N_FFT
+    rng = np.random.default_rng(5)
+    for s in range(2):
+        u = rng.normal(size=3)
+        u /= np.linalg.norm(u)
+        _ibc_targets(eng.f64, eng.f32, eng.i64, s, u[0], u[1], u[2], 1.7, nb)
+        g0 = eng.i64[L.H_GTGT] + s * 4 * nb
+        got = eng.f32[g0:g0 + 4 * nb].astype(np.float64).reshape(2, nb, 2)
+        ref = eng.model.gain(u, 1.7, fb)
+        for e in range(2):
+            np.testing.assert_allclose(got[e, :, 0] + 1j * got[e, :, 1], ref[e],
+                                       rtol=2e-6, atol=1e-6 * np.abs(ref[e]).max())
