@@ -252,7 +252,7 @@ static void pub_set_defaults(smw_published* p)
     atomic_store_explicit(&p->params[2], SMW_MAX_POSITION_M, memory_order_relaxed);
     atomic_store_explicit(&p->params[3], 1.0, memory_order_relaxed);
     atomic_store_explicit(&p->model, SMW_DISTANCE_INVERSE_CLAMPED, memory_order_relaxed);
-    atomic_store_explicit(&p->flags, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->flags, FLAG_DOPPLER, memory_order_relaxed);  /* as the Python Engine */
     pub_write_end(p, s);
 }
 
@@ -740,7 +740,7 @@ smw_result smw_source_write(smw_renderer* r, smw_source h, const float* mono, in
     switch (k) {
     case 0: return SMW_SUCCESS;
     case 1: return fail(r, SMW_ERROR_NONFINITE_INPUT,
-                        "smw_source_write: samples contained NaN/Inf; the block was replaced by silence");
+                        "smw_source_write: samples contained NaN/Inf or |x| > 1e6; the block was replaced by silence");
     case 2: return fail(r, SMW_ERROR_BUFFER_FULL,
                         "smw_source_write: more than max_block_frames pending for this source; block rejected");
     default: return fail(r, SMW_ERROR_INTERNAL, "smw_source_write: the write kernel returned an unexpected code");

@@ -224,7 +224,7 @@ typedef enum {
 } smw_distance_model;
 
 /** Create a source (game thread). New sources: gain 1, inverse-clamped distance model
- *  (min 1 m, max 1e6 m, rolloff 1), Doppler off, spatialised, playing, at the origin with
+ *  (min 1 m, max 1e6 m, rolloff 1), Doppler on, spatialised, playing, at the origin with
  *  identity orientation. The audio thread starts it (clears its history) at its next
  *  smw_source_write or smw_render.
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_OUT_OF_SOURCES. */
@@ -265,7 +265,7 @@ SMW_API smw_result smw_source_set_paused(smw_renderer* renderer, smw_source sour
 /** Queue `frames` mono float samples for `source` (audio thread). Normally called once
  *  per source per block with the same frame count as the following smw_render().
  *  Real-time safe.
- *  @return SMW_SUCCESS; SMW_ERROR_NONFINITE_INPUT (block contained NaN/Inf: it is
+ *  @return SMW_SUCCESS; SMW_ERROR_NONFINITE_INPUT (block contained NaN/Inf or |x| > 1e6: it is
  *          replaced by silence, other sources unaffected); SMW_ERROR_BUFFER_FULL (more
  *          than max_block_frames would be pending: block rejected); SMW_ERROR_FRAME_COUNT;
  *          SMW_ERROR_INVALID_HANDLE; SMW_ERROR_NULL_POINTER. */

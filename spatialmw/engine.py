@@ -267,9 +267,10 @@ class Engine:
         return self.layout.source_control + src * L.CTL_STRIDE
 
     def add_source(self, gain: float = 1.0, distance_model: str = "inverse_clamped",
-                   min_distance: float = 1.0, max_distance: float = 1.0e4, rolloff: float = 1.0,
+                   min_distance: float = 1.0, max_distance: float = 1.0e6, rolloff: float = 1.0,
                    doppler: bool = True, spatialize: bool = True) -> int:
-        """Claim a slot; returns its handle. Raises EngineError when all slots are in use."""
+        """Claim a slot; returns its handle. Raises EngineError when all slots are in use.
+        The defaults are the C API's (smw_source_create)."""
         if not self._free:
             raise EngineError(f"all {self.max_sources} source slots are in use")
         src = self._free.pop()

@@ -253,7 +253,7 @@ class Source:
     gain: float = 1.0
     distance_model: str = "inverse_clamped"
     min_distance: float = 1.0
-    max_distance: float = 1.0e4
+    max_distance: float = 1.0e6
     rolloff: float = 1.0
     doppler: bool = True
     spatialize: bool = True
@@ -515,7 +515,7 @@ def _scene_from_dict(d, base_dir):
             gain=_finite(s.get("gain", 1.0), f"source {i} gain", 0.0, 1e3),
             distance_model=dm,
             min_distance=_finite(s.get("min_distance", 1.0), f"source {i} min_distance", 1e-3, 1e6),
-            max_distance=_finite(s.get("max_distance", 1e4), f"source {i} max_distance", 1e-3, 1e9),
+            max_distance=_finite(s.get("max_distance", 1e6), f"source {i} max_distance", 1e-3, 1e9),
             rolloff=_finite(s.get("rolloff", 1.0), f"source {i} rolloff", 0.0, 1e3),
             doppler=bool(s.get("doppler", True)), spatialize=bool(s.get("spatialize", True)),
             name=str(s.get("name", f"source{i}"))))

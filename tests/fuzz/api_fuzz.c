@@ -12,7 +12,7 @@
  *   - an oracle: the host keeps its own model of which handles are live / stale, how many
  *     slots are free, how many frames are pending per source, and predicts the exact result
  *     of every call (e.g. NaN pose on a live handle -> INVALID_ARGUMENT, stale handle ->
- *     INVALID_HANDLE, full renderer -> OUT_OF_SOURCES, NaN samples -> NONFINITE_INPUT);
+ *     INVALID_HANDLE, full renderer -> OUT_OF_SOURCES, NaN or |x| > 1e6 samples -> NONFINITE_INPUT);
  *   - smw_render output is finite, and nothing is read or written outside the caller's
  *     buffers: every sample/output buffer ends exactly at a PROT_NONE guard page, so an
  *     overrun by the (uninstrumented) numba kernels faults too, not only by ASan-instrumented
@@ -388,7 +388,8 @@ static void op_write(fz* z, hrec* forced)
     fill_samples(x, (int32_t)n, kind);
     int has_nonfinite = 0;
     if (frames > 0 && frames <= z->max_block)
-        for (int32_t k = 0; k < frames; ++k) if (!finitef_(x[k])) has_nonfinite = 1;
+        /* the library mutes NaN/Inf and also |x| > 1e6 (it would overflow the shared mix) */
+        for (int32_t k = 0; k < frames; ++k) if (!finitef_(x[k]) || fabsf(x[k]) > 1.0e6f) has_nonfinite = 1;
     hrec* e = live ? find(z, h) : NULL;
     int want;
     if (!live) want = SMW_ERROR_INVALID_HANDLE;
