@@ -195,3 +195,41 @@ def test_dataset_frame_conversion():
     np.testing.assert_allclose(pos[0], [1.0, -2.0, 3.0])
     from spatialmw.geometry import to_native_quaternion
     np.testing.assert_allclose(q[0] / np.linalg.norm(q[0]), to_native_quaternion(rows[0, 3:], "unreal"))
+
+
+def test_engine_effective_response_matches_stft_overlap_add():
+    """The fitter's model of the engine (G on the 257 bins of a 512-point sqrt-Hann STFT,
+    hop 256, overlap-add) equals the transfer function of that processing measured on noise."""
+    from spatialmw.train.fit_hrtf import engine_effective, stft_lag_window
+
+    rng = np.random.default_rng(1)
+    n, hop = 512, 256
+    k = np.arange(n // 2 + 1)
+    # smooth magnitude, a phase ramp (40 samples delay) and a small acausal part
+    g = (1.0 + 0.5 * np.cos(k / 9.0)) * np.exp(-2j * np.pi * k * 40 / n) + 0.2 * np.exp(2j * np.pi * k * 30 / n)
+    x = rng.standard_normal(hop * 400)
+    w = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n))
+    y = np.zeros(x.size + n)
+    for s in range(0, x.size - n, hop):
+        y[s:s + n] += w * np.fft.irfft(np.fft.rfft(w * x[s:s + n]) * g, n)
+    # H1 estimate on long (8192-point) segments, input and output aligned, so the
+    # rectangular segments' bias (1 - |lag| / 8192) is small
+    seg = 8192
+    sxx = sxy = 0.0
+    for s in range(4096, x.size - 2 * seg, 1024):
+        xs = np.fft.rfft(x[s - seg // 2:s + seg // 2])
+        ys = np.fft.rfft(y[s - seg // 2:s + seg // 2])
+        sxx = sxx + np.abs(xs) ** 2
+        sxy = sxy + np.conj(xs) * ys
+    ir_est = np.fft.irfft(sxy / sxx, seg)
+    ir_est = np.concatenate([ir_est[:512], ir_est[seg - 512:]])  # lags -512..511 -> 1024 circular
+    heff = engine_effective(g[None])[0]
+    ir_ref = np.fft.irfft(heff, 1024)
+    seg = 1024
+    c = stft_lag_window()
+    assert c[n - 1] == pytest.approx(1.0)
+    for lag in (40, -30):
+        assert ir_est[lag % seg] == pytest.approx(ir_ref[lag % seg], abs=0.01)
+    assert np.max(np.abs(ir_est - ir_ref)) < 0.02
+    # G = 1 is transparent
+    assert np.allclose(engine_effective(np.ones((1, 257)))[0], 1.0, atol=1e-12)

@@ -6,8 +6,15 @@ gain n_e from ``geometry.tdw_ear_targets(p_m, a, 343, True)`` and the set's time
     G_e(m, f) = H_meas_e(m, f) * exp(-j 2 pi f (T - d_e)) / n_e
 
 on the bins of a 1024-point FFT at 48 kHz. The network is evaluated on its own coarse grid
-``grid_hz`` (what the engine does) and linearly interpolated in (a, phi) to the fine bins,
-so training optimises exactly what the engine renders. Loss (per direction and ear):
+``grid_hz`` (what the engine does). What the engine renders for a static source is not G
+itself: (a, phi) are interpolated linearly to the 257 bins of its 512-point STFT (hop 256,
+sqrt-Hann analysis and synthesis), and the STFT processing acts as the effective filter
+h_eff(tau) = c(tau) irfft(G, 512)[tau mod 512] (:func:`engine_effective`: the circular IR of
+G, its second half before time 0, tapered by the window correlation c). Phase jumps
+between grid points, long or acausal IRs therefore cost in the engine what they cost in
+the fit: the complex and ILD terms are computed on that effective response (``hybrid``;
+the dB term stays on the interpolated G, which keeps it well conditioned: a dB error of a
+sum that can pass through zero trains badly from scratch). Loss (per direction and ear):
 
 * log-spectral: mean squared dB error of |G| over 100 Hz - 16 kHz (weight 0.1 above),
 * complex: sum_f w(f) |G_pred - G|^2 / sum_f |G|^2, w = 5 below 1 kHz (ITD band),
@@ -34,6 +41,8 @@ ITD_LOWPASS = 1500.0
 ITD_UPSAMPLE = 8
 HELD_OUT_MOD, HELD_OUT_REM = 10, 3
 MIN_TRAIN_DIRECTIONS = 8
+STFT_N, STFT_HOP = 512, 256   # the engine's STFT (periodic sqrt-Hann analysis and synthesis)
+EVAL_IR_PRE = 64              # spatialmw eval keeps IR times [-64, 960) of the HRIR frame
 
 
 class FitError(ValueError):
@@ -184,16 +193,70 @@ def prepare(hset, head_radius: float, idx: np.ndarray):
     return {"u": u, "dist": dist, "G": G, "nf": nf, "delay": delay, "H": Hphys, "f": f, "T": T}
 
 
-def render_spectra(model, data) -> np.ndarray:
-    """Full rendered response TDW * G on the evaluation FFT bins (M, 2, 513): the model is
-    evaluated on its grid (numba kernel) and (a, phi) interpolated linearly, as the engine
-    does."""
+def stft_lag_window(n_fft: int = STFT_N, hop: int = STFT_HOP) -> np.ndarray:
+    """c(tau), tau = -(n-1)..n-1: (1/hop) sum_n w(n) w(n - tau) of the engine's periodic
+    sqrt-Hann (analysis = synthesis). A static gain G applied to every frame of the
+    512-point STFT (hop 256, overlap-add) acts, time-averaged, as the LTI filter
+    h_eff(tau) = c(tau) g[tau mod 512], g = irfft(G, 512): the circular IR of G, its
+    acausal half (indices 256..511) landing before time 0, tapered by c."""
+    w = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft))
+    return np.correlate(w, w, mode="full") / hop
+
+
+def _lag_maps(n_fft: int = STFT_N, n_out: int = N_FFT_EVAL):
+    """(src, dst, weight): h_out[dst] = weight * g[src] over lags -(n-1)..n-1, laid out
+    circularly on n_out >= 2 n points (so nothing aliases)."""
+    lags = np.arange(-(n_fft - 1), n_fft)
+    return lags % n_fft, lags % n_out, stft_lag_window(n_fft)
+
+
+def engine_gain_bins(model, u, dist, sample_rate: float, n_fft: int = STFT_N) -> np.ndarray:
+    """(2, n_fft//2+1) complex G at the engine's STFT bins: the model on its grid, (a, phi)
+    linearly interpolated (numba kernel + ``model.gain``, as the engine does)."""
+    return model.gain(u, dist, np.arange(n_fft // 2 + 1) * sample_rate / n_fft)
+
+
+def engine_effective(g_bins: np.ndarray, n_out: int = N_FFT_EVAL) -> np.ndarray:
+    """(..., n_out//2+1) spectrum of the STFT processing's effective filter h_eff (lag 0
+    at index 0, negative lags wrapped to the end) for gains (..., 257) at the bins."""
+    src, dst, wgt = _lag_maps(2 * (g_bins.shape[-1] - 1), n_out)
+    g = np.fft.irfft(g_bins, 2 * (g_bins.shape[-1] - 1), axis=-1)
+    h = np.zeros(g.shape[:-1] + (n_out,))
+    h[..., dst] = wgt * g[..., src]
+    return np.fft.rfft(h, n_out, axis=-1)
+
+
+def render_spectra(model, data, engine: bool = True) -> np.ndarray:
+    """Full rendered response TDW * G (M, 2, 513) in the measured HRIR's time frame.
+
+    ``engine=True`` (engine-true, what ``spatialmw eval`` measures): G at the 257 bins of
+    the 512-point STFT, the STFT's effective filter (:func:`engine_effective`), the TDW
+    delay and near-field gain, then, like the evaluation's impulse-response estimate, only
+    HRIR times [-64, 960) kept. ``engine=False``: G interpolated directly to the 1024-point
+    bins (what the fitter optimised before the engine-true loss)."""
     f = data["f"]
+    fs = 2.0 * f[-1]
     out = np.empty(data["G"].shape, dtype=complex)
     for i in range(out.shape[0]):
-        g = model.gain(data["u"][i], float(data["dist"][i]), f)
-        out[i] = g * data["nf"][i][:, None] * np.exp(-2j * np.pi * f * data["delay"][i][:, None])
-    return out
+        if engine:
+            out[i] = engine_effective(engine_gain_bins(model, data["u"][i], float(data["dist"][i]), fs))
+        else:
+            out[i] = model.gain(data["u"][i], float(data["dist"][i]), f)
+    if not engine:
+        return out * data["nf"][:, :, None] * np.exp(-2j * np.pi * f * data["delay"][:, :, None])
+    big = 8 * N_FFT_EVAL
+    h = np.fft.irfft(out, N_FFT_EVAL, axis=-1)
+    hb = np.zeros(h.shape[:-1] + (big,))
+    half = N_FFT_EVAL // 2
+    hb[..., :half] = h[..., :half]
+    hb[..., big - half:] = h[..., half:]
+    fb = np.fft.rfftfreq(big, 1.0 / fs)
+    shift = data["delay"] - data["T"]  # s: lag 0 of h_eff sits here in the HRIR frame
+    sb = np.fft.rfft(hb, axis=-1) * data["nf"][..., None] * np.exp(-2j * np.pi * fb * shift[..., None])
+    ir = np.fft.irfft(sb, big, axis=-1)
+    keep = np.concatenate([ir[..., :N_FFT_EVAL - EVAL_IR_PRE], np.zeros(ir.shape[:-1] + (0,)),
+                           ir[..., big - EVAL_IR_PRE:]], axis=-1)
+    return np.fft.rfft(keep, N_FFT_EVAL, axis=-1) * np.exp(-2j * np.pi * f * data["T"])
 
 
 def baseline_metrics(hset, train_idx, test_idx, test_data, head_radius) -> dict:
@@ -223,8 +286,17 @@ def _loss_weights(f):
 
 def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=True,
               r_ref=1.4, rho_range=(0.0, 0.0), w_cplx=10.0, w_ild=1.0, init_theta=None,
-              time_budget_s=None, log_every=0, verbose=False):
-    """Adam on the HRTF-domain loss; returns (theta, history)."""
+              time_budget_s=None, log_every=0, verbose=False, engine_loss=True, engine_from=0.0,
+              hybrid=False):
+    """Adam on the HRTF-domain loss; returns (theta, history).
+
+    ``engine_loss=True``: the loss sees what the engine renders: the network on its grid,
+    (a, phi) linearly interpolated to the 257 bins of the 512-point STFT, and the STFT's
+    effective filter (:func:`engine_effective`: circular IR of G, tapered by the window
+    correlation, acausal half before time 0) on the 1024-point evaluation bins. So phase
+    jumps between grid points, long or acausal IRs of G all cost what they cost in the
+    engine. ``False``: (a, phi) interpolated straight to the 1024-point bins (older fits).
+    """
     import torch
     from .torch_model import TorchIBC
 
@@ -235,7 +307,15 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
     else:
         net = TorchIBC(dims, r_ref=r_ref, rho_min=rho_range[0], rho_max=rho_range[1], seed=seed)
     f = data["f"]
-    A = torch.tensor(interp_matrix(grid, f).T, dtype=torch.float32)  # (K, F)
+    fs = 2.0 * float(f[-1])
+    A_fine = torch.tensor(interp_matrix(grid, f).T, dtype=torch.float32)  # (K, F)
+    if engine_loss:
+        fb = np.arange(STFT_N // 2 + 1) * fs / STFT_N
+        A_bins = torch.tensor(interp_matrix(grid, fb).T, dtype=torch.float32)  # (K, 257)
+        src, dst, wgt = _lag_maps(STFT_N, N_FFT_EVAL)
+        src_t, dst_t = torch.from_numpy(src), torch.from_numpy(dst)
+        wgt_t = torch.tensor(wgt, dtype=torch.float32)
+    step_engine = int(engine_from * steps) if engine_loss else steps + 1
     wm, wc, band = (torch.tensor(x, dtype=torch.float32) for x in _loss_weights(f))
     G = data["G"]
     g_re = torch.tensor(G.real, dtype=torch.float32)
@@ -254,7 +334,7 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
                                                 pct_start=0.05, div_factor=10.0, final_div_factor=100.0)
     m = u.shape[0]
     bsz = m if batch is None else min(batch, m)
-    db = 20.0 / math.log(10.0)
+    db = 10.0 / math.log(10.0)
     hist = []
     it = range(steps)
     bar = None
@@ -262,19 +342,36 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
         from tqdm import tqdm
         bar = tqdm(total=steps, desc="fit IBC", unit="step", leave=True)
     t0 = time.time()
+    step = -1
     for step in it:
         sel = torch.from_numpy(rng.choice(m, bsz, replace=False)) if bsz < m else slice(None)
         y = net(u[sel], dist[sel], gridt)               # (B, K, 4)
-        yf = torch.einsum("bko,kf->bof", y, A)          # (B, 4, F)
-        a = yf[:, 0::2]                                  # (B, 2, F)
-        ph = yf[:, 1::2]
-        mag_err = (a * db - g_db[sel]) ** 2
-        l_mag = (mag_err * wm).sum(-1) / wm.sum()
-        ea = torch.exp(torch.clamp(a, max=6.0))
-        re = ea * torch.cos(ph) - g_re[sel]
-        im = ea * torch.sin(ph) - g_im[sel]
+        eng = step >= step_engine
+        if not eng or hybrid:
+            yf = torch.einsum("bko,kf->bof", y, A_fine)  # (B, 4, F)
+            a = torch.clamp(yf[:, 0::2], max=6.0)        # (B, 2, F)
+            ph = yf[:, 1::2]
+            ea = torch.exp(a)
+            hre, him = ea * torch.cos(ph), ea * torch.sin(ph)
+            l_mag = ((a * (2 * db) - g_db[sel]) ** 2 * wm).sum(-1) / wm.sum()
+        if eng:
+            yb = torch.einsum("bko,kf->bof", y, A_bins)  # (B, 4, 257)
+            a = torch.clamp(yb[:, 0::2], max=6.0)
+            ph = yb[:, 1::2]
+            ea = torch.exp(a)
+            gb = torch.complex(ea * torch.cos(ph), ea * torch.sin(ph))
+            gt = torch.fft.irfft(gb, STFT_N, dim=-1)     # circular IR of G (B, 2, 512)
+            h = torch.zeros(gt.shape[:-1] + (N_FFT_EVAL,), dtype=gt.dtype)
+            h[..., dst_t] = gt[..., src_t] * wgt_t
+            H = torch.fft.rfft(h, N_FFT_EVAL, dim=-1)    # effective response (B, 2, 513)
+            hre, him = H.real, H.imag
+        p2 = hre * hre + him * him
+        if eng and not hybrid:
+            l_mag = ((db * torch.log(p2 + 1e-12) - g_db[sel]) ** 2 * wm).sum(-1) / wm.sum()
+        re = hre - g_re[sel]
+        im = him - g_im[sel]
         l_c = ((re * re + im * im) * wc).sum(-1) / g_pow[sel]
-        p = (torch.exp(2 * torch.clamp(a, max=6.0)) * band).sum(-1) * nf2[sel]
+        p = (p2 * band).sum(-1) * nf2[sel]
         ild = 10 * torch.log10(p[:, 0] / p[:, 1])
         l_ild = (ild - ild_t[sel]) ** 2
         loss = l_mag.mean() + w_cplx * l_c.mean() + w_ild * l_ild.mean()
@@ -289,20 +386,22 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
         if log_every and step % log_every == 0:
             if verbose:
                 print(f"step {step} loss {loss.item():.4f} mag_db2 {l_mag.mean().item():.3f} "
-                      f"cplx {l_c.mean().item():.4f} ild2 {l_ild.mean().item():.3f}", flush=True)
+                      f"cplx {l_c.mean().item():.4f} ild2 {l_ild.mean().item():.3f} "
+                      f"t {time.time() - t0:.0f}s", flush=True)
             hist.append((step, float(loss.item()), float(l_mag.mean().item()), float(l_c.mean().item()),
                          float(l_ild.mean().item())))
         if time_budget_s is not None and time.time() - t0 > time_budget_s:
             break
     if bar is not None:
         bar.close()
-    return net.to_theta(), {"history": hist, "steps_run": step + 1 if steps else 0,
+    return net.to_theta(), {"history": hist, "steps_run": step + 1,
                             "train_seconds": time.time() - t0}
 
 
-def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=10000, seed=0, progress=True,
-             end_to_end=False, grid_points=96, hidden=48, layers=1, n_dir=128, n_freq=32,
-             lr=3e-3, time_budget_s=None, batch=128, threads=1, verbose=False) -> dict:
+def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, progress=True,
+             end_to_end=False, grid_points=96, hidden=64, layers=1, n_dir=128, n_freq=32,
+             lr=3e-3, time_budget_s=None, batch=128, threads=1, verbose=False, engine_loss=True,
+             engine_from=0.0, hybrid=True) -> dict:
     """Fit a Lite-INN model to a SOFA HRTF set, evaluate on held-out directions, save.
 
     Held-out directions (index % 10 == 3) are never used for fitting; they give the
@@ -335,7 +434,8 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=10000, seed=0, pro
     dims = make_dims(n_dir=n_dir, n_freq=n_freq, hidden=hidden, layers=layers, act=ACT_SIN)
     theta, info = train_ibc(tr, grid, dims, steps=steps, seed=seed, lr=lr, progress=progress,
                             r_ref=r_ref, rho_range=rho, time_budget_s=time_budget_s, log_every=100,
-                            batch=batch, verbose=verbose)
+                            batch=batch, verbose=verbose, engine_loss=engine_loss,
+                            engine_from=engine_from, hybrid=hybrid)
     meta = {
         "sample_rate": float(hset.sample_rate),
         "stft": {"n_fft": 512, "hop": 256, "window": "sqrt-hann"},
@@ -352,8 +452,21 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=10000, seed=0, pro
             "n_train_directions": int(train_idx.size), "n_heldout_directions": int(test_idx.size),
             "distance_range_m": [float(dist_all.min()), float(dist_all.max())],
             "training": {"steps": int(steps), "steps_run": int(info["steps_run"]), "lr": lr,
-                         "optimizer": "Adam + one-cycle", "seed": int(seed),
-                         "loss": "dB MSE + 10 * weighted complex + 1 * ILD^2 (see fit_hrtf.py)",
+                         "optimizer": "Adam + one-cycle (cosine decay)", "seed": int(seed),
+                         "batch": int(batch), "grid_points": int(grid_points), "hidden": int(hidden),
+                         "layers": int(layers), "n_dir": int(n_dir), "n_freq": int(n_freq),
+                         "engine_loss": bool(engine_loss), "engine_from": float(engine_from),
+                         "hybrid": bool(hybrid), "threads": int(threads),
+                         "time_budget_s": time_budget_s,
+                         "loss": ("dB MSE of |G| + 10 * weighted complex error + 1 * ILD^2; "
+                                  + ("complex and ILD terms on the engine's effective response "
+                                     "(G at the 512-point STFT bins through the sqrt-Hann "
+                                     "overlap-add), dB term on G" if engine_loss and hybrid else
+                                     "all terms on the engine's effective response" if engine_loss
+                                     else "all terms on G interpolated to 1024-point bins")
+                                  + " (see fit_hrtf.py)"),
+                         "command": "spatialmw fit --sofa data/hrtf/MIT_KEMAR_normal_pinna.sofa "
+                                    "-o spatialmw/data/default_kemar.npz (fit_sofa defaults)",
                          "seconds": round(info["train_seconds"], 1), "end_to_end": False},
             "notes": notes,
         },
@@ -362,8 +475,14 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=10000, seed=0, pro
     metrics = {"parameters": model.n_params, "grid_points": int(grid.size),
                "macs_per_evaluation": ibc_macs_per_evaluation(dims, grid.size),
                "head_radius": head_radius}
+    metrics["heldout_protocol"] = ("engine-true: G at the 512-point STFT bins, the STFT's "
+                                   "effective filter, TDW delay, HRIR times [-64, 960) kept "
+                                   "(matches spatialmw eval's HRTF metrics; ITD here from the "
+                                   "spectra, spatialmw eval's from the estimated IR)")
     if te is not None:
         metrics["heldout"] = hrtf_metrics(render_spectra(model, te), te["H"], hset.sample_rate)
+        metrics["heldout_grid_interp"] = hrtf_metrics(render_spectra(model, te, engine=False), te["H"],
+                                                      hset.sample_rate)
         metrics["baselines"] = baseline_metrics(hset, train_idx, test_idx, te, head_radius)
     metrics["train"] = hrtf_metrics(render_spectra(model, tr), tr["H"], hset.sample_rate)
     metrics["seconds"] = round(time.time() - t_start, 1)
