@@ -355,7 +355,7 @@ def _startup(exe, model, cold: bool):
 # ------------------------------------------------------------------ cost accounting
 
 def _cost(model_path):
-    from spatialmw.engine import HOP, N_FFT, REEVAL_DEGREES
+    from spatialmw.engine import HOP, IBC_EVALS_PER_512_FRAMES, N_FFT, REEVAL_DEGREES
     from spatialmw.kernels.ibc import ibc_macs_per_evaluation
     from spatialmw.kernels.tdw import SINC_TAPS
     from spatialmw.model import load_model
@@ -379,8 +379,11 @@ def _cost(model_path):
                           f"window, per-bin gains; {hops:g} hops/s")},
         "ibc": {"params": m.n_params, "macs_per_evaluation": ibc_eval, "evaluations_per_s": evals_per_s,
                 "macs_per_s": ibc_eval * evals_per_s,
-                "note": (f"re-evaluated when the direction moves > {REEVAL_DEGREES:g} deg, at most once per "
-                         f"block; the benchmark trajectory moves {deg_per_block:.2f} deg/block")},
+                "note": (f"worst case, one moving source: re-evaluated when the direction moves > "
+                         f"{REEVAL_DEGREES:g} deg, at most once per block (the benchmark trajectory moves "
+                         f"{deg_per_block:.2f} deg/block); with many moving sources the engine caps "
+                         f"evaluations at {IBC_EVALS_PER_512_FRAMES} per 512 frames, shared round-robin, "
+                         f"so per source the cost falls as N grows")},
     }
     total = sum(v["macs_per_s"] for v in per_source.values())
     shared = {"inverse_stft_macs_per_s": (fft_macs + 2 * N_FFT) * hops,
