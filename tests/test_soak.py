@@ -7,7 +7,7 @@ for 5 s (deadlock). Checked: no crash, no deadlock, no NaN/Inf in the output, no
 processing (16 writes + render) exceeds the 10.67 ms deadline, no resident-memory growth
 after warm-up, every slot recycled at the end.
 
-``SMW_SOAK_SECONDS`` sets the duration (default 30 s in CI; the report's long run used 600 s).
+``SMW_SOAK_SECONDS`` sets the duration (default 60 s, as the issue asks; the report's long run used 600 s).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 from test_c_api import ensure_lib, parse_kv
 from test_fuzz_api import FUZZ, ROOT, model_args
 
-SECONDS = float(os.environ.get("SMW_SOAK_SECONDS", "30"))
+SECONDS = float(os.environ.get("SMW_SOAK_SECONDS", "60"))
 SOURCES = 16
 DEADLINE_MS = 512 / 48000 * 1e3
 RSS_TOLERANCE_KIB = 1024   # after warm-up the process must not grow by more than 1 MiB
