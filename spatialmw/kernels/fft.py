@@ -9,22 +9,41 @@ one radix-4 pass with trivial twiddles (+-1, +-j); the remaining stages are fuse
 (radix-2^2: one pass over the data per two stages, three twiddle products per four
 points), with a final radix-2 stage when the stage count is odd. The audio path loads its
 windowed input straight into bit-reversed positions and calls :func:`fft_core`, so the
-permutation costs nothing. Measured at n = 512 on the benchmark machine: 3.9 us per
-transform versus 5.9 us for the plain radix-2 loop this replaced.
+permutation costs nothing. Twiddles are stored per pass in read order, so every butterfly
+loop is contiguous and LLVM vectorises it. Measured at n = 512 on the benchmark machine:
+2.1 us per transform (3.6-3.9 us with strided twiddle reads and signed indices, 5.9 us for
+the plain radix-2 loop before that).
 """
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, uint64
 
 
 def fft_tables(n: int):
-    """Twiddles (cos, sin of -2 pi k / n, k < n/2) and the bit-reversal permutation."""
+    """Twiddles and the bit-reversal permutation for :func:`fft_core`.
+
+    ``cos``/``sin`` (length ``n``, zero padded) hold cos and sin of -2 pi m / n laid out
+    per pass in the order :func:`fft_core` reads them: for each radix-2^2 pass of
+    half-size q (q = 4, 16, ...), w1[k], w2[k], w3[k] for k < q (3 q entries), then, if
+    the stage count is odd, the last radix-2 stage's w[k], k < q. Every butterfly loop
+    therefore reads its twiddles contiguously (n - 4 entries in all for n >= 16)."""
     if n < 2 or n & (n - 1):
         raise ValueError(f"FFT size must be a power of two >= 2, got {n}")
-    k = np.arange(n // 2)
-    cos = np.cos(2.0 * np.pi * k / n)
-    sin = -np.sin(2.0 * np.pi * k / n)
+    idx = []
+    q = 4
+    while 4 * q <= n:
+        k = np.arange(q)
+        idx += [k * (n // (2 * q)), k * (n // (4 * q)), (k + q) * (n // (4 * q))]
+        q *= 4
+    while q < n:
+        idx.append(np.arange(q) * (n // (2 * q)))
+        q <<= 1
+    m = np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64)
+    cos = np.zeros(n)
+    sin = np.zeros(n)
+    cos[:m.size] = np.cos(2.0 * np.pi * m / n)
+    sin[:m.size] = -np.sin(2.0 * np.pi * m / n)
     bits = int(math.log2(n))
     rev = np.array([int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)], dtype=np.int64)
     return cos, sin, rev
@@ -72,23 +91,31 @@ def fft_core(re, im, cos, sin, n, inverse):
         im[s + 1] = b1i + t3i
         re[s + 3] = b1r - t3r
         im[s + 3] = b1i - t3i
+    # Two radix-2 stages (sizes 2q and 4q) per pass, then a last radix-2 stage if the
+    # stage count is odd. The butterfly index k runs over contiguous data and contiguous
+    # twiddles (``o``: the pass's offset in the tables); indices are uint64 so numba emits
+    # no negative-index wraparound, which would turn every access into a gather and keep
+    # LLVM from vectorising the k loop (3.6 -> 2.1 us at n = 512).
     q = 4
-    # two radix-2 stages (sizes 2q and 4q) per pass
+    o = 0
     while 4 * q <= n:
-        st1 = n // (2 * q)
-        st2 = n // (4 * q)
+        uq = uint64(q)
         for start in range(0, n, 4 * q):
-            for k in range(q):
-                w1r = cos[k * st1]
-                w1i = sgn * sin[k * st1]
-                w2r = cos[k * st2]
-                w2i = sgn * sin[k * st2]
-                w3r = cos[(k + q) * st2]
-                w3i = sgn * sin[(k + q) * st2]
-                i0 = start + k
-                i1 = i0 + q
-                i2 = i1 + q
-                i3 = i2 + q
+            for kk in range(q):
+                k = uint64(kk)
+                i0 = uint64(start) + k
+                i1 = i0 + uq
+                i2 = i1 + uq
+                i3 = i2 + uq
+                t = uint64(o) + k
+                w1r = cos[t]
+                w1i = sgn * sin[t]
+                t += uq
+                w2r = cos[t]
+                w2i = sgn * sin[t]
+                t += uq
+                w3r = cos[t]
+                w3i = sgn * sin[t]
                 xr = re[i1]
                 xi = im[i1]
                 tr = xr * w1r - xi * w1i
@@ -117,16 +144,18 @@ def fft_core(re, im, cos, sin, n, inverse):
                 im[i1] = a1i + ti
                 re[i3] = a1r - tr
                 im[i3] = a1i - ti
+        o += 3 * q
         q *= 4
-    # odd stage count: one last radix-2 stage
     while q < n:
-        step = n // (2 * q)
+        uq = uint64(q)
         for start in range(0, n, 2 * q):
-            for k in range(q):
-                wr = cos[k * step]
-                wi = sgn * sin[k * step]
-                j = start + k
-                l = j + q
+            for kk in range(q):
+                k = uint64(kk)
+                t = uint64(o) + k
+                wr = cos[t]
+                wi = sgn * sin[t]
+                j = uint64(start) + k
+                l = j + uq
                 xr = re[l]
                 xi = im[l]
                 tr = xr * wr - xi * wi
@@ -137,6 +166,7 @@ def fft_core(re, im, cos, sin, n, inverse):
                 im[l] = ui - ti
                 re[j] = ur + tr
                 im[j] = ui + ti
+        o += q
         q <<= 1
 
 

@@ -43,13 +43,13 @@ H_WORK = 32
 H_MIX = 33
 H_OLA = 34
 H_CONST = 35
-H_SINC = 36
 # float32 offsets
 H_RING = 40
 H_STAGE = 41
 H_GCUR = 42
 H_GTGT = 43
 H_FIFO = 44
+H_SINC = 45   # float32 (SINC_PHASES + 1) x SINC_TAPS sinc table, row-major
 # int64 offsets
 H_SRC_CTL = 50
 H_DIMS = 51

@@ -16,12 +16,13 @@ Per block of ``frames``:
 """
 import math
 
-from numba import njit
+import numpy as np
+from numba import njit, uint64
 
 from ..geometry import distance_gain, head_relative, tdw_ear_targets
 from .fft import fft_core
 from .ibc import fast_exp, fast_sin, ibc_evaluate
-from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block
+from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo
 from .layout import (
     C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_SPEED_OF_SOUND, COUNT_STRIDE, CTL_DISTANCE_MODEL,
     CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK,
@@ -203,9 +204,9 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         f64[st + 1] = dr
         f64[st + 2] = gl
         f64[st + 3] = gr
-    sinc = f64[i64[H_SINC]: i64[H_SINC] + (SINC_PHASES + 1) * SINC_TAPS].reshape((SINC_PHASES + 1, SINC_TAPS))
-    tdw_block(ring, mask, clock, frames, f64[st], dl, f64[st + 2], gl, sinc, stage_l, fill)
-    tdw_block(ring, mask, clock, frames, f64[st + 1], dr, f64[st + 3], gr, sinc, stage_r, fill)
+    sinc = f32[i64[H_SINC]: i64[H_SINC] + (SINC_PHASES + 1) * SINC_TAPS]
+    tdw_block_stereo(ring, mask, clock, frames, f64[st], dl, f64[st + 1], dr, f64[st + 2], gl,
+                     f64[st + 3], gr, sinc, stage_l, stage_r, fill)
     f64[st] = dl
     f64[st + 1] = dr
     f64[st + 2] = gl
@@ -250,41 +251,55 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
 def _split_accumulate(re, im, mix, gc_base, f32, n, nbins, apply_g, assign):
     """Split the FFT of (left + j right) into the two half spectra and add them (times the
     per-bin gains at ``f32[gc_base:]`` when ``apply_g``) into ``mix``; ``assign`` writes
-    instead of adding."""
-    for k in range(nbins):
-        nk = (n - k) & (n - 1)
-        ar = re[k]
-        ai = im[k]
-        br = re[nk]
-        bi = -im[nk]  # conj(Z[N-k])
-        xlr = 0.5 * (ar + br)
-        xli = 0.5 * (ai + bi)
-        xrr = 0.5 * (ai - bi)   # (Z - conj Z[N-k]) / 2j
-        xri = -0.5 * (ar - br)
-        if apply_g:
-            glr = f32[gc_base + 2 * k]
-            gli = f32[gc_base + 2 * k + 1]
-            grr = f32[gc_base + 2 * nbins + 2 * k]
-            gri = f32[gc_base + 2 * nbins + 2 * k + 1]
-            yl_r = glr * xlr - gli * xli
-            yl_i = glr * xli + gli * xlr
-            yr_r = grr * xrr - gri * xri
-            yr_i = grr * xri + gri * xrr
-        else:
-            yl_r = xlr
-            yl_i = xli
-            yr_r = xrr
-            yr_i = xri
-        if assign:
-            mix[4 * k] = yl_r
-            mix[4 * k + 1] = yl_i
-            mix[4 * k + 2] = yr_r
-            mix[4 * k + 3] = yr_i
-        else:
-            mix[4 * k] += yl_r
-            mix[4 * k + 1] += yl_i
-            mix[4 * k + 2] += yr_r
-            mix[4 * k + 3] += yr_i
+    instead of adding.
+
+    Indices are uint64 (no negative-index wraparound, so the loop vectorises) and bin 0's
+    mirror is taken as n - k (bin 0 pairs with itself: Z[n] does not exist, so k = 0 is
+    done first, outside the loop)."""
+    _split_bin(re, im, mix, gc_base, f32, nbins, apply_g, assign, uint64(0), uint64(0))
+    un = uint64(n)
+    for kk in range(1, nbins):
+        k = uint64(kk)
+        _split_bin(re, im, mix, gc_base, f32, nbins, apply_g, assign, k, un - k)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False, inline="always")
+def _split_bin(re, im, mix, gc_base, f32, nbins, apply_g, assign, k, nk):
+    ar = re[k]
+    ai = im[k]
+    br = re[nk]
+    bi = -im[nk]  # conj(Z[N-k])
+    xlr = 0.5 * (ar + br)
+    xli = 0.5 * (ai + bi)
+    xrr = 0.5 * (ai - bi)   # (Z - conj Z[N-k]) / 2j
+    xri = -0.5 * (ar - br)
+    if apply_g:
+        g = uint64(gc_base) + uint64(2) * k
+        glr = f32[g]
+        gli = f32[g + uint64(1)]
+        g += uint64(2 * nbins)
+        grr = f32[g]
+        gri = f32[g + uint64(1)]
+        yl_r = glr * xlr - gli * xli
+        yl_i = glr * xli + gli * xlr
+        yr_r = grr * xrr - gri * xri
+        yr_i = grr * xri + gri * xrr
+    else:
+        yl_r = xlr
+        yl_i = xli
+        yr_r = xrr
+        yr_i = xri
+    m = uint64(4) * k
+    if assign:
+        mix[m] = yl_r
+        mix[m + uint64(1)] = yl_i
+        mix[m + uint64(2)] = yr_r
+        mix[m + uint64(3)] = yr_i
+    else:
+        mix[m] += yl_r
+        mix[m + uint64(1)] += yl_i
+        mix[m + uint64(2)] += yr_r
+        mix[m + uint64(3)] += yr_i
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
@@ -300,8 +315,8 @@ def _hop(f64, f32, i64, nbins, off):
     nsrc = i64[H_MAX_SOURCES]
     use_ibc = i64[H_IBC_ENABLED] != 0
     win = f64[i64[H_WINDOW]: i64[H_WINDOW] + n]
-    cos = f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n // 2]
-    sin = f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n // 2]
+    cos = f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n]
+    sin = f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n]
     rev = i64[i64[H_BITREV]: i64[H_BITREV] + n]
     re = f64[i64[H_WORK]: i64[H_WORK] + n]
     im = f64[i64[H_WORK] + n: i64[H_WORK] + 2 * n]
@@ -359,9 +374,12 @@ def _hop(f64, f32, i64, nbins, off):
             ramp = i64[cnt + 1]
             if ramp > 0:
                 gt = i64[H_GTGT] + s * 4 * nbins
-                alpha = 1.0 / ramp
-                for j in range(4 * nbins):
-                    f32[gc + j] += alpha * (f32[gt + j] - f32[gc + j])
+                alpha = np.float32(1.0 / ramp)
+                ugc = uint64(gc)
+                ugt = uint64(gt)
+                for jj in range(4 * nbins):  # uint64 indices: no wraparound, vectorises
+                    j = uint64(jj)
+                    f32[ugc + j] += alpha * (f32[ugt + j] - f32[ugc + j])
                 i64[cnt + 1] = ramp - 1
             _split_accumulate(re, im, mix, gc, f32, n, nbins, True, False)
 
