@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import sysconfig
@@ -35,23 +36,17 @@ ROOT = Path(__file__).resolve().parents[1]
 BINDINGS = ROOT / "bindings"
 MODULE = "_spatialmw_cffi"
 
-# Must match struct smw_py_args in shim.c (cffi checks the layout at compile time).
-PY_ARGS_CDEF = """
-typedef struct smw_py_args {
-    int32_t sample_rate;
-    int32_t max_sources;
-    int32_t max_block;
-    int32_t ibc;
-    const char* model_path;
-    int32_t result;
-    char message[1024];
-    int64_t token;
-    int64_t n_f64, n_f32, n_i64;
-    int64_t off_listener, off_source_pose, off_source_params, off_source_control;
-    int64_t latency_frames;
-    uint64_t render_addr, write_addr;
-} smw_py_args;
-"""
+
+
+def py_args_cdef() -> str:
+    """The declaration of struct smw_py_args, read from shim.c so the two cannot drift
+    (cffi's cdef needs it; comments are stripped, cffi does not parse them)."""
+    text = (BINDINGS / "shim.c").read_text()
+    m = re.search(r"typedef struct smw_py_args \{.*?\} smw_py_args;", text, re.S)
+    if m is None:
+        raise SystemExit("bindings/shim.c: struct smw_py_args not found")
+    return re.sub(r"/\*.*?\*/", "", m.group(0), flags=re.S)
+
 
 EMBEDDING_API = """
 int32_t smwpy_create_layout(smw_py_args* args);
@@ -132,7 +127,7 @@ def make_builder() -> FFI:
         raise SystemExit(f"cannot find the standard library of {sys.executable} at {stdlib}")
 
     ffibuilder = FFI()
-    ffibuilder.cdef(PY_ARGS_CDEF)
+    ffibuilder.cdef(py_args_cdef())
     ffibuilder.embedding_api(EMBEDDING_API)
     ffibuilder.embedding_init_code(
         INIT_CODE.format(repo=str(ROOT), site=venv_site, module=MODULE))

@@ -135,18 +135,8 @@ def _lag_samples(est: np.ndarray, ref: np.ndarray, max_lag: int = 1024, upsample
     n = est.shape[0]
     m = 1 << int(math.ceil(math.log2(2 * n)))
     X = np.sum(np.fft.rfft(est, m, axis=0) * np.conj(np.fft.rfft(ref, m, axis=0)), axis=1)
-    mu = m * upsample
-    c = np.fft.irfft(X, mu)
-    lags = np.arange(-max_lag * upsample, max_lag * upsample + 1)
-    vals = c[lags % mu]
-    i = int(np.argmax(vals))
-    frac = 0.0
-    if 0 < i < len(vals) - 1:
-        y0, y1, y2 = vals[i - 1], vals[i], vals[i + 1]
-        den = y0 - 2 * y1 + y2
-        if den < 0:
-            frac = 0.5 * (y0 - y2) / den
-    return float((lags[i] + frac) / upsample)
+    c = np.fft.irfft(X, m * upsample)
+    return M.correlation_peak(c, max_lag * upsample) / upsample
 
 
 def load_speech(seconds: float = SPEECH_SECONDS, sr: int = SR, directory: str = SPEECH_DIR) -> np.ndarray:

@@ -280,6 +280,14 @@ def itd_us(left, right, sr: int, max_lag_ms: float = 1.0, cutoff: float = 1500.0
     c = np.fft.irfft(X, m) * upsample  # band-limited interpolation of the correlation
     max_lag = int(math.ceil(max_lag_ms * 1e-3 * sr * upsample))
     max_lag = min(max_lag, m // 2 - 2)
+    lag = correlation_peak(c, max_lag) / (sr * upsample)
+    return float(lag * 1e6)
+
+
+def correlation_peak(c, max_lag: int) -> float:
+    """Lag (in samples of ``c``, fractional) of the maximum of a circular correlation ``c``
+    within +-``max_lag``, refined by a parabola through the peak and its neighbours."""
+    m = len(c)
     lags = np.arange(-max_lag, max_lag + 1)
     vals = c[lags % m]
     i = int(np.argmax(vals))
@@ -289,8 +297,7 @@ def itd_us(left, right, sr: int, max_lag_ms: float = 1.0, cutoff: float = 1500.0
         den = y0 - 2.0 * y1 + y2
         if den < 0:
             shift = 0.5 * (y0 - y2) / den
-    lag = (lags[i] + shift) / (sr * upsample)
-    return float(lag * 1e6)
+    return float(lags[i] + shift)
 
 
 def _pairs(x, ear_axis):
