@@ -28,6 +28,7 @@ def _numba_cache_dir() -> None:
             d.mkdir(parents=True, exist_ok=True)
             if os.access(d, os.W_OK):
                 os.environ["NUMBA_CACHE_DIR"] = str(d)
+                _prune_stale(base, d)
                 break
         except OSError:
             continue
@@ -35,6 +36,14 @@ def _numba_cache_dir() -> None:
     if "numba" in sys.modules:  # imported before us: make it re-read the variable
         from numba.core import config
         config.reload_config()
+
+
+def _prune_stale(base: Path, keep: Path) -> None:
+    """Drop caches of kernel sources that no longer exist (best effort)."""
+    import shutil
+    for old in base.glob("numba-*"):
+        if old != keep:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 _numba_cache_dir()

@@ -158,6 +158,7 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     r[L.H_BITREV] = i64.take(N_FFT)
     r[L.H_SRC_COUNT] = i64.take(s * L.COUNT_STRIDE)
     r[L.H_GLOBAL] = i64.take(L.G_LEN)
+    r[L.H_TDW_IDX] = i64.take(2 * mb)
     r["scalars"] = {
         L.H_SAMPLE_RATE: sr, L.H_MAX_SOURCES: s, L.H_MAX_BLOCK: mb, L.H_NFFT: N_FFT, L.H_HOP: HOP,
         L.H_RING_LEN: ring_len, L.H_GRID_K: k, L.H_IBC_ENABLED: int(model is not None),

@@ -63,6 +63,12 @@ def fft_core(re, im, cos, sin, n, inverse):
         re[1] = ar - re[1]
         im[1] = ai - im[1]
         return
+    _radix4_first(re, im, n, sgn)
+    _fft_passes(re, im, cos, sin, n, sgn)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False, inline="always")
+def _radix4_first(re, im, n, sgn):
     # stages of size 2 and 4: radix-4 butterflies, twiddles 1 and -j (sign for inverse)
     for s in range(0, n, 4):
         a0r = re[s]
@@ -91,6 +97,56 @@ def fft_core(re, im, cos, sin, n, inverse):
         im[s + 1] = b1i + t3i
         re[s + 3] = b1r - t3r
         im[s + 3] = b1i - t3i
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def fft_load_forward(xl, xr, win, rev, re, im, cos, sin, n):
+    """Forward DFT of the windowed frame (xl + j xr) * win (natural order, any float
+    arrays of length >= n, n >= 4 a power of two) into re + j im (natural order).
+
+    Same results as loading re[rev[j]] = xl[j] win[j] (im likewise) and calling
+    :func:`fft_core`, with the window, the bit-reversal and the first radix-4 pass fused:
+    the four inputs of output quad s = 4 rev[4 j] are x[j], x[j + n/2], x[j + n/4],
+    x[j + 3n/4] (j < n/4), read contiguously."""
+    m = n // 4
+    um = uint64(m)
+    for jj in range(m):
+        j = uint64(jj)
+        s = uint64(4 * rev[4 * jj])
+        k = j
+        a0r = xl[k] * win[k]
+        a0i = xr[k] * win[k]
+        k = j + um + um
+        a1r = xl[k] * win[k]
+        a1i = xr[k] * win[k]
+        k = j + um
+        a2r = xl[k] * win[k]
+        a2i = xr[k] * win[k]
+        k = j + um + um + um
+        a3r = xl[k] * win[k]
+        a3i = xr[k] * win[k]
+        b0r = a0r + a1r
+        b0i = a0i + a1i
+        b1r = a0r - a1r
+        b1i = a0i - a1i
+        b2r = a2r + a3r
+        b2i = a2i + a3i
+        b3r = a2r - a3r
+        b3i = a2i - a3i
+        re[s] = b0r + b2r
+        im[s] = b0i + b2i
+        re[s + uint64(2)] = b0r - b2r
+        im[s + uint64(2)] = b0i - b2i
+        re[s + uint64(1)] = b1r + b3i
+        im[s + uint64(1)] = b1i - b3r
+        re[s + uint64(3)] = b1r - b3i
+        im[s + uint64(3)] = b1i + b3r
+    _fft_passes(re, im, cos, sin, n, 1.0)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _fft_passes(re, im, cos, sin, n, sgn):
+    """The stages after the first radix-4 pass (see :func:`fft_core`)."""
     # Two radix-2 stages (sizes 2q and 4q) per pass, then a last radix-2 stage if the
     # stage count is odd. The butterfly index k runs over contiguous data and contiguous
     # twiddles (``o``: the pass's offset in the tables); indices are uint64 so numba emits

@@ -34,11 +34,15 @@ default (n_dir 128, n_freq 32, H 64, L 1, sin, K 96; 25,700 trainable parameters
 engine's worst case of one evaluation per 512-sample block at 48 kHz (93.75 Hz), plus
 ~2 * 260 sin/cos for the encoding (the 128 direction features are sin/cos pairs).
 
-Kernel: the grid points are evaluated KT = 32 at a time with the grid index innermost
+Kernel: the grid points are evaluated KT = 48 at a time with the grid index innermost
 (register-blocked axpy passes, see :func:`_dense_tile`) and the sin activation / encoding
-use :func:`fast_sin` (branch-free polynomial, |error| < 2e-11), so everything vectorises:
-~17-20 us per evaluation of the shipped model on the 2-core AVX-512 dev box (was ~290 us
-with the per-grid-point dot products and libm sin). ``fpart`` is stored hidden-unit major
+use branch-free polynomials, so everything vectorises. The hidden tiles, the hidden-layer
+weights (copied into the scratch per evaluation) and the hidden activation
+(:func:`fast_sin32`) are float32; the encoding, pose part, first-layer pre-activation and
+the output layer accumulate in float64 (differences from the float64 kernel ~1e-6, far
+below the float32 gains they feed). ~18 us per evaluation of the shipped model on the
+2-core AVX-512 dev box (28 us all-float64 with 2 x 8 blocking and KT = 32; ~290 us with the
+per-grid-point dot products and libm sin). ``fpart`` is stored hidden-unit major
 (fpart[i*K + k]); scratch does not depend on K.
 """
 from __future__ import annotations
@@ -90,7 +94,7 @@ def ibc_param_count(dims) -> int:
 # a libm call, so that loop vectorises too. Tiling keeps the scratch independent of K and
 # the working set (2 H KT floats) in L1.
 
-KT = 32  # grid points per tile
+KT = 48  # grid points per tile (the shipped K = 96 is two tiles)
 
 _TWO_PI = 2.0 * math.pi
 _INV_TWO_PI = 1.0 / (2.0 * math.pi)
@@ -116,6 +120,53 @@ def fast_sin(x):
     r = -_PI - r if r < -_HALF_PI else r
     r2 = r * r
     return r * (_S1 + r2 * (_S3 + r2 * (_S5 + r2 * (_S7 + r2 * (_S9 + r2 * _S11)))))
+
+
+# float32 sin for the float32 hidden tiles: round-to-nearest by the 1.5 * 2^23 trick,
+# two-constant (Cody-Waite) reduction by 2 pi, fold to [-pi/2, pi/2], odd degree-9
+# polynomial (3.3e-9 in exact arithmetic). |error| < 4e-7 for |x| < 1e3, the size of
+# float32 rounding of the result. Must be compiled WITHOUT fastmath reassociation (which
+# would fold the magic-number rounding and the two-part reduction away): see _FM32.
+_F32 = np.float32
+_INV_TWO_PI32 = _F32(1.0 / (2.0 * math.pi))
+_MAGIC32 = _F32(12582912.0)
+_C1_32 = _F32(2.0 * math.pi)
+_C2_32 = _F32(2.0 * math.pi - float(_F32(2.0 * math.pi)))
+_PI32 = _F32(math.pi)
+_HALF_PI32 = _F32(0.5 * math.pi)
+_T1 = _F32(9.99999977e-01)
+_T3 = _F32(-1.66666476e-01)
+_T5 = _F32(8.33289982e-03)
+_T7 = _F32(-1.98008976e-04)
+_T9 = _F32(2.59048819e-06)
+_FM32 = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
+
+
+@njit(cache=True, fastmath=_FM32, inline="always")
+def fast_sin32(x):
+    """float32 sin of a float32 ``x`` (see the constants above). Branch free."""
+    n = (x * _INV_TWO_PI32 + _MAGIC32) - _MAGIC32
+    r = x - n * _C1_32
+    r = r - n * _C2_32
+    r = _PI32 - r if r > _HALF_PI32 else r
+    r = -_PI32 - r if r < -_HALF_PI32 else r
+    r2 = r * r
+    return r * (_T1 + r2 * (_T3 + r2 * (_T5 + r2 * (_T7 + r2 * _T9))))
+
+
+@njit(cache=True, fastmath=_FM32, boundscheck=False)
+def _activate32(buf, kind):
+    """buf[:] = act(buf[:]) in place for a float32 tile."""
+    if kind == ACT_SIN:
+        for t in range(buf.shape[0]):
+            buf[t] = fast_sin32(buf[t])
+    elif kind == ACT_TANH:
+        for t in range(buf.shape[0]):
+            buf[t] = math.tanh(buf[t])
+    else:
+        for t in range(buf.shape[0]):
+            v = buf[t]
+            buf[t] = v if v > _F32(0.0) else _F32(0.0)
 
 
 _EXP_LO = -87.0   # exp(-87) ~ 1.6e-38: the smallest normal float32, below any audible gain
@@ -151,14 +202,28 @@ def fast_exp(x):
     return e
 
 
+def _scratch_parts(p, h, nl, no):
+    """float64-element offsets of the scratch parts: (o_ta, o_tb, o_to, o_w32, end).
+    The hidden tiles and the hidden-layer weights are float32 (two per float64 element)."""
+    o_ta = p + h
+    o_tb = o_ta + (h * KT + 1) // 2
+    o_to = o_tb + (h * KT + 1) // 2
+    o_w32 = o_to + no * KT
+    end = o_w32 + (nl * h * h + 1) // 2
+    return o_ta, o_tb, o_to, o_w32, end
+
+
+_scratch_parts_jit = njit(cache=True)(_scratch_parts)
+
+
 def ibc_scratch_size(dims) -> int:
     """float64 elements of scratch :func:`ibc_evaluate` needs:
-    P (encoding) + H (pose part) + 2 H KT (two hidden tiles) + n_out KT (output tile);
-    independent of the grid size K."""
+    P (encoding) + H (pose part) + two float32 H x KT hidden tiles + n_out KT (float64
+    output tile) + the float32 copy of the L hidden H x H matrices; independent of the
+    grid size K."""
     d = np.asarray(dims, dtype=np.int64)
     p = 4 + 2 * int(d[D_NDIR])
-    h = int(d[D_H])
-    return int(p + h + 2 * h * KT + int(d[D_NOUT]) * KT)
+    return int(_scratch_parts(p, int(d[D_H]), int(d[D_L]), int(d[D_NOUT]))[4])
 
 
 def ibc_macs_per_evaluation(dims, k: int) -> int:
@@ -193,82 +258,78 @@ def ibc_frequency_part(theta, dims, grid_hz, fpart):
 # numba then can prove the index non-negative and drops its negative-index wraparound
 # select (which otherwise blocks vectorisation), and LLVM fully vectorises the KT lanes.
 
-@njit(cache=True, fastmath=True, boundscheck=False)
-def _activate(buf, kind):
-    """buf[:] = act(buf[:]) in place (buf: one KT-lane tile row or the whole tile)."""
-    if kind == ACT_SIN:
-        for t in range(buf.shape[0]):
-            buf[t] = fast_sin(buf[t])
-    elif kind == ACT_TANH:
-        for t in range(buf.shape[0]):
-            buf[t] = math.tanh(buf[t])
-    else:
-        for t in range(buf.shape[0]):
-            v = buf[t]
-            buf[t] = v if v > 0.0 else 0.0
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
 def _dense_tile(w, b, n_in, n_out, src, dst):
     """dst[i*KT + t] = b[i] + sum_j w[i*n_in + j] src[j*KT + t] for all KT lanes.
 
-    Register-blocked axpy passes: two output rows by eight input rows per pass, so each
-    loaded input lane feeds two FMA chains and each output lane is loaded/stored once per
-    eight inputs. Remainder rows/columns fall back to narrower passes."""
+    Register-blocked axpy passes: four output rows by four input rows per pass, so each
+    loaded input lane feeds four FMA chains and each weight broadcast is reused across the
+    KT lanes. Remainder rows/columns fall back to narrower passes. Works for float32 tiles
+    (hidden layers) and float64 ones (output layer)."""
     i = 0
-    while i + 2 <= n_out:
+    while i + 4 <= n_out:
         b0 = b[i]
         b1 = b[i + 1]
+        b2 = b[i + 2]
+        b3 = b[i + 3]
         d0 = i * KT
         d1 = d0 + KT
+        d2 = d1 + KT
+        d3 = d2 + KT
         for t in range(KT):
             dst[d0 + t] = b0
             dst[d1 + t] = b1
+            dst[d2 + t] = b2
+            dst[d3 + t] = b3
         r0 = i * n_in
         r1 = r0 + n_in
+        r2 = r1 + n_in
+        r3 = r2 + n_in
         j = 0
-        while j + 8 <= n_in:
+        while j + 4 <= n_in:
             w00 = w[r0 + j]
             w01 = w[r0 + j + 1]
             w02 = w[r0 + j + 2]
             w03 = w[r0 + j + 3]
-            w04 = w[r0 + j + 4]
-            w05 = w[r0 + j + 5]
-            w06 = w[r0 + j + 6]
-            w07 = w[r0 + j + 7]
             w10 = w[r1 + j]
             w11 = w[r1 + j + 1]
             w12 = w[r1 + j + 2]
             w13 = w[r1 + j + 3]
-            w14 = w[r1 + j + 4]
-            w15 = w[r1 + j + 5]
-            w16 = w[r1 + j + 6]
-            w17 = w[r1 + j + 7]
+            w20 = w[r2 + j]
+            w21 = w[r2 + j + 1]
+            w22 = w[r2 + j + 2]
+            w23 = w[r2 + j + 3]
+            w30 = w[r3 + j]
+            w31 = w[r3 + j + 1]
+            w32 = w[r3 + j + 2]
+            w33 = w[r3 + j + 3]
             s = j * KT
             for t in range(KT):
                 x0 = src[s + t]
                 x1 = src[s + KT + t]
                 x2 = src[s + 2 * KT + t]
                 x3 = src[s + 3 * KT + t]
-                x4 = src[s + 4 * KT + t]
-                x5 = src[s + 5 * KT + t]
-                x6 = src[s + 6 * KT + t]
-                x7 = src[s + 7 * KT + t]
-                dst[d0 + t] += (w00 * x0 + w01 * x1 + w02 * x2 + w03 * x3
-                                + w04 * x4 + w05 * x5 + w06 * x6 + w07 * x7)
-                dst[d1 + t] += (w10 * x0 + w11 * x1 + w12 * x2 + w13 * x3
-                                + w14 * x4 + w15 * x5 + w16 * x6 + w17 * x7)
-            j += 8
+                dst[d0 + t] += w00 * x0 + w01 * x1 + w02 * x2 + w03 * x3
+                dst[d1 + t] += w10 * x0 + w11 * x1 + w12 * x2 + w13 * x3
+                dst[d2 + t] += w20 * x0 + w21 * x1 + w22 * x2 + w23 * x3
+                dst[d3 + t] += w30 * x0 + w31 * x1 + w32 * x2 + w33 * x3
+            j += 4
         while j < n_in:
             w00 = w[r0 + j]
             w10 = w[r1 + j]
+            w20 = w[r2 + j]
+            w30 = w[r3 + j]
             s = j * KT
             for t in range(KT):
                 x0 = src[s + t]
                 dst[d0 + t] += w00 * x0
                 dst[d1 + t] += w10 * x0
+                dst[d2 + t] += w20 * x0
+                dst[d3 + t] += w30 * x0
             j += 1
-        i += 2
+        i += 4
     while i < n_out:
         b0 = b[i]
         d0 = i * KT
@@ -299,11 +360,21 @@ def ibc_evaluate(theta, dims, fpart, ux, uy, uz, distance, scratch, out):
     kind = dims[D_ACT]
     no = dims[D_NOUT]
     k_count = fpart.shape[0] // h
+    o_ta, o_tb, o_to, o_w32, end = _scratch_parts_jit(p, h, nl, no)
     enc = scratch[0:p]
     pose = scratch[p:p + h]
-    ta = scratch[p + h:p + h + h * KT]
-    tb = scratch[p + h + h * KT:p + h + 2 * h * KT]
-    to = scratch[p + h + 2 * h * KT:p + h + 2 * h * KT + no * KT]
+    # hidden tiles and hidden weights in float32 (twice the FMA throughput; the hidden
+    # activations are bounded, the input and output layers stay float64)
+    ta = scratch[o_ta:o_tb].view(np.float32)[:h * KT]
+    tb = scratch[o_tb:o_to].view(np.float32)[:h * KT]
+    to = scratch[o_to:o_to + no * KT]
+    w32 = scratch[o_w32:end].view(np.float32)[:nl * h * h]
+    for l in range(nl):
+        wo = o_hid + l * (h * h + h)
+        src = theta[wo:wo + h * h]
+        dstw = w32[l * h * h:(l + 1) * h * h]
+        for j in range(h * h):
+            dstw[j] = src[j]
     bd = theta[o_bd:o_bd + 3 * nd]
     # ---- pose encoding (fast_sin is accurate to ~1e-11 here; cos x = sin(x + pi/2))
     enc[0] = ux
@@ -339,13 +410,14 @@ def ibc_evaluate(theta, dims, fpart, ux, uy, uz, distance, scratch, out):
                 d[t] = pv + f[t]
             for t in range(n, KT):
                 d[t] = 0.0
-        _activate(ta, kind)
+        _activate32(ta, kind)
         cur = ta
         nxt = tb
         for l in range(nl):
             wo = o_hid + l * (h * h + h)
-            _dense_tile(theta[wo:wo + h * h], theta[wo + h * h:wo + h * h + h], h, h, cur, nxt)
-            _activate(nxt, kind)
+            _dense_tile(w32[l * h * h:(l + 1) * h * h], theta[wo + h * h:wo + h * h + h], h, h,
+                        cur, nxt)
+            _activate32(nxt, kind)
             tmp = cur
             cur = nxt
             nxt = tmp

@@ -57,6 +57,7 @@ H_BIN_IDX = 52
 H_BITREV = 53
 H_SRC_COUNT = 54
 H_GLOBAL = 55
+H_TDW_IDX = 56   # int64 scratch, 2 x max_block: TDW read positions of one ear's block
 
 # per-slot strides
 POSE_STRIDE = 8    # px py pz qx qy qz qw -

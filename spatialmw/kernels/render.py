@@ -20,9 +20,9 @@ import numpy as np
 from numba import njit, uint64
 
 from ..geometry import distance_gain, head_relative, tdw_ear_targets
-from .fft import fft_core
+from .fft import fft_core, fft_load_forward
 from .ibc import fast_exp, fast_sin, ibc_evaluate
-from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo
+from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
 from .layout import (
     C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_SPEED_OF_SOUND, COUNT_STRIDE, CTL_DISTANCE_MODEL,
     CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK,
@@ -30,7 +30,7 @@ from .layout import (
     H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_FPART, H_FPART_LEN, H_GCUR, H_GLOBAL, H_GRID_K, H_GTGT, H_HOP,
     H_IBC_ENABLED, H_IBC_OUT, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES, H_MIX, H_NFFT,
     H_OLA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH, H_SCRATCH_LEN, H_SINC, H_SRC_COUNT, H_SRC_CTL,
-    H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN, H_THETA, H_THETA_LEN, H_TWID_COS,
+    H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN, H_TDW_IDX, H_THETA, H_THETA_LEN, H_TWID_COS,
     H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE, STATE_INACTIVE, STATE_PLAYING,
     STATE_RESTART, STATE_STRIDE, STATUS_NONFINITE, WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE,
     WRITE_OK,
@@ -205,8 +205,9 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         f64[st + 2] = gl
         f64[st + 3] = gr
     sinc = f32[i64[H_SINC]: i64[H_SINC] + (SINC_PHASES + 1) * SINC_TAPS]
-    tdw_block_stereo(ring, mask, clock, frames, f64[st], dl, f64[st + 1], dr, f64[st + 2], gl,
-                     f64[st + 3], gr, sinc, stage_l, stage_r, fill)
+    tdw_idx = i64[i64[H_TDW_IDX]: i64[H_TDW_IDX] + 2 * frames]
+    tdw_block_stereo_idx(ring, mask, clock, frames, f64[st], dl, f64[st + 1], dr, f64[st + 2], gl,
+                         f64[st + 3], gr, sinc, stage_l, stage_r, fill, tdw_idx)
     f64[st] = dl
     f64[st + 1] = dr
     f64[st + 2] = gl
@@ -309,8 +310,9 @@ def _hop(f64, f32, i64, nbins, off):
 
     Sources without per-source gains (corrector off, or bypassed) are summed in the time
     domain and share one FFT (the STFT is linear, so this equals transforming each);
-    every corrected source gets its own. Windowed input is written straight into
-    bit-reversed order, so the FFT needs no permutation pass."""
+    every corrected source gets its own. Windowing, bit-reversal and the first radix-4
+    pass are one contiguous pass (:func:`fft_load_forward`), so the FFT needs no
+    permutation pass."""
     n = i64[H_NFFT]
     nsrc = i64[H_MAX_SOURCES]
     use_ibc = i64[H_IBC_ENABLED] != 0
@@ -325,6 +327,8 @@ def _hop(f64, f32, i64, nbins, off):
     stage0 = i64[H_STAGE]
     ctl0 = i64[H_SRC_CTL]
     # pass 1: every source that needs no per-source gain, summed before one FFT
+    acc_l = mix[0:n]  # 4 nbins >= 2 n; overwritten by the split below, after the FFT
+    acc_r = mix[n:2 * n]
     n_plain = 0
     for s in range(nsrc):
         ctl = ctl0 + s * CTL_STRIDE
@@ -337,19 +341,18 @@ def _hop(f64, f32, i64, nbins, off):
             continue
         stage_l = f32[stage0 + 2 * s * sl + off: stage0 + 2 * s * sl + off + n]
         stage_r = f32[stage0 + (2 * s + 1) * sl + off: stage0 + (2 * s + 1) * sl + off + n]
+        # summed in natural order in the (not yet used) mix buffer: contiguous, vectorises
         if n_plain == 0:
             for j in range(n):
-                r = rev[j]
-                re[r] = stage_l[j] * win[j]
-                im[r] = stage_r[j] * win[j]
+                acc_l[j] = stage_l[j]
+                acc_r[j] = stage_r[j]
         else:
             for j in range(n):
-                r = rev[j]
-                re[r] += stage_l[j] * win[j]
-                im[r] += stage_r[j] * win[j]
+                acc_l[j] += stage_l[j]
+                acc_r[j] += stage_r[j]
         n_plain += 1
     if n_plain > 0:
-        fft_core(re, im, cos, sin, n, False)
+        fft_load_forward(acc_l, acc_r, win, rev, re, im, cos, sin, n)
         _split_accumulate(re, im, mix, 0, f32, n, nbins, False, True)
     else:
         mix[:] = 0.0
@@ -364,11 +367,8 @@ def _hop(f64, f32, i64, nbins, off):
                 continue
             stage_l = f32[stage0 + 2 * s * sl + off: stage0 + 2 * s * sl + off + n]
             stage_r = f32[stage0 + (2 * s + 1) * sl + off: stage0 + (2 * s + 1) * sl + off + n]
-            for j in range(n):
-                r = rev[j]
-                re[r] = stage_l[j] * win[j]
-                im[r] = stage_r[j] * win[j]
-            fft_core(re, im, cos, sin, n, False)
+            # window, bit-reversal and first radix-4 pass in one contiguous pass
+            fft_load_forward(stage_l, stage_r, win, rev, re, im, cos, sin, n)
             gc = i64[H_GCUR] + s * 4 * nbins
             cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
             ramp = i64[cnt + 1]
