@@ -60,7 +60,7 @@ def cmd_fit(args) -> int:
         kw["steps"] = args.steps
     if args.sofa:
         from .train.fit_hrtf import fit_sofa
-        metrics = fit_sofa(args.sofa, args.output, end_to_end=args.end_to_end, **kw)
+        metrics = fit_sofa(args.sofa, args.output, **kw)
     else:
         from .train.binaural_speech import fit_binaural_speech
         metrics = fit_binaural_speech(args.binaural_speech, args.output, init_model=args.init_model, **kw)
@@ -156,7 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("-o", "--output", required=True)
     f.add_argument("--steps", type=int, default=None)
     f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--end-to-end", action="store_true", help="second stage on rendered moving sources")
     f.add_argument("-q", "--quiet", action="store_true")
     f.set_defaults(func=cmd_fit)
 

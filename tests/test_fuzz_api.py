@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,7 +103,6 @@ def assert_clean(res: dict, log: str, calls: int):
     assert sum(res[f"RESULT_{k}"] for k in range(15)) > 0.8 * calls
 
 
-pytestmark = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 from spatialmw.kernels.ibc import (ibc_evaluate, ibc_frequency_part, ibc_layout,
                                    ibc_macs_per_evaluation, ibc_param_count, ibc_scratch_size)
 
-torch = pytest.importorskip("torch")
+import torch
 from spatialmw.train.torch_model import TorchIBC, make_dims  # noqa: E402
 from spatialmw.train.fit_hrtf import default_grid  # noqa: E402
 

@@ -3,7 +3,6 @@ same samples."""
 import struct
 
 import numpy as np
-import pytest
 
 from spatialmw import geometry
 from spatialmw.scene import Listener, Orbit, Keyframes, Linear, Scene, Source, Turn

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sf = pytest.importorskip("soundfile")
-pytest.importorskip("spatialmw.playback")
+import soundfile as sf
 
 SR = 48000
 ROOT = Path(__file__).resolve().parents[1]

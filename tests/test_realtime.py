@@ -8,13 +8,11 @@
 """
 from __future__ import annotations
 
-import subprocess
 import sysconfig
-from pathlib import Path
 
 import pytest
 
-from test_c_api import CDIR, ROOT, build_host, corrector_args, ensure_lib, parse_kv, run_host
+from test_c_api import CDIR, build_host, corrector_args, ensure_lib, parse_kv, run_host
 
 
 @pytest.fixture(scope="module")

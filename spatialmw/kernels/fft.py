@@ -67,36 +67,30 @@ def fft_core(re, im, cos, sin, n, inverse):
     _fft_passes(re, im, cos, sin, n, sgn)
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _butterfly4(a0r, a0i, a1r, a1i, a2r, a2i, a3r, a3i, sgn):
+    """Radix-4 butterfly with twiddles 1 and -j (+j when ``sgn`` is -1, the inverse), inputs
+    in bit-reversed order; returns the four outputs in natural order."""
+    b0r = a0r + a1r
+    b0i = a0i + a1i
+    b1r = a0r - a1r
+    b1i = a0i - a1i
+    b2r = a2r + a3r
+    b2i = a2i + a3i
+    b3r = a2r - a3r
+    b3i = a2i - a3i
+    t3r = sgn * b3i
+    t3i = -sgn * b3r
+    return (b0r + b2r, b0i + b2i, b1r + t3r, b1i + t3i,
+            b0r - b2r, b0i - b2i, b1r - t3r, b1i - t3i)
+
+
 @njit(cache=True, fastmath=True, boundscheck=False, inline="always")
 def _radix4_first(re, im, n, sgn):
-    # stages of size 2 and 4: radix-4 butterflies, twiddles 1 and -j (sign for inverse)
+    # stages of size 2 and 4 as one radix-4 pass
     for s in range(0, n, 4):
-        a0r = re[s]
-        a0i = im[s]
-        a1r = re[s + 1]
-        a1i = im[s + 1]
-        a2r = re[s + 2]
-        a2i = im[s + 2]
-        a3r = re[s + 3]
-        a3i = im[s + 3]
-        b0r = a0r + a1r
-        b0i = a0i + a1i
-        b1r = a0r - a1r
-        b1i = a0i - a1i
-        b2r = a2r + a3r
-        b2i = a2i + a3i
-        b3r = a2r - a3r
-        b3i = a2i - a3i
-        t3r = sgn * b3i
-        t3i = -sgn * b3r
-        re[s] = b0r + b2r
-        im[s] = b0i + b2i
-        re[s + 2] = b0r - b2r
-        im[s + 2] = b0i - b2i
-        re[s + 1] = b1r + t3r
-        im[s + 1] = b1i + t3i
-        re[s + 3] = b1r - t3r
-        im[s + 3] = b1i - t3i
+        (re[s], im[s], re[s + 1], im[s + 1], re[s + 2], im[s + 2], re[s + 3], im[s + 3]) = _butterfly4(
+            re[s], im[s], re[s + 1], im[s + 1], re[s + 2], im[s + 2], re[s + 3], im[s + 3], sgn)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
@@ -113,34 +107,17 @@ def fft_load_forward(xl, xr, win, rev, re, im, cos, sin, n):
     for jj in range(m):
         j = uint64(jj)
         s = uint64(4 * rev[4 * jj])
-        k = j
-        a0r = xl[k] * win[k]
-        a0i = xr[k] * win[k]
-        k = j + um + um
-        a1r = xl[k] * win[k]
-        a1i = xr[k] * win[k]
-        k = j + um
-        a2r = xl[k] * win[k]
-        a2i = xr[k] * win[k]
-        k = j + um + um + um
-        a3r = xl[k] * win[k]
-        a3i = xr[k] * win[k]
-        b0r = a0r + a1r
-        b0i = a0i + a1i
-        b1r = a0r - a1r
-        b1i = a0i - a1i
-        b2r = a2r + a3r
-        b2i = a2i + a3i
-        b3r = a2r - a3r
-        b3i = a2i - a3i
-        re[s] = b0r + b2r
-        im[s] = b0i + b2i
-        re[s + uint64(2)] = b0r - b2r
-        im[s + uint64(2)] = b0i - b2i
-        re[s + uint64(1)] = b1r + b3i
-        im[s + uint64(1)] = b1i - b3r
-        re[s + uint64(3)] = b1r - b3i
-        im[s + uint64(3)] = b1i + b3r
+        k0, k1, k2, k3 = j, j + um + um, j + um, j + um + um + um
+        y = _butterfly4(xl[k0] * win[k0], xr[k0] * win[k0], xl[k1] * win[k1], xr[k1] * win[k1],
+                        xl[k2] * win[k2], xr[k2] * win[k2], xl[k3] * win[k3], xr[k3] * win[k3], 1.0)
+        re[s] = y[0]
+        im[s] = y[1]
+        re[s + uint64(1)] = y[2]
+        im[s + uint64(1)] = y[3]
+        re[s + uint64(2)] = y[4]
+        im[s + uint64(2)] = y[5]
+        re[s + uint64(3)] = y[6]
+        im[s + uint64(3)] = y[7]
     _fft_passes(re, im, cos, sin, n, 1.0)
 
 

@@ -220,7 +220,7 @@ def fit_binaural_speech(dataset_dir, out_path, *, init_model=None, steps=1500, s
 
     from ..kernels.ibc import ACT_SIN, HEADER_LEN
     from ..model import LiteINNModel, load_model, save_model
-    from .torch_model import TorchIBC, make_dims
+    from .torch_model import TorchIBC, make_dims, training_step
 
     t0 = time.time()
     torch.set_num_threads(int(threads))
@@ -300,14 +300,9 @@ def fit_binaural_speech(dataset_dir, out_path, *, init_model=None, steps=1500, s
     for step in range(steps):
         sel = torch.from_numpy(rng.choice(tr, bsz, replace=False))
         loss, _, _ = losses(sel)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if bar is not None:
-            bar.update(1)
-            if step % 25 == 0:
-                bar.set_postfix(loss=f"{loss.item():.4f}")
+        training_step(loss, opt, sched, bar)
+        if bar is not None and step % 25 == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
     if bar is not None:
         bar.close()
     with torch.no_grad():

@@ -298,7 +298,7 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
     engine. ``False``: (a, phi) interpolated straight to the 1024-point bins (older fits).
     """
     import torch
-    from .torch_model import TorchIBC
+    from .torch_model import TorchIBC, training_step
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -375,14 +375,9 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
         ild = 10 * torch.log10(p[:, 0] / p[:, 1])
         l_ild = (ild - ild_t[sel]) ** 2
         loss = l_mag.mean() + w_cplx * l_c.mean() + w_ild * l_ild.mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if bar is not None:
-            bar.update(1)
-            if step % 50 == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}", lsd=f"{math.sqrt(l_mag.mean().item()):.2f}")
+        training_step(loss, opt, sched, bar)
+        if bar is not None and step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}", lsd=f"{math.sqrt(l_mag.mean().item()):.2f}")
         if log_every and step % log_every == 0:
             if verbose:
                 print(f"step {step} loss {loss.item():.4f} mag_db2 {l_mag.mean().item():.3f} "
@@ -399,7 +394,7 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
 
 
 def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, progress=True,
-             end_to_end=False, grid_points=96, hidden=64, layers=1, n_dir=128, n_freq=32,
+             grid_points=96, hidden=64, layers=1, n_dir=128, n_freq=32,
              lr=3e-3, time_budget_s=None, batch=128, threads=1, verbose=False, engine_loss=True,
              engine_from=0.0, hybrid=True) -> dict:
     """Fit a Lite-INN model to a SOFA HRTF set, evaluate on held-out directions, save.
@@ -407,8 +402,8 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, pro
     Held-out directions (index % 10 == 3) are never used for fitting; they give the
     returned metrics (``heldout``) next to the nearest-measured and TDW-only baselines.
     ``time_budget_s`` stops Adam early (the one-cycle schedule is then cut short).
-    ``end_to_end`` (a fine-tune on rendered moving sources) is not implemented yet and
-    raises NotImplementedError. Returns the metrics dict (also stored in the model meta).
+    Only this direct fit exists; the issue's optional second stage (fine-tuning end to end
+    on rendered moving sources) is not implemented. Returns the metrics dict (also stored in the model meta).
     """
     import torch
 
@@ -417,8 +412,6 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, pro
     from ..model import LiteINNModel, save_model
     from .torch_model import make_dims
 
-    if end_to_end:
-        raise NotImplementedError("end_to_end fine-tuning is not implemented; fit with end_to_end=False")
     t_start = time.time()
     torch.set_num_threads(int(threads))
     hset = read_sofa(sofa_path, sample_rate=float(sample_rate))
@@ -467,7 +460,7 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, pro
                                   + " (see fit_hrtf.py)"),
                          "command": "spatialmw fit --sofa data/hrtf/MIT_KEMAR_normal_pinna.sofa "
                                     "-o spatialmw/data/default_kemar.npz (fit_sofa defaults)",
-                         "seconds": round(info["train_seconds"], 1), "end_to_end": False},
+                         "seconds": round(info["train_seconds"], 1)},
             "notes": notes,
         },
     }

@@ -123,3 +123,13 @@ class TorchIBC(nn.Module):
         for w, b in zip(self.W_h, self.b_h):
             hcur = self._act(hcur @ w.T + b)
         return hcur @ self.W_o.T + self.b_o
+
+
+def training_step(loss, opt, sched, bar=None) -> None:
+    """One optimiser step on ``loss``, then the LR schedule and the progress bar."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    if bar is not None:
+        bar.update(1)
