@@ -29,6 +29,7 @@ import numpy as np
 from . import geometry
 from .kernels import layout as L
 from .kernels.fft import fft_tables
+from .kernels.lanes import LANES
 from .kernels.tdw import SINC_PHASES, SINC_TAPS, sinc_table
 from .kernels.ibc import ibc_frequency_part, ibc_scratch_size
 from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
@@ -126,6 +127,11 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     fpart_len = k * int(model.dims[2]) if model is not None else 1
     ring_len = 1 << math.ceil(math.log2(MAX_DELAY_SECONDS * sr + mb + 8))
     stage_len = N_FFT + mb
+    batches = -(-s // LANES)
+    # corrector on: every source has its own lane of staging and gains; off: the warped
+    # sources are summed into one shared stereo staging buffer (the STFT is linear)
+    stage = batches * 2 * stage_len * LANES if model is not None else 2 * stage_len
+    gains = batches * 4 * nbins * LANES if model is not None else LANES
     fifo_len = mb + 2 * HOP
 
     f64, f32, i64 = _Allocator(), _Allocator(), _Allocator(L.HEADER_LEN)
@@ -147,11 +153,16 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     r[L.H_OLA] = f64.take(2 * N_FFT)
     r[L.H_CONST] = f64.take(L.C_LEN)
     r[L.H_RING] = f32.take(s * ring_len, 16)
-    r[L.H_STAGE] = f32.take(s * 2 * stage_len, 16)
-    r[L.H_GCUR] = f32.take(s * 4 * nbins, 16)
-    r[L.H_GTGT] = f32.take(s * 4 * nbins, 16)
+    r[L.H_STAGE] = f32.take(stage, 16)
+    r[L.H_GCUR] = f32.take(gains, 16)
+    r[L.H_GTGT] = f32.take(gains, 16)
     r[L.H_FIFO] = f32.take(2 * fifo_len, 16)
     r[L.H_SINC] = f32.take((SINC_PHASES + 1) * SINC_TAPS, 16)
+    r[L.H_LANE_WORK] = f32.take(2 * N_FFT * LANES, 16)
+    r[L.H_LANE_MIX] = f32.take(4 * nbins * LANES, 16)
+    r[L.H_TABLES32] = f32.take(3 * N_FFT, 16)
+    r[L.H_LANE_ALPHA] = f32.take(LANES, 16)
+    r[L.H_TDW_OUT] = f32.take(2 * mb, 16)
     r[L.H_SRC_CTL] = i64.take(s * L.CTL_STRIDE)
     r[L.H_DIMS] = i64.take(dims_len)
     r[L.H_BIN_IDX] = i64.take(nbins)
@@ -164,7 +175,7 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
         L.H_RING_LEN: ring_len, L.H_GRID_K: k, L.H_IBC_ENABLED: int(model is not None),
         L.H_THETA_LEN: theta_len, L.H_DIMS_LEN: dims_len, L.H_SCRATCH_LEN: scratch_len,
         L.H_STAGE_LEN: stage_len, L.H_FIFO_LEN: fifo_len, L.H_MAX_DELAY: ring_len - mb - 8,
-        L.H_FPART_LEN: fpart_len,
+        L.H_FPART_LEN: fpart_len, L.H_BATCHES: batches,
     }
     return EngineLayout(
         config=cfg, model=model, n_f64=f64.size, n_f32=f32.size, n_i64=i64.size,
@@ -205,7 +216,9 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
     f64[r[L.H_TWID_SIN]:r[L.H_TWID_SIN] + N_FFT] = sin
     i64[r[L.H_BITREV]:r[L.H_BITREV] + N_FFT] = rev
     n = np.arange(N_FFT)
-    f64[r[L.H_WINDOW]:r[L.H_WINDOW] + N_FFT] = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT))
+    win = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT))
+    f64[r[L.H_WINDOW]:r[L.H_WINDOW] + N_FFT] = win
+    f32[r[L.H_TABLES32]:r[L.H_TABLES32] + 3 * N_FFT] = np.concatenate([cos, sin, win])
     grid = _grid(model, sr)
     fb = np.arange(N_FFT // 2 + 1) * sr / N_FFT
     k = np.clip(np.searchsorted(grid, fb, side="right") - 1, 0, len(grid) - 2)

@@ -238,10 +238,14 @@ def test_engine_warp_kernel_matches_the_scalar_reference():
         ref_r = np.zeros(frames)
         tdw_block(ring, mask, t0, frames, dl[0], dl[1], 0.9, 0.5, table, ref_l, 0)
         tdw_block(ring, mask, t0, frames, dr[0], dr[1], 0.3, 1.1, table, ref_r, 0)
-        out_l = np.zeros(frames, np.float32)
-        out_r = np.zeros(frames, np.float32)
+        tmp = np.zeros((2, frames), np.float32)
         idx = np.zeros(2 * frames, np.int64)
-        tdw_block_stereo_idx(ring, mask, t0, frames, dl[0], dl[1], dr[0], dr[1], 0.9, 0.5, 0.3, 1.1,
-                             table.astype(np.float32).ravel(), out_l, out_r, 0, idx)
-        np.testing.assert_allclose(out_l, ref_l, atol=2e-5)
-        np.testing.assert_allclose(out_r, ref_r, atol=2e-5)
+        for stride, accumulate in ((1, False), (3, True)):  # contiguous, and strided mixing
+            dst = np.ones(2 * frames * stride + 5, np.float32)
+            tdw_block_stereo_idx(ring, mask, t0, frames, dl[0], dl[1], dr[0], dr[1], 0.9, 0.5, 0.3, 1.1,
+                                 table.astype(np.float32).ravel(), tmp[0], tmp[1], idx, dst, 2,
+                                 2 + frames * stride, stride, accumulate)
+            base = 1.0 if accumulate else 0.0
+            np.testing.assert_allclose(dst[2:2 + frames * stride:stride] - base, ref_l, atol=2e-5)
+            np.testing.assert_allclose(dst[2 + frames * stride::stride][:frames] - base, ref_r, atol=2e-5)
+            assert dst[0] == dst[1] == 1.0 and (stride == 1 or dst[3] == 1.0)  # nothing off the stride

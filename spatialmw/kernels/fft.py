@@ -19,6 +19,8 @@ import math
 import numpy as np
 from numba import njit, uint64
 
+from .lanes import LANES, lanes_load_radix4, lanes_radix2, lanes_radix22
+
 
 def fft_tables(n: int):
     """Twiddles and the bit-reversal permutation for :func:`fft_core`.
@@ -217,3 +219,47 @@ def fft_inplace(re, im, cos, sin, rev, inverse):
             im[i] = im[j]
             im[j] = t
     fft_core(re, im, cos, sin, n, inverse)
+
+
+# ------------------------------------------------------------------ lane-batched float32
+#
+# The corrected sources each need their own forward transform. LANES of them run at once,
+# lane-major (element j of lane l at [j * LANES + l]) in float32, every butterfly one
+# LANES-wide vector operation (kernels/lanes.py): same pass structure and twiddle tables as
+# above, with each twiddle broadcast across the lanes.
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def fft_lanes_load(stage, off_l, off_r, win, rev, re, im, n):
+    """Window LANES frames of (left + j right) from a lane-major float32 ``stage`` (frame
+    sample k of the left ears at ``stage[off_l + k * LANES:+LANES]``, right at ``off_r``)
+    into ``re``/``im`` (float32, n * LANES) in bit-reversed order with the first radix-4
+    pass done; :func:`fft_lanes_passes` finishes the transform. ``win`` float32."""
+    m = n // 4
+    for j in range(m):
+        lanes_load_radix4(stage, off_l, off_r, win, j, m, re, im, 4 * rev[4 * j] * LANES)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def fft_lanes_passes(re, im, cos, sin, n):
+    """The forward stages after the first radix-4 pass for LANES transforms at once
+    (float32, lane-major, in place; natural-order output). ``cos``/``sin`` are the
+    :func:`fft_tables` twiddles as float32."""
+    q = 4
+    o = 0
+    while 4 * q <= n:
+        qw = q * LANES
+        for start in range(0, n, 4 * q):
+            for k in range(q):
+                t = o + k
+                lanes_radix22(re, im, (start + k) * LANES, qw, cos[t], sin[t], cos[t + q],
+                              sin[t + q], cos[t + 2 * q], sin[t + 2 * q])
+        o += 3 * q
+        q *= 4
+    while q < n:
+        qw = q * LANES
+        for start in range(0, n, 2 * q):
+            for k in range(q):
+                lanes_radix2(re, im, (start + k) * LANES, qw, cos[o + k], sin[o + k])
+        o += q
+        q <<= 1

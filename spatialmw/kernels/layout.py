@@ -45,11 +45,15 @@ H_OLA = 34
 H_CONST = 35
 # float32 offsets
 H_RING = 40
-H_STAGE = 41
-H_GCUR = 42
+H_STAGE = 41      # corrector on: lane-major per batch of LANES slots (see render.py); off: one shared stereo stage
+H_GCUR = 42       # per-bin complex gains, lane-major per batch (render._gain_base)
 H_GTGT = 43
 H_FIFO = 44
 H_SINC = 45   # float32 (SINC_PHASES + 1) x SINC_TAPS sinc table, row-major
+H_LANE_WORK = 46  # 2 x NFFT x LANES: re, im of LANES transforms
+H_LANE_MIX = 47   # 4 x nbins x LANES: per-lane spectral mix (left re, im, right re, im)
+H_TABLES32 = 48   # float32 FFT cos (NFFT), sin (NFFT), analysis window (NFFT)
+H_LANE_ALPHA = 49  # LANES gain-ramp steps of the current batch
 # int64 offsets
 H_SRC_CTL = 50
 H_DIMS = 51
@@ -58,12 +62,15 @@ H_BITREV = 53
 H_SRC_COUNT = 54
 H_GLOBAL = 55
 H_TDW_IDX = 56   # int64 scratch, 2 x max_block: TDW read positions of one ear's block
+# float32 offsets, continued
+H_TDW_OUT = 57   # 2 x max_block: the warp's output before the gain ramp and the strided store
+H_BATCHES = 58   # scalar: batches of LANES source slots, ceil(max_sources / LANES)
 
 # per-slot strides
 POSE_STRIDE = 8    # px py pz qx qy qz qw -
 PARAM_STRIDE = 8   # gain min_distance max_distance rolloff - - - -
 CTL_STRIDE = 4     # state distance_model flags status
-STATE_STRIDE = 16  # delay_l delay_r gain_l gain_r ux uy uz dist evaluated - ...
+STATE_STRIDE = 16  # delay_l delay_r gain_l gain_r ux uy uz dist evaluated unit_gains - ...
 COUNT_STRIDE = 4   # written ramp_hops_left - -
 
 # source_control fields

@@ -20,13 +20,15 @@ import numpy as np
 from numba import njit, uint64
 
 from ..geometry import distance_gain, head_relative, tdw_ear_targets
-from .fft import fft_core, fft_load_forward
+from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
 from .ibc import fast_exp, fast_sin, ibc_evaluate
+from .lanes import LANES, lanes_ramp, lanes_row_sums, lanes_split_gain_add
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
 from .layout import (
     C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_SPEED_OF_SOUND, COUNT_STRIDE, CTL_DISTANCE_MODEL,
     CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK,
-    G_FIFO_COUNT, G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_STAGE_FILL, H_BIN_IDX, H_BIN_W, H_BITREV, H_CONST, H_DIMS,
+    G_FIFO_COUNT, G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_STAGE_FILL, H_BATCHES, H_BIN_IDX, H_BIN_W,
+    H_BITREV, H_CONST, H_DIMS, H_LANE_ALPHA, H_LANE_MIX, H_LANE_WORK, H_TABLES32, H_TDW_OUT,
     H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_FPART, H_FPART_LEN, H_GCUR, H_GLOBAL, H_GRID_K, H_GTGT, H_HOP,
     H_IBC_ENABLED, H_IBC_OUT, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES, H_MIX, H_NFFT,
     H_OLA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH, H_SCRATCH_LEN, H_SINC, H_SRC_COUNT, H_SRC_CTL,
@@ -74,15 +76,33 @@ def write_core(f64, f32, i64, slot, samples, frames):
     return WRITE_OK if finite else WRITE_NONFINITE
 
 
+@njit(cache=True, inline="always")
+def _stage_base(i64, s):
+    """Index of source ``s``'s left-ear staging sample 0 (corrector on: lane-major, sample j
+    at + j LANES, the right ear at + stage_len LANES)."""
+    return i64[H_STAGE] + (s // LANES) * 2 * i64[H_STAGE_LEN] * LANES + s % LANES
+
+
+@njit(cache=True, inline="always")
+def _gain_base(i64, region, s, nbins):
+    """Index of source ``s``'s gain for bin 0, left real part, in ``region`` (H_GCUR or
+    H_GTGT): bin k, part c (left re, left im, right re, right im) at + (4 k + c) LANES."""
+    return i64[region] + (s // LANES) * 4 * nbins * LANES + s % LANES
+
+
 @njit(cache=True)
 def _clear_slot(f64, f32, i64, s, nbins):
     ring_len = i64[H_RING_LEN]
     f32[i64[H_RING] + s * ring_len: i64[H_RING] + (s + 1) * ring_len] = 0.0
-    sl = i64[H_STAGE_LEN]
-    f32[i64[H_STAGE] + 2 * s * sl: i64[H_STAGE] + (2 * s + 2) * sl] = 0.0
-    g = 4 * nbins
-    f32[i64[H_GCUR] + s * g: i64[H_GCUR] + (s + 1) * g] = 0.0
-    f32[i64[H_GTGT] + s * g: i64[H_GTGT] + (s + 1) * g] = 0.0
+    if i64[H_IBC_ENABLED] != 0:  # (otherwise the shared staging keeps the others' audio)
+        b = _stage_base(i64, s)
+        for j in range(2 * i64[H_STAGE_LEN]):
+            f32[b + j * LANES] = 0.0
+        gc = _gain_base(i64, H_GCUR, s, nbins)
+        gt = _gain_base(i64, H_GTGT, s, nbins)
+        for j in range(4 * nbins):
+            f32[gc + j * LANES] = 0.0
+            f32[gt + j * LANES] = 0.0
     f64[i64[H_SRC_STATE] + s * STATE_STRIDE: i64[H_SRC_STATE] + (s + 1) * STATE_STRIDE] = 0.0
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     i64[cnt] = i64[i64[H_GLOBAL] + G_CLOCK]
@@ -105,13 +125,13 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins):
     scratch = f64[i64[H_SCRATCH]: i64[H_SCRATCH] + i64[H_SCRATCH_LEN]]
     out = f64[i64[H_IBC_OUT]: i64[H_IBC_OUT] + 4 * k_grid]
     ibc_evaluate(theta, dims, fpart, ux, uy, uz, dist, scratch, out)
-    gt = i64[H_GTGT] + s * 4 * nbins
-    g = f32[gt: gt + 4 * nbins]
+    gt = _gain_base(i64, H_GTGT, s, nbins)
     bidx = i64[i64[H_BIN_IDX]: i64[H_BIN_IDX] + nbins]
     bw = f64[i64[H_BIN_W]: i64[H_BIN_W] + nbins]
     half_pi = 0.5 * math.pi
     # pass 1 interpolates into the (now free) scratch, pass 2 is gather free and so
-    # vectorises; chunks of the scratch length cover any nbins
+    # vectorises (in place: a, phi -> re, im), pass 3 stores into the source's lane;
+    # chunks of the scratch length cover any nbins
     chunk = min(nbins, scratch.shape[0] // 4)
     for b0 in range(0, nbins, chunk):
         m = min(chunk, nbins - b0)
@@ -128,16 +148,50 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins):
             ar[c] = out[k4 + 2] * u + out[k4 + 6] * w
             pr[c] = out[k4 + 3] * u + out[k4 + 7] * w
         # one loop per ear: with both in one loop LLVM's runtime alias checks defeat it
-        gl = g[2 * b0:2 * (b0 + m)]
         for c in range(m):
             mag = fast_exp(al[c])
-            gl[2 * c] = mag * fast_sin(pl[c] + half_pi)
-            gl[2 * c + 1] = mag * fast_sin(pl[c])
-        gr = g[2 * nbins + 2 * b0:2 * nbins + 2 * (b0 + m)]
+            ph = pl[c]
+            al[c] = mag * fast_sin(ph + half_pi)
+            pl[c] = mag * fast_sin(ph)
         for c in range(m):
             mag = fast_exp(ar[c])
-            gr[2 * c] = mag * fast_sin(pr[c] + half_pi)
-            gr[2 * c + 1] = mag * fast_sin(pr[c])
+            ph = pr[c]
+            ar[c] = mag * fast_sin(ph + half_pi)
+            pr[c] = mag * fast_sin(ph)
+        for c in range(m):
+            o = gt + 4 * (b0 + c) * LANES
+            f32[o] = al[c]
+            f32[o + LANES] = pl[c]
+            f32[o + 2 * LANES] = ar[c]
+            f32[o + 3 * LANES] = pr[c]
+
+
+@njit(cache=True, boundscheck=False)
+def _unit_targets(f32, i64, s, nbins):
+    """Gain targets of 1 at every bin (a bypassed source in a corrected engine)."""
+    gt = _gain_base(i64, H_GTGT, s, nbins)
+    for k in range(nbins):
+        o = gt + 4 * k * LANES
+        f32[o] = 1.0
+        f32[o + LANES] = 0.0
+        f32[o + 2 * LANES] = 1.0
+        f32[o + 3 * LANES] = 0.0
+
+
+@njit(cache=True, boundscheck=False)
+def _start_gain_ramp(f32, i64, s, nbins, restart, frames):
+    """New gain targets: a (re)started source takes them at once, a playing one reaches
+    them by a linear crossfade over the hops of this block."""
+    cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
+    if restart:
+        gc = _gain_base(i64, H_GCUR, s, nbins)
+        gt = _gain_base(i64, H_GTGT, s, nbins)
+        for j in range(4 * nbins):
+            f32[gc + j * LANES] = f32[gt + j * LANES]
+        i64[cnt + 1] = 0
+    else:
+        hop = i64[H_HOP]
+        i64[cnt + 1] = max(1, (frames + hop - 1) // hop)
 
 
 @njit(cache=True, fastmath=True)
@@ -163,15 +217,27 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     if written < end:
         i64[cnt] = end
     sl = i64[H_STAGE_LEN]
-    stage_l = f32[i64[H_STAGE] + 2 * s * sl: i64[H_STAGE] + (2 * s + 1) * sl]
-    stage_r = f32[i64[H_STAGE] + (2 * s + 1) * sl: i64[H_STAGE] + (2 * s + 2) * sl]
-    if restart:
-        stage_l[:fill] = 0.0
-        stage_r[:fill] = 0.0
+    use_ibc = i64[H_IBC_ENABLED] != 0
+    if use_ibc:  # the source's own lane of the staging
+        dst_l = _stage_base(i64, s)
+        dst_r = dst_l + sl * LANES
+        stride = LANES
+        if restart:
+            for j in range(fill):
+                f32[dst_l + j * LANES] = 0.0
+                f32[dst_r + j * LANES] = 0.0
+    else:  # added into the shared staging
+        dst_l = i64[H_STAGE]
+        dst_r = dst_l + sl
+        stride = 1
+    dst_l += fill * stride
+    dst_r += fill * stride
     flags = i64[ctl + CTL_FLAGS]
     if flags & FLAG_PAUSED:
-        stage_l[fill:fill + frames] = 0.0
-        stage_r[fill:fill + frames] = 0.0
+        if use_ibc:
+            for j in range(frames):
+                f32[dst_l + j * LANES] = 0.0
+                f32[dst_r + j * LANES] = 0.0
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return True
@@ -206,14 +272,22 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         f64[st + 3] = gr
     sinc = f32[i64[H_SINC]: i64[H_SINC] + (SINC_PHASES + 1) * SINC_TAPS]
     tdw_idx = i64[i64[H_TDW_IDX]: i64[H_TDW_IDX] + 2 * frames]
+    tmp = i64[H_TDW_OUT]
     tdw_block_stereo_idx(ring, mask, clock, frames, f64[st], dl, f64[st + 1], dr, f64[st + 2], gl,
-                         f64[st + 3], gr, sinc, stage_l, stage_r, fill, tdw_idx)
+                         f64[st + 3], gr, sinc, f32[tmp:tmp + frames], f32[tmp + frames:tmp + 2 * frames],
+                         tdw_idx, f32, dst_l, dst_r, stride, not use_ibc)
     f64[st] = dl
     f64[st + 1] = dr
     f64[st + 2] = gl
     f64[st + 3] = gr
 
-    if i64[H_IBC_ENABLED] != 0 and not bypass:
+    if use_ibc and bypass:
+        if f64[st + 9] == 0.0:  # flat gains, crossfaded like any change
+            _unit_targets(f32, i64, s, nbins)
+            _start_gain_ramp(f32, i64, s, nbins, restart, frames)
+            f64[st + 8] = 0.0  # re-evaluate as soon as it is spatialised again
+            f64[st + 9] = 1.0
+    elif use_ibc:
         if dist > 1e-6:
             ux, uy, uz = rel[0] / dist, rel[1] / dist, rel[2] / dist
         else:
@@ -235,87 +309,115 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
             f64[st + 6] = uz
             f64[st + 7] = dist
             f64[st + 8] = 1.0
-            hop = i64[H_HOP]
-            if restart:
-                g0 = i64[H_GCUR] + s * 4 * nbins
-                g1 = i64[H_GTGT] + s * 4 * nbins
-                f32[g0: g0 + 4 * nbins] = f32[g1: g1 + 4 * nbins]
-                i64[cnt + 1] = 0
-            else:
-                i64[cnt + 1] = max(1, (frames + hop - 1) // hop)
+            f64[st + 9] = 0.0
+            _start_gain_ramp(f32, i64, s, nbins, restart, frames)
     if restart:
         i64[ctl + CTL_STATE] = STATE_PLAYING
     return True
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _split_accumulate(re, im, mix, gc_base, f32, n, nbins, apply_g, assign):
-    """Split the FFT of (left + j right) into the two half spectra and add them (times the
-    per-bin gains at ``f32[gc_base:]`` when ``apply_g``) into ``mix``; ``assign`` writes
-    instead of adding.
+def _split_into(re, im, mix, n, nbins):
+    """Split the FFT of (left + j right) into the two half spectra, written into ``mix``
+    (left re, left im, right re, right im per bin).
 
     Indices are uint64 (no negative-index wraparound, so the loop vectorises) and bin 0's
     mirror is taken as n - k (bin 0 pairs with itself: Z[n] does not exist, so k = 0 is
     done first, outside the loop)."""
-    _split_bin(re, im, mix, gc_base, f32, nbins, apply_g, assign, uint64(0), uint64(0))
+    _split_bin(re, im, mix, uint64(0), uint64(0))
     un = uint64(n)
     for kk in range(1, nbins):
         k = uint64(kk)
-        _split_bin(re, im, mix, gc_base, f32, nbins, apply_g, assign, k, un - k)
+        _split_bin(re, im, mix, k, un - k)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False, inline="always")
-def _split_bin(re, im, mix, gc_base, f32, nbins, apply_g, assign, k, nk):
+def _split_bin(re, im, mix, k, nk):
     ar = re[k]
     ai = im[k]
     br = re[nk]
     bi = -im[nk]  # conj(Z[N-k])
-    xlr = 0.5 * (ar + br)
-    xli = 0.5 * (ai + bi)
-    xrr = 0.5 * (ai - bi)   # (Z - conj Z[N-k]) / 2j
-    xri = -0.5 * (ar - br)
-    if apply_g:
-        g = uint64(gc_base) + uint64(2) * k
-        glr = f32[g]
-        gli = f32[g + uint64(1)]
-        g += uint64(2 * nbins)
-        grr = f32[g]
-        gri = f32[g + uint64(1)]
-        yl_r = glr * xlr - gli * xli
-        yl_i = glr * xli + gli * xlr
-        yr_r = grr * xrr - gri * xri
-        yr_i = grr * xri + gri * xrr
-    else:
-        yl_r = xlr
-        yl_i = xli
-        yr_r = xrr
-        yr_i = xri
     m = uint64(4) * k
-    if assign:
-        mix[m] = yl_r
-        mix[m + uint64(1)] = yl_i
-        mix[m + uint64(2)] = yr_r
-        mix[m + uint64(3)] = yr_i
-    else:
-        mix[m] += yl_r
-        mix[m + uint64(1)] += yl_i
-        mix[m + uint64(2)] += yr_r
-        mix[m + uint64(3)] += yr_i
+    mix[m] = 0.5 * (ar + br)
+    mix[m + uint64(1)] = 0.5 * (ai + bi)
+    mix[m + uint64(2)] = 0.5 * (ai - bi)   # (Z - conj Z[N-k]) / 2j
+    mix[m + uint64(3)] = -0.5 * (ar - br)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _corrected_hop(f64, f32, i64, nbins, off, mix):
+    """Every playing source's frame through its own gains, LANES sources per transform.
+
+    Per batch of LANES slots with a playing source: advance the lanes' gain crossfades,
+    window + FFT all LANES frames at once (lane-major, float32), split each transform into
+    the two ears, multiply by the lane's gains and add into the per-lane spectral mix.
+    Idle lanes hold silence (their staging is cleared when a slot stops). The lanes are
+    summed into ``mix`` (float64) once at the end."""
+    n = i64[H_NFFT]
+    nsrc = i64[H_MAX_SOURCES]
+    sl = i64[H_STAGE_LEN]
+    t32 = i64[H_TABLES32]
+    cos = f32[t32:t32 + n]
+    sin = f32[t32 + n:t32 + 2 * n]
+    win = f32[t32 + 2 * n:t32 + 3 * n]
+    rev = i64[i64[H_BITREV]: i64[H_BITREV] + n]
+    re = f32[i64[H_LANE_WORK]: i64[H_LANE_WORK] + n * LANES]
+    im = f32[i64[H_LANE_WORK] + n * LANES: i64[H_LANE_WORK] + 2 * n * LANES]
+    rows = 4 * nbins
+    mixl = f32[i64[H_LANE_MIX]: i64[H_LANE_MIX] + rows * LANES]
+    alpha = f32[i64[H_LANE_ALPHA]: i64[H_LANE_ALPHA] + LANES]
+    mixl[:] = 0.0
+    ctl0 = i64[H_SRC_CTL]
+    for b in range(i64[H_BATCHES]):
+        playing = False
+        ramping = False
+        for lane in range(LANES):
+            s = b * LANES + lane
+            alpha[lane] = 0.0
+            if s >= nsrc:
+                continue
+            ctl = ctl0 + s * CTL_STRIDE
+            if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:
+                continue
+            playing = True
+            cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
+            ramp = i64[cnt + 1]
+            if ramp > 0:
+                alpha[lane] = np.float32(1.0 / ramp)
+                i64[cnt + 1] = ramp - 1
+                ramping = True
+        if not playing:
+            continue
+        gc = _gain_base(i64, H_GCUR, b * LANES, nbins)
+        if ramping:
+            gt = _gain_base(i64, H_GTGT, b * LANES, nbins)
+            for j in range(rows):
+                lanes_ramp(f32, gc + j * LANES, f32, gt + j * LANES, alpha)
+        sb = _stage_base(i64, b * LANES) + off * LANES
+        fft_lanes_load(f32, sb, sb + sl * LANES, win, rev, re, im, n)
+        fft_lanes_passes(re, im, cos, sin, n)
+        lanes_split_gain_add(re, im, 0, 0, f32, gc, mixl, 0)
+        for k in range(1, nbins):
+            lanes_split_gain_add(re, im, k * LANES, (n - k) * LANES, f32, gc + 4 * k * LANES,
+                                 mixl, 4 * k * LANES)
+    full = rows - rows % LANES
+    for r in range(0, full, LANES):
+        lanes_row_sums(mixl, r * LANES, mix, r)
+    for r in range(full, rows):
+        acc = 0.0
+        for lane in range(LANES):
+            acc += mixl[r * LANES + lane]
+        mix[r] += acc
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
 def _hop(f64, f32, i64, nbins, off):
-    """Step 2: one STFT hop over every playing source (frame = staging[off:off + n]) and
-    one inverse for the mix.
+    """Step 2: one STFT hop (frames = staging[off:off + n]) and one inverse for the mix.
 
-    Sources without per-source gains (corrector off, or bypassed) are summed in the time
-    domain and share one FFT (the STFT is linear, so this equals transforming each);
-    every corrected source gets its own. Windowing, bit-reversal and the first radix-4
-    pass are one contiguous pass (:func:`fft_load_forward`), so the FFT needs no
-    permutation pass."""
+    Corrector on: every source through its own gains (:func:`_corrected_hop`). Off: the
+    sources were summed into one shared staging by the warp, and one FFT serves them all
+    (windowing, bit-reversal and the first radix-4 pass fused, :func:`fft_load_forward`)."""
     n = i64[H_NFFT]
-    nsrc = i64[H_MAX_SOURCES]
-    use_ibc = i64[H_IBC_ENABLED] != 0
     win = f64[i64[H_WINDOW]: i64[H_WINDOW] + n]
     cos = f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n]
     sin = f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n]
@@ -323,65 +425,15 @@ def _hop(f64, f32, i64, nbins, off):
     re = f64[i64[H_WORK]: i64[H_WORK] + n]
     im = f64[i64[H_WORK] + n: i64[H_WORK] + 2 * n]
     mix = f64[i64[H_MIX]: i64[H_MIX] + 4 * nbins]  # Lre Lim Rre Rim interleaved per bin
-    sl = i64[H_STAGE_LEN]
-    stage0 = i64[H_STAGE]
-    ctl0 = i64[H_SRC_CTL]
-    # pass 1: every source that needs no per-source gain, summed before one FFT
-    acc_l = mix[0:n]  # 4 nbins >= 2 n; overwritten by the split below, after the FFT
-    acc_r = mix[n:2 * n]
-    n_plain = 0
-    for s in range(nsrc):
-        ctl = ctl0 + s * CTL_STRIDE
-        if i64[ctl + CTL_STATE] != STATE_PLAYING:
-            continue
-        flags = i64[ctl + CTL_FLAGS]
-        if flags & FLAG_PAUSED:
-            continue
-        if use_ibc and not (flags & FLAG_BYPASS):
-            continue
-        stage_l = f32[stage0 + 2 * s * sl + off: stage0 + 2 * s * sl + off + n]
-        stage_r = f32[stage0 + (2 * s + 1) * sl + off: stage0 + (2 * s + 1) * sl + off + n]
-        # summed in natural order in the (not yet used) mix buffer: contiguous, vectorises
-        if n_plain == 0:
-            for j in range(n):
-                acc_l[j] = stage_l[j]
-                acc_r[j] = stage_r[j]
-        else:
-            for j in range(n):
-                acc_l[j] += stage_l[j]
-                acc_r[j] += stage_r[j]
-        n_plain += 1
-    if n_plain > 0:
-        fft_load_forward(acc_l, acc_r, win, rev, re, im, cos, sin, n)
-        _split_accumulate(re, im, mix, 0, f32, n, nbins, False, True)
-    else:
+    if i64[H_IBC_ENABLED] != 0:
         mix[:] = 0.0
-    # pass 2: corrected sources, one FFT each
-    if use_ibc:
-        for s in range(nsrc):
-            ctl = ctl0 + s * CTL_STRIDE
-            if i64[ctl + CTL_STATE] != STATE_PLAYING:
-                continue
-            flags = i64[ctl + CTL_FLAGS]
-            if flags & (FLAG_PAUSED | FLAG_BYPASS):
-                continue
-            stage_l = f32[stage0 + 2 * s * sl + off: stage0 + 2 * s * sl + off + n]
-            stage_r = f32[stage0 + (2 * s + 1) * sl + off: stage0 + (2 * s + 1) * sl + off + n]
-            # window, bit-reversal and first radix-4 pass in one contiguous pass
-            fft_load_forward(stage_l, stage_r, win, rev, re, im, cos, sin, n)
-            gc = i64[H_GCUR] + s * 4 * nbins
-            cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
-            ramp = i64[cnt + 1]
-            if ramp > 0:
-                gt = i64[H_GTGT] + s * 4 * nbins
-                alpha = np.float32(1.0 / ramp)
-                ugc = uint64(gc)
-                ugt = uint64(gt)
-                for jj in range(4 * nbins):  # uint64 indices: no wraparound, vectorises
-                    j = uint64(jj)
-                    f32[ugc + j] += alpha * (f32[ugt + j] - f32[ugc + j])
-                i64[cnt + 1] = ramp - 1
-            _split_accumulate(re, im, mix, gc, f32, n, nbins, True, False)
+        _corrected_hop(f64, f32, i64, nbins, off, mix)
+    else:
+        st = i64[H_STAGE]
+        sl = i64[H_STAGE_LEN]
+        fft_load_forward(f32[st + off:st + off + n], f32[st + sl + off:st + sl + off + n], win, rev,
+                         re, im, cos, sin, n)
+        _split_into(re, im, mix, n, nbins)
 
     # full spectrum of (left + j right) from the two half spectra, bit-reversed
     for k in range(nbins):
@@ -429,18 +481,30 @@ def _overlap_add(f64, f32, i64, re, im, win):
 
 @njit(cache=True, boundscheck=False)
 def _slide_stages(f32, i64, consumed, remaining):
-    """Drop ``consumed`` samples from the front of every playing source's staging buffers
-    (once per render, however many hops ran), keeping ``remaining`` samples."""
+    """Drop ``consumed`` samples from the front of the staging (once per render, however
+    many hops ran), keeping ``remaining`` samples: each batch of lanes that has a playing
+    source, or the shared stereo staging."""
     sl = i64[H_STAGE_LEN]
     stage0 = i64[H_STAGE]
-    ctl0 = i64[H_SRC_CTL]
-    for s in range(i64[H_MAX_SOURCES]):
-        if i64[ctl0 + s * CTL_STRIDE + CTL_STATE] != STATE_PLAYING:
-            continue
+    if i64[H_IBC_ENABLED] == 0:
         for e in range(2):
-            b = stage0 + (2 * s + e) * sl
+            b = stage0 + e * sl
             for j in range(remaining):
                 f32[b + j] = f32[b + consumed + j]
+        return
+    ctl0 = i64[H_SRC_CTL]
+    nsrc = i64[H_MAX_SOURCES]
+    for bt in range(i64[H_BATCHES]):
+        playing = False
+        for s in range(bt * LANES, min(nsrc, (bt + 1) * LANES)):
+            playing |= i64[ctl0 + s * CTL_STRIDE + CTL_STATE] == STATE_PLAYING
+        if not playing:
+            continue
+        for e in range(2):
+            b = stage0 + (2 * bt + e) * sl * LANES
+            c = consumed * LANES
+            for j in range(remaining * LANES):
+                f32[b + j] = f32[b + c + j]
 
 
 @njit(cache=True)
@@ -459,6 +523,10 @@ def render_core(f64, f32, i64, out, frames):
     evals = f64[i64[H_CONST] + C_EVALS_PER_512]  # <= 0: no budget, every moved source
     i64[g + G_IBC_BUDGET] = max(1, int(evals * frames / 512.0)) if evals > 0.0 else nsrc
     first = i64[g + G_IBC_NEXT] % nsrc
+    if i64[H_IBC_ENABLED] == 0:  # the warps add into the shared staging
+        sl = i64[H_STAGE_LEN]
+        f32[i64[H_STAGE] + fill: i64[H_STAGE] + fill + frames] = 0.0
+        f32[i64[H_STAGE] + sl + fill: i64[H_STAGE] + sl + fill + frames] = 0.0
     for j in range(nsrc):  # round-robin start so every moving source gets its turn
         _warp_source(f64, f32, i64, (first + j) % nsrc, clock, frames, fill, nbins)
     fill += frames

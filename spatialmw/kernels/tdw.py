@@ -253,12 +253,16 @@ def _tdw_ear_idx(ring, mask, base, frames, qa, qb, table, out, out_off, sidx, pi
 
 @njit(cache=True, fastmath=True, boundscheck=False)
 def tdw_block_stereo_idx(ring, mask, t0, frames, dl0, dl1, dr0, dr1, gl0, gl1, gr0, gr1, table,
-                         out_l, out_r, out_off, idx):
-    """Both ears of :func:`tdw_block` (``out_l``/``out_r``, delays ``d*``, gains ``g*``)
-    from a float32 ``table``, plus ``idx``, int64 scratch of at least 2 ``frames``: each ear's read positions (ring start, table row offset) are
-    computed for the whole block first, in a loop that vectorises, then the dot products
-    run 16 output samples at a time (:func:`_dot_taps16`), then the gain ramp is applied
-    in a vectorised pass."""
+                         tmp_l, tmp_r, idx, dst, dst_l, dst_r, stride, accumulate):
+    """Both ears of :func:`tdw_block` (delays ``d*``, gains ``g*``) from a float32
+    ``table``, written to ``dst[dst_l + i * stride]`` (left) and ``dst[dst_r + i * stride]``
+    (right) for i < frames, or added there when ``accumulate``.
+
+    ``tmp_l``/``tmp_r`` (float32) and ``idx`` (int64, 2 ``frames``) are scratch: each ear's
+    read positions (ring start, table row offset) are computed for the whole block first,
+    in a loop that vectorises, then the dot products run 16 output samples at a time
+    (:func:`_dot_taps16`) into the scratch, then one pass applies the gain ramp and
+    stores (the stride lets the engine write straight into its lane-major staging)."""
     inv = 1.0 / frames
     ddl = (dl1 - dl0) * inv
     ddr = (dr1 - dr0) * inv
@@ -268,12 +272,16 @@ def tdw_block_stereo_idx(ring, mask, t0, frames, dl0, dl1, dr0, dr1, gl0, gl1, g
     sidx = idx[0:frames]
     pidx = idx[frames:2 * frames]
     _tdw_ear_idx(ring, mask, base, frames, 0.5 - SINC_PHASES * (dl0 + ddl),
-                 SINC_PHASES * (1.0 - ddl), table, out_l, out_off, sidx, pidx)
+                 SINC_PHASES * (1.0 - ddl), table, tmp_l, 0, sidx, pidx)
     _tdw_ear_idx(ring, mask, base, frames, 0.5 - SINC_PHASES * (dr0 + ddr),
-                 SINC_PHASES * (1.0 - ddr), table, out_r, out_off, sidx, pidx)
-    ol = out_l[out_off:out_off + frames]
-    orr = out_r[out_off:out_off + frames]
-    for i in range(frames):
-        k = float(i) + 1.0
-        ol[i] = np.float32(gl0 + dgl * k) * ol[i]
-        orr[i] = np.float32(gr0 + dgr * k) * orr[i]
+                 SINC_PHASES * (1.0 - ddr), table, tmp_r, 0, sidx, pidx)
+    if accumulate:
+        for i in range(frames):
+            k = float(i) + 1.0
+            dst[dst_l + i * stride] += np.float32(gl0 + dgl * k) * tmp_l[i]
+            dst[dst_r + i * stride] += np.float32(gr0 + dgr * k) * tmp_r[i]
+    else:
+        for i in range(frames):
+            k = float(i) + 1.0
+            dst[dst_l + i * stride] = np.float32(gl0 + dgl * k) * tmp_l[i]
+            dst[dst_r + i * stride] = np.float32(gr0 + dgr * k) * tmp_r[i]

@@ -1,0 +1,323 @@
+"""LANES-wide float32 vector primitives for the lane-major spectral path.
+
+The corrected sources are transformed LANES at a time, stored lane-major: element j of
+lane (source) l at ``[j * LANES + l]``. Every operation is then the same arithmetic on
+LANES independent values, which is one vector operation, but only if the vector is
+emitted: numba runs LLVM's loop vectoriser and not its SLP vectoriser, and a loop of
+LANES trips over two arrays that may alias is too short for the loop vectoriser (it
+needs runtime alias checks, which it refuses for tiny trip counts). So these
+``@intrinsic``s emit the vector IR directly: ``<LANES x float>`` loads and stores at
+element offsets (unchecked, like ``boundscheck=False``), twiddles broadcast from scalars.
+Arithmetic carries the ``contract`` flag so multiply-adds fuse.
+
+All offsets are element indices into 1-D contiguous float32 arrays; the caller
+guarantees that ``offset + LANES`` is in bounds.
+"""
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+LANES = 8
+_FLAGS = ("contract",)
+
+
+def _f32_array(t):
+    return isinstance(t, types.Array) and t.dtype == types.float32 and t.ndim == 1
+
+
+def _ints(*ts):
+    return all(isinstance(t, types.Integer) for t in ts)
+
+
+def _floats(*ts):
+    return all(isinstance(t, types.Float) for t in ts)
+
+
+class _Emit:
+    """IR helpers bound to one codegen call."""
+
+    def __init__(self, context, builder, width=LANES):
+        self.c = context
+        self.b = builder
+        self.f32 = ir.FloatType()
+        self.vty = ir.VectorType(self.f32, width)
+        self.width = width
+
+    def data(self, ty, val):
+        return self.c.make_array(ty)(self.c, self.b, val).data
+
+    def index(self, ty, val):
+        return self.c.cast(self.b, val, ty, types.intp)
+
+    def scalar(self, ty, val):
+        return self.c.cast(self.b, val, ty, types.float32)
+
+    def _ptr(self, data, idx):
+        p = self.b.gep(data, [idx], inbounds=True, source_etype=self.f32)
+        return self.b.bitcast(p, self.vty.as_pointer())
+
+    def load(self, data, idx):
+        return self.b.load(self._ptr(data, idx), align=4, typ=self.vty)
+
+    def store(self, data, idx, v):
+        self.b.store(v, self._ptr(data, idx), align=4)
+
+    def add_i(self, idx, k):
+        return self.b.add(idx, ir.Constant(idx.type, k)) if isinstance(k, int) else self.b.add(idx, k)
+
+    def mul_i(self, idx, k):
+        return self.b.mul(idx, ir.Constant(idx.type, k))
+
+    def splat(self, s):
+        i32 = ir.IntType(32)
+        v = self.b.insert_element(ir.Constant(self.vty, ir.Undefined), s, ir.Constant(i32, 0))
+        return self.b.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, self.width), [0] * self.width))
+
+    def add(self, x, y):
+        return self.b.fadd(x, y, flags=_FLAGS)
+
+    def sub(self, x, y):
+        return self.b.fsub(x, y, flags=_FLAGS)
+
+    def mul(self, x, y):
+        return self.b.fmul(x, y, flags=_FLAGS)
+
+    def neg(self, x):
+        return self.b.fneg(x)
+
+    def cmul(self, xr, xi, wr, wi):
+        """(xr + j xi)(wr + j wi)."""
+        return (self.sub(self.mul(xr, wr), self.mul(xi, wi)),
+                self.add(self.mul(xr, wi), self.mul(xi, wr)))
+
+
+def transpose_sum(builder, vecs, width):
+    """``width`` vectors of ``width`` lanes -> one vector whose lane m is the sum of
+    vecs[m]'s lanes, by a transposing tree (2 (width - 1) two-source shuffles and
+    width - 1 adds instead of a horizontal reduction per vector). Each sum is formed in
+    pairwise order (lanes 0..w/2 - 1 plus w/2..w - 1, recursively)."""
+    i32 = ir.IntType(32)
+    cur = [(v, [(m, 0, width)]) for m, v in enumerate(vecs)]  # segments: (vector, lane, width)
+    while len(cur) > 1:
+        nxt = []
+        for k in range(0, len(cur), 2):
+            (u, su), (v, sv) = cur[k], cur[k + 1]
+            segs = [(m, st, w) for m, st, w in su] + [(m, st + width, w) for m, st, w in sv]
+            lo, hi, new = [], [], []
+            for m, st, w in segs:
+                h = w // 2
+                new.append((m, len(lo), h))
+                lo += list(range(st, st + h))
+                hi += list(range(st + h, st + w))
+            a = builder.shuffle_vector(u, v, ir.Constant(ir.VectorType(i32, width), lo))
+            b = builder.shuffle_vector(u, v, ir.Constant(ir.VectorType(i32, width), hi))
+            nxt.append((builder.fadd(a, b), new))
+        cur = nxt
+    v, segs = cur[0]
+    order = [0] * width
+    for m, st, _ in segs:
+        order[m] = st
+    if order != list(range(width)):
+        v = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, width), order))
+    return v
+
+
+def _butterfly4(e, a0, a1, a2, a3):
+    """Forward radix-4 butterfly (twiddles 1, -j) on complex vectors (re, im), inputs in
+    bit-reversed order, outputs in natural order (as ``fft._butterfly4`` with sgn = 1)."""
+    b0 = (e.add(a0[0], a1[0]), e.add(a0[1], a1[1]))
+    b1 = (e.sub(a0[0], a1[0]), e.sub(a0[1], a1[1]))
+    b2 = (e.add(a2[0], a3[0]), e.add(a2[1], a3[1]))
+    b3 = (e.sub(a2[0], a3[0]), e.sub(a2[1], a3[1]))
+    return ((e.add(b0[0], b2[0]), e.add(b0[1], b2[1])),
+            (e.add(b1[0], b3[1]), e.sub(b1[1], b3[0])),
+            (e.sub(b0[0], b2[0]), e.sub(b0[1], b2[1])),
+            (e.sub(b1[0], b3[1]), e.add(b1[1], b3[0])))
+
+
+@intrinsic
+def lanes_load_radix4(typingctx, stage, off_l, off_r, win, j, m, re, im, dst):
+    """Windowed load of LANES frames from a lane-major stage plus the first FFT pass.
+
+    Frame sample k of the left (right) ears is the vector at ``stage[off_l + k * LANES]``
+    (``off_r``). Reads samples j, j + 2m, j + m, j + 3m (m = n / 4), multiplies them by
+    ``win`` at those indices, and stores the radix-4 butterfly of (left + j right) at
+    ``dst + c * LANES`` (c = 0..3) in ``re``/``im``: with dst = 4 rev[4 j] LANES that is
+    the bit-reversed load and first pass of :func:`spatialmw.kernels.fft.fft_load_forward`."""
+    if not (_f32_array(stage) and _f32_array(win) and _f32_array(re) and _f32_array(im)
+            and _ints(off_l, off_r, j, m, dst)):
+        return None
+    sig = types.void(stage, off_l, off_r, win, j, m, re, im, dst)
+
+    def codegen(context, builder, signature, args):
+        e = _Emit(context, builder)
+        st = e.data(signature.args[0], args[0])
+        ol = e.index(signature.args[1], args[1])
+        orr = e.index(signature.args[2], args[2])
+        wd = e.data(signature.args[3], args[3])
+        jj = e.index(signature.args[4], args[4])
+        mm = e.index(signature.args[5], args[5])
+        red = e.data(signature.args[6], args[6])
+        imd = e.data(signature.args[7], args[7])
+        d = e.index(signature.args[8], args[8])
+        xs = []
+        for k in (jj, e.add_i(jj, e.mul_i(mm, 2)), e.add_i(jj, mm), e.add_i(jj, e.mul_i(mm, 3))):
+            wk = e.splat(builder.load(builder.gep(wd, [k], inbounds=True, source_etype=e.f32), typ=e.f32))
+            ko = e.mul_i(k, LANES)
+            xs.append((e.mul(e.load(st, e.add_i(ol, ko)), wk), e.mul(e.load(st, e.add_i(orr, ko)), wk)))
+        ys = _butterfly4(e, *xs)
+        for c, (yr, yi) in enumerate(ys):
+            e.store(red, e.add_i(d, c * LANES), yr)
+            e.store(imd, e.add_i(d, c * LANES), yi)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def lanes_radix22(typingctx, re, im, i0, qw, w1r, w1i, w2r, w2i, w3r, w3i):
+    """One radix-2^2 forward butterfly (two DIT stages) on LANES transforms: the points at
+    i0, i0 + qw, i0 + 2 qw, i0 + 3 qw with twiddles w1, w2, w3, as in
+    :func:`spatialmw.kernels.fft._fft_passes`."""
+    if not (_f32_array(re) and _f32_array(im) and _ints(i0, qw) and _floats(w1r, w1i, w2r, w2i, w3r, w3i)):
+        return None
+    sig = types.void(re, im, i0, qw, w1r, w1i, w2r, w2i, w3r, w3i)
+
+    def codegen(context, builder, signature, args):
+        e = _Emit(context, builder)
+        red = e.data(signature.args[0], args[0])
+        imd = e.data(signature.args[1], args[1])
+        i0 = e.index(signature.args[2], args[2])
+        q = e.index(signature.args[3], args[3])
+        w = [e.splat(e.scalar(signature.args[4 + k], args[4 + k])) for k in range(6)]
+        idx = [i0]
+        for _ in range(3):
+            idx.append(e.add_i(idx[-1], q))
+        x = [(e.load(red, i), e.load(imd, i)) for i in idx]
+        t = e.cmul(x[1][0], x[1][1], w[0], w[1])
+        a0 = (e.add(x[0][0], t[0]), e.add(x[0][1], t[1]))
+        a1 = (e.sub(x[0][0], t[0]), e.sub(x[0][1], t[1]))
+        t = e.cmul(x[3][0], x[3][1], w[0], w[1])
+        a2 = (e.add(x[2][0], t[0]), e.add(x[2][1], t[1]))
+        a3 = (e.sub(x[2][0], t[0]), e.sub(x[2][1], t[1]))
+        t = e.cmul(a2[0], a2[1], w[2], w[3])
+        y0 = (e.add(a0[0], t[0]), e.add(a0[1], t[1]))
+        y2 = (e.sub(a0[0], t[0]), e.sub(a0[1], t[1]))
+        t = e.cmul(a3[0], a3[1], w[4], w[5])
+        y1 = (e.add(a1[0], t[0]), e.add(a1[1], t[1]))
+        y3 = (e.sub(a1[0], t[0]), e.sub(a1[1], t[1]))
+        for i, y in zip(idx, (y0, y1, y2, y3)):
+            e.store(red, i, y[0])
+            e.store(imd, i, y[1])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def lanes_radix2(typingctx, re, im, i0, qw, wr, wi):
+    """One radix-2 forward DIT butterfly on LANES transforms: points i0 and i0 + qw."""
+    if not (_f32_array(re) and _f32_array(im) and _ints(i0, qw) and _floats(wr, wi)):
+        return None
+    sig = types.void(re, im, i0, qw, wr, wi)
+
+    def codegen(context, builder, signature, args):
+        e = _Emit(context, builder)
+        red = e.data(signature.args[0], args[0])
+        imd = e.data(signature.args[1], args[1])
+        i0 = e.index(signature.args[2], args[2])
+        i1 = e.add_i(i0, e.index(signature.args[3], args[3]))
+        w = [e.splat(e.scalar(signature.args[4 + k], args[4 + k])) for k in range(2)]
+        t = e.cmul(e.load(red, i1), e.load(imd, i1), w[0], w[1])
+        ur, ui = e.load(red, i0), e.load(imd, i0)
+        e.store(red, i1, e.sub(ur, t[0]))
+        e.store(imd, i1, e.sub(ui, t[1]))
+        e.store(red, i0, e.add(ur, t[0]))
+        e.store(imd, i0, e.add(ui, t[1]))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def lanes_split_gain_add(typingctx, re, im, k, nk, gains, gk, mix, mk):
+    """Bin k of LANES transforms of (left + j right): split into the two ears' spectra
+    (using bin nk = n - k, or 0 for k = 0), multiply by the per-lane complex gains at
+    ``gains[gk + c * LANES]`` (c = 0..3: left re, left im, right re, right im) and add
+    into ``mix[mk + c * LANES]``. ``k``/``nk`` are element offsets (bin times LANES)."""
+    if not (_f32_array(re) and _f32_array(im) and _f32_array(gains) and _f32_array(mix)
+            and _ints(k, nk, gk, mk)):
+        return None
+    sig = types.void(re, im, k, nk, gains, gk, mix, mk)
+
+    def codegen(context, builder, signature, args):
+        e = _Emit(context, builder)
+        red = e.data(signature.args[0], args[0])
+        imd = e.data(signature.args[1], args[1])
+        k_ = e.index(signature.args[2], args[2])
+        nk_ = e.index(signature.args[3], args[3])
+        gd = e.data(signature.args[4], args[4])
+        gk_ = e.index(signature.args[5], args[5])
+        md = e.data(signature.args[6], args[6])
+        mk_ = e.index(signature.args[7], args[7])
+        half = e.splat(ir.Constant(e.f32, 0.5))
+        ar, ai = e.load(red, k_), e.load(imd, k_)
+        br, bi = e.load(red, nk_), e.neg(e.load(imd, nk_))  # conj(Z[n - k])
+        xl = (e.mul(half, e.add(ar, br)), e.mul(half, e.add(ai, bi)))
+        xr = (e.mul(half, e.sub(ai, bi)), e.mul(half, e.sub(br, ar)))  # (Z - conj Z[n-k]) / 2j
+        g = [e.load(gd, e.add_i(gk_, c * LANES)) for c in range(4)]
+        yl = e.cmul(xl[0], xl[1], g[0], g[1])
+        yr = e.cmul(xr[0], xr[1], g[2], g[3])
+        for c, y in enumerate((yl[0], yl[1], yr[0], yr[1])):
+            i = e.add_i(mk_, c * LANES)
+            e.store(md, i, e.add(e.load(md, i), y))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def lanes_ramp(typingctx, g, gi, target, ti, alpha):
+    """g[gi:gi + LANES] += alpha[0:LANES] * (target[ti:ti + LANES] - g[gi:gi + LANES])."""
+    if not (_f32_array(g) and _f32_array(target) and _f32_array(alpha) and _ints(gi, ti)):
+        return None
+    sig = types.void(g, gi, target, ti, alpha)
+
+    def codegen(context, builder, signature, args):
+        e = _Emit(context, builder)
+        gd = e.data(signature.args[0], args[0])
+        gi_ = e.index(signature.args[1], args[1])
+        td = e.data(signature.args[2], args[2])
+        ti_ = e.index(signature.args[3], args[3])
+        a = e.load(e.data(signature.args[4], args[4]), ir.Constant(ir.IntType(64), 0))
+        cur = e.load(gd, gi_)
+        e.store(gd, gi_, e.add(cur, e.mul(a, e.sub(e.load(td, ti_), cur))))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def lanes_row_sums(typingctx, src, si, dst, di):
+    """dst[di + r] += sum over lanes of the vector at src[si + r * LANES], r < LANES
+    (LANES rows reduced at once by :func:`transpose_sum`); ``dst`` is float64."""
+    if not (_f32_array(src) and isinstance(dst, types.Array) and dst.dtype == types.float64
+            and dst.ndim == 1 and _ints(si, di)):
+        return None
+    sig = types.void(src, si, dst, di)
+
+    def codegen(context, builder, signature, args):
+        e = _Emit(context, builder)
+        sd = e.data(signature.args[0], args[0])
+        si_ = e.index(signature.args[1], args[1])
+        dd = e.data(signature.args[2], args[2])
+        di_ = e.index(signature.args[3], args[3])
+        rows = [e.load(sd, e.add_i(si_, r * LANES)) for r in range(LANES)]
+        s = builder.fpext(transpose_sum(builder, rows, LANES), ir.VectorType(ir.DoubleType(), LANES))
+        dty = ir.VectorType(ir.DoubleType(), LANES)
+        p = builder.bitcast(builder.gep(dd, [di_], inbounds=True, source_etype=ir.DoubleType()),
+                            dty.as_pointer())
+        builder.store(builder.fadd(builder.load(p, align=8, typ=dty), s), p, align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
