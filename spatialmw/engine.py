@@ -31,7 +31,7 @@ from .kernels import layout as L
 from .kernels.fft import fft_tables
 from .kernels.lanes import LANES
 from .kernels.tdw import SINC_PHASES, SINC_TAPS, sinc_table
-from .kernels.ibc import ibc_frequency_part, ibc_scratch_size
+from .kernels.ibc import ibc_prepare, ibc_prepared_size, ibc_scratch_size
 from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
 
 SUPPORTED_SAMPLE_RATES = (44100, 48000, 96000)
@@ -124,7 +124,7 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     theta_len = model.theta.shape[0] if model is not None else 1
     dims_len = model.dims.shape[0] if model is not None else 1
     scratch_len = ibc_scratch_size(model.dims) if model is not None else 1
-    fpart_len = k * int(model.dims[2]) if model is not None else 1
+    prep_len = ibc_prepared_size(model.dims, k) if model is not None else 1
     ring_len = 1 << math.ceil(math.log2(MAX_DELAY_SECONDS * sr + mb + 8))
     stage_len = N_FFT + mb
     batches = -(-s // LANES)
@@ -140,7 +140,6 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     r[L.H_SRC_POSE] = f64.take(s * L.POSE_STRIDE)
     r[L.H_SRC_PARAM] = f64.take(s * L.PARAM_STRIDE)
     r[L.H_THETA] = f64.take(theta_len)
-    r[L.H_FPART] = f64.take(fpart_len)
     r[L.H_SCRATCH] = f64.take(scratch_len)
     r[L.H_IBC_OUT] = f64.take(4 * k)
     r[L.H_BIN_W] = f64.take(nbins)
@@ -163,6 +162,7 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     r[L.H_TABLES32] = f32.take(3 * N_FFT, 16)
     r[L.H_LANE_ALPHA] = f32.take(LANES, 16)
     r[L.H_TDW_OUT] = f32.take(2 * mb, 16)
+    r[L.H_IBC_PREP] = f32.take(prep_len, 16)
     r[L.H_SRC_CTL] = i64.take(s * L.CTL_STRIDE)
     r[L.H_DIMS] = i64.take(dims_len)
     r[L.H_BIN_IDX] = i64.take(nbins)
@@ -175,7 +175,7 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
         L.H_RING_LEN: ring_len, L.H_GRID_K: k, L.H_IBC_ENABLED: int(model is not None),
         L.H_THETA_LEN: theta_len, L.H_DIMS_LEN: dims_len, L.H_SCRATCH_LEN: scratch_len,
         L.H_STAGE_LEN: stage_len, L.H_FIFO_LEN: fifo_len, L.H_MAX_DELAY: ring_len - mb - 8,
-        L.H_FPART_LEN: fpart_len, L.H_BATCHES: batches,
+        L.H_IBC_PREP_LEN: prep_len, L.H_BATCHES: batches,
     }
     return EngineLayout(
         config=cfg, model=model, n_f64=f64.size, n_f32=f32.size, n_i64=i64.size,
@@ -230,8 +230,8 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
         f64[th:th + model.theta.shape[0]] = model.theta
         d = r[L.H_DIMS]
         i64[d:d + model.dims.shape[0]] = model.dims
-        fp = r[L.H_FPART]
-        ibc_frequency_part(model.theta, model.dims, grid, f64[fp:fp + r["scalars"][L.H_FPART_LEN]])
+        pp = r[L.H_IBC_PREP]
+        ibc_prepare(model.theta, model.dims, grid, f32[pp:pp + r["scalars"][L.H_IBC_PREP_LEN]])
     g = r[L.H_GLOBAL]
     i64[g + L.G_STAGE_FILL] = N_FFT - HOP
     i64[g + L.G_FIFO_COUNT] = HOP  # primed with one hop of silence: any frame count works

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from .kernels.ibc import (D_ACT, D_H, D_L, D_NDIR, D_NFREQ, D_NOUT, DIMS_LEN, N_OUT,
-                          ibc_evaluate, ibc_frequency_part, ibc_layout,
-                          ibc_macs_per_evaluation, ibc_scratch_size, HEADER_LEN)
+                          ibc_evaluate, ibc_layout, ibc_macs_per_evaluation,
+                          ibc_prepare, ibc_prepared_size, ibc_scratch_size, HEADER_LEN)
 
 FORMAT_NAME = "spatialmw-liteinn"
 FORMAT_VERSION = 1
@@ -68,7 +68,7 @@ class LiteINNModel:
         _validate_arrays(self.theta, self.dims, self.grid_hz, "model")
         if not (math.isfinite(self.head_radius) and 0.03 <= self.head_radius <= 0.2):
             raise ModelError(f"model: head_radius {self.head_radius!r} outside 0.03..0.2 m")
-        self._fpart = None
+        self._prep = None
 
     # ------------------------------------------------------------- properties
     @property
@@ -88,13 +88,13 @@ class LiteINNModel:
     def scratch_size(self) -> int:
         return ibc_scratch_size(self.dims)
 
-    def frequency_part(self) -> np.ndarray:
-        """(K*H,) precomputed frequency half of the first layer (cached)."""
-        if self._fpart is None:
-            fp = np.zeros(self.n_grid * int(self.dims[D_H]))
-            ibc_frequency_part(self.theta, self.dims, self.grid_hz, fp)
-            self._fpart = fp
-        return self._fpart
+    def prepared(self) -> np.ndarray:
+        """float32 :func:`ibc_prepare` output for ``grid_hz`` (cached)."""
+        if self._prep is None:
+            prep = np.zeros(ibc_prepared_size(self.dims, self.n_grid), dtype=np.float32)
+            ibc_prepare(self.theta, self.dims, self.grid_hz, prep)
+            self._prep = prep
+        return self._prep
 
     def evaluate(self, direction, distance: float) -> np.ndarray:
         """(K, 4) = (log-amp L, phase L, log-amp R, phase R) at ``grid_hz`` for a
@@ -108,7 +108,7 @@ class LiteINNModel:
             raise ValueError(f"distance must be finite and > 0, got {distance!r}")
         out = np.zeros(self.n_grid * N_OUT)
         scratch = np.zeros(self.scratch_size)
-        ibc_evaluate(self.theta, self.dims, self.frequency_part(), u[0], u[1], u[2],
+        ibc_evaluate(self.theta, self.dims, self.prepared(), u[0], u[1], u[2],
                      float(distance), scratch, out)
         return out.reshape(self.n_grid, N_OUT)
 

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spatialmw.kernels.ibc import (ibc_evaluate, ibc_frequency_part, ibc_layout,
-                                   ibc_macs_per_evaluation, ibc_param_count, ibc_scratch_size)
+from spatialmw.kernels.ibc import (ibc_evaluate, ibc_layout, ibc_macs_per_evaluation,
+                                   ibc_param_count, ibc_prepare, ibc_prepared_size,
+                                   ibc_scratch_size)
 
 import torch
 from spatialmw.train.torch_model import TorchIBC, make_dims  # noqa: E402
@@ -20,8 +21,8 @@ def test_numba_matches_torch(act):
     theta = net.to_theta()
     assert theta.shape[0] == ibc_param_count(dims)
     grid = default_grid(24)
-    fp = np.zeros(grid.size * 16)
-    ibc_frequency_part(theta, dims, grid, fp)
+    fp = np.zeros(ibc_prepared_size(dims, grid.size), np.float32)
+    ibc_prepare(theta, dims, grid, fp)
     rng = np.random.default_rng(0)
     for dist in (0.3, 1.4, 5.0):
         u = rng.normal(size=3)
@@ -42,8 +43,8 @@ def test_distance_is_clamped_to_training_range():
     theta = net.to_theta()
     theta[ibc_layout(dims)[2]:ibc_layout(dims)[3]] += 0.1  # make rho column non-zero
     grid = default_grid(8)
-    fp = np.zeros(grid.size * 8)
-    ibc_frequency_part(theta, dims, grid, fp)
+    fp = np.zeros(ibc_prepared_size(dims, grid.size), np.float32)
+    ibc_prepare(theta, dims, grid, fp)
     outs = []
     for d in (0.2, 1.4, 50.0):
         out = np.zeros(grid.size * 4)
@@ -67,8 +68,8 @@ def test_hot_path_allocates_nothing():
     dims = make_dims(n_dir=4, n_freq=4, hidden=8, layers=2)
     theta = TorchIBC(dims, seed=0, dtype=torch.float64).to_theta()
     grid = default_grid(16)
-    fp = np.zeros(grid.size * 8)
-    ibc_frequency_part(theta, dims, grid, fp)
+    fp = np.zeros(ibc_prepared_size(dims, grid.size), np.float32)
+    ibc_prepare(theta, dims, grid, fp)
     out = np.zeros(grid.size * 4)
     scratch = np.zeros(ibc_scratch_size(dims))
     ibc_evaluate(theta, dims, fp, 0.0, 1.0, 0.0, 1.0, scratch, out)  # compile
@@ -108,7 +109,7 @@ def test_evaluate_kernel_has_no_allocation_call(tmp_path):
         "e = Engine(max_sources=1); f, i = e.f64, e.i64\n"
         "a = lambda h, n, p: p[i[h]:i[h] + i[n]]\n"
         "ibc_evaluate(a(L.H_THETA, L.H_THETA_LEN, f), a(L.H_DIMS, L.H_DIMS_LEN, i), "
-        "a(L.H_FPART, L.H_FPART_LEN, f), 0., 1., 0., 1., np.zeros(i[L.H_SCRATCH_LEN]), np.zeros(400))\n"
+        "a(L.H_IBC_PREP, L.H_IBC_PREP_LEN, e.f32), 0., 1., 0., 1., np.zeros(i[L.H_SCRATCH_LEN]), np.zeros(400))\n"
         "ir = ibc_evaluate.inspect_llvm(ibc_evaluate.signatures[0])\n"
         "g = njit(lambda n: np.zeros(n).sum()); g(3)\n"
         "ir_alloc = g.inspect_llvm(g.signatures[0])\n"
@@ -149,8 +150,8 @@ def test_tiling_remainders_match_torch(hidden, layers, k):
     net = TorchIBC(dims, r_ref=1.4, rho_min=-0.5, rho_max=0.3, seed=7, dtype=torch.float64)
     theta = net.to_theta()
     grid = default_grid(k)
-    fp = np.zeros(grid.size * hidden)
-    ibc_frequency_part(theta, dims, grid, fp)
+    fp = np.zeros(ibc_prepared_size(dims, grid.size), np.float32)
+    ibc_prepare(theta, dims, grid, fp)
     scratch = np.full(ibc_scratch_size(dims), np.nan)  # sized without K: tiles of KT points
     out = np.full(grid.size * 4 + 8, np.nan)
     u = np.array([0.3, -0.5, 0.81])

@@ -202,15 +202,14 @@ def fast_exp(x):
     return e
 
 
-def _scratch_parts(p, h, nl, no):
-    """float64-element offsets of the scratch parts: (o_ta, o_tb, o_to, o_w32, end).
-    The hidden tiles and the hidden-layer weights are float32 (two per float64 element)."""
+def _scratch_parts(p, h, no):
+    """float64-element offsets of the scratch parts: (o_ta, o_tb, o_to, end). The hidden
+    tiles are float32 (two per float64 element)."""
     o_ta = p + h
     o_tb = o_ta + (h * KT + 1) // 2
     o_to = o_tb + (h * KT + 1) // 2
-    o_w32 = o_to + no * KT
-    end = o_w32 + (nl * h * h + 1) // 2
-    return o_ta, o_tb, o_to, o_w32, end
+    end = o_to + no * KT
+    return o_ta, o_tb, o_to, end
 
 
 _scratch_parts_jit = njit(cache=True)(_scratch_parts)
@@ -218,12 +217,18 @@ _scratch_parts_jit = njit(cache=True)(_scratch_parts)
 
 def ibc_scratch_size(dims) -> int:
     """float64 elements of scratch :func:`ibc_evaluate` needs:
-    P (encoding) + H (pose part) + two float32 H x KT hidden tiles + n_out KT (float64
-    output tile) + the float32 copy of the L hidden H x H matrices; independent of the
-    grid size K."""
+    P (the float32 encoding uses half) + H (pose part) + two float32 H x KT hidden tiles + n_out KT (float64
+    output tile); independent of the grid size K."""
     d = np.asarray(dims, dtype=np.int64)
     p = 4 + 2 * int(d[D_NDIR])
-    return int(_scratch_parts(p, int(d[D_H]), int(d[D_L]), int(d[D_NOUT]))[4])
+    return int(_scratch_parts(p, int(d[D_H]), int(d[D_NOUT]))[3])
+
+
+def ibc_prepared_size(dims, k: int) -> int:
+    """float32 elements of :func:`ibc_prepare`'s output for a grid of ``k`` points."""
+    d = np.asarray(dims, dtype=np.int64)
+    h = int(d[D_H])
+    return h * int(k) + int(d[D_L]) * h * h + h * (4 + 2 * int(d[D_NDIR]))
 
 
 def ibc_macs_per_evaluation(dims, k: int) -> int:
@@ -237,7 +242,7 @@ def ibc_macs_per_evaluation(dims, k: int) -> int:
 @njit(cache=True)
 def ibc_frequency_part(theta, dims, grid_hz, fpart):
     """fpart[i*K + k] = (W_f enc_f(grid_hz[k]) + b1)[i] (hidden unit major, grid index
-    contiguous, as :func:`ibc_evaluate` reads it). Run once at model load."""
+    contiguous, as :func:`ibc_evaluate` reads it)."""
     o_bd, o_bf, o_wp, o_wf, o_b1, o_hid, o_wo, o_bo, total, p, fdim = ibc_layout(dims)
     nf = dims[D_NFREQ]
     h = dims[D_H]
@@ -252,6 +257,30 @@ def ibc_frequency_part(theta, dims, grid_hz, fpart):
                 arg = math.pi * theta[o_bf + j] * x
                 acc += theta[row + 1 + j] * math.sin(arg) + theta[row + 1 + nf + j] * math.cos(arg)
             fpart[i * k_count + k] = acc
+
+
+@njit(cache=True)
+def ibc_prepare(theta, dims, grid_hz, prep):
+    """Fill ``prep`` (float32, :func:`ibc_prepared_size`) for :func:`ibc_evaluate`: the
+    frequency half of the first layer at every grid point (:func:`ibc_frequency_part`),
+    the L hidden matrices and the pose half of the first layer W_p, all rounded to
+    float32 (the first-layer sum is rounded to float32 anyway; half the bytes to read per
+    evaluation). Run once per model and grid (at engine creation), not per evaluation."""
+    h = dims[D_H]
+    nl = dims[D_L]
+    k_count = grid_hz.shape[0]
+    ibc_frequency_part(theta, dims, grid_hz, prep[:h * k_count])
+    o_wp = ibc_layout(dims)[2]
+    o_hid = ibc_layout(dims)[5]
+    p = ibc_layout(dims)[9]
+    w = prep[h * k_count:]
+    for l in range(nl):
+        src = theta[o_hid + l * (h * h + h):o_hid + l * (h * h + h) + h * h]
+        for j in range(h * h):
+            w[l * h * h + j] = src[j]
+    wp = w[nl * h * h:nl * h * h + h * p]
+    for j in range(h * p):
+        wp[j] = theta[o_wp + j]
 
 
 # Inner loops index arrays (or views) with plain loop variables and constant trip counts:
@@ -344,13 +373,34 @@ def _dense_tile(w, b, n_in, n_out, src, dst):
         i += 1
 
 
+@njit(cache=True, fastmath=_FM32, boundscheck=False)
+def _first_layer32(pose, fpart, k_count, k0, n, tile, kind):
+    """tile[i*KT + t] = act(pose[i] + fpart[i*K + k0 + t]) for the tile's n grid points,
+    0 for the padding lanes t >= n (float32; one fused pass for the sin activation)."""
+    h = pose.shape[0]
+    for i in range(h):
+        pv = np.float32(pose[i])
+        f = fpart[i * k_count + k0:i * k_count + k0 + n]
+        d = tile[i * KT:(i + 1) * KT]
+        if kind == ACT_SIN:
+            for t in range(n):
+                d[t] = fast_sin32(pv + f[t])
+        else:
+            for t in range(n):
+                d[t] = pv + f[t]
+        for t in range(n, KT):
+            d[t] = 0.0
+    if kind != ACT_SIN:
+        _activate32(tile, kind)
+
+
 @njit(cache=True, fastmath=True, boundscheck=False)
-def ibc_evaluate(theta, dims, fpart, ux, uy, uz, distance, scratch, out):
-    """Evaluate the IBC for one pose at every precomputed grid frequency.
+def ibc_evaluate(theta, dims, prep, ux, uy, uz, distance, scratch, out):
+    """Evaluate the IBC for one pose at every grid frequency.
 
     ``(ux, uy, uz)`` head-relative unit direction (native frame), ``distance`` centre
-    distance in metres; ``fpart`` from :func:`ibc_frequency_part`; ``scratch`` float64 of
-    at least :func:`ibc_scratch_size`; ``out`` float64 of at least K*4, written
+    distance in metres; ``prep`` from :func:`ibc_prepare` (it fixes the grid); ``scratch``
+    float64 of at least :func:`ibc_scratch_size`; ``out`` float64 of at least K*4, written
     out[k*4 + (0, 1, 2, 3)] = (log-amp L, phase L, log-amp R, phase R). Allocation free.
     """
     o_bd, o_bf, o_wp, o_wf, o_b1, o_hid, o_wo, o_bo, total, p, fdim = ibc_layout(dims)
@@ -359,22 +409,18 @@ def ibc_evaluate(theta, dims, fpart, ux, uy, uz, distance, scratch, out):
     nl = dims[D_L]
     kind = dims[D_ACT]
     no = dims[D_NOUT]
-    k_count = fpart.shape[0] // h
-    o_ta, o_tb, o_to, o_w32, end = _scratch_parts_jit(p, h, nl, no)
-    enc = scratch[0:p]
+    k_count = (prep.shape[0] - nl * h * h - h * p) // h
+    fpart = prep[:h * k_count]
+    w32 = prep[h * k_count:h * k_count + nl * h * h]
+    wp32 = prep[h * k_count + nl * h * h:h * k_count + nl * h * h + h * p]
+    o_ta, o_tb, o_to, end = _scratch_parts_jit(p, h, no)
+    enc = scratch[0:(p + 1) // 2].view(np.float32)[:p]
     pose = scratch[p:p + h]
-    # hidden tiles and hidden weights in float32 (twice the FMA throughput; the hidden
-    # activations are bounded, the input and output layers stay float64)
+    # hidden tiles in float32 (twice the FMA throughput; the hidden activations are
+    # bounded); the encoding, pose part and output layer stay float64
     ta = scratch[o_ta:o_tb].view(np.float32)[:h * KT]
     tb = scratch[o_tb:o_to].view(np.float32)[:h * KT]
     to = scratch[o_to:o_to + no * KT]
-    w32 = scratch[o_w32:end].view(np.float32)[:nl * h * h]
-    for l in range(nl):
-        wo = o_hid + l * (h * h + h)
-        src = theta[wo:wo + h * h]
-        dstw = w32[l * h * h:(l + 1) * h * h]
-        for j in range(h * h):
-            dstw[j] = src[j]
     bd = theta[o_bd:o_bd + 3 * nd]
     # ---- pose encoding (fast_sin is accurate to ~1e-11 here; cos x = sin(x + pi/2))
     enc[0] = ux
@@ -393,24 +439,11 @@ def ibc_evaluate(theta, dims, fpart, ux, uy, uz, distance, scratch, out):
     if rho > theta[2]:
         rho = theta[2]
     enc[3 + 2 * nd] = rho
-    for i in range(h):
-        w = theta[o_wp + i * p:o_wp + (i + 1) * p]
-        acc = 0.0
-        for j in range(p):
-            acc += w[j] * enc[j]
-        pose[i] = acc
+    _pose_part(wp32, enc, pose)
     # ---- grid points, KT at a time; lanes past K in the last tile are zero-padded
     for k0 in range(0, k_count, KT):
         n = min(KT, k_count - k0)
-        for i in range(h):
-            pv = pose[i]
-            f = fpart[i * k_count + k0:i * k_count + k0 + n]
-            d = ta[i * KT:(i + 1) * KT]
-            for t in range(n):
-                d[t] = pv + f[t]
-            for t in range(n, KT):
-                d[t] = 0.0
-        _activate32(ta, kind)
+        _first_layer32(pose, fpart, k_count, k0, n, ta, kind)
         cur = ta
         nxt = tb
         for l in range(nl):
@@ -425,3 +458,38 @@ def ibc_evaluate(theta, dims, fpart, ux, uy, uz, distance, scratch, out):
         for t in range(n):
             for o in range(no):
                 out[(k0 + t) * no + o] = to[o * KT + t]
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _pose_part(w, enc, pose):
+    """pose = W_p enc (row-major H x P, float32 sums), four rows per pass so each
+    encoding load feeds four vectorised reductions."""
+    h = pose.shape[0]
+    p = enc.shape[0]
+    i = 0
+    while i + 4 <= h:
+        w0 = w[i * p:(i + 1) * p]
+        w1 = w[(i + 1) * p:(i + 2) * p]
+        w2 = w[(i + 2) * p:(i + 3) * p]
+        w3 = w[(i + 3) * p:(i + 4) * p]
+        a0 = np.float32(0.0)
+        a1 = np.float32(0.0)
+        a2 = np.float32(0.0)
+        a3 = np.float32(0.0)
+        for j in range(p):
+            e = enc[j]
+            a0 += w0[j] * e
+            a1 += w1[j] * e
+            a2 += w2[j] * e
+            a3 += w3[j] * e
+        pose[i] = a0
+        pose[i + 1] = a1
+        pose[i + 2] = a2
+        pose[i + 3] = a3
+        i += 4
+    while i < h:
+        acc = np.float32(0.0)
+        for j in range(p):
+            acc += w[i * p + j] * enc[j]
+        pose[i] = acc
+        i += 1

@@ -25,13 +25,12 @@ H_SCRATCH_LEN = 14
 H_STAGE_LEN = 15
 H_FIFO_LEN = 16
 H_MAX_DELAY = 17
-H_FPART_LEN = 18
+H_IBC_PREP_LEN = 18
 # float64 offsets
 H_LISTENER = 20
 H_SRC_POSE = 21
 H_SRC_PARAM = 22
 H_THETA = 23
-H_FPART = 24
 H_SCRATCH = 25
 H_IBC_OUT = 26
 H_BIN_W = 27
@@ -65,6 +64,7 @@ H_TDW_IDX = 56   # int64 scratch, 2 x max_block: TDW read positions of one ear's
 # float32 offsets, continued
 H_TDW_OUT = 57   # 2 x max_block: the warp's output before the gain ramp and the strided store
 H_BATCHES = 58   # scalar: batches of LANES source slots, ceil(max_sources / LANES)
+H_IBC_PREP = 59  # float32: the corrector's prepared frequency part and hidden weights (ibc_prepare)
 
 # per-slot strides
 POSE_STRIDE = 8    # px py pz qx qy qz qw -
