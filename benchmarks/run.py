@@ -56,10 +56,6 @@ LITERATURE = [
     {"system": "WarpNet", "params": 8.59e6, "macs_per_s": 19.15e9},
     {"system": "Lite-INN (paper)", "params": 0.15e6, "macs_per_s": None, "rtf": 0.121},
 ]
-# shipped default architecture (spatialmw/kernels/ibc.py docstring), used for a synthetic
-# model when the default weights are not present: cost does not depend on the values
-SHIPPED_DIMS = (32, 32, 32, 2, 2, 4)
-SHIPPED_K = 96
 
 
 # ----------------------------------------------------------------------------- utils
@@ -111,24 +107,6 @@ def _max_n_within(points, budget_ms):
 def _blocks_for(n, blocks):
     """Fewer timed blocks for large N so the default run stays within ~3 minutes."""
     return blocks if n <= 64 else max(30, blocks * 64 // n)
-
-
-def _model_path(tmpdir: Path):
-    """(path or None for the default, description). A synthetic model with the shipped
-    architecture stands in while the default weights are not there."""
-    from spatialmw.model import default_model_path
-    if default_model_path().is_file():
-        return None, "shipped default model"
-    from spatialmw.kernels.ibc import ibc_param_count
-    from spatialmw.model import LiteINNModel, save_model
-    dims = np.array(SHIPPED_DIMS, dtype=np.int64)
-    theta = np.random.default_rng(0).standard_normal(ibc_param_count(dims)) * 0.05
-    theta[:4] = (1.4, 0.0, 0.0, SR / 2.0)
-    grid = np.linspace(0.0, SR / 2.0, SHIPPED_K)
-    p = save_model(LiteINNModel(theta, dims, grid, 0.0875, meta={"provenance": "benchmark synthetic"}),
-                   tmpdir / "synthetic_model.npz")
-    return str(p), ("synthetic random weights with the shipped architecture "
-                    f"(dims {list(SHIPPED_DIMS)}, K {SHIPPED_K}); cost does not depend on weights")
 
 
 def _angles(n, k):
@@ -531,8 +509,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="smw_bench_") as tmp:
         tmpdir = Path(tmp)
-        model, model_desc = _model_path(tmpdir)
-        result["model"] = model_desc
+        model = None  # the shipped default (spatialmw/data/default_kemar.npz)
+        result["model"] = "shipped default model"
         exe, why = _build_c_host(tmpdir)
         via = "C API (libspatialmw.so)" if exe is not None else "kernels via ctypes (@cfunc)"
         if exe is None:

@@ -28,7 +28,7 @@ theta layout (float64, flat)::
 
 All matrices are row-major (out, in). Cost per evaluation (multiply-accumulates):
 pose part P*H + 3*n_dir (once) plus, for each of the K grid points, L*H*H + 4*H
-(the frequency part is precomputed by :func:`ibc_frequency_part` at load). The shipped
+(the frequency part is precomputed by :func:`ibc_prepare` at load). The shipped
 default (n_dir 128, n_freq 32, H 64, L 1, sin, K 96; 25,700 trainable parameters) costs
 384 + 260*64 + 96 * (64*64 + 4*64) = 434,816 MACs per evaluation, i.e. 40.8 M MAC/s at the
 engine's worst case of one evaluation per 512-sample block at 48 kHz (93.75 Hz), plus
@@ -36,14 +36,15 @@ engine's worst case of one evaluation per 512-sample block at 48 kHz (93.75 Hz),
 
 Kernel: the grid points are evaluated KT = 48 at a time with the grid index innermost
 (register-blocked axpy passes, see :func:`_dense_tile`) and the sin activation / encoding
-use branch-free polynomials, so everything vectorises. The hidden tiles, the hidden-layer
-weights (copied into the scratch per evaluation) and the hidden activation
-(:func:`fast_sin32`) are float32; the encoding, pose part, first-layer pre-activation and
-the output layer accumulate in float64 (differences from the float64 kernel ~1e-6, far
-below the float32 gains they feed). ~18 us per evaluation of the shipped model on the
-2-core AVX-512 dev box (28 us all-float64 with 2 x 8 blocking and KT = 32; ~290 us with the
-per-grid-point dot products and libm sin). ``fpart`` is stored hidden-unit major
-(fpart[i*K + k]); scratch does not depend on K.
+use branch-free polynomials, so everything vectorises. :func:`ibc_prepare` converts, once
+per model and grid, the frequency part (stored hidden-unit major, fpart[i*K + k]), the
+hidden matrices and W_p to float32; the encoding, pose part, first layer (fused with its
+sin), hidden tiles and activations are float32, the output layer accumulates in float64
+(differences from the torch float64 mirror < 1e-5, far below the float32 gains they
+feed). ~14 us per evaluation of the shipped model on the 2-core AVX-512 dev box, of which
+the 64 x 64 hidden layer is 7 us (~54 G MAC/s); 17.5 us with the per-evaluation weight
+copy and float64 pose part, 28 us all-float64, ~290 us with per-grid-point dot products
+and libm sin. Scratch does not depend on K.
 """
 from __future__ import annotations
 

@@ -6,13 +6,22 @@ write the three pools, whose regions are found through the int64 header (``layou
 
 Per block of ``frames``:
   1. each playing source: pose -> per-ear delay/gain targets; the warp ramps to them across
-     the block into the source's staging buffers; if the direction moved more than the
-     re-evaluation threshold the IBC is evaluated on its frequency grid and expanded to
-     target gains per bin, reached by a per-hop linear crossfade.
-  2. while a full frame is staged: window both ears, one complex FFT (left + j right),
-     split into the two half spectra, multiply by the current gains, accumulate the mix.
+     the block and stores the result in the source's lane of the staging (corrector off:
+     adds it into one shared stereo staging); if the direction moved more than the
+     re-evaluation threshold (and the block's evaluation budget allows) the IBC is
+     evaluated on its frequency grid and expanded to target gains per bin, reached by a
+     per-hop linear crossfade.
+  2. while a full frame is staged: the sources' frames are windowed and transformed
+     LANES at a time (lane-major float32, one complex FFT of left + j right per source,
+     :mod:`.lanes`), split into the two half spectra, multiplied by each source's gains
+     and summed into the spectral mix (corrector off: one FFT of the shared staging).
      One inverse FFT of (mix_left + j mix_right) per hop gives both ears; overlap-add.
   3. copy ``frames`` from the output FIFO (primed with one hop) into the interleaved output.
+
+Staging and gains are lane-major per batch of LANES slots (slot s is lane s % LANES of
+batch s // LANES: :func:`_stage_base`, :func:`_gain_base`), so the transform, the gain
+crossfade and the gain multiply are LANES-wide vector operations with no transposes; the
+warp pays one strided store per sample instead.
 """
 import math
 
