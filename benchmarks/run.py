@@ -16,7 +16,10 @@ the listener at 2 m (0.5 rev/s) with a pose update every block:
   is missing, the same kernels are called through their @cfunc addresses with ctypes
   over numpy pools (the C hot path minus the shim's pose copy) and the JSON says so.
 * spatialmw's Python ``Engine`` (same kernels, Python front end) for reference.
-* OpenAL Soft 1.19.1 with HRTF, rendering into memory (ALC_SOFT_loopback).
+* OpenAL Soft 1.19.1 with HRTF, rendering into memory (ALC_SOFT_loopback). spatialmw's C
+  API runs and OpenAL Soft alternate in ROUNDS rounds over every N, and each point pools its
+  rounds, so a drift in the machine's speed affects both sides of a ratio. Everything
+  runs pinned to one core (the child processes inherit the affinity).
 * the project's reference HRIR-interpolation renderer and ffmpeg's ``sofalizer``: both
   are offline renderers, timed per source-second and scaled to a 512-frame block
   (block time = N x per-source cost; no mixing cost is added).
@@ -46,6 +49,7 @@ SR = 48000
 BLOCK = 512
 BLOCK_S = BLOCK / SR
 BUDGET_FRACTION = 0.5      # "fits" = median block time within 50 % of one core
+ROUNDS = 5                 # spatialmw and OpenAL Soft alternate this many times per N
 DEFAULT_SIZES = (1, 8, 32, 64, 128, 256)
 QUICK_SIZES = (1, 8)
 REV_PER_S = 0.5
@@ -219,16 +223,6 @@ def _engine_block_times(n, blocks, ibc, model, warmup=10):
 
 
 # ---------------------------------------------------------------------------- peers
-
-def _openal_block_times(sizes, blocks):
-    from spatialmw.peers.openal import OpenALLoopback
-    res = {}
-    with OpenALLoopback(SR, hrtf=True, max_sources=max(sizes)) as al:
-        for n in sizes:
-            t = al.render_block_timing(n, _blocks_for(n, blocks) + 10, block=BLOCK, moving=True)
-            res[n] = t[10:]
-    return res
-
 
 def _reference_per_source_second(seconds):
     from spatialmw.hrtf.reference import ReferenceRenderer
@@ -412,11 +406,14 @@ def _markdown(result):
         "",
         f"Command: `{result['command']}`  ",
         f"Machine: {m['cpu']}, {m['cores']} cores (load average at start {m['loadavg_start']}), "
-        f"Python {m['python']}. 48 kHz, 512-frame blocks, every source moving "
+        f"Python {m['python']}, pinned to CPU {m.get('pinned_cpu', '(not pinned)')}. "
+        "48 kHz, 512-frame blocks, every source moving "
         f"(circle at {RADIUS_M:g} m, {REV_PER_S:g} rev/s), pose update every block.",
         "",
-        "Median (p99) milliseconds per 512-frame block; a block lasts 10.67 ms. "
-        "Offline renderers (marked *) are timed per source-second and scaled by N.",
+        "Median (p99) milliseconds per 512-frame block; a block lasts 10.67 ms. spatialmw (C API) "
+        f"and OpenAL Soft alternate in {ROUNDS} rounds over every N (times pooled), so drift in the "
+        "machine's speed affects both. Offline renderers (marked *) are timed per source-second "
+        "and scaled by N.",
         "",
         "| N | " + " | ".join(s["label"] for s in systems.values()) + " |",
         "|---|" + "---|" * len(systems),
@@ -440,8 +437,11 @@ def _markdown(result):
                      f"{s.get('max_n_50pct_measured', '–')} / {s.get('max_n_50pct_estimate', '–')} |")
     if result.get("ratios_n64"):
         lines += ["", "Ratio spatialmw / peer, time per source at N = 64 (< 1: spatialmw is faster):", ""]
+        rounds = result.get("ratios_n64_rounds", {})
         for k, v in result["ratios_n64"].items():
-            lines.append(f"- {k}: {v:.3f}")
+            per = rounds.get(k)
+            lines.append(f"- {k}: {v:.3f}" + (
+                f" (round by round: {', '.join(f'{x:.2f}' for x in per)})" if per else ""))
     if result.get("startup"):
         lines += ["", "Start-up, renderer creation to the end of the first block (s):", "",
                   "| cache | C API (smw_renderer_create, incl. Python start) | Python Engine (incl. imports) |",
@@ -480,33 +480,8 @@ def _parse(argv):
     return ap.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parse(sys.argv[1:] if argv is None else list(argv))
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (
-        QUICK_SIZES if args.quick else DEFAULT_SIZES)
-    if not sizes or min(sizes) < 1:
-        print("bench: --sizes must be positive integers", file=sys.stderr)
-        return 2
-    blocks = args.blocks or (15 if args.quick else 150)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    t_start = time.perf_counter()
-    notes = []
-    result = {
-        "command": "spatialmw bench " + " ".join(sys.argv[1:] if argv is None else list(argv)),
-        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "loadavg_start": [round(v, 2) for v in os.getloadavg()]},
-        "sample_rate": SR, "block": BLOCK, "block_ms": BLOCK_S * 1e3,
-        "budget_ms": BUDGET_FRACTION * BLOCK_S * 1e3, "sizes": list(sizes), "quick": bool(args.quick),
-        "trajectory": f"circle r={RADIUS_M} m, {REV_PER_S} rev/s, phases spread over 2 pi, pose every block",
-        "systems": {},
-    }
-
-    def log(msg):
-        print(f"[bench {time.perf_counter() - t_start:6.1f}s] {msg}", flush=True)
-
+def _measure(args, sizes, blocks, result, notes, log):
+    """Every measurement of :func:`main`, into ``result`` / ``notes``."""
     with tempfile.TemporaryDirectory(prefix="smw_bench_") as tmp:
         tmpdir = Path(tmp)
         model = None  # the shipped default (spatialmw/data/default_kemar.npz)
@@ -517,38 +492,50 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"C library not usable ({why}): spatialmw timed through the @cfunc kernel "
                          "addresses over numpy pools (the C hot path minus the shim's pose copy).")
 
-        def smw_points(corrector):
-            pts = []
-            for n in sizes:
-                b = _blocks_for(n, blocks)
-                if exe is not None:
-                    t, _ = _run_c_host(exe, n, b, corrector, model)
-                else:
-                    t = _kernel_block_times(n, b, corrector, model)
-                pts.append(_stats(t, n))
-                log(f"spatialmw {via} corrector={corrector} N={n}: {pts[-1]['median_ms']:.3f} ms")
-            return pts
+        def smw_times(n, b, corrector):
+            if exe is not None:
+                return _run_c_host(exe, n, b, corrector, model)[0]
+            return _kernel_block_times(n, b, corrector, model)
 
-        result["systems"]["spatialmw_liteinn"] = {
-            "label": f"spatialmw Lite-INN ({'C API' if exe is not None else 'cfunc'})",
-            "via": via, "points": smw_points(True)}
-        result["systems"]["spatialmw_tdw"] = {
-            "label": f"spatialmw TDW only ({'C API' if exe is not None else 'cfunc'})",
-            "via": via, "points": smw_points(False)}
+        # spatialmw and OpenAL Soft alternate, ROUNDS times over every N, and each point
+        # pools its rounds: a drift in this VM's speed during the run (we have seen 30 %
+        # within a minute) then hits both sides of the ratio alike
+        live = ["spatialmw_liteinn", "spatialmw_tdw"]
+        times = {k: {n: [] for n in sizes} for k in live + ["openal_soft"]}
+        al = None
+        try:
+            from spatialmw.peers.openal import OpenALLoopback
+            al = OpenALLoopback(SR, hrtf=True, max_sources=max(sizes)).__enter__()
+        except Exception as exc:  # a missing peer is reported, not fatal
+            notes.append(f"OpenAL Soft not measured: {exc}")
+        try:
+            for r in range(ROUNDS):
+                for n in sizes:
+                    b = max(10, _blocks_for(n, blocks) // ROUNDS)
+                    times["spatialmw_liteinn"][n].append(smw_times(n, b, True))
+                    times["spatialmw_tdw"][n].append(smw_times(n, b, False))
+                    if al is not None:
+                        times["openal_soft"][n].append(
+                            al.render_block_timing(n, b + 10, block=BLOCK, moving=True)[10:])
+                log(f"round {r + 1}/{ROUNDS}: " + ", ".join(
+                    f"{k} N=64 {np.median(times[k][64][-1]) * 1e3:.3f} ms"
+                    for k in times if 64 in sizes and times[k][64]))
+        finally:
+            if al is not None:
+                al.__exit__(None, None, None)
+        labels = {"spatialmw_liteinn": (f"spatialmw Lite-INN ({'C API' if exe is not None else 'cfunc'})", via),
+                  "spatialmw_tdw": (f"spatialmw TDW only ({'C API' if exe is not None else 'cfunc'})", via),
+                  "openal_soft": ("OpenAL Soft 1.19.1 HRTF", "ALC_SOFT_loopback via ctypes")}
+        for k, (label, how) in labels.items():
+            if all(times[k][n] for n in sizes):
+                result["systems"][k] = {"label": label, "via": how, "rounds": ROUNDS,
+                                        "points": [_stats(np.concatenate(times[k][n]), n) for n in sizes]}
         pts = []
         for n in sizes:
             pts.append(_stats(_engine_block_times(n, _blocks_for(n, blocks), True, model), n))
             log(f"Python Engine N={n}: {pts[-1]['median_ms']:.3f} ms")
         result["systems"]["spatialmw_python"] = {"label": "spatialmw Lite-INN (Python Engine)",
                                                  "via": "spatialmw.engine.Engine", "points": pts}
-        try:
-            al = _openal_block_times(sizes, blocks)
-            result["systems"]["openal_soft"] = {
-                "label": "OpenAL Soft 1.19.1 HRTF", "via": "ALC_SOFT_loopback via ctypes",
-                "points": [_stats(al[n], n) for n in sizes]}
-            log("OpenAL done")
-        except Exception as exc:  # a missing peer is reported, not fatal
-            notes.append(f"OpenAL Soft not measured: {exc}")
         try:
             per_s, desc = _reference_per_source_second(1.0 if args.quick else 4.0)
             result["systems"]["reference_hrir"] = {
@@ -578,6 +565,11 @@ def main(argv: list[str] | None = None) -> int:
                 if p_m and p_p:
                     ratios[f"{mine} / {peer}"] = p_m["per_source_us"] / p_p["per_source_us"]
         result["ratios_n64"] = ratios
+        if 64 in sizes and times["openal_soft"][64]:
+            # the same ratio within each round: its spread shows how much the machine drifted
+            result["ratios_n64_rounds"] = {
+                f"{k} / openal_soft": [float(np.median(a) / np.median(b)) for a, b in
+                                       zip(times[k][64], times["openal_soft"][64])] for k in live}
         result["cost"] = _cost(model)
         if not args.quick:
             try:
@@ -585,6 +577,50 @@ def main(argv: list[str] | None = None) -> int:
                 log("start-up done")
             except Exception as exc:
                 notes.append(f"start-up not measured: {exc}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(sys.argv[1:] if argv is None else list(argv))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (
+        QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    if not sizes or min(sizes) < 1:
+        print("bench: --sizes must be positive integers", file=sys.stderr)
+        return 2
+    blocks = args.blocks or (15 if args.quick else 150)
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    notes = []
+    result = {
+        "command": "spatialmw bench " + " ".join(sys.argv[1:] if argv is None else list(argv)),
+        "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+                    "loadavg_start": [round(v, 2) for v in os.getloadavg()]},
+        "sample_rate": SR, "block": BLOCK, "block_ms": BLOCK_S * 1e3,
+        "budget_ms": BUDGET_FRACTION * BLOCK_S * 1e3, "sizes": list(sizes), "quick": bool(args.quick),
+        "trajectory": f"circle r={RADIUS_M} m, {REV_PER_S} rev/s, phases spread over 2 pi, pose every block",
+        "systems": {},
+    }
+
+    def log(msg):
+        print(f"[bench {time.perf_counter() - t_start:6.1f}s] {msg}", flush=True)
+
+    # One core for everything measured (the child processes inherit it): unpinned, this
+    # VM's scheduler moved processes between its two cores and a system's block time
+    # jumped between two levels (OpenAL Soft at N = 64: 0.58 or 1.05 ms) from run to run.
+    affinity = None
+    try:
+        affinity = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {max(affinity)})
+        result["machine"]["pinned_cpu"] = max(affinity)
+    except (AttributeError, OSError) as exc:
+        notes.append(f"not pinned to one core ({exc}): block times include migrations")
+    try:
+        _measure(args, sizes, blocks, result, notes, log)
+    finally:
+        if affinity is not None:  # the caller (a test, say) gets its cores back
+            os.sched_setaffinity(0, affinity)
     result["machine"]["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
     if max(result["machine"]["loadavg_start"]) > 1.0:
         notes.append("other processes were running (load average above); p99 and medians include "

@@ -3,16 +3,20 @@
 Never asserts speed: timings on shared CI machines mean nothing."""
 import json
 import math
+import os
 
 from benchmarks.run import main
 
 
 def test_quick_benchmark_writes_valid_json(tmp_path):
+    cores = os.sched_getaffinity(0)
     assert main(["--quick", "--sizes", "1,2", "--blocks", "3", "--out", str(tmp_path)]) == 0
+    assert os.sched_getaffinity(0) == cores  # it pins itself to one core while measuring only
     data = json.loads((tmp_path / "bench.json").read_text())
+    assert data["machine"]["pinned_cpu"] in cores
     assert data["sample_rate"] == 48000 and data["block"] == 512
     assert data["sizes"] == [1, 2]
-    for key in ("spatialmw_liteinn", "spatialmw_tdw", "spatialmw_python"):
+    for key in ("spatialmw_liteinn", "spatialmw_tdw", "spatialmw_python", "openal_soft"):
         pts = data["systems"][key]["points"]
         assert [p["n_sources"] for p in pts] == [1, 2]
         for p in pts:
