@@ -32,6 +32,7 @@ from .kernels.fft import fft_tables
 from .kernels.lanes import LANES
 from .kernels.tdw import SINC_PHASES, SINC_TAPS, sinc_table
 from .kernels.ibc import ibc_prepare, ibc_prepared_size, ibc_scratch_size
+from .kernels.ibc_table import build_table, table_distance_rows, table_rings
 from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
 
 SUPPORTED_SAMPLE_RATES = (44100, 48000, 96000)
@@ -41,12 +42,19 @@ MAX_DELAY_SECONDS = 1.0   # 343 m of propagation delay; farther sources keep thi
 MAX_POSITION = 1.0e6      # metres; beyond this a pose is rejected as absurd
 REEVAL_DEGREES = 1.0      # the IBC is re-evaluated when the direction moves more than this
 REEVAL_LOG_DISTANCE = 0.05
-# Corrector evaluations per 512 rendered frames, shared by all moving sources round-robin
-# (new sources are always evaluated at once). One evaluation of the shipped model costs
-# ~20 us here, so this caps the corrector at ~0.3 ms of a 10.7 ms block whatever the number
-# of moving sources; with more than 16 moving sources each one's gains refresh every
-# ceil(moving / 16) blocks (crossfaded), with fewer every block it moves > 1 degree.
+# Corrector updates. A source whose direction moved more than REEVAL_DEGREES (or distance
+# more than REEVAL_LOG_DISTANCE) gets new gains from the direction table (kernels/
+# ibc_table.py: ~0.2 us lookup + ~2 us expansion to per-bin gains), at most
+# IBC_LOOKUPS_PER_512_FRAMES per 512 rendered frames shared round-robin (<= ~0.6 ms of a
+# 10.7 ms block however many sources move; below 256 moving sources every one is updated
+# every block it moves). A source at rest whose gains came from the table gets an exact
+# network evaluation (~14 us), at most IBC_EVALS_PER_512_FRAMES per 512 frames. Without a
+# table (ibc_table_step = 0) moving sources are evaluated directly under that budget (with
+# more than 16 moving, each one's gains refresh every ceil(moving / 16) blocks).
+# New sources are always served at once (a lookup, or an evaluation without a table).
 IBC_EVALS_PER_512_FRAMES = 16
+IBC_LOOKUPS_PER_512_FRAMES = 256
+IBC_TABLE_STEP_DEGREES = 3.0  # 0.09 dB interpolation error, ~4,600 directions (7 MB, ~70 ms)
 
 
 class EngineConfigError(ValueError):
@@ -65,7 +73,9 @@ class EngineConfig:
     max_block: int = 1024
     model_path: str | None = None
     ibc: bool = True
-    ibc_evals_per_512: float = IBC_EVALS_PER_512_FRAMES  # <= 0: evaluate every moved source
+    ibc_evals_per_512: float = IBC_EVALS_PER_512_FRAMES  # <= 0: no limit
+    ibc_lookups_per_512: float = IBC_LOOKUPS_PER_512_FRAMES  # <= 0: no limit
+    ibc_table_step: float = IBC_TABLE_STEP_DEGREES  # degrees between table directions; 0: no table
 
     def validate(self) -> "EngineConfig":
         if self.sample_rate not in SUPPORTED_SAMPLE_RATES:
@@ -75,6 +85,9 @@ class EngineConfig:
             raise EngineConfigError(f"max_sources must be in 1..4096, got {self.max_sources}")
         if not 1 <= int(self.max_block) <= 16384:
             raise EngineConfigError(f"max_block must be in 1..16384, got {self.max_block}")
+        step = float(self.ibc_table_step)
+        if not (step == 0.0 or 0.5 <= step <= 30.0):
+            raise EngineConfigError(f"ibc_table_step must be 0 (no table) or 0.5..30 degrees, got {step}")
         return self
 
 
@@ -125,6 +138,10 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     dims_len = model.dims.shape[0] if model is not None else 1
     scratch_len = ibc_scratch_size(model.dims) if model is not None else 1
     prep_len = ibc_prepared_size(model.dims, k) if model is not None else 1
+    use_table = model is not None and cfg.ibc_table_step > 0.0
+    counts, _ = table_rings(cfg.ibc_table_step) if use_table else (np.zeros(0, np.int64), None)
+    n_rho = table_distance_rows(model.theta) if use_table else 0
+    table_len = max(1, int(counts.sum()) * n_rho * 4 * k)
     ring_len = 1 << math.ceil(math.log2(MAX_DELAY_SECONDS * sr + mb + 8))
     stage_len = N_FFT + mb
     batches = -(-s // LANES)
@@ -163,6 +180,8 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     r[L.H_LANE_ALPHA] = f32.take(LANES, 16)
     r[L.H_TDW_OUT] = f32.take(2 * mb, 16)
     r[L.H_IBC_PREP] = f32.take(prep_len, 16)
+    r[L.H_IBC_TABLE] = f32.take(table_len, 16)
+    r[L.H_TABLE_COUNTS] = i64.take(max(1, 2 * counts.shape[0]))
     r[L.H_SRC_CTL] = i64.take(s * L.CTL_STRIDE)
     r[L.H_DIMS] = i64.take(dims_len)
     r[L.H_BIN_IDX] = i64.take(nbins)
@@ -176,6 +195,7 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
         L.H_THETA_LEN: theta_len, L.H_DIMS_LEN: dims_len, L.H_SCRATCH_LEN: scratch_len,
         L.H_STAGE_LEN: stage_len, L.H_FIFO_LEN: fifo_len, L.H_MAX_DELAY: ring_len - mb - 8,
         L.H_IBC_PREP_LEN: prep_len, L.H_BATCHES: batches,
+        L.H_TABLE_RINGS: counts.shape[0], L.H_TABLE_NRHO: n_rho,
     }
     return EngineLayout(
         config=cfg, model=model, n_f64=f64.size, n_f32=f32.size, n_i64=i64.size,
@@ -209,6 +229,7 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
     f64[c + L.C_COS_REEVAL] = math.cos(math.radians(REEVAL_DEGREES))
     f64[c + L.C_LOGDIST_REEVAL] = REEVAL_LOG_DISTANCE
     f64[c + L.C_EVALS_PER_512] = layout.config.ibc_evals_per_512
+    f64[c + L.C_LOOKUPS_PER_512] = layout.config.ibc_lookups_per_512
     sinc = r[L.H_SINC]
     f32[sinc:sinc + (SINC_PHASES + 1) * SINC_TAPS] = sinc_table().ravel()
     cos, sin, rev = fft_tables(N_FFT)
@@ -231,7 +252,18 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
         d = r[L.H_DIMS]
         i64[d:d + model.dims.shape[0]] = model.dims
         pp = r[L.H_IBC_PREP]
-        ibc_prepare(model.theta, model.dims, grid, f32[pp:pp + r["scalars"][L.H_IBC_PREP_LEN]])
+        prep = f32[pp:pp + r["scalars"][L.H_IBC_PREP_LEN]]
+        ibc_prepare(model.theta, model.dims, grid, prep)
+        n_rings = r["scalars"][L.H_TABLE_RINGS]
+        if n_rings:
+            counts, offsets = table_rings(layout.config.ibc_table_step)
+            tc = r[L.H_TABLE_COUNTS]
+            i64[tc:tc + 2 * n_rings] = np.concatenate([counts, offsets])
+            n_rho = r["scalars"][L.H_TABLE_NRHO]
+            tb = r[L.H_IBC_TABLE]
+            build_table(model.theta, model.dims, prep, counts, offsets, n_rho, grid.shape[0],
+                        f32[tb:tb + int(counts.sum()) * n_rho * 4 * grid.shape[0]],
+                        np.zeros(ibc_scratch_size(model.dims)), np.zeros(4 * grid.shape[0]))
     g = r[L.H_GLOBAL]
     i64[g + L.G_STAGE_FILL] = N_FFT - HOP
     i64[g + L.G_FIFO_COUNT] = HOP  # primed with one hop of silence: any frame count works
@@ -253,10 +285,11 @@ class Engine:
     """
 
     def __init__(self, sample_rate: int = 48000, max_sources: int = 64, max_block: int = 1024,
-                 model: str | Path | None = None, ibc: bool = True):
+                 model: str | Path | None = None, ibc: bool = True,
+                 ibc_table_step: float = IBC_TABLE_STEP_DEGREES):
         self.layout = build_engine_layout(EngineConfig(
             int(sample_rate), int(max_sources), int(max_block),
-            None if model is None else str(model), bool(ibc)))
+            None if model is None else str(model), bool(ibc), ibc_table_step=float(ibc_table_step)))
         lay = self.layout
         self.f64 = np.zeros(lay.n_f64, dtype=np.float64)
         self.f32 = np.zeros(lay.n_f32, dtype=np.float32)

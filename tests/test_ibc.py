@@ -175,7 +175,7 @@ def test_engine_targets_match_model_gain():
     for s in range(2):
         u = rng.normal(size=3)
         u /= np.linalg.norm(u)
-        _ibc_targets(eng.f64, eng.f32, eng.i64, s, u[0], u[1], u[2], 1.7, nb)
+        _ibc_targets(eng.f64, eng.f32, eng.i64, s, u[0], u[1], u[2], 1.7, nb, True)
         g0 = _gain_base(eng.i64, L.H_GTGT, s, nb)  # lane-major: bin k, part c at + (4k + c) LANES
         got = eng.f32[g0:g0 + 4 * nb * LANES:LANES].astype(np.float64).reshape(nb, 2, 2)
         ref = eng.model.gain(u, 1.7, fb)

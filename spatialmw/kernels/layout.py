@@ -26,6 +26,7 @@ H_STAGE_LEN = 15
 H_FIFO_LEN = 16
 H_MAX_DELAY = 17
 H_IBC_PREP_LEN = 18
+H_TABLE_RINGS = 19  # rings of the corrector's direction table (0: no table, evaluate only)
 # float64 offsets
 H_LISTENER = 20
 H_SRC_POSE = 21
@@ -65,12 +66,15 @@ H_TDW_IDX = 56   # int64 scratch, 2 x max_block: TDW read positions of one ear's
 H_TDW_OUT = 57   # 2 x max_block: the warp's output before the gain ramp and the strided store
 H_BATCHES = 58   # scalar: batches of LANES source slots, ceil(max_sources / LANES)
 H_IBC_PREP = 59  # float32: the corrector's prepared frequency part and hidden weights (ibc_prepare)
+H_IBC_TABLE = 60  # float32: the corrector's direction table (ibc_table.py)
+H_TABLE_COUNTS = 61  # int64: nodes per ring, then each ring's first node (2 x H_TABLE_RINGS)
+H_TABLE_NRHO = 62  # scalar: distance rows per node
 
 # per-slot strides
 POSE_STRIDE = 8    # px py pz qx qy qz qw -
 PARAM_STRIDE = 8   # gain min_distance max_distance rolloff - - - -
 CTL_STRIDE = 4     # state distance_model flags status
-STATE_STRIDE = 16  # delay_l delay_r gain_l gain_r ux uy uz dist evaluated unit_gains - ...
+STATE_STRIDE = 16  # delay_l delay_r gain_l gain_r ux uy uz dist evaluated unit_gains exact - ...
 COUNT_STRIDE = 4   # written ramp_hops_left - -
 
 # source_control fields
@@ -92,6 +96,7 @@ C_HEAD_RADIUS = 1
 C_COS_REEVAL = 2   # re-evaluate the IBC when the direction turns more than this
 C_LOGDIST_REEVAL = 3
 C_EVALS_PER_512 = 4  # corrector evaluations allowed per 512 rendered frames (all sources)
+C_LOOKUPS_PER_512 = 5  # direction-table lookups allowed per 512 rendered frames (all sources)
 C_LEN = 8
 
 # global int64 state
@@ -101,6 +106,7 @@ G_FIFO_READ = 2
 G_FIFO_COUNT = 3
 G_IBC_BUDGET = 4    # evaluations left in the current render call
 G_IBC_NEXT = 5      # round-robin position: the source served first next time
+G_LOOKUP_BUDGET = 6  # direction-table lookups left in the current render call
 G_LEN = 8
 
 # write() results

@@ -31,17 +31,19 @@ from numba import njit, uint64
 from ..geometry import distance_gain, head_relative, tdw_ear_targets
 from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
 from .ibc import fast_exp, fast_sin, ibc_evaluate
+from .ibc_table import lookup_table
 from .lanes import LANES, lanes_ramp, lanes_row_sums, lanes_split_gain_add
 from .layout import (
     COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
-    C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_SPEED_OF_SOUND,
-    FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK, G_FIFO_COUNT, G_FIFO_READ, G_IBC_BUDGET,
-    G_IBC_NEXT, G_STAGE_FILL, H_BATCHES, H_BIN_IDX, H_BIN_W, H_BITREV, H_CONST, H_DIMS,
-    H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_GCUR, H_GLOBAL, H_GRID_K, H_GTGT, H_HOP, H_IBC_ENABLED,
-    H_IBC_OUT, H_IBC_PREP, H_IBC_PREP_LEN, H_LANE_ALPHA, H_LANE_MIX, H_LANE_WORK, H_LISTENER,
-    H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES, H_MIX, H_NFFT, H_OLA, H_RING, H_RING_LEN,
-    H_SAMPLE_RATE, H_SCRATCH, H_SCRATCH_LEN, H_SINC, H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM,
-    H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN, H_TABLES32, H_TDW_IDX, H_TDW_OUT, H_THETA,
+    C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_LOOKUPS_PER_512,
+    C_SPEED_OF_SOUND, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK, G_FIFO_COUNT,
+    G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_LOOKUP_BUDGET, G_STAGE_FILL, H_BATCHES, H_BIN_IDX,
+    H_BIN_W, H_BITREV, H_CONST, H_DIMS, H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_GCUR, H_GLOBAL,
+    H_GRID_K, H_GTGT, H_HOP, H_IBC_ENABLED, H_IBC_OUT, H_IBC_PREP, H_IBC_PREP_LEN, H_IBC_TABLE,
+    H_LANE_ALPHA, H_LANE_MIX, H_LANE_WORK, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES,
+    H_MIX, H_NFFT, H_OLA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH, H_SCRATCH_LEN, H_SINC,
+    H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN,
+    H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_TDW_IDX, H_TDW_OUT, H_THETA,
     H_THETA_LEN, H_TWID_COS, H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE,
     STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STRIDE, STATUS_NONFINITE,
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK,
@@ -120,8 +122,9 @@ def _clear_slot(f64, f32, i64, s, nbins):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins):
-    """Evaluate the corrector for one pose and expand it to per-bin complex target gains.
+def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact):
+    """The corrector's output for one pose, from the network (``exact``) or from the
+    direction table, expanded to per-bin complex target gains.
 
     (a, phi) are interpolated linearly between grid points per bin, then
     G = exp(min(a, 20)) * (cos phi + j sin phi) with the branch-free fast_exp / fast_sin
@@ -134,7 +137,17 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins):
     prep = f32[i64[H_IBC_PREP]: i64[H_IBC_PREP] + i64[H_IBC_PREP_LEN]]
     scratch = f64[i64[H_SCRATCH]: i64[H_SCRATCH] + i64[H_SCRATCH_LEN]]
     out = f64[i64[H_IBC_OUT]: i64[H_IBC_OUT] + 4 * k_grid]
-    ibc_evaluate(theta, dims, prep, ux, uy, uz, dist, scratch, out)
+    if exact:
+        ibc_evaluate(theta, dims, prep, ux, uy, uz, dist, scratch, out)
+    else:
+        n_rings = i64[H_TABLE_RINGS]
+        tc = i64[H_TABLE_COUNTS]
+        counts = i64[tc:tc + n_rings]
+        offsets = i64[tc + n_rings:tc + 2 * n_rings]
+        n_rho = i64[H_TABLE_NRHO]
+        nodes = offsets[n_rings - 1] + counts[n_rings - 1]
+        table = f32[i64[H_IBC_TABLE]: i64[H_IBC_TABLE] + nodes * n_rho * 4 * k_grid]
+        lookup_table(table, counts, offsets, n_rho, k_grid, theta, ux, uy, uz, dist, out)
     gt = _gain_base(i64, H_GTGT, s, nbins)
     bidx = i64[i64[H_BIN_IDX]: i64[H_BIN_IDX] + nbins]
     bw = f64[i64[H_BIN_W]: i64[H_BIN_W] + nbins]
@@ -308,18 +321,28 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         gl_state = i64[H_GLOBAL]
         fresh = restart or f64[st + 8] == 0.0
         moved = cosang < f64[k + C_COS_REEVAL] or dlog > f64[k + C_LOGDIST_REEVAL]
-        # a new source is always evaluated; a moved one when the block's budget allows
-        if fresh or (moved and i64[gl_state + G_IBC_BUDGET] > 0):
+        # new or moved: a table lookup (no table: an evaluation); at rest with gains from
+        # the table: an exact evaluation. New sources are served at once, the others as
+        # the block's budgets allow (round-robin from G_IBC_NEXT).
+        table = i64[H_TABLE_RINGS] > 0
+        if fresh or moved:
+            exact = not table
+            budget = gl_state + (G_IBC_BUDGET if exact else G_LOOKUP_BUDGET)
+        else:
+            exact = True
+            budget = gl_state + G_IBC_BUDGET
+        if fresh or ((moved or f64[st + 10] == 0.0) and i64[budget] > 0):
             if not fresh:
-                i64[gl_state + G_IBC_BUDGET] -= 1
+                i64[budget] -= 1
                 i64[gl_state + G_IBC_NEXT] = s + 1
-            _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins)
+            _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact)
             f64[st + 4] = ux
             f64[st + 5] = uy
             f64[st + 6] = uz
             f64[st + 7] = dist
             f64[st + 8] = 1.0
             f64[st + 9] = 0.0
+            f64[st + 10] = 1.0 if exact else 0.0
             _start_gain_ramp(f32, i64, s, nbins, restart, frames)
     if restart:
         i64[ctl + CTL_STATE] = STATE_PLAYING
@@ -530,8 +553,10 @@ def render_core(f64, f32, i64, out, frames):
     clock = i64[g + G_CLOCK]
     fill = i64[g + G_STAGE_FILL]
     nsrc = i64[H_MAX_SOURCES]
-    evals = f64[i64[H_CONST] + C_EVALS_PER_512]  # <= 0: no budget, every moved source
+    evals = f64[i64[H_CONST] + C_EVALS_PER_512]  # <= 0: no budget
     i64[g + G_IBC_BUDGET] = max(1, int(evals * frames / 512.0)) if evals > 0.0 else nsrc
+    lookups = f64[i64[H_CONST] + C_LOOKUPS_PER_512]
+    i64[g + G_LOOKUP_BUDGET] = max(1, int(lookups * frames / 512.0)) if lookups > 0.0 else nsrc
     first = i64[g + G_IBC_NEXT] % nsrc
     if i64[H_IBC_ENABLED] == 0:  # the warps add into the shared staging
         sl = i64[H_STAGE_LEN]
