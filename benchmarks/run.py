@@ -327,39 +327,34 @@ def _startup(exe, model, cold: bool):
 # ------------------------------------------------------------------ cost accounting
 
 def _cost(model_path):
-    from spatialmw.engine import HOP, IBC_EVALS_PER_512_FRAMES, N_FFT, REEVAL_DEGREES
-    from spatialmw.kernels.ibc import ibc_macs_per_evaluation
-    from spatialmw.kernels.tdw import SINC_TAPS
+    """Per-source parameters and MAC/s, from the evaluation protocol's accounting
+    (:func:`spatialmw.evaluation.liteinn_cost`), for the benchmark trajectory."""
+    from spatialmw.engine import HOP, IBC_EVALS_PER_512_FRAMES, IBC_LOOKUPS_PER_512_FRAMES, N_FFT, REEVAL_DEGREES
+    from spatialmw.evaluation import liteinn_cost
     from spatialmw.model import load_model
     m = load_model(model_path)
-    hops = SR / HOP
-    log2n = int(math.log2(N_FFT))
-    nbins = N_FFT // 2 + 1
-    # one complex N-point FFT carries both ears: (N/2) log2 N complex multiply-adds
-    # (radix-2 count; 4 real MACs each), plus the window (2N) and the gains (2 x nbins
-    # complex products = 4 MACs each)
-    fft_macs = 4 * (N_FFT // 2) * log2n
-    stft_per_hop = fft_macs + 2 * N_FFT + 2 * nbins * 4
+    c = liteinn_cost(m, SR, HOP, N_FFT)
+    b = c["macs_breakdown_per_second"]
     deg_per_block = 360.0 * REV_PER_S * BLOCK_S
-    evals_per_s = SR / BLOCK if deg_per_block > REEVAL_DEGREES else SR / BLOCK * deg_per_block / REEVAL_DEGREES
-    ibc_eval = ibc_macs_per_evaluation(m.dims, m.n_grid)
     per_source = {
-        "tdw": {"params": 0, "macs_per_s": 2 * (SINC_TAPS + 1) * SR,
-                "note": f"2 ears x ({SINC_TAPS}-tap sinc + gain) per sample; no learned parameters"},
-        "stft": {"params": 0, "macs_per_s": stft_per_hop * hops,
-                 "note": (f"per hop: one {N_FFT}-point complex FFT for both ears ({fft_macs} MACs), "
-                          f"window, per-bin gains; {hops:g} hops/s")},
-        "ibc": {"params": m.n_params, "macs_per_evaluation": ibc_eval, "evaluations_per_s": evals_per_s,
-                "macs_per_s": ibc_eval * evals_per_s,
-                "note": (f"worst case, one moving source: re-evaluated when the direction moves > "
-                         f"{REEVAL_DEGREES:g} deg, at most once per block (the benchmark trajectory moves "
-                         f"{deg_per_block:.2f} deg/block); with many moving sources the engine caps "
-                         f"evaluations at {IBC_EVALS_PER_512_FRAMES} per 512 frames, shared round-robin, "
-                         f"so per source the cost falls as N grows")},
+        "tdw": {"params": 0, "macs_per_s": b["tdw"], "note": "2 ears x 16-tap sinc per sample"},
+        "stft": {"params": 0, "macs_per_s": b["stft"],
+                 "note": f"per hop: window, one {N_FFT}-point complex FFT for both ears, per-bin gains"},
+        "ibc": {"params": m.n_params, "macs_per_s": b["ibc_moving_table"],
+                "macs_per_table_update": c["ibc_macs_per_table_update"],
+                "macs_per_evaluation": c["ibc_macs_per_evaluation"],
+                "macs_per_s_evaluating_every_block": b["ibc_moving_network"],
+                "note": (f"moving source: a direction-table update (lookup + expansion to per-bin "
+                         f"gains) whenever the direction moves > {REEVAL_DEGREES:g} deg, at most once "
+                         f"per block (the benchmark trajectory moves {deg_per_block:.2f} deg/block; "
+                         f"at most {IBC_LOOKUPS_PER_512_FRAMES} updates per 512 frames in all); a source "
+                         f"at rest gets one network evaluation (at most {IBC_EVALS_PER_512_FRAMES} per "
+                         f"512 frames). The table itself is built once, at creation")},
     }
     total = sum(v["macs_per_s"] for v in per_source.values())
-    shared = {"inverse_stft_macs_per_s": (fft_macs + 2 * N_FFT) * hops,
-              "note": "one inverse FFT per hop for the whole mix, shared by all sources"}
+    shared = {"inverse_stft_macs_per_s": b["stft"] / 2,
+              "note": "one inverse FFT per hop for the whole mix, shared by all sources (about half "
+                      "a source's STFT: no split, no gains, one transform per hop)"}
     return {"per_source": per_source, "total_per_source": {"params": m.n_params, "macs_per_s": total},
             "shared_per_renderer": shared, "literature": LITERATURE}
 
@@ -461,7 +456,11 @@ def _markdown(result):
             extra = f" (RTF {lit['rtf']})" if lit.get("rtf") else ""
             lines.append(f"| {lit['system']}{extra} | {lit['params'] / 1e6:.2f} M | {mac} |")
         lines.append("")
-        lines.append(f"IBC: {c['per_source']['ibc']['note']}; inverse STFT is shared by the mix "
+        ibc = c["per_source"]["ibc"]
+        lines.append(f"IBC: {ibc['note']}. Evaluating the network instead at every update would cost "
+                     f"{ibc['macs_per_s_evaluating_every_block'] / 1e6:.2f} M MAC/s "
+                     f"({ibc['macs_per_evaluation']:,} per evaluation vs {ibc['macs_per_table_update']:,} per "
+                     f"table update). The inverse STFT is shared by the mix "
                      f"({c['shared_per_renderer']['inverse_stft_macs_per_s'] / 1e6:.2f} M MAC/s per renderer).")
     if result.get("notes"):
         lines += ["", "Notes:", ""] + [f"- {n}" for n in result["notes"]]

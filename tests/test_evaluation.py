@@ -122,8 +122,10 @@ def test_liteinn_row(run):
     assert s["params"] > 0 and s["macs_per_second"] > s["macs_per_second_static"] > 0
     b = s["macs_breakdown_per_second"]
     assert b["tdw"] == 2 * 16 * 48000
-    assert math.isclose(s["macs_per_second"], b["tdw"] + b["stft"] + b["ibc_moving_worst_case"])
-    assert math.isclose(b["ibc_moving_worst_case"], s["ibc_macs_per_evaluation"] * 48000 / 512)
+    assert math.isclose(s["macs_per_second"], b["tdw"] + b["stft"] + b["ibc_moving_table"])
+    assert math.isclose(b["ibc_moving_network"], s["ibc_macs_per_evaluation"] * 48000 / 512)
+    # a table update (lookup + expansion) is a small fraction of a network evaluation
+    assert b["ibc_moving_table"] < 0.15 * b["ibc_moving_network"]
     assert res["metadata"]["model_sha256"] and len(res["metadata"]["model_sha256"]) == 64
 
 
