@@ -40,7 +40,7 @@ N_FFT = 512
 HOP = 256
 MAX_DELAY_SECONDS = 1.0   # 343 m of propagation delay; farther sources keep this delay
 MAX_POSITION = 1.0e6      # metres; beyond this a pose is rejected as absurd
-REEVAL_DEGREES = 1.0      # the IBC is re-evaluated when the direction moves more than this
+REEVAL_DEGREES = 1.0      # a source's corrector gains are updated when its direction moves more than this
 REEVAL_LOG_DISTANCE = 0.05
 # Corrector updates. A source whose direction moved more than REEVAL_DEGREES (or distance
 # more than REEVAL_LOG_DISTANCE) gets new gains from the direction table (kernels/

@@ -30,9 +30,10 @@ All matrices are row-major (out, in). Cost per evaluation (multiply-accumulates)
 pose part P*H + 3*n_dir (once) plus, for each of the K grid points, L*H*H + 4*H
 (the frequency part is precomputed by :func:`ibc_prepare` at load). The shipped
 default (n_dir 128, n_freq 32, H 64, L 1, sin, K 96; 25,700 trainable parameters) costs
-384 + 260*64 + 96 * (64*64 + 4*64) = 434,816 MACs per evaluation, i.e. 40.8 M MAC/s at the
-engine's worst case of one evaluation per 512-sample block at 48 kHz (93.75 Hz), plus
-~2 * 260 sin/cos for the encoding (the 128 direction features are sin/cos pairs).
+384 + 260*64 + 96 * (64*64 + 4*64) = 434,816 MACs per evaluation, i.e. 40.8 M MAC/s if a
+moving source were evaluated every 512-sample block at 48 kHz (93.75 Hz), plus ~2 * 260
+sin/cos for the encoding (the 128 direction features are sin/cos pairs). The engine reads
+moving sources from a table of these outputs instead (:mod:`.ibc_table`).
 
 Kernel: the grid points are evaluated KT = 48 at a time with the grid index innermost
 (register-blocked axpy passes, see :func:`_dense_tile`) and the sin activation / encoding

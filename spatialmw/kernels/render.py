@@ -8,9 +8,10 @@ Per block of ``frames``:
   1. each playing source: pose -> per-ear delay/gain targets; the warp ramps to them across
      the block and stores the result in the source's lane of the staging (corrector off:
      adds it into one shared stereo staging); if the direction moved more than the
-     re-evaluation threshold (and the block's evaluation budget allows) the IBC is
-     evaluated on its frequency grid and expanded to target gains per bin, reached by a
-     per-hop linear crossfade.
+     update threshold the corrector's output on its frequency grid is read from the
+     direction table (:mod:`.ibc_table`; a source at rest gets an exact network
+     evaluation instead, within the block's budgets) and expanded to target gains per bin,
+     reached by a per-hop linear crossfade.
   2. while a full frame is staged: the sources' frames are windowed and transformed
      LANES at a time (lane-major float32, one complex FFT of left + j right per source,
      :mod:`.lanes`), split into the two half spectra, multiplied by each source's gains
