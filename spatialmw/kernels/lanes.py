@@ -298,6 +298,23 @@ def lanes_ramp(typingctx, g, gi, target, ti, alpha):
 
 
 @intrinsic
+def lanes_copy(typingctx, dst, di, src, si):
+    """dst[di:di + LANES] = src[si:si + LANES] as one vector load and store (ascending copies
+    within one array stay correct while the source lies at least LANES above)."""
+    if not (_f32_array(dst) and _f32_array(src) and _ints(di, si)):
+        return None
+    sig = types.void(dst, di, src, si)
+
+    def codegen(context, builder, signature, args):
+        e = _Emit(context, builder)
+        v = e.load(e.data(signature.args[2], args[2]), e.index(signature.args[3], args[3]))
+        e.store(e.data(signature.args[0], args[0]), e.index(signature.args[1], args[1]), v)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def lanes_row_sums(typingctx, src, si, dst, di):
     """dst[di + r] += sum over lanes of the vector at src[si + r * LANES], r < LANES
     (LANES rows reduced at once by :func:`transpose_sum`); ``dst`` is float64."""
