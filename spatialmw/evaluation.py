@@ -411,10 +411,10 @@ def liteinn_cost(model, sr: int = SR, hop: int = 256, n_fft: int = 512) -> dict:
 
 def table_update_macs(k_grid: int, nbins: int) -> int:
     """Real multiply-accumulates of one direction-table update: the bilinear lookup (4 rows
-    of 4 K values) plus the expansion to per-bin gains, per bin and ear: 2 interpolations,
-    exp(a) (degree-13 polynomial + 7 squarings = 20) and cos/sin(phi) (2 x degree-11 odd
-    polynomials, 7 each, plus 2 products) = 38."""
-    return 4 * 4 * int(k_grid) + 2 * int(nbins) * 38
+    of 4 K values) plus the expansion to per-bin gains, per bin and ear: 2 interpolations
+    (4), exp(a) (2-part reduction + degree-7 polynomial = 9), cos and sin of the reduced
+    phase (2 + 2 x 5 for the odd degree-9 polynomials) and the 2 products = 27."""
+    return 4 * 4 * int(k_grid) + 2 * int(nbins) * 27
 
 
 # --------------------------------------------------------------------------- main entry
