@@ -53,6 +53,13 @@ def table_of(eng):
     return lookup, counts
 
 
+def real_ends(g):
+    """The engine's convention: the gain at DC and Nyquist is real (the real part)."""
+    g = np.array(g, dtype=complex)
+    g[:, [0, -1]] = g[:, [0, -1]].real
+    return g
+
+
 def target_gains(eng, s):
     g0 = _gain_base(eng.i64, L.H_GTGT, s, NB)
     g = eng.f32[g0:g0 + 4 * NB * LANES:LANES].astype(np.float64).reshape(NB, 2, 2)
@@ -155,7 +162,7 @@ def test_a_source_at_rest_gets_exact_gains():
     eng.write(h, np.zeros(512, np.float32))
     eng.render(512)
     first = target_gains(eng, h)
-    exact = eng.model.gain(u, 2.0, FB)
+    exact = real_ends(eng.model.gain(u, 2.0, FB))
     assert 1e-4 < lsd_db(first, exact) < 0.3  # the table's (rounded, interpolated) gains
     for _ in range(2):
         eng.write(h, np.zeros(512, np.float32))
@@ -174,5 +181,29 @@ def test_table_step_is_validated_and_zero_means_evaluation_only():
         eng.set_source_pose(h, 2.0 * u)
         eng.write(h, np.zeros(512, np.float32))
         eng.render(512)
-        exact = eng.model.gain(u, 2.0, FB)
+        exact = real_ends(eng.model.gain(u, 2.0, FB))
         np.testing.assert_allclose(target_gains(eng, h), exact, rtol=2e-5, atol=1e-6 * np.abs(exact).max())
+
+
+def test_model_with_extreme_outputs_still_renders_finite_audio(tmp_path):
+    """Model files are untrusted: the loader bounds every weight by 1e6, which still allows
+    log-amplitudes and phases of ~1e6. The expansion clamps them (gain <= e^20, phase to
+    +-1000 rad, where the float32 sin/cos are accurate): the output stays finite."""
+    from spatialmw.kernels.ibc import ibc_layout
+    from spatialmw.model import LiteINNModel, default_model_path, load_model, save_model
+    m = load_model(default_model_path())
+    o_bo = int(ibc_layout(m.dims)[7])
+    th = m.theta.copy()
+    th[o_bo:o_bo + 4] = (1e6, 1e6, -1e6, -1e6)  # a_L, phi_L, a_R, phi_R
+    path = save_model(LiteINNModel(th, m.dims, m.grid_hz, m.head_radius, meta={}), tmp_path / "huge.npz")
+    eng = Engine(48000, 2, 512, model=path)
+    h = eng.add_source(distance_model="none")
+    eng.set_source_pose(h, [1.0, 1.0, 0.0])
+    x = np.random.default_rng(0).standard_normal(512).astype(np.float32)
+    outs = []
+    for _ in range(4):
+        eng.write(h, x)
+        outs.append(eng.render(512))
+    y = np.concatenate(outs)[1024:]  # past the STFT latency
+    assert np.all(np.isfinite(y))
+    assert np.abs(y[:, 0]).max() > 1e6 * np.abs(y[:, 1]).max()  # gain e^20 left, e^-87 right

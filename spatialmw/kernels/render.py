@@ -54,6 +54,10 @@ from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
 STATE_STOP = 3  # the shim asks the kernel to clear the slot and go inactive
 MIN_DELAY = float(SINC_LOOKAHEAD)
 MAX_SAMPLE = 1.0e6
+# phases beyond this (no fitted corrector comes near: they are residuals after the warp)
+# are clamped, so the float32 sin/cos stay accurate and a hostile model cannot make them
+# non-finite; log-amplitudes are clamped to [-87, 20] by the expansion
+MAX_PHASE = 1.0e3
 
 
 @njit(cache=True)
@@ -175,9 +179,9 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact):
             w = bw[b0 + c]
             u = 1.0 - w
             al[c] = out[k4] * u + out[k4 + 4] * w
-            pl[c] = out[k4 + 1] * u + out[k4 + 5] * w
+            pl[c] = min(max(out[k4 + 1] * u + out[k4 + 5] * w, -MAX_PHASE), MAX_PHASE)
             ar[c] = out[k4 + 2] * u + out[k4 + 6] * w
-            pr[c] = out[k4 + 3] * u + out[k4 + 7] * w
+            pr[c] = min(max(out[k4 + 3] * u + out[k4 + 7] * w, -MAX_PHASE), MAX_PHASE)
         polar_to_complex32(al, pl)
         polar_to_complex32(ar, pr)
         for c in range(m):
@@ -186,6 +190,11 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact):
             f32[o + LANES] = pl[c]
             f32[o + 2 * LANES] = ar[c]
             f32[o + 3 * LANES] = pr[c]
+    # a real filter's response is real at DC and Nyquist; an imaginary part there would
+    # leak into the other ear through the shared (left + j right) transform
+    for b in (0, nbins - 1):
+        f32[gt + (4 * b + 1) * LANES] = 0.0
+        f32[gt + (4 * b + 3) * LANES] = 0.0
 
 
 @njit(cache=True, boundscheck=False)
