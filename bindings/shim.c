@@ -32,6 +32,7 @@ typedef struct smw_py_args {
     int32_t max_sources;
     int32_t max_block;
     int32_t ibc;
+    double table_step;
     const char* model_path;
     /* out (written by Python) */
     int32_t result;
@@ -313,6 +314,7 @@ smw_renderer_settings smw_renderer_settings_default(void)
     s.model_path = NULL;
     s.coordinate_system = SMW_COORDS_NATIVE;
     s.enable_corrector = 1;
+    s.corrector_table_step_deg = 3.0f;  /* = spatialmw.engine.IBC_TABLE_STEP_DEGREES (tested) */
     return s;
 }
 
@@ -360,6 +362,10 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
         return create_fail(SMW_ERROR_INVALID_ARGUMENT, "max_block_frames must be 1..16384%s", "");
     if (s.coordinate_system < SMW_COORDS_NATIVE || s.coordinate_system > SMW_COORDS_OPENAL)
         return create_fail(SMW_ERROR_INVALID_ARGUMENT, "unknown coordinate_system%s", "");
+    if (!(s.corrector_table_step_deg == 0.0f ||
+          (s.corrector_table_step_deg >= 0.5f && s.corrector_table_step_deg <= 30.0f)))  /* NaN too */
+        return create_fail(SMW_ERROR_INVALID_ARGUMENT,
+                           "corrector_table_step_deg must be 0 (no table) or 0.5..30 degrees%s", "");
 
     smw_result rc = ensure_python();
     if (rc != SMW_SUCCESS) return rc;
@@ -370,6 +376,7 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
     a->max_sources = s.max_sources;
     a->max_block = s.max_block_frames;
     a->ibc = s.enable_corrector ? 1 : 0;
+    a->table_step = (double)s.corrector_table_step_deg;
     a->model_path = s.model_path;
     /* If the embedded init code itself failed, cffi cannot reach the Python function and
      * returns without touching `a`: this preset result then reports it. */

@@ -166,9 +166,15 @@ typedef struct {
     const char* model_path;      /**< Lite-INN weights (.npz); NULL = the shipped default model. Copied during create */
     int32_t coordinate_system;   /**< an smw_coordinate_system. Default SMW_COORDS_NATIVE */
     int32_t enable_corrector;    /**< 1 = full Lite-INN (TDW + IBC), 0 = time-domain warp only (cheaper). Default 1 */
+    float corrector_table_step_deg; /**< spacing of the corrector's direction table, 0.5..30 degrees,
+                                      or 0 for none. Moving sources read the table every block they
+                                      move (~2 us each; 7 MB and ~70 ms of creation at 3 degrees);
+                                      without it every update evaluates the network (~14 us), under a
+                                      budget of 16 per block. Default 3 */
 } smw_renderer_settings;
 
-/** Defaults: 48000 Hz, 1024-frame blocks, 64 sources, default model, native coordinates. */
+/** Defaults: 48000 Hz, 1024-frame blocks, 64 sources, default model, native coordinates,
+ *  corrector on with a 3-degree direction table. */
 SMW_API smw_renderer_settings smw_renderer_settings_default(void);
 
 /** Create a renderer. Control call: on the first call in a process this starts the

@@ -81,7 +81,7 @@ def create_layout(ffi, args) -> int:
             model_path = ffi.string(args.model_path).decode("utf-8", "surrogateescape")
         cfg = EngineConfig(sample_rate=int(args.sample_rate), max_sources=int(args.max_sources),
                            max_block=int(args.max_block), model_path=model_path,
-                           ibc=bool(args.ibc))
+                           ibc=bool(args.ibc), ibc_table_step=float(args.table_step))
         layout = build_engine_layout(cfg)
         render_addr, write_addr = kernel_addresses()
     except BaseException as exc:  # noqa: BLE001

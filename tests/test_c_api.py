@@ -75,7 +75,8 @@ CASES = """
 version result_strings
 create_null_settings create_null_out create_settings_size_zero create_unsupported_rate_22050
 create_failure_sets_out_null create_rate_zero create_zero_sources create_negative_block
-create_bad_coordinate_system create_missing_model create_corrupt_model last_error_after_create_failure
+create_bad_coordinate_system create_table_step_too_fine create_table_step_nan create_without_table
+create_missing_model create_corrupt_model last_error_after_create_failure
 null_renderer_get_latency null_renderer_listener null_renderer_source_create null_renderer_source_destroy
 null_renderer_set_pose null_renderer_set_gain null_renderer_set_distance null_renderer_set_doppler
 null_renderer_set_spatialize null_renderer_set_paused null_renderer_write null_renderer_render
@@ -124,6 +125,12 @@ def test_bad_input_from_c(api_cases, case):
 def test_every_case_listed(api_cases):
     cases, _ = api_cases
     assert set(cases) <= set(CASES), f"unlisted cases: {set(cases) - set(CASES)}"
+
+
+def test_c_default_table_step_is_the_engine_default():
+    from spatialmw.engine import IBC_TABLE_STEP_DEGREES
+    m = re.search(r"s\.corrector_table_step_deg = ([0-9.]+)f;", (ROOT / "bindings" / "shim.c").read_text())
+    assert m and float(m.group(1)) == IBC_TABLE_STEP_DEGREES
 
 
 # ---------------------------------------------------------------------------------------

@@ -108,6 +108,14 @@ int main(int argc, char** argv)
     EXPECT("create_negative_block", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
     s = smw_renderer_settings_default(); s.coordinate_system = 9;
     EXPECT("create_bad_coordinate_system", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.corrector_table_step_deg = 0.1f;
+    EXPECT("create_table_step_too_fine", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.corrector_table_step_deg = NAN;
+    EXPECT("create_table_step_nan", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.corrector_table_step_deg = 0.0f; s.max_sources = 2;
+    EXPECT("create_without_table", smw_renderer_create(&s, &r), SMW_SUCCESS, NULL);
+    smw_renderer_destroy(r);
+    r = NULL;
     s = smw_renderer_settings_default(); s.model_path = "/nonexistent/dir/model.npz"; s.enable_corrector = 1;
     EXPECT("create_missing_model", smw_renderer_create(&s, &r), SMW_ERROR_MODEL_LOAD, NULL);
     s = smw_renderer_settings_default(); s.model_path = corrupt_model; s.enable_corrector = 1;
