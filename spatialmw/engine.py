@@ -282,6 +282,10 @@ class Engine:
 
     Not thread-safe: poses, writes and renders come from one thread. The C library is the
     front end for a game's separate game and audio threads.
+
+    ``ibc=False`` renders the time-domain warp only; ``ibc_table_step`` is the spacing in
+    degrees of the corrector's direction table (0: none, every update evaluates the
+    network), as the C setting ``corrector_table_step_deg``.
     """
 
     def __init__(self, sample_rate: int = 48000, max_sources: int = 64, max_block: int = 1024,
