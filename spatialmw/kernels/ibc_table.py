@@ -72,6 +72,19 @@ def build_table(theta, dims, prep, counts, offsets, n_rho, k_grid, table, scratc
                     table[row + m] = out[m]
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _ring_nodes(counts, offsets, ring, az, n_rho, i0, weight):
+    """The two nodes of ``ring`` around azimuth ``az`` (a fraction of a turn): the row of
+    each at distance row ``i0`` and its bilinear weight times ``weight``."""
+    c = counts[ring]
+    y = az * c
+    j = int(y)
+    fa = y - j
+    j = j % c
+    return ((offsets[ring] + j) * n_rho + i0, (offsets[ring] + (j + 1) % c) * n_rho + i0,
+            weight * (1.0 - fa), weight * fa)
+
+
 @njit(cache=True, fastmath=True, boundscheck=False)
 def lookup_table(table, counts, offsets, n_rho, k_grid, theta, ux, uy, uz, distance, out):
     """out[:4 k_grid] = the table interpolated at unit direction (ux, uy, uz) and
@@ -93,29 +106,9 @@ def lookup_table(table, counts, offsets, n_rho, k_grid, theta, ux, uy, uz, dista
         z = (min(max(rho, theta[1]), theta[2]) - theta[1]) / (theta[2] - theta[1]) * (n_rho - 1)
         i0 = min(int(z), n_rho - 2)
         fr = z - i0
-    # the 4 direction nodes (2 per ring) and their weights
-    rows0 = 0
-    rows1 = 0
-    rows2 = 0
-    rows3 = 0
-    w0 = 0.0
-    w1 = 0.0
-    w2 = 0.0
-    w3 = 0.0
-    for rr in range(2):
-        ring = r0 + rr
-        we = fe if rr == 1 else 1.0 - fe
-        c = counts[ring]
-        y = az * c
-        j0 = int(y)
-        fa = y - j0
-        j0 = j0 % c
-        a = (offsets[ring] + j0) * n_rho + i0
-        b = (offsets[ring] + (j0 + 1) % c) * n_rho + i0
-        if rr == 0:
-            rows0, rows1, w0, w1 = a, b, we * (1.0 - fa), we * fa
-        else:
-            rows2, rows3, w2, w3 = a, b, we * (1.0 - fa), we * fa
+    # the 4 direction nodes: 2 on each enclosing ring
+    rows0, rows1, w0, w1 = _ring_nodes(counts, offsets, r0, az, n_rho, i0, 1.0 - fe)
+    rows2, rows3, w2, w3 = _ring_nodes(counts, offsets, r0 + 1, az, n_rho, i0, fe)
     # one pass per distance row: four weighted rows summed in registers
     for ii in range(2 if n_rho > 1 else 1):
         wr = (fr if ii == 1 else 1.0 - fr) if n_rho > 1 else 1.0
