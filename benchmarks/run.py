@@ -75,6 +75,26 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _busy_cores(seconds=1.0):
+    """Cores kept busy by other processes over ``seconds`` (from /proc/stat, minus this
+    process's own CPU time); None where /proc is unavailable. The load average is no
+    substitute: it still counts a job that finished a minute ago."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # all, idle + iowait (jiffies)
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        t0, i0 = sample()
+        c0 = time.process_time()
+        time.sleep(seconds)
+        t1, i1 = sample()
+        mine = (time.process_time() - c0) * tick
+    except (OSError, ValueError):
+        return None
+    return max(0.0, ((t1 - t0) - (i1 - i0) - mine) / (seconds * tick))
+
+
 def _stats(times_s, n_sources):
     t = np.asarray(times_s, dtype=np.float64)
     med = float(np.median(t))
@@ -400,7 +420,8 @@ def _markdown(result):
         "# spatialmw benchmark",
         "",
         f"Command: `{result['command']}`  ",
-        f"Machine: {m['cpu']}, {m['cores']} cores (load average at start {m['loadavg_start']}), "
+        f"Machine: {m['cpu']}, {m['cores']} cores (other processes busy at start: "
+        f"{_fmt(m.get('busy_cores_start'), 2)} cores), "
         f"Python {m['python']}, pinned to CPU {m.get('pinned_cpu', '(not pinned)')}. "
         "48 kHz, 512-frame blocks, every source moving "
         f"(circle at {RADIUS_M:g} m, {REV_PER_S:g} rev/s), pose update every block.",
@@ -595,7 +616,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "command": "spatialmw bench " + " ".join(sys.argv[1:] if argv is None else list(argv)),
         "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "loadavg_start": [round(v, 2) for v in os.getloadavg()]},
+                    "busy_cores_start": _busy_cores()},
         "sample_rate": SR, "block": BLOCK, "block_ms": BLOCK_S * 1e3,
         "budget_ms": BUDGET_FRACTION * BLOCK_S * 1e3, "sizes": list(sizes), "quick": bool(args.quick),
         "trajectory": f"circle r={RADIUS_M} m, {REV_PER_S} rev/s, phases spread over 2 pi, pose every block",
@@ -620,10 +641,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if affinity is not None:  # the caller (a test, say) gets its cores back
             os.sched_setaffinity(0, affinity)
-    result["machine"]["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
-    if max(result["machine"]["loadavg_start"]) > 1.0:
-        notes.append("other processes were running (load average above); p99 and medians include "
-                     "their interference on this 2-core machine")
+    busy = result["machine"]["busy_cores_start"]
+    if busy is not None and busy > 0.2:
+        notes.append(f"other processes kept {busy:.2f} cores busy at the start; p99 and medians "
+                     "may include their interference on this 2-core machine")
     result["notes"] = notes
     result["elapsed_s"] = time.perf_counter() - t_start
     (out_dir / "bench.json").write_text(json.dumps(result, indent=1, allow_nan=False))

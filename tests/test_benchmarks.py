@@ -14,6 +14,7 @@ def test_quick_benchmark_writes_valid_json(tmp_path):
     assert os.sched_getaffinity(0) == cores  # it pins itself to one core while measuring only
     data = json.loads((tmp_path / "bench.json").read_text())
     assert data["machine"]["pinned_cpu"] in cores
+    assert 0.0 <= data["machine"]["busy_cores_start"] <= os.cpu_count()
     assert data["sample_rate"] == 48000 and data["block"] == 512
     assert data["sizes"] == [1, 2]
     for key in ("spatialmw_liteinn", "spatialmw_tdw", "spatialmw_python", "openal_soft"):
