@@ -105,6 +105,7 @@ class EngineLayout:
     source_control: int = 0
     latency_frames: int = 0
     regions: dict = field(default_factory=dict)
+    table_rings: tuple = ()   # (counts, offsets) of the corrector's direction table, if any
 
 
 class _Allocator:
@@ -139,7 +140,8 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     scratch_len = ibc_scratch_size(model.dims) if model is not None else 1
     prep_len = ibc_prepared_size(model.dims, k) if model is not None else 1
     use_table = model is not None and cfg.ibc_table_step > 0.0
-    counts, _ = table_rings(cfg.ibc_table_step) if use_table else (np.zeros(0, np.int64), None)
+    rings = table_rings(cfg.ibc_table_step) if use_table else ()
+    counts = rings[0] if rings else np.zeros(0, np.int64)
     n_rho = table_distance_rows(model.theta) if use_table else 0
     table_len = max(1, int(counts.sum()) * n_rho * 4 * k)
     ring_len = 1 << math.ceil(math.log2(MAX_DELAY_SECONDS * sr + mb + 8))
@@ -200,7 +202,7 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     return EngineLayout(
         config=cfg, model=model, n_f64=f64.size, n_f32=f32.size, n_i64=i64.size,
         listener=r[L.H_LISTENER], source_pose=r[L.H_SRC_POSE], source_params=r[L.H_SRC_PARAM],
-        source_control=r[L.H_SRC_CTL], latency_frames=N_FFT, regions=r,
+        source_control=r[L.H_SRC_CTL], latency_frames=N_FFT, regions=r, table_rings=rings,
     )
 
 
@@ -254,9 +256,9 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
         pp = r[L.H_IBC_PREP]
         prep = f32[pp:pp + r["scalars"][L.H_IBC_PREP_LEN]]
         ibc_prepare(model.theta, model.dims, grid, prep)
-        n_rings = r["scalars"][L.H_TABLE_RINGS]
-        if n_rings:
-            counts, offsets = table_rings(layout.config.ibc_table_step)
+        if layout.table_rings:
+            counts, offsets = layout.table_rings
+            n_rings = counts.shape[0]
             tc = r[L.H_TABLE_COUNTS]
             i64[tc:tc + 2 * n_rings] = np.concatenate([counts, offsets])
             n_rho = r["scalars"][L.H_TABLE_NRHO]

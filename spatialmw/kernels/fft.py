@@ -123,6 +123,14 @@ def fft_load_forward(xl, xr, win, rev, re, im, cos, sin, n):
     _fft_passes(re, im, cos, sin, n, 1.0)
 
 
+@njit(cache=True, fastmath=True, inline="always")
+def _twiddle_bfly(ur, ui, xr, xi, wr, wi):
+    """The DIT butterfly: (u + w x, u - w x) for complex u, x and twiddle w."""
+    tr = xr * wr - xi * wi
+    ti = xr * wi + xi * wr
+    return ur + tr, ui + ti, ur - tr, ui - ti
+
+
 @njit(cache=True, fastmath=True, boundscheck=False)
 def _fft_passes(re, im, cos, sin, n, sgn):
     """The stages after the first radix-4 pass (see :func:`fft_core`)."""
@@ -151,34 +159,10 @@ def _fft_passes(re, im, cos, sin, n, sgn):
                 t += uq
                 w3r = cos[t]
                 w3i = sgn * sin[t]
-                xr = re[i1]
-                xi = im[i1]
-                tr = xr * w1r - xi * w1i
-                ti = xr * w1i + xi * w1r
-                a0r = re[i0] + tr
-                a0i = im[i0] + ti
-                a1r = re[i0] - tr
-                a1i = im[i0] - ti
-                xr = re[i3]
-                xi = im[i3]
-                tr = xr * w1r - xi * w1i
-                ti = xr * w1i + xi * w1r
-                a2r = re[i2] + tr
-                a2i = im[i2] + ti
-                a3r = re[i2] - tr
-                a3i = im[i2] - ti
-                tr = a2r * w2r - a2i * w2i
-                ti = a2r * w2i + a2i * w2r
-                re[i0] = a0r + tr
-                im[i0] = a0i + ti
-                re[i2] = a0r - tr
-                im[i2] = a0i - ti
-                tr = a3r * w3r - a3i * w3i
-                ti = a3r * w3i + a3i * w3r
-                re[i1] = a1r + tr
-                im[i1] = a1i + ti
-                re[i3] = a1r - tr
-                im[i3] = a1i - ti
+                a0r, a0i, a1r, a1i = _twiddle_bfly(re[i0], im[i0], re[i1], im[i1], w1r, w1i)
+                a2r, a2i, a3r, a3i = _twiddle_bfly(re[i2], im[i2], re[i3], im[i3], w1r, w1i)
+                re[i0], im[i0], re[i2], im[i2] = _twiddle_bfly(a0r, a0i, a2r, a2i, w2r, w2i)
+                re[i1], im[i1], re[i3], im[i3] = _twiddle_bfly(a1r, a1i, a3r, a3i, w3r, w3i)
         o += 3 * q
         q *= 4
     while q < n:
@@ -191,16 +175,7 @@ def _fft_passes(re, im, cos, sin, n, sgn):
                 wi = sgn * sin[t]
                 j = uint64(start) + k
                 l = j + uq
-                xr = re[l]
-                xi = im[l]
-                tr = xr * wr - xi * wi
-                ti = xr * wi + xi * wr
-                ur = re[j]
-                ui = im[j]
-                re[l] = ur - tr
-                im[l] = ui - ti
-                re[j] = ur + tr
-                im[j] = ui + ti
+                re[j], im[j], re[l], im[l] = _twiddle_bfly(re[j], im[j], re[l], im[l], wr, wi)
         o += q
         q <<= 1
 

@@ -33,8 +33,9 @@ def _floats(*ts):
     return all(isinstance(t, types.Float) for t in ts)
 
 
-class _Emit:
-    """IR helpers bound to one codegen call."""
+class VectorIR:
+    """IR helpers bound to one codegen call: ``width``-lane float32 vectors (LANES here;
+    the warp's 16-tap dot products use 16)."""
 
     def __init__(self, context, builder, width=LANES):
         self.c = context
@@ -45,6 +46,19 @@ class _Emit:
 
     def data(self, ty, val):
         return self.c.make_array(ty)(self.c, self.b, val).data
+
+    def unpack(self, signature, args):
+        """The codegen arguments as IR values: arrays -> data pointers, integers -> intp
+        element offsets, floats -> float32 scalars."""
+        out = []
+        for ty, val in zip(signature.args, args):
+            if isinstance(ty, types.Array):
+                out.append(self.data(ty, val))
+            elif isinstance(ty, types.Integer):
+                out.append(self.index(ty, val))
+            else:
+                out.append(self.scalar(ty, val))
+        return out
 
     def index(self, ty, val):
         return self.c.cast(self.b, val, ty, types.intp)
@@ -89,6 +103,13 @@ class _Emit:
         """(xr + j xi)(wr + j wi)."""
         return (self.sub(self.mul(xr, wr), self.mul(xi, wi)),
                 self.add(self.mul(xr, wi), self.mul(xi, wr)))
+
+    def twiddle_bfly(self, u, x, wr, wi):
+        """(u + w x, u - w x) for complex vectors u, x (re, im) and twiddle w: the DIT
+        butterfly of :func:`spatialmw.kernels.fft._twiddle_bfly`."""
+        t = self.cmul(x[0], x[1], wr, wi)
+        return ((self.add(u[0], t[0]), self.add(u[1], t[1])),
+                (self.sub(u[0], t[0]), self.sub(u[1], t[1])))
 
 
 def transpose_sum(builder, vecs, width):
@@ -150,16 +171,8 @@ def lanes_load_radix4(typingctx, stage, off_l, off_r, win, j, m, re, im, dst):
     sig = types.void(stage, off_l, off_r, win, j, m, re, im, dst)
 
     def codegen(context, builder, signature, args):
-        e = _Emit(context, builder)
-        st = e.data(signature.args[0], args[0])
-        ol = e.index(signature.args[1], args[1])
-        orr = e.index(signature.args[2], args[2])
-        wd = e.data(signature.args[3], args[3])
-        jj = e.index(signature.args[4], args[4])
-        mm = e.index(signature.args[5], args[5])
-        red = e.data(signature.args[6], args[6])
-        imd = e.data(signature.args[7], args[7])
-        d = e.index(signature.args[8], args[8])
+        e = VectorIR(context, builder)
+        st, ol, orr, wd, jj, mm, red, imd, d = e.unpack(signature, args)
         xs = []
         for k in (jj, e.add_i(jj, e.mul_i(mm, 2)), e.add_i(jj, mm), e.add_i(jj, e.mul_i(mm, 3))):
             wk = e.splat(builder.load(builder.gep(wd, [k], inbounds=True, source_etype=e.f32), typ=e.f32))
@@ -184,28 +197,17 @@ def lanes_radix22(typingctx, re, im, i0, qw, w1r, w1i, w2r, w2i, w3r, w3i):
     sig = types.void(re, im, i0, qw, w1r, w1i, w2r, w2i, w3r, w3i)
 
     def codegen(context, builder, signature, args):
-        e = _Emit(context, builder)
-        red = e.data(signature.args[0], args[0])
-        imd = e.data(signature.args[1], args[1])
-        i0 = e.index(signature.args[2], args[2])
-        q = e.index(signature.args[3], args[3])
-        w = [e.splat(e.scalar(signature.args[4 + k], args[4 + k])) for k in range(6)]
+        e = VectorIR(context, builder)
+        red, imd, i0, q, *tw = e.unpack(signature, args)
+        w = [e.splat(v) for v in tw]
         idx = [i0]
         for _ in range(3):
             idx.append(e.add_i(idx[-1], q))
         x = [(e.load(red, i), e.load(imd, i)) for i in idx]
-        t = e.cmul(x[1][0], x[1][1], w[0], w[1])
-        a0 = (e.add(x[0][0], t[0]), e.add(x[0][1], t[1]))
-        a1 = (e.sub(x[0][0], t[0]), e.sub(x[0][1], t[1]))
-        t = e.cmul(x[3][0], x[3][1], w[0], w[1])
-        a2 = (e.add(x[2][0], t[0]), e.add(x[2][1], t[1]))
-        a3 = (e.sub(x[2][0], t[0]), e.sub(x[2][1], t[1]))
-        t = e.cmul(a2[0], a2[1], w[2], w[3])
-        y0 = (e.add(a0[0], t[0]), e.add(a0[1], t[1]))
-        y2 = (e.sub(a0[0], t[0]), e.sub(a0[1], t[1]))
-        t = e.cmul(a3[0], a3[1], w[4], w[5])
-        y1 = (e.add(a1[0], t[0]), e.add(a1[1], t[1]))
-        y3 = (e.sub(a1[0], t[0]), e.sub(a1[1], t[1]))
+        a0, a1 = e.twiddle_bfly(x[0], x[1], w[0], w[1])
+        a2, a3 = e.twiddle_bfly(x[2], x[3], w[0], w[1])
+        y0, y2 = e.twiddle_bfly(a0, a2, w[2], w[3])
+        y1, y3 = e.twiddle_bfly(a1, a3, w[4], w[5])
         for i, y in zip(idx, (y0, y1, y2, y3)):
             e.store(red, i, y[0])
             e.store(imd, i, y[1])
@@ -222,18 +224,14 @@ def lanes_radix2(typingctx, re, im, i0, qw, wr, wi):
     sig = types.void(re, im, i0, qw, wr, wi)
 
     def codegen(context, builder, signature, args):
-        e = _Emit(context, builder)
-        red = e.data(signature.args[0], args[0])
-        imd = e.data(signature.args[1], args[1])
-        i0 = e.index(signature.args[2], args[2])
-        i1 = e.add_i(i0, e.index(signature.args[3], args[3]))
-        w = [e.splat(e.scalar(signature.args[4 + k], args[4 + k])) for k in range(2)]
-        t = e.cmul(e.load(red, i1), e.load(imd, i1), w[0], w[1])
-        ur, ui = e.load(red, i0), e.load(imd, i0)
-        e.store(red, i1, e.sub(ur, t[0]))
-        e.store(imd, i1, e.sub(ui, t[1]))
-        e.store(red, i0, e.add(ur, t[0]))
-        e.store(imd, i0, e.add(ui, t[1]))
+        e = VectorIR(context, builder)
+        red, imd, i0, q, wr, wi = e.unpack(signature, args)
+        i1 = e.add_i(i0, q)
+        y0, y1 = e.twiddle_bfly((e.load(red, i0), e.load(imd, i0)), (e.load(red, i1), e.load(imd, i1)),
+                                e.splat(wr), e.splat(wi))
+        for i, y in ((i0, y0), (i1, y1)):
+            e.store(red, i, y[0])
+            e.store(imd, i, y[1])
         return context.get_dummy_value()
 
     return sig, codegen
@@ -251,15 +249,8 @@ def lanes_split_gain_add(typingctx, re, im, k, nk, gains, gk, mix, mk):
     sig = types.void(re, im, k, nk, gains, gk, mix, mk)
 
     def codegen(context, builder, signature, args):
-        e = _Emit(context, builder)
-        red = e.data(signature.args[0], args[0])
-        imd = e.data(signature.args[1], args[1])
-        k_ = e.index(signature.args[2], args[2])
-        nk_ = e.index(signature.args[3], args[3])
-        gd = e.data(signature.args[4], args[4])
-        gk_ = e.index(signature.args[5], args[5])
-        md = e.data(signature.args[6], args[6])
-        mk_ = e.index(signature.args[7], args[7])
+        e = VectorIR(context, builder)
+        red, imd, k_, nk_, gd, gk_, md, mk_ = e.unpack(signature, args)
         half = e.splat(ir.Constant(e.f32, 0.5))
         ar, ai = e.load(red, k_), e.load(imd, k_)
         br, bi = e.load(red, nk_), e.neg(e.load(imd, nk_))  # conj(Z[n - k])
@@ -284,12 +275,9 @@ def lanes_ramp(typingctx, g, gi, target, ti, alpha):
     sig = types.void(g, gi, target, ti, alpha)
 
     def codegen(context, builder, signature, args):
-        e = _Emit(context, builder)
-        gd = e.data(signature.args[0], args[0])
-        gi_ = e.index(signature.args[1], args[1])
-        td = e.data(signature.args[2], args[2])
-        ti_ = e.index(signature.args[3], args[3])
-        a = e.load(e.data(signature.args[4], args[4]), ir.Constant(ir.IntType(64), 0))
+        e = VectorIR(context, builder)
+        gd, gi_, td, ti_, ad = e.unpack(signature, args)
+        a = e.load(ad, ir.Constant(ir.IntType(64), 0))
         cur = e.load(gd, gi_)
         e.store(gd, gi_, e.add(cur, e.mul(a, e.sub(e.load(td, ti_), cur))))
         return context.get_dummy_value()
@@ -306,9 +294,9 @@ def lanes_copy(typingctx, dst, di, src, si):
     sig = types.void(dst, di, src, si)
 
     def codegen(context, builder, signature, args):
-        e = _Emit(context, builder)
-        v = e.load(e.data(signature.args[2], args[2]), e.index(signature.args[3], args[3]))
-        e.store(e.data(signature.args[0], args[0]), e.index(signature.args[1], args[1]), v)
+        e = VectorIR(context, builder)
+        dd, di_, sd, si_ = e.unpack(signature, args)
+        e.store(dd, di_, e.load(sd, si_))
         return context.get_dummy_value()
 
     return sig, codegen
@@ -324,14 +312,11 @@ def lanes_row_sums(typingctx, src, si, dst, di):
     sig = types.void(src, si, dst, di)
 
     def codegen(context, builder, signature, args):
-        e = _Emit(context, builder)
-        sd = e.data(signature.args[0], args[0])
-        si_ = e.index(signature.args[1], args[1])
-        dd = e.data(signature.args[2], args[2])
-        di_ = e.index(signature.args[3], args[3])
+        e = VectorIR(context, builder)
+        sd, si_, dd, di_ = e.unpack(signature, args)
         rows = [e.load(sd, e.add_i(si_, r * LANES)) for r in range(LANES)]
-        s = builder.fpext(transpose_sum(builder, rows, LANES), ir.VectorType(ir.DoubleType(), LANES))
         dty = ir.VectorType(ir.DoubleType(), LANES)
+        s = builder.fpext(transpose_sum(builder, rows, LANES), dty)
         p = builder.bitcast(builder.gep(dd, [di_], inbounds=True, source_etype=ir.DoubleType()),
                             dty.as_pointer())
         builder.store(builder.fadd(builder.load(p, align=8, typ=dty), s), p, align=8)

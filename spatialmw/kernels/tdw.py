@@ -28,6 +28,8 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from .lanes import VectorIR, transpose_sum
+
 SINC_TAPS = 16
 SINC_PHASES = 1024
 SINC_BETA = 6.0
@@ -120,18 +122,10 @@ def _dot_taps(typingctx, a, ia, b, ib):
     sig = types.float32(a, ia, b, ib)
 
     def codegen(context, builder, signature, args):
-        f32 = ir.FloatType()
+        e = VectorIR(context, builder, SINC_TAPS)
         i32 = ir.IntType(32)
-        vty = ir.VectorType(f32, SINC_TAPS)
-        ia_ = context.cast(builder, args[1], signature.args[1], types.intp)
-        ib_ = context.cast(builder, args[3], signature.args[3], types.intp)
-        aa = context.make_array(signature.args[0])(context, builder, args[0])
-        bb = context.make_array(signature.args[2])(context, builder, args[2])
-        pa = builder.gep(aa.data, [ia_], inbounds=True, source_etype=f32)
-        pb = builder.gep(bb.data, [ib_], inbounds=True, source_etype=f32)
-        va = builder.load(builder.bitcast(pa, vty.as_pointer()), align=4, typ=vty)
-        vb = builder.load(builder.bitcast(pb, vty.as_pointer()), align=4, typ=vty)
-        v = builder.fmul(va, vb)
+        ad, ia_, bd, ib_ = e.unpack(signature, args)
+        v = builder.fmul(e.load(ad, ia_), e.load(bd, ib_))
         w = SINC_TAPS
         while w > 1:
             h = w // 2
@@ -161,10 +155,11 @@ def _tap_dot(table, p, ring, s, mask):
 def _dot_taps16(typingctx, table, ring, sidx, pidx, i0, out, oo):
     """16 consecutive output samples at once: out[oo + m] = table[pidx[i0 + m]:+16] .
     ring[sidx[i0 + m]:+16] for m < 16 (float32; indices unchecked, every ring read must lie
-    inside the ring). The 16 product vectors are reduced together by a transposing tree
-    (30 two-source shuffles and 15 adds for 16 sums instead of 64 and 64) that adds each
-    sample's products in exactly :func:`_dot_taps`' pairwise order, so results are
-    bit-identical to it; the 16 sums are stored as one vector."""
+    inside the ring). The 16 product vectors are reduced together by
+    :func:`~spatialmw.kernels.lanes.transpose_sum` (30 two-source shuffles and 15 adds for
+    16 sums instead of 64 and 64), which adds each sample's products in exactly
+    :func:`_dot_taps`' pairwise order, so results are bit-identical to it; the 16 sums are
+    stored as one vector."""
     f32t = types.float32
     if not (isinstance(table, types.Array) and isinstance(ring, types.Array)
             and isinstance(out, types.Array) and table.dtype == f32t and ring.dtype == f32t
@@ -176,52 +171,18 @@ def _dot_taps16(typingctx, table, ring, sidx, pidx, i0, out, oo):
     n = SINC_TAPS
 
     def codegen(context, builder, signature, args):
-        f32 = ir.FloatType()
-        i32 = ir.IntType(32)
+        e = VectorIR(context, builder, n)
         i64 = ir.IntType(64)
-        vty = ir.VectorType(f32, n)
-        ta = context.make_array(signature.args[0])(context, builder, args[0])
-        ra = context.make_array(signature.args[1])(context, builder, args[1])
-        sa = context.make_array(signature.args[2])(context, builder, args[2])
-        pa = context.make_array(signature.args[3])(context, builder, args[3])
-        oa = context.make_array(signature.args[5])(context, builder, args[5])
-        base = context.cast(builder, args[4], signature.args[4], types.intp)
-        oo_ = context.cast(builder, args[6], signature.args[6], types.intp)
+        table_, ring_, sidx_, pidx_, base, out_, oo_ = e.unpack(signature, args)
 
-        def vload(arr, idx):
-            ptr = builder.gep(arr.data, [idx], inbounds=True, source_etype=f32)
-            return builder.load(builder.bitcast(ptr, vty.as_pointer()), align=4, typ=vty)
+        def index_at(arr, m):
+            p = builder.gep(arr, [e.add_i(base, m)], inbounds=True, source_etype=i64)
+            return builder.load(p, typ=i64)
 
-        vecs = []
-        for m in range(n):
-            im = builder.add(base, ir.Constant(i64, m))
-            si = builder.load(builder.gep(sa.data, [im], inbounds=True, source_etype=i64), typ=i64)
-            pi = builder.load(builder.gep(pa.data, [im], inbounds=True, source_etype=i64), typ=i64)
-            v = builder.fmul(vload(ta, pi), vload(ra, si))
-            vecs.append((v, [(m, 0, n)]))  # segments: (sample, first lane, width)
-        while len(vecs) > 1:
-            nxt = []
-            for k in range(0, len(vecs), 2):
-                (u, su), (v, sv) = vecs[k], vecs[k + 1]
-                segs = [(smp, st, w) for smp, st, w in su] + [(smp, st + n, w) for smp, st, w in sv]
-                lo, hi, new = [], [], []
-                for smp, st, w in segs:
-                    h = w // 2
-                    new.append((smp, len(lo), h))
-                    lo += list(range(st, st + h))
-                    hi += list(range(st + h, st + w))
-                a = builder.shuffle_vector(u, v, ir.Constant(ir.VectorType(i32, n), lo))
-                b = builder.shuffle_vector(u, v, ir.Constant(ir.VectorType(i32, n), hi))
-                nxt.append((builder.fadd(a, b), new))
-            vecs = nxt
-        v, segs = vecs[0]
-        order = [0] * n
-        for smp, st, w in segs:
-            order[smp] = st
-        if order != list(range(n)):
-            v = builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(i32, n), order))
-        ptr = builder.gep(oa.data, [oo_], inbounds=True, source_etype=f32)
-        builder.store(v, builder.bitcast(ptr, vty.as_pointer()), align=4)
+        # plain fmul (no contraction), so every sum rounds exactly as _dot_taps' does
+        vecs = [builder.fmul(e.load(table_, index_at(pidx_, m)), e.load(ring_, index_at(sidx_, m)))
+                for m in range(n)]
+        e.store(out_, oo_, transpose_sum(builder, vecs, n))
         return context.get_dummy_value()
 
     return sig, codegen

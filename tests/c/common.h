@@ -51,6 +51,19 @@ static inline int want_corrector(int argc, char** argv)
     return 1;
 }
 
+/* A renderer for the real-time hosts (default settings but block size, capacity and the
+ * --tdw-only switch); NULL after printing why creation failed. */
+static inline smw_renderer* create_renderer(int32_t block, int32_t max_sources, int argc, char** argv)
+{
+    smw_renderer_settings s = smw_renderer_settings_default();
+    s.max_block_frames = block;
+    s.max_sources = max_sources;
+    s.enable_corrector = want_corrector(argc, argv);
+    smw_renderer* r = NULL;
+    if (smw_renderer_create(&s, &r) != SMW_SUCCESS) printf("create failed: %s\n", smw_last_error(NULL));
+    return r;
+}
+
 /* Try to give the calling thread real-time priority; returns 1 on success. */
 static inline int try_realtime_priority(void)
 {

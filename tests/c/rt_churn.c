@@ -55,11 +55,8 @@ static void* game_thread(void* arg)
 int main(int argc, char** argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 3.0;
-    smw_renderer_settings s = smw_renderer_settings_default();
-    s.max_block_frames = BLOCK;
-    s.max_sources = 32;     /* fewer slots than entries: OUT_OF_SOURCES happens too */
-    s.enable_corrector = want_corrector(argc, argv);
-    if (smw_renderer_create(&s, &g_r)) { printf("create failed: %s\n", smw_last_error(NULL)); return 1; }
+    g_r = create_renderer(BLOCK, 32, argc, argv);  /* fewer slots than entries: OUT_OF_SOURCES too */
+    if (!g_r) return 1;
     pthread_t g1, g2;
     pthread_create(&g1, NULL, game_thread, (void*)(uintptr_t)11);
     pthread_create(&g2, NULL, game_thread, (void*)(uintptr_t)12345);

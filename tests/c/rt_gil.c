@@ -40,11 +40,8 @@ static void* python_thread(void* arg)
 int main(int argc, char** argv)
 {
     g_seconds = argc > 1 ? atof(argv[1]) : 3.0;
-    smw_renderer_settings s = smw_renderer_settings_default();
-    s.max_block_frames = BLOCK;
-    s.max_sources = 64;
-    s.enable_corrector = want_corrector(argc, argv);
-    if (smw_renderer_create(&s, &g_r)) { printf("create failed: %s\n", smw_last_error(NULL)); return 1; }
+    g_r = create_renderer(BLOCK, 64, argc, argv);
+    if (!g_r) return 1;
     const float ident[4] = {0, 0, 0, 1};
     for (int i = 0; i < NSRC; ++i) {
         smw_source_create(g_r, &g_src[i]);

@@ -82,11 +82,8 @@ static void* game_thread(void* arg)
 int main(int argc, char** argv)
 {
     long blocks = argc > 1 ? atol(argv[1]) : 300;
-    smw_renderer_settings s = smw_renderer_settings_default();
-    s.max_block_frames = BLOCK;
-    s.max_sources = 64;
-    s.enable_corrector = want_corrector(argc, argv);
-    if (smw_renderer_create(&s, &g_r)) { printf("create failed: %s\n", smw_last_error(NULL)); return 1; }
+    g_r = create_renderer(BLOCK, 64, argc, argv);
+    if (!g_r) return 1;
     for (int i = 0; i < NSRC; ++i) {
         smw_source h;
         smw_source_create(g_r, &h);

@@ -511,7 +511,13 @@ static void hostile_creates(int corrector)
         case 4: s.max_block_frames = rndu(2) ? -(int32_t)rndu(1000) : 16385 + (int32_t)rndu(1u << 30); want = SMW_ERROR_INVALID_ARGUMENT; break;
         case 5: s.coordinate_system = rndu(2) ? -1 : 4 + (int32_t)rndu(1000); want = SMW_ERROR_INVALID_ARGUMENT; break;
         case 6: s.sample_rate = INT32_MIN; want = SMW_ERROR_UNSUPPORTED_SAMPLE_RATE; break;
-        case 7: s.max_sources = INT32_MIN; want = SMW_ERROR_INVALID_ARGUMENT; break;
+        case 7: {   /* capacity, or a direction-table spacing outside 0 and 0.5..30 degrees */
+            static const float BAD_STEP[5] = {NAN, -1.0f, 0.25f, 30.5f, INFINITY};
+            if (rndu(2)) s.max_sources = INT32_MIN;
+            else s.corrector_table_step_deg = BAD_STEP[rndu(5)];
+            want = SMW_ERROR_INVALID_ARGUMENT;
+            break;
+        }
         case 8: {   /* NULL arguments */
             smw_renderer* r = (smw_renderer*)&s;
             check(0, smw_renderer_create(NULL, &r), D_CREATE, SMW_ERROR_NULL_POINTER, NULL);
@@ -561,12 +567,14 @@ int main(int argc, char** argv)
     static const int32_t SR[3] = {44100, 48000, 96000};
     static const int32_t BLK[6] = {1, 7, 64, 256, 512, 1024};
     static const int32_t NSRC[5] = {1, 3, 8, 16, 64};
+    static const float STEP[3] = {0.0f, 3.0f, 15.0f};  /* no table, the default, coarse */
     for (int ri = 0; ri < renderers; ++ri) {
         smw_renderer_settings s = smw_renderer_settings_default();
         s.sample_rate = SR[rndu(3)];
         s.max_block_frames = ri == 0 ? 512 : BLK[rndu(6)];
         s.max_sources = ri == 0 ? 16 : NSRC[rndu(5)];
         s.coordinate_system = (int32_t)rndu(4);
+        s.corrector_table_step_deg = ri == 0 ? 3.0f : STEP[rndu(3)];
         s.enable_corrector = corrector;
         s.model_path = model;
         memset(&z, 0, sizeof z);
