@@ -1,4 +1,4 @@
-"""Output safety: the output is always finite, denormals do not slow the audio path, one bad
+"""Output safety: the output is always finite, denormals are flushed inside the audio path, one bad
 source is muted and reported while the others keep playing.
 
 Measured with the Python :class:`spatialmw.engine.Engine`, which runs the very kernels
@@ -7,17 +7,18 @@ timings and behaviour carry over to ``smw_render`` / ``smw_source_write``.
 """
 from __future__ import annotations
 
-import time
+import subprocess
 
 import numpy as np
 import pytest
+from numba import njit
 
 from spatialmw.engine import Engine
-from test_fuzz_api import write_test_model
+from spatialmw.kernels.fpu import MXCSR_DAZ, MXCSR_FTZ, get_mxcsr, set_mxcsr
+from test_fuzz_api import ROOT, compile_host, write_test_model
 
 B = 512
 SR = 48000
-DEADLINE_MS = B / SR * 1e3
 
 
 @pytest.fixture(scope="module")
@@ -48,55 +49,107 @@ def _signal(kind, n_blocks, rng):
     return x
 
 
-def _time_blocks(model, kind, ibc, n_blocks=240, n_src=16, moving=True):
+FLT_MIN = np.finfo(np.float32).tiny  # smallest normal float32
+
+
+def _is_denormal(y):
+    a = np.abs(np.asarray(y, dtype=np.float32))
+    return (a > 0) & (a < FLT_MIN)
+
+
+@njit
+def _mxcsr():
+    return get_mxcsr()
+
+
+@njit
+def _load_mxcsr(word):
+    set_mxcsr(word)
+
+
+def _render_kind(model, kind, ibc, n_blocks=24, n_src=4):
     eng, hs = _engine(model, n_src, ibc)
     x = _signal(kind, n_blocks, np.random.default_rng(0))
-    times, outs = [], []
+    outs = []
     for b in range(n_blocks):
-        if moving and b % 4 == 0:            # 47 Hz pose updates: the IBC re-evaluates
-            for i, h in enumerate(hs):
-                a = 2 * np.pi * i / n_src + 0.05 * b
-                eng.set_source_pose(h, [2 * np.cos(a), 2 * np.sin(a), 0.0])
-        t0 = time.perf_counter()
         for h in hs:
             eng.write(h, x[b])
-        y = eng.render(B)
-        times.append(time.perf_counter() - t0)
-        outs.append(y)
-    t = np.array(times[min(40, n_blocks // 2):]) * 1e3
-    return float(np.median(t)), float(np.percentile(t, 99)), np.concatenate(outs)
+        outs.append(eng.render(B))
+    return np.concatenate(outs)
 
 
 @pytest.mark.parametrize("ibc", [True, False], ids=["liteinn", "tdw"])
-def test_denormal_and_decaying_input_do_not_slow_rendering(model, ibc):
-    _time_blocks(model, "normal", ibc, n_blocks=20)          # warm caches / JIT
-    res = {k: _time_blocks(model, k, ibc) for k in ("normal", "denormal", "decay", "silence")}
-    for k, (med, p99, y) in res.items():
-        print(f"{'liteinn' if ibc else 'tdw'} {k:9s} median {med:.3f} ms  p99 {p99:.3f} ms")
-        assert np.all(np.isfinite(y))
-        assert p99 < DEADLINE_MS
-    base = res["normal"][0]
-    for k in ("denormal", "decay"):
-        assert res[k][0] < 1.5 * base + 0.1, f"{k}: median {res[k][0]:.3f} ms vs normal {base:.3f} ms"
-    # denormal input comes out as (at most) denormal-sized output, not garbage
-    assert np.max(np.abs(res["denormal"][2])) < 1e-30
+def test_denormals_are_flushed_inside_the_audio_path(model, ibc):
+    """Flush-to-zero and denormals-are-zero hold for the whole render (so no CPU, Intel or
+    AMD, ever computes on a denormal there): denormal input reads as exact zero, and
+    decaying input never produces a denormal output sample. What that saves in time is
+    measured by `make bench` (denormal / normal input ratio), not here."""
+    den = _render_kind(model, "denormal", ibc)
+    assert np.all(den == 0.0)
+    decay = _render_kind(model, "decay", ibc)
+    assert np.all(np.isfinite(decay))
+    assert not np.any(_is_denormal(decay))
+    assert np.max(np.abs(decay)) > 1e-3          # the signal itself still plays
+    normal = _render_kind(model, "normal", ibc)
+    assert np.max(np.abs(normal)) > 1e-3
 
 
-def test_denormal_corrector_gains_do_not_slow_rendering(tmp_path, model):
-    """A model whose log-amplitude output is very negative yields float32 denormal per-bin
-    gains (exp(-100) = 3.7e-44) that multiply every spectrum bin of the hot loop."""
-    from spatialmw.kernels.ibc import ibc_layout
-    from spatialmw.model import load_model, save_model
-    m = load_model(model)
-    o_bo = int(ibc_layout(m.dims)[7])
-    m.theta[o_bo:o_bo + 4] = [-100.0, 0.0, -100.0, 0.0]       # a_L, phi_L, a_R, phi_R biases
-    quiet = save_model(m, tmp_path / "quiet.npz")
-    _time_blocks(model, "normal", True, n_blocks=20)
-    base = _time_blocks(model, "normal", True)
-    tiny = _time_blocks(quiet, "normal", True)
-    print(f"normal gains median {base[0]:.3f} ms; denormal gains median {tiny[0]:.3f} ms")
-    assert np.all(np.isfinite(tiny[2]))
-    assert tiny[0] < 1.5 * base[0] + 0.1
+def test_caller_fpu_control_word_is_restored(model):
+    """The caller's MXCSR (here: round-toward-zero, and FTZ/DAZ off) is what it finds after
+    every write and render, as OpenAL Soft's FPU control guarantees."""
+    eng, hs = _engine(model, 2, True)
+    saved = _mxcsr()
+    try:
+        caller = (saved & ~(MXCSR_FTZ | MXCSR_DAZ)) | 0x6000   # rounding control = toward zero
+        _load_mxcsr(caller)
+        for _ in range(3):
+            for h in hs:
+                eng.write(h, np.full(B, 1e-40, np.float32))
+                assert _mxcsr() & ~0x3F == caller & ~0x3F       # exception flags (bits 0-5) aside
+            eng.render(B)
+            assert _mxcsr() & ~0x3F == caller & ~0x3F
+    finally:
+        _load_mxcsr(saved)
+
+
+def test_c_api_restores_the_caller_fpu_control_word(tmp_path):
+    """Through the C library: smw_source_write and smw_render leave the host's MXCSR as it was
+    and flush denormal input to exact silence."""
+    src = tmp_path / "fpu.c"
+    src.write_text(FPU_HOST)
+    exe = compile_host(src, tmp_path / "fpu", ROOT / "build")
+    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "fpu ok" in r.stdout
+
+
+FPU_HOST = r"""
+#include <stdio.h>
+#include <xmmintrin.h>
+#include "spatialmw.h"
+int main(void) {
+    smw_renderer_settings s = smw_renderer_settings_default();
+    s.max_block_frames = 512;
+    smw_renderer* r = NULL;
+    if (smw_renderer_create(&s, &r)) { printf("create: %s\n", smw_last_error(NULL)); return 1; }
+    smw_source src; smw_source_create(r, &src);
+    smw_source_set_pose(r, src, (float[3]){0, 2, 0}, (float[4]){0, 0, 0, 1});
+    float in[512], out[1024];
+    for (int i = 0; i < 512; ++i) in[i] = (i & 1) ? 1e-40f : -1e-40f;
+    unsigned caller = (_mm_getcsr() & ~0x8040u) | 0x6000u;   /* FTZ/DAZ off, round toward zero */
+    _mm_setcsr(caller);
+    for (int b = 0; b < 8; ++b) {
+        if (smw_source_write(r, src, in, 512)) return 2;
+        if ((_mm_getcsr() & ~0x3Fu) != (caller & ~0x3Fu)) { printf("write changed MXCSR\n"); return 3; }
+        if (smw_render(r, out, 512)) return 4;
+        if ((_mm_getcsr() & ~0x3Fu) != (caller & ~0x3Fu)) { printf("render changed MXCSR\n"); return 5; }
+        for (int i = 0; i < 1024; ++i) if (out[i] != 0.0f) { printf("denormal input not flushed\n"); return 6; }
+    }
+    smw_renderer_destroy(r);
+    printf("fpu ok\n");
+    return 0;
+}
+"""
 
 
 @pytest.mark.parametrize("poison", ["nan", "inf", "-inf", "one_nan"])

@@ -30,6 +30,7 @@ import numpy as np
 from numba import njit, uint64
 
 from ..geometry import distance_gain, head_relative, tdw_ear_targets
+from .fpu import enter_flush_to_zero, leave_flush_to_zero
 from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
 from .ibc import ibc_evaluate, polar_to_complex32
 from .ibc_table import lookup_table
@@ -62,7 +63,17 @@ MAX_PHASE = 1.0e3
 
 @njit(cache=True)
 def write_core(f64, f32, i64, slot, samples, frames):
-    """Append ``frames`` mono samples to a source's delay line (audio thread).
+    """Append ``frames`` mono samples to a source's delay line (audio thread), with
+    flush-to-zero for its duration (:mod:`.fpu`). Returns a WRITE_* code."""
+    saved = enter_flush_to_zero()
+    rc = _write(f64, f32, i64, slot, samples, frames)
+    leave_flush_to_zero(saved)
+    return rc
+
+
+@njit(cache=True)
+def _write(f64, f32, i64, slot, samples, frames):
+    """:func:`write_core` without the FPU control.
 
     Non-finite input, or samples beyond +-MAX_SAMPLE (1e6: no real signal, but enough to
     overflow the shared float32 mix and silence every other source), mutes the whole
@@ -550,8 +561,18 @@ def _slide_stages(f32, i64, consumed, remaining):
 
 @njit(cache=True)
 def render_core(f64, f32, i64, out, frames):
-    """Render ``frames`` interleaved stereo frames into ``out``. Returns 0, or 1 for a bad
-    frame count (then ``out`` is untouched)."""
+    """Render ``frames`` interleaved stereo frames into ``out``, with flush-to-zero for its
+    duration (:mod:`.fpu`). Returns 0, or 1 for a bad frame count (then ``out`` is
+    untouched)."""
+    saved = enter_flush_to_zero()
+    rc = _render(f64, f32, i64, out, frames)
+    leave_flush_to_zero(saved)
+    return rc
+
+
+@njit(cache=True)
+def _render(f64, f32, i64, out, frames):
+    """:func:`render_core` without the FPU control."""
     if frames < 1 or frames > i64[H_MAX_BLOCK]:
         return 1
     n = i64[H_NFFT]
