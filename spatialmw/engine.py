@@ -32,7 +32,8 @@ from .kernels.fft import fft_tables
 from .kernels.lanes import LANES
 from .kernels.tdw import SINC_PHASES, SINC_TAPS, sinc_table
 from .kernels.ibc import ibc_prepare, ibc_prepared_size, ibc_scratch_size
-from .kernels.ibc_table import build_table, table_distance_rows, table_rings
+from .kernels.corrector import ir_window, lf_blend, modeling_delay
+from .kernels.ibc_table import build_table, diffuse_field_table_eq, table_distance_rows, table_rings
 from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
 
 SUPPORTED_SAMPLE_RATES = (44100, 48000, 96000)
@@ -54,7 +55,9 @@ REEVAL_LOG_DISTANCE = 0.05
 # New sources are always served at once (a lookup, or an evaluation without a table).
 IBC_EVALS_PER_512_FRAMES = 16
 IBC_LOOKUPS_PER_512_FRAMES = 256
-IBC_TABLE_STEP_DEGREES = 3.0  # 0.09 dB interpolation error, ~4,600 directions (7 MB, ~70 ms)
+IBC_TABLE_STEP_DEGREES = 3.0  # 0.09 dB interpolation error, ~4,600 directions
+EQUALIZATIONS = ("none", "diffuse_field")
+DIFFUSE_FIELD_STEP_DEGREES = 5.0  # directions the diffuse-field average is taken over (~1,650)
 
 
 class EngineConfigError(ValueError):
@@ -76,6 +79,8 @@ class EngineConfig:
     ibc_evals_per_512: float = IBC_EVALS_PER_512_FRAMES  # <= 0: no limit
     ibc_lookups_per_512: float = IBC_LOOKUPS_PER_512_FRAMES  # <= 0: no limit
     ibc_table_step: float = IBC_TABLE_STEP_DEGREES  # degrees between table directions; 0: no table
+    equalization: str = "none"  # "none" (the measured HRTF) or "diffuse_field"
+    speed_of_sound: float = geometry.SPEED_OF_SOUND  # m/s: propagation delay and Doppler
 
     def validate(self) -> "EngineConfig":
         if self.sample_rate not in SUPPORTED_SAMPLE_RATES:
@@ -88,6 +93,10 @@ class EngineConfig:
         step = float(self.ibc_table_step)
         if not (step == 0.0 or 0.5 <= step <= 30.0):
             raise EngineConfigError(f"ibc_table_step must be 0 (no table) or 0.5..30 degrees, got {step}")
+        if not (math.isfinite(float(self.speed_of_sound)) and 1.0 <= float(self.speed_of_sound) <= 1.0e4):
+            raise EngineConfigError(f"speed_of_sound must be 1..10000 m/s, got {self.speed_of_sound}")
+        if self.equalization not in EQUALIZATIONS:
+            raise EngineConfigError(f"equalization must be one of {EQUALIZATIONS}, got {self.equalization!r}")
         return self
 
 
@@ -143,7 +152,8 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     rings = table_rings(cfg.ibc_table_step) if use_table else ()
     counts = rings[0] if rings else np.zeros(0, np.int64)
     n_rho = table_distance_rows(model.theta) if use_table else 0
-    table_len = max(1, int(counts.sum()) * n_rho * 4 * k)
+    table_len = max(1, int(counts.sum()) * n_rho * 4 * nbins)
+    delay = modeling_delay(sr) if model is not None else 0
     ring_len = 1 << math.ceil(math.log2(MAX_DELAY_SECONDS * sr + mb + 8))
     stage_len = N_FFT + mb
     batches = -(-s // LANES)
@@ -155,7 +165,8 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
 
     f64, f32, i64 = _Allocator(), _Allocator(), _Allocator(L.HEADER_LEN)
     r = {}
-    r[L.H_LISTENER] = f64.take(8)
+    r[L.H_LISTENER] = f64.take(L.LISTENER_LEN)
+    r[L.H_LISTENER_TRACK] = f64.take(L.LT_LEN)
     r[L.H_SRC_POSE] = f64.take(s * L.POSE_STRIDE)
     r[L.H_SRC_PARAM] = f64.take(s * L.PARAM_STRIDE)
     r[L.H_THETA] = f64.take(theta_len)
@@ -170,10 +181,15 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     r[L.H_MIX] = f64.take(4 * nbins)
     r[L.H_OLA] = f64.take(2 * N_FFT)
     r[L.H_CONST] = f64.take(L.C_LEN)
+    r[L.H_LF_BLEND] = f64.take(nbins)
+    r[L.H_EQ] = f64.take(4 * nbins)
+    r[L.H_IR_WINDOW] = f64.take(N_FFT)
     r[L.H_RING] = f32.take(s * ring_len, 16)
     r[L.H_STAGE] = f32.take(stage, 16)
     r[L.H_GCUR] = f32.take(gains, 16)
     r[L.H_GTGT] = f32.take(gains, 16)
+    r[L.H_GPREV] = f32.take(gains, 16)
+    r[L.H_GAIN_SCRATCH] = f32.take(4 * nbins, 16)
     r[L.H_FIFO] = f32.take(2 * fifo_len, 16)
     r[L.H_SINC] = f32.take((SINC_PHASES + 1) * SINC_TAPS, 16)
     r[L.H_LANE_WORK] = f32.take(2 * N_FFT * LANES, 16)
@@ -197,12 +213,12 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
         L.H_THETA_LEN: theta_len, L.H_DIMS_LEN: dims_len, L.H_SCRATCH_LEN: scratch_len,
         L.H_STAGE_LEN: stage_len, L.H_FIFO_LEN: fifo_len, L.H_MAX_DELAY: ring_len - mb - 8,
         L.H_IBC_PREP_LEN: prep_len, L.H_BATCHES: batches,
-        L.H_TABLE_RINGS: counts.shape[0], L.H_TABLE_NRHO: n_rho,
+        L.H_TABLE_RINGS: counts.shape[0], L.H_TABLE_NRHO: n_rho, L.H_DELAY: delay,
     }
     return EngineLayout(
         config=cfg, model=model, n_f64=f64.size, n_f32=f32.size, n_i64=i64.size,
         listener=r[L.H_LISTENER], source_pose=r[L.H_SRC_POSE], source_params=r[L.H_SRC_PARAM],
-        source_control=r[L.H_SRC_CTL], latency_frames=N_FFT, regions=r, table_rings=rings,
+        source_control=r[L.H_SRC_CTL], latency_frames=HOP + delay, regions=r, table_rings=rings,
     )
 
 
@@ -226,7 +242,7 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
     for s in range(layout.config.max_sources):
         f64[r[L.H_SRC_POSE] + s * L.POSE_STRIDE + 6] = 1.0
     c = r[L.H_CONST]
-    f64[c + L.C_SPEED_OF_SOUND] = geometry.SPEED_OF_SOUND
+    f64[c + L.C_SPEED_OF_SOUND] = layout.config.speed_of_sound
     f64[c + L.C_HEAD_RADIUS] = model.head_radius if model is not None else geometry.DEFAULT_HEAD_RADIUS
     f64[c + L.C_COS_REEVAL] = math.cos(math.radians(REEVAL_DEGREES))
     f64[c + L.C_LOGDIST_REEVAL] = REEVAL_LOG_DISTANCE
@@ -238,8 +254,8 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
     f64[r[L.H_TWID_COS]:r[L.H_TWID_COS] + N_FFT] = cos
     f64[r[L.H_TWID_SIN]:r[L.H_TWID_SIN] + N_FFT] = sin
     i64[r[L.H_BITREV]:r[L.H_BITREV] + N_FFT] = rev
-    n = np.arange(N_FFT)
-    win = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * n / N_FFT))
+    # overlap-add convolution: each hop's H new samples, zero-padded to N (kernels/render.py)
+    win = np.where(np.arange(N_FFT) < HOP, 1.0, 0.0)
     f64[r[L.H_WINDOW]:r[L.H_WINDOW] + N_FFT] = win
     f32[r[L.H_TABLES32]:r[L.H_TABLES32] + 3 * N_FFT] = np.concatenate([cos, sin, win])
     grid = _grid(model, sr)
@@ -248,7 +264,11 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
     w = np.clip((fb - grid[k]) / (grid[k + 1] - grid[k]), 0.0, 1.0)
     i64[r[L.H_BIN_IDX]:r[L.H_BIN_IDX] + len(k)] = k
     f64[r[L.H_BIN_W]:r[L.H_BIN_W] + len(w)] = w
+    nbins = N_FFT // 2 + 1
+    delay = r["scalars"][L.H_DELAY]
+    f64[r[L.H_LF_BLEND]:r[L.H_LF_BLEND] + nbins] = lf_blend(fb)
     if model is not None:
+        f64[r[L.H_IR_WINDOW]:r[L.H_IR_WINDOW] + N_FFT] = ir_window(N_FFT, HOP, delay)
         th = r[L.H_THETA]
         f64[th:th + model.theta.shape[0]] = model.theta
         d = r[L.H_DIMS]
@@ -256,6 +276,16 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
         pp = r[L.H_IBC_PREP]
         prep = f32[pp:pp + r["scalars"][L.H_IBC_PREP_LEN]]
         ibc_prepare(model.theta, model.dims, grid, prep)
+        shaping = (k.astype(np.int64), w, f64[r[L.H_LF_BLEND]:r[L.H_LF_BLEND] + nbins],
+                   2.0 * np.pi * delay / N_FFT, f64[r[L.H_IR_WINDOW]:r[L.H_IR_WINDOW] + N_FFT],
+                   cos, sin, rev, np.zeros(N_FFT), np.zeros(N_FFT))
+        eq = f64[r[L.H_EQ]:r[L.H_EQ] + 4 * nbins]
+        scratch = np.zeros(ibc_scratch_size(model.dims))
+        grid_out = np.zeros(4 * grid.shape[0])
+        if layout.config.equalization == "diffuse_field":
+            diffuse_field_table_eq(model.theta, model.dims, prep,
+                                   table_rings(DIFFUSE_FIELD_STEP_DEGREES)[0], shaping, scratch,
+                                   grid_out, np.zeros(4 * nbins), np.zeros(2 * nbins), eq)
         if layout.table_rings:
             counts, offsets = layout.table_rings
             n_rings = counts.shape[0]
@@ -263,11 +293,10 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
             i64[tc:tc + 2 * n_rings] = np.concatenate([counts, offsets])
             n_rho = r["scalars"][L.H_TABLE_NRHO]
             tb = r[L.H_IBC_TABLE]
-            build_table(model.theta, model.dims, prep, counts, offsets, n_rho, grid.shape[0],
-                        f32[tb:tb + int(counts.sum()) * n_rho * 4 * grid.shape[0]],
-                        np.zeros(ibc_scratch_size(model.dims)), np.zeros(4 * grid.shape[0]))
+            build_table(model.theta, model.dims, prep, counts, offsets, n_rho, shaping, eq,
+                        f32[tb:tb + int(counts.sum()) * n_rho * 4 * nbins], scratch, grid_out)
     g = r[L.H_GLOBAL]
-    i64[g + L.G_STAGE_FILL] = N_FFT - HOP
+    i64[g + L.G_STAGE_FILL] = 0
     i64[g + L.G_FIFO_COUNT] = HOP  # primed with one hop of silence: any frame count works
 
 
@@ -287,15 +316,19 @@ class Engine:
 
     ``ibc=False`` renders the time-domain warp only; ``ibc_table_step`` is the spacing in
     degrees of the corrector's direction table (0: none, every update evaluates the
-    network), as the C setting ``corrector_table_step_deg``.
+    network), as the C setting ``corrector_table_step_deg``. ``equalization``:
+    ``"none"`` renders the measured HRTF as fitted, ``"diffuse_field"`` divides out its
+    average over all directions (minimum phase), as OpenAL Soft's data sets are.
     """
 
     def __init__(self, sample_rate: int = 48000, max_sources: int = 64, max_block: int = 1024,
                  model: str | Path | None = None, ibc: bool = True,
-                 ibc_table_step: float = IBC_TABLE_STEP_DEGREES):
+                 ibc_table_step: float = IBC_TABLE_STEP_DEGREES, equalization: str = "none",
+                 speed_of_sound: float = geometry.SPEED_OF_SOUND):
         self.layout = build_engine_layout(EngineConfig(
             int(sample_rate), int(max_sources), int(max_block),
-            None if model is None else str(model), bool(ibc), ibc_table_step=float(ibc_table_step)))
+            None if model is None else str(model), bool(ibc), ibc_table_step=float(ibc_table_step),
+            equalization=equalization, speed_of_sound=float(speed_of_sound)))
         lay = self.layout
         self.f64 = np.zeros(lay.n_f64, dtype=np.float64)
         self.f32 = np.zeros(lay.n_f32, dtype=np.float32)
@@ -311,7 +344,8 @@ class Engine:
 
     @property
     def latency_frames(self) -> int:
-        """Algorithmic latency (the STFT frame), excluding propagation delay."""
+        """Algorithmic latency in frames (one hop, plus the corrector's modelling delay when
+        the corrector is on), excluding propagation delay."""
         return self.layout.latency_frames
 
     def _ctl(self, src: int) -> int:
@@ -367,6 +401,40 @@ class Engine:
         p = self.layout.source_pose + src * L.POSE_STRIDE
         self.f64[p:p + 3] = pos
         self.f64[p + 3:p + 7] = q
+
+    def set_source_velocity(self, src: int, velocity) -> None:
+        """The source's velocity (native m/s), which Doppler and the motion between pose
+        updates follow (:mod:`spatialmw.kernels.motion`); ``None`` returns to estimating it
+        from the poses (the default)."""
+        ctl = self._ctl(src)
+        par = self.layout.source_params + src * L.PARAM_STRIDE
+        if velocity is None:
+            self.i64[ctl + L.CTL_FLAGS] &= ~L.FLAG_VELOCITY
+            return
+        v = _as_float32(geometry.as_vector3(velocity, "source velocity"))
+        if np.max(np.abs(v)) > MAX_POSITION:
+            raise geometry.GeometryError(f"source velocity {v.tolist()} beyond {MAX_POSITION:g} m/s")
+        self.f64[par + L.P_VEL:par + L.P_VEL + 3] = v
+        self.i64[ctl + L.CTL_FLAGS] |= L.FLAG_VELOCITY
+
+    def set_listener_velocity(self, velocity) -> None:
+        """The listener's velocity (native m/s); ``None``: estimated from its poses."""
+        lis = self.layout.listener
+        if velocity is None:
+            self.f64[lis + L.L_VEL_SET] = 0.0
+            return
+        v = _as_float32(geometry.as_vector3(velocity, "listener velocity"))
+        if np.max(np.abs(v)) > MAX_POSITION:
+            raise geometry.GeometryError(f"listener velocity {v.tolist()} beyond {MAX_POSITION:g} m/s")
+        self.f64[lis + L.L_VEL:lis + L.L_VEL + 3] = v
+        self.f64[lis + L.L_VEL_SET] = 1.0
+
+    def teleport_source(self, src: int) -> None:
+        """Treat the source's next pose as a jump: no Doppler sweep, nothing replayed, the
+        old and new position crossfaded over one block. (Jumps faster than sound, or of
+        more than 1.7 m of path off the motion in one update, are detected without this.)"""
+        self._ctl(src)
+        self.f64[self.layout.source_params + src * L.PARAM_STRIDE + L.P_TELEPORTS] += 1.0
 
     def set_source_params(self, src: int, *, gain=None, distance_model=None, min_distance=None,
                           max_distance=None, rolloff=None, doppler=None, spatialize=None,

@@ -1,19 +1,15 @@
-"""The corrector's direction table: IBC outputs precomputed on a sphere of directions.
+"""The corrector's direction table: shaped per-bin gains precomputed on a sphere of directions.
 
 A moving source needs new corrector gains whenever its direction changes by about a
-degree: the shipped model's gains differ by 0.38 dB (LSD, 0.1-16 kHz) between directions
-1 degree apart, 1.5 dB at 4 degrees and 2.8 dB at 8, so a stale evaluation costs as much
-fidelity as the model's own error (1.73 dB held-out LSD). Evaluating the network costs
-~14 us, so with tens of fast-moving sources the evaluations cannot keep up (the per-block
-evaluation budget leaves each source several degrees stale). The table holds the network's
-outputs (log-amplitude and phase per ear at the K grid frequencies, the same vector
-:func:`~spatialmw.kernels.ibc.ibc_evaluate` returns) on rings of constant elevation; a
-lookup interpolates the 4 surrounding nodes bilinearly in (azimuth, elevation), and
-linearly between distance nodes for a model that depends on distance. Interpolation error
-against evaluating the network at the same direction (shipped model, random directions,
-LSD of the gains 0.1-16 kHz): 0.01 dB at 1 degree spacing, 0.04 dB at 2, 0.09 dB at 3,
-0.23 dB at 5. A lookup costs ~0.2 us; the engine then expands the grid to per-bin gains
-as for an evaluation. Sources at rest get an exact network evaluation (:mod:`.render`).
+degree (the shipped model's gains differ by ~0.4 dB LSD between directions 1 degree apart),
+and evaluating the network for every moving source every block costs too much. The table
+holds, for each node of a sphere of directions, the gains the engine multiplies: the
+network's output shaped by :func:`~spatialmw.kernels.corrector.corrector_gains` (equaliser,
+low-frequency blend, modelling delay, impulse-response window) at the engine's bins. A
+lookup blends the 4 surrounding nodes bilinearly in (azimuth, elevation), and linearly
+between distance rows for a model that depends on distance; a weighted sum of impulse
+responses that fit the window still fits it, so table gains keep the corrector
+time-invariant. Sources at rest get an exact network evaluation (:mod:`.render`).
 
 Layout. Rings r = 0 .. R-1 at elevation -90 + r * 180 / (R - 1) degrees (native frame:
 x front, y left, z up; azimuth from +x towards +y), ring r has ``counts[r]`` nodes at
@@ -21,14 +17,14 @@ azimuths 360 j / counts[r] (one node at each pole), about ``step`` degrees apart
 sphere; node (r, j) is number ``offsets[r] + j``. Each node has ``n_rho`` distance rows at
 rho = rho_min + i (rho_max - rho_min) / (n_rho - 1) (rho = log(distance / r_ref), the
 model's clamped distance coordinate; one row when the model does not depend on distance).
-Row (node, i) holds 4 K float32 values at ``table[(node * n_rho + i) * 4 K:]``, laid out as
-ibc_evaluate's ``out``.
+Row (node, i) holds the 4 nbins float32 gains at ``table[(node * n_rho + i) * 4 nbins:]``.
 """
 import math
 
 import numpy as np
 from numba import njit
 
+from .corrector import corrector_gains, diffuse_field_equaliser
 from .ibc import ibc_evaluate
 
 DISTANCE_NODES = 5  # rows per direction for a distance-dependent model (linear in rho)
@@ -51,25 +47,56 @@ def table_distance_rows(theta) -> int:
     return 1 if theta[2] <= theta[1] else DISTANCE_NODES
 
 
+@njit(cache=True, inline="always")
+def _node_direction(n_rings, ring, j, count):
+    """Unit vector of node ``j`` of ``ring`` (of ``count`` nodes)."""
+    el = math.radians(-90.0 + ring * 180.0 / (n_rings - 1))
+    az = 2.0 * math.pi * j / count
+    return math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)
+
+
 @njit(cache=True)
-def build_table(theta, dims, prep, counts, offsets, n_rho, k_grid, table, scratch, out):
-    """Fill ``table`` (float32, nodes * n_rho * 4 k_grid) by evaluating the network at every
-    node; ``scratch``/``out`` as for :func:`ibc_evaluate`. Run once at engine creation."""
+def build_table(theta, dims, prep, counts, offsets, n_rho, shaping, eq, table, scratch, out):
+    """Fill ``table`` (float32, nodes * n_rho * 4 nbins) with the shaped gains of the network
+    at every node; ``shaping`` = (bin_idx, bin_w, blend, phase_step, window, cos, sin, rev,
+    re, im) as for :func:`corrector_gains`, ``eq`` its equaliser; ``scratch``/``out`` as for
+    :func:`ibc_evaluate`. Run once at engine creation."""
+    bin_idx, bin_w, blend, phase_step, window, cos, sin, rev, re, im = shaping
     n_rings = counts.shape[0]
-    k4 = 4 * k_grid
+    row_len = 4 * (rev.shape[0] // 2 + 1)
     for r in range(n_rings):
-        el = math.radians(-90.0 + r * 180.0 / (n_rings - 1))
         for j in range(counts[r]):
-            az = 2.0 * math.pi * j / counts[r]
-            ux = math.cos(el) * math.cos(az)
-            uy = math.cos(el) * math.sin(az)
-            uz = math.sin(el)
+            ux, uy, uz = _node_direction(n_rings, r, j, counts[r])
             for i in range(n_rho):
                 rho = theta[1] if n_rho == 1 else theta[1] + i * (theta[2] - theta[1]) / (n_rho - 1)
                 ibc_evaluate(theta, dims, prep, ux, uy, uz, theta[0] * math.exp(rho), scratch, out)
-                row = ((offsets[r] + j) * n_rho + i) * k4
-                for m in range(k4):
-                    table[row + m] = out[m]
+                row = ((offsets[r] + j) * n_rho + i) * row_len
+                corrector_gains(out, bin_idx, bin_w, blend, eq, phase_step, window, cos, sin, rev,
+                                re, im, table[row:row + row_len])
+
+
+@njit(cache=True)
+def diffuse_field_table_eq(theta, dims, prep, counts, shaping, scratch, out, gains, power, eq):
+    """The diffuse-field equaliser of a model: :func:`diffuse_field_equaliser` of the mean
+    power of its shaped gains (no equaliser) over the nodes of ``counts``' rings (about
+    uniform on the sphere) at the model's reference distance. Writes ``eq`` (4 nbins)."""
+    bin_idx, bin_w, blend, phase_step, window, cos, sin, rev, re, im = shaping
+    n_rings = counts.shape[0]
+    nbins = rev.shape[0] // 2 + 1
+    eq[:] = 0.0
+    power[:] = 0.0
+    nodes = 0
+    for r in range(n_rings):
+        for j in range(counts[r]):
+            ux, uy, uz = _node_direction(n_rings, r, j, counts[r])
+            ibc_evaluate(theta, dims, prep, ux, uy, uz, theta[0], scratch, out)
+            corrector_gains(out, bin_idx, bin_w, blend, eq, phase_step, window, cos, sin, rev,
+                            re, im, gains)
+            for k in range(nbins):
+                power[k] += gains[4 * k] ** 2 + gains[4 * k + 1] ** 2
+                power[nbins + k] += gains[4 * k + 2] ** 2 + gains[4 * k + 3] ** 2
+            nodes += 1
+    diffuse_field_equaliser(power, nodes, cos, sin, rev, re, im, eq)
 
 
 @njit(cache=True, fastmath=True, inline="always")
@@ -86,12 +113,11 @@ def _ring_nodes(counts, offsets, ring, az, n_rho, i0, weight):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def lookup_table(table, counts, offsets, n_rho, k_grid, theta, ux, uy, uz, distance, out):
-    """out[:4 k_grid] = the table interpolated at unit direction (ux, uy, uz) and
+def lookup_table(table, counts, offsets, n_rho, k4, theta, ux, uy, uz, distance, out):
+    """out[:k4] (``k4`` = a row's length) = the table interpolated at unit direction (ux, uy, uz) and
     ``distance`` (metres): bilinear over the two enclosing rings and the two nodes around
     the azimuth on each, linear between the enclosing distance rows."""
     n_rings = counts.shape[0]
-    k4 = 4 * k_grid
     el = math.degrees(math.asin(min(1.0, max(-1.0, uz))))
     x = (el + 90.0) * (n_rings - 1) / 180.0
     r0 = min(int(x), n_rings - 2)

@@ -268,18 +268,19 @@ def lanes_split_gain_add(typingctx, re, im, k, nk, gains, gk, mix, mk):
 
 
 @intrinsic
-def lanes_ramp(typingctx, g, gi, target, ti, alpha):
-    """g[gi:gi + LANES] += alpha[0:LANES] * (target[ti:ti + LANES] - g[gi:gi + LANES])."""
-    if not (_f32_array(g) and _f32_array(target) and _f32_array(alpha) and _ints(gi, ti)):
+def lanes_lerp(typingctx, dst, di, a, ai, b, bi, alpha):
+    """dst[di:+LANES] = a[ai:+LANES] + alpha[0:LANES] * (b[bi:+LANES] - a[ai:+LANES])."""
+    if not (_f32_array(dst) and _f32_array(a) and _f32_array(b) and _f32_array(alpha)
+            and _ints(di, ai, bi)):
         return None
-    sig = types.void(g, gi, target, ti, alpha)
+    sig = types.void(dst, di, a, ai, b, bi, alpha)
 
     def codegen(context, builder, signature, args):
         e = VectorIR(context, builder)
-        gd, gi_, td, ti_, ad = e.unpack(signature, args)
-        a = e.load(ad, ir.Constant(ir.IntType(64), 0))
-        cur = e.load(gd, gi_)
-        e.store(gd, gi_, e.add(cur, e.mul(a, e.sub(e.load(td, ti_), cur))))
+        dd, di_, ad, ai_, bd, bi_, wd = e.unpack(signature, args)
+        w = e.load(wd, ir.Constant(ir.IntType(64), 0))
+        x = e.load(ad, ai_)
+        e.store(dd, di_, e.add(x, e.mul(w, e.sub(e.load(bd, bi_), x))))
         return context.get_dummy_value()
 
     return sig, codegen

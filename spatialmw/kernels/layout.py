@@ -4,7 +4,7 @@ The C shim allocates three flat pools (float64, float32, int64); the kernels fin
 array through these offsets, so the same kernels run over shim-owned or numpy-owned memory.
 """
 MAGIC = 0x534D5731  # "SMW1"
-HEADER_LEN = 64
+HEADER_LEN = 96
 
 # scalars
 H_MAGIC = 0
@@ -69,13 +69,59 @@ H_IBC_PREP = 59  # float32: the corrector's prepared frequency part and hidden w
 H_IBC_TABLE = 60  # float32: the corrector's direction table (ibc_table.py)
 H_TABLE_COUNTS = 61  # int64: nodes per ring, then each ring's first node (2 x H_TABLE_RINGS)
 H_TABLE_NRHO = 62  # scalar: distance rows per node
+H_GPREV = 63      # float32: gains at the previous target's time (the start of the current ramp)
+H_LF_BLEND = 64   # float64 (nbins): the corrector's low-frequency blend (corrector.lf_blend)
+H_EQ = 65         # float64 (4 nbins): equaliser added to the corrector's (a, phi) per bin
+H_IR_WINDOW = 66  # float64 (NFFT): window of the corrector's impulse response (corrector.ir_window)
+H_GAIN_SCRATCH = 67  # float32 (4 nbins): one source's shaped gains before the strided store
+H_DELAY = 68      # scalar: the corrector's modelling delay in samples (0 without a corrector)
+H_LISTENER_TRACK = 69  # float64 (16): the listener's tracked motion, fields LT_* below
 
 # per-slot strides
+LISTENER_LEN = 16  # px py pz qx qy qz qw - vx vy vz velocity_set - - - -
 POSE_STRIDE = 8    # px py pz qx qy qz qw -
-PARAM_STRIDE = 8   # gain min_distance max_distance rolloff - - - -
+PARAM_STRIDE = 8   # fields P_* below
+
+# listener region fields (float64)
+L_VEL = 8          # velocity xyz, native m/s (used when L_VEL_SET is 1)
+L_VEL_SET = 11     # 1: the game sets the listener's velocity; 0: estimated from its poses
+
+# per-source parameters (float64, PARAM_STRIDE per source)
+P_GAIN = 0
+P_MIN_DISTANCE = 1
+P_MAX_DISTANCE = 2
+P_ROLLOFF = 3
+P_VEL = 4          # velocity xyz, native m/s (used when FLAG_VELOCITY is set)
+P_TELEPORTS = 7    # teleport requests so far: the kernel treats each increment as a jump
 CTL_STRIDE = 4     # state distance_model flags status
-STATE_STRIDE = 16  # delay_l delay_r gain_l gain_r ux uy uz dist evaluated unit_gains exact - ...
-COUNT_STRIDE = 4   # written ramp_hops_left - -
+STATE_STRIDE = 32  # per-source kernel state, fields ST_* below
+COUNT_STRIDE = 4   # written gains_settling - -
+
+# per-source kernel state (float64, STATE_STRIDE per source)
+ST_DELAY_L = 0      # the warp's current delay per ear (samples) and gain
+ST_DELAY_R = 1
+ST_GAIN_L = 2
+ST_GAIN_R = 3
+ST_UX = 4           # direction and distance the current corrector target was computed for
+ST_UY = 5
+ST_UZ = 6
+ST_DIST = 7
+ST_EVALUATED = 8    # 1: the corrector target is valid for this incarnation
+ST_UNIT_GAINS = 9   # 1: the target is the bypass (pure delay) response
+ST_EXACT = 10       # 1: the target came from the network, 0: from the direction table
+ST_T_PREV = 11      # sample clock of the previous target (start of the gain ramp)
+ST_T_TGT = 12       # sample clock of the current target (end of the gain ramp)
+ST_PROP = 13        # propagation delay at the end of the last block (samples)
+ST_OFFSET = 14      # delay offset left by a teleport, decaying (samples)
+ST_TRACK = 15       # 7 values: velocity xyz, observed position xyz, observation clock (motion.py)
+ST_TELEPORTS_SEEN = 22  # P_TELEPORTS as of the last block
+
+# listener motion (float64, H_LISTENER_TRACK)
+LT_TRACK = 0        # 7 values as ST_TRACK
+LT_STARTED = 7      # 1 once the track holds a pose
+LT_AT_START = 8     # extrapolated position xyz at this block's start
+LT_AT_END = 11      # ... and end
+LT_LEN = 16
 
 # source_control fields
 CTL_STATE = 0
@@ -88,6 +134,7 @@ STATE_RESTART = 2
 FLAG_DOPPLER = 1
 FLAG_BYPASS = 2
 FLAG_PAUSED = 4
+FLAG_VELOCITY = 8  # the game sets this source's velocity (otherwise estimated from poses)
 STATUS_NONFINITE = 1
 
 # float64 constants region

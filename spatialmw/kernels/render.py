@@ -1,4 +1,4 @@
-"""The block renderer: TDW per source, STFT, IBC gains, STFT-domain mix, one inverse per hop.
+"""The block renderer: TDW per source, corrector by overlap-add convolution, one inverse per hop.
 
 Everything here runs on the audio thread (through the @cfunc wrappers in ``cabi.py``, or
 directly from the Python :class:`spatialmw.engine.Engine`): the functions only read and
@@ -7,34 +7,40 @@ write the three pools, whose regions are found through the int64 header (``layou
 Per block of ``frames``:
   1. each playing source: pose -> per-ear delay/gain targets; the warp ramps to them across
      the block and stores the result in the source's lane of the staging (corrector off:
-     adds it into one shared stereo staging); if the direction moved more than the
-     update threshold the corrector's output on its frequency grid is read from the
-     direction table (:mod:`.ibc_table`; a source at rest gets an exact network
-     evaluation instead, within the block's budgets) and expanded to target gains per bin,
-     reached by a per-hop linear crossfade.
-  2. while a full frame is staged: the sources' frames are windowed and transformed
-     LANES at a time (lane-major float32, one complex FFT of left + j right per source,
-     :mod:`.lanes`), split into the two half spectra, multiplied by each source's gains
-     and summed into the spectral mix (corrector off: one FFT of the shared staging).
-     One inverse FFT of (mix_left + j mix_right) per hop gives both ears; overlap-add.
+     adds it into one shared stereo staging). If the direction moved more than the update
+     threshold, the source gets a new corrector target: shaped per-bin gains
+     (:mod:`.corrector`) read from the direction table (:mod:`.ibc_table`; a source at rest
+     gets an exact network evaluation instead, within the block's budgets), stamped with
+     the sample clock of the block's end, where the warp reaches the same pose.
+  2. for every H new staged samples (one hop): the sources' hops, zero-padded to N, are
+     transformed LANES at a time (lane-major float32, one complex FFT of left + j right per
+     source, :mod:`.lanes`), split into the two half spectra, multiplied by each source's
+     gains and summed into the spectral mix (corrector off: one FFT of the shared staging).
+     A source's gains for a hop are interpolated between its previous and current target
+     at the hop's centre time, so the corrector's cues and the warp describe the same pose
+     at the same sample. One inverse FFT of (mix_left + j mix_right) per hop gives both
+     ears; its N samples overlap-add. Because every gain's impulse response fits N - H + 1
+     taps, this is exact linear convolution: a static source is time-invariant.
   3. copy ``frames`` from the output FIFO (primed with one hop) into the interleaved output.
 
 Staging and gains are lane-major per batch of LANES slots (slot s is lane s % LANES of
 batch s // LANES: :func:`_stage_base`, :func:`_gain_base`), so the transform, the gain
-crossfade and the gain multiply are LANES-wide vector operations with no transposes; the
-warp pays one strided store per sample instead.
+interpolation and the gain multiply are LANES-wide vector operations with no transposes;
+the warp pays one strided store per sample instead.
 """
 import math
 
 import numpy as np
 from numba import njit, uint64
 
-from ..geometry import distance_gain, head_relative, tdw_ear_targets
+from ..geometry import distance_gain, rotate_inverse, tdw_ear_targets
 from .fpu import enter_flush_to_zero, leave_flush_to_zero
 from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
-from .ibc import ibc_evaluate, polar_to_complex32
+from .corrector import corrector_gains, delay_gains
+from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
-from .lanes import LANES, lanes_copy, lanes_ramp, lanes_row_sums, lanes_split_gain_add
+from .motion import clamp_speed, extrapolate, propagation_step, retarded_delay, track_pose
+from .lanes import LANES, lanes_copy, lanes_lerp, lanes_row_sums, lanes_split_gain_add
 from .layout import (
     COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
     C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_LOOKUPS_PER_512,
@@ -48,17 +54,17 @@ from .layout import (
     H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_TDW_IDX, H_TDW_OUT, H_THETA,
     H_THETA_LEN, H_TWID_COS, H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE,
     STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STRIDE, STATUS_NONFINITE,
-    WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK,
+    WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_GPREV, H_LF_BLEND, H_EQ,
+    H_IR_WINDOW, H_GAIN_SCRATCH, H_DELAY, H_LISTENER_TRACK, FLAG_VELOCITY, L_VEL, L_VEL_SET,
+    LT_AT_END, LT_AT_START, LT_STARTED, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
+    P_ROLLOFF, P_TELEPORTS, P_VEL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
+    ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
 
 STATE_STOP = 3  # the shim asks the kernel to clear the slot and go inactive
 MIN_DELAY = float(SINC_LOOKAHEAD)
 MAX_SAMPLE = 1.0e6
-# phases beyond this (no fitted corrector comes near: they are residuals after the warp)
-# are clamped, so the float32 sin/cos stay accurate and a hostile model cannot make them
-# non-finite; log-amplitudes are clamped to [-87, 20] by the expansion
-MAX_PHASE = 1.0e3
 
 
 @njit(cache=True)
@@ -134,34 +140,48 @@ def _clear_slot(f64, f32, i64, s, nbins):
             f32[b + j * LANES] = 0.0
         gc = _gain_base(i64, H_GCUR, s, nbins)
         gt = _gain_base(i64, H_GTGT, s, nbins)
+        gp = _gain_base(i64, H_GPREV, s, nbins)
         for j in range(4 * nbins):
             f32[gc + j * LANES] = 0.0
             f32[gt + j * LANES] = 0.0
+            f32[gp + j * LANES] = 0.0
     f64[i64[H_SRC_STATE] + s * STATE_STRIDE: i64[H_SRC_STATE] + (s + 1) * STATE_STRIDE] = 0.0
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     i64[cnt] = i64[i64[H_GLOBAL] + G_CLOCK]
     i64[cnt + 1] = 0
 
 
-@njit(cache=True, fastmath=True, boundscheck=False)
-def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact):
-    """The corrector's output for one pose, from the network (``exact``) or from the
-    direction table, expanded to per-bin complex target gains.
+@njit(cache=True, boundscheck=False)
+def shape_gains(f64, i64, grid_out, gains):
+    """:func:`~spatialmw.kernels.corrector.corrector_gains` with this engine's bins, blend,
+    equaliser, modelling delay and window (float64 scratch: the hop's work buffer, free
+    while sources are warped)."""
+    n = i64[H_NFFT]
+    nbins = n // 2 + 1
+    corrector_gains(grid_out, i64[i64[H_BIN_IDX]: i64[H_BIN_IDX] + nbins],
+                    f64[i64[H_BIN_W]: i64[H_BIN_W] + nbins],
+                    f64[i64[H_LF_BLEND]: i64[H_LF_BLEND] + nbins],
+                    f64[i64[H_EQ]: i64[H_EQ] + 4 * nbins], 2.0 * math.pi * i64[H_DELAY] / n,
+                    f64[i64[H_IR_WINDOW]: i64[H_IR_WINDOW] + n],
+                    f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n], f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n],
+                    i64[i64[H_BITREV]: i64[H_BITREV] + n], f64[i64[H_WORK]: i64[H_WORK] + n],
+                    f64[i64[H_WORK] + n: i64[H_WORK] + 2 * n], gains)
 
-    (a, phi) are interpolated linearly between grid points per bin, then
-    G = exp(min(a, 20)) * (cos phi + j sin phi) in float32 with branch-free polynomials
-    (:func:`polar_to_complex32`: relative error < 1e-6, the gains are stored as float32),
-    so the bin loop vectorises instead of calling libm 3 times per bin and ear (1.0 us
-    with float64 polynomials, 0.5 us now). Clamping a at -87 (exp = 1.6e-38) only affects
-    gains below float32's normal range."""
-    k_grid = i64[H_GRID_K]
-    theta = f64[i64[H_THETA]: i64[H_THETA] + i64[H_THETA_LEN]]
-    dims = i64[i64[H_DIMS]: i64[H_DIMS] + i64[H_DIMS_LEN]]
-    prep = f32[i64[H_IBC_PREP]: i64[H_IBC_PREP] + i64[H_IBC_PREP_LEN]]
-    scratch = f64[i64[H_SCRATCH]: i64[H_SCRATCH] + i64[H_SCRATCH_LEN]]
-    out = f64[i64[H_IBC_OUT]: i64[H_IBC_OUT] + 4 * k_grid]
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_now):
+    """Source ``s``'s new corrector target for one pose: the network's output (``exact``)
+    or the direction table's, shaped to per-bin gains."""
+    g = f32[i64[H_GAIN_SCRATCH]: i64[H_GAIN_SCRATCH] + 4 * nbins]
     if exact:
+        k_grid = i64[H_GRID_K]
+        theta = f64[i64[H_THETA]: i64[H_THETA] + i64[H_THETA_LEN]]
+        dims = i64[i64[H_DIMS]: i64[H_DIMS] + i64[H_DIMS_LEN]]
+        prep = f32[i64[H_IBC_PREP]: i64[H_IBC_PREP] + i64[H_IBC_PREP_LEN]]
+        scratch = f64[i64[H_SCRATCH]: i64[H_SCRATCH] + i64[H_SCRATCH_LEN]]
+        out = f64[i64[H_IBC_OUT]: i64[H_IBC_OUT] + 4 * k_grid]
         ibc_evaluate(theta, dims, prep, ux, uy, uz, dist, scratch, out)
+        shape_gains(f64, i64, out, g)
     else:
         n_rings = i64[H_TABLE_RINGS]
         tc = i64[H_TABLE_COUNTS]
@@ -169,71 +189,47 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact):
         offsets = i64[tc + n_rings:tc + 2 * n_rings]
         n_rho = i64[H_TABLE_NRHO]
         nodes = offsets[n_rings - 1] + counts[n_rings - 1]
-        table = f32[i64[H_IBC_TABLE]: i64[H_IBC_TABLE] + nodes * n_rho * 4 * k_grid]
-        lookup_table(table, counts, offsets, n_rho, k_grid, theta, ux, uy, uz, dist, out)
-    gt = _gain_base(i64, H_GTGT, s, nbins)
-    bidx = i64[i64[H_BIN_IDX]: i64[H_BIN_IDX] + nbins]
-    bw = f64[i64[H_BIN_W]: i64[H_BIN_W] + nbins]
-    # pass 1 interpolates into the (now free) scratch, as float32; pass 2 is gather free and
-    # so vectorises, 16 lanes wide (in place: a, phi -> re, im); pass 3 stores into the
-    # source's lane; chunks of the scratch length cover any nbins
-    s32 = scratch.view(np.float32)
-    chunk = min(nbins, s32.shape[0] // 4)
-    for b0 in range(0, nbins, chunk):
-        m = min(chunk, nbins - b0)
-        al = s32[0:m]
-        pl = s32[chunk:chunk + m]
-        ar = s32[2 * chunk:2 * chunk + m]
-        pr = s32[3 * chunk:3 * chunk + m]
-        for c in range(m):
-            k4 = 4 * bidx[b0 + c]
-            w = bw[b0 + c]
-            u = 1.0 - w
-            al[c] = out[k4] * u + out[k4 + 4] * w
-            pl[c] = min(max(out[k4 + 1] * u + out[k4 + 5] * w, -MAX_PHASE), MAX_PHASE)
-            ar[c] = out[k4 + 2] * u + out[k4 + 6] * w
-            pr[c] = min(max(out[k4 + 3] * u + out[k4 + 7] * w, -MAX_PHASE), MAX_PHASE)
-        polar_to_complex32(al, pl)
-        polar_to_complex32(ar, pr)
-        for c in range(m):
-            o = gt + 4 * (b0 + c) * LANES
-            f32[o] = al[c]
-            f32[o + LANES] = pl[c]
-            f32[o + 2 * LANES] = ar[c]
-            f32[o + 3 * LANES] = pr[c]
-    # a real filter's response is real at DC and Nyquist; an imaginary part there would
-    # leak into the other ear through the shared (left + j right) transform
-    for b in (0, nbins - 1):
-        f32[gt + (4 * b + 1) * LANES] = 0.0
-        f32[gt + (4 * b + 3) * LANES] = 0.0
+        table = f32[i64[H_IBC_TABLE]: i64[H_IBC_TABLE] + nodes * n_rho * 4 * nbins]
+        theta = f64[i64[H_THETA]: i64[H_THETA] + i64[H_THETA_LEN]]
+        lookup_table(table, counts, offsets, n_rho, 4 * nbins, theta, ux, uy, uz, dist, g)
+    _set_target(f64, f32, i64, s, nbins, g, restart, t_now)
 
 
 @njit(cache=True, boundscheck=False)
-def _unit_targets(f32, i64, s, nbins):
-    """Gain targets of 1 at every bin (a bypassed source in a corrected engine)."""
+def _set_target(f64, f32, i64, s, nbins, g, restart, t_now):
+    """Make ``g`` (4 nbins) source ``s``'s gain target at sample clock ``t_now``. A
+    (re)started source takes it at once; a playing one ramps to it from its previous
+    target, whose time becomes the ramp's start (at most one block back, so a source that
+    was at rest does not jump)."""
     gt = _gain_base(i64, H_GTGT, s, nbins)
-    for k in range(nbins):
-        o = gt + 4 * k * LANES
-        f32[o] = 1.0
-        f32[o + LANES] = 0.0
-        f32[o + 2 * LANES] = 1.0
-        f32[o + 3 * LANES] = 0.0
-
-
-@njit(cache=True, boundscheck=False)
-def _start_gain_ramp(f32, i64, s, nbins, restart, frames):
-    """New gain targets: a (re)started source takes them at once, a playing one reaches
-    them by a linear crossfade over the hops of this block."""
+    gp = _gain_base(i64, H_GPREV, s, nbins)
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     if restart:
         gc = _gain_base(i64, H_GCUR, s, nbins)
-        gt = _gain_base(i64, H_GTGT, s, nbins)
         for j in range(4 * nbins):
-            f32[gc + j * LANES] = f32[gt + j * LANES]
+            f32[gt + j * LANES] = g[j]
+            f32[gp + j * LANES] = g[j]
+            f32[gc + j * LANES] = g[j]
+        f64[st + ST_T_PREV] = t_now
+        f64[st + ST_T_TGT] = t_now
         i64[cnt + 1] = 0
     else:
-        hop = i64[H_HOP]
-        i64[cnt + 1] = max(1, (frames + hop - 1) // hop)
+        for j in range(4 * nbins):
+            f32[gp + j * LANES] = f32[gt + j * LANES]
+            f32[gt + j * LANES] = g[j]
+        f64[st + ST_T_PREV] = max(f64[st + ST_T_TGT], t_now - i64[H_MAX_BLOCK])
+        f64[st + ST_T_TGT] = t_now
+        i64[cnt + 1] = 1
+
+
+@njit(cache=True, boundscheck=False)
+def _unit_targets(f64, f32, i64, s, nbins, restart, t_now):
+    """The bypass target: the modelling delay alone, so bypassed and corrected sources
+    keep the same latency."""
+    g = f32[i64[H_GAIN_SCRATCH]: i64[H_GAIN_SCRATCH] + 4 * nbins]
+    delay_gains(2.0 * math.pi * i64[H_DELAY] / i64[H_NFFT], nbins, g)
+    _set_target(f64, f32, i64, s, nbins, g, restart, t_now)
 
 
 @njit(cache=True, fastmath=True)
@@ -288,17 +284,61 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
     a = f64[i64[H_CONST] + C_HEAD_RADIUS]
     lis = i64[H_LISTENER]
+    lt = i64[H_LISTENER_TRACK]
     pose = i64[H_SRC_POSE] + s * POSE_STRIDE
-    rel = head_relative(f64[lis: lis + 3], f64[lis + 3: lis + 7], f64[pose: pose + 3])
+    par = i64[H_SRC_PARAM] + s * PARAM_STRIDE
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    tr = st + ST_TRACK
+    explicit = (flags & FLAG_VELOCITY) != 0
+    if restart:
+        for m in range(3):
+            f64[tr + m] = 0.0
+            f64[tr + 3 + m] = f64[pose + m]
+        f64[tr + 6] = clock
+        f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
+    teleport = track_pose(f64, tr, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames, sr,
+                          not explicit, c) and not restart
+    if explicit:
+        f64[tr], f64[tr + 1], f64[tr + 2] = f64[par + P_VEL], f64[par + P_VEL + 1], f64[par + P_VEL + 2]
+    teleport |= f64[par + P_TELEPORTS] != f64[st + ST_TELEPORTS_SEEN]
+    f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
+    # positions relative to the listener at the block's start and end, extrapolated
+    t1 = float(clock + frames)
+    ax0 = extrapolate(f64, tr, float(clock), sr, 0) - f64[lt + LT_AT_START]
+    ay0 = extrapolate(f64, tr, float(clock), sr, 1) - f64[lt + LT_AT_START + 1]
+    az0 = extrapolate(f64, tr, float(clock), sr, 2) - f64[lt + LT_AT_START + 2]
+    ax1 = extrapolate(f64, tr, t1, sr, 0) - f64[lt + LT_AT_END]
+    ay1 = extrapolate(f64, tr, t1, sr, 1) - f64[lt + LT_AT_END + 1]
+    az1 = extrapolate(f64, tr, t1, sr, 2) - f64[lt + LT_AT_END + 2]
+    rel = rotate_inverse(f64[lis + 3: lis + 7], (ax1, ay1, az1))
     doppler = (flags & FLAG_DOPPLER) != 0
     bypass = (flags & FLAG_BYPASS) != 0
     dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
-    par = i64[H_SRC_PARAM] + s * PARAM_STRIDE
-    g = f64[par] * distance_gain(i64[ctl + CTL_DISTANCE_MODEL], dist, f64[par + 1], f64[par + 2],
-                                 f64[par + 3])
+    if doppler:  # the propagation delay is integrated (motion.py); the ears add their part
+        vx, vy, vz = clamp_speed(f64[tr], f64[tr + 1], f64[tr + 2], c)
+        tau0 = retarded_delay(ax0, ay0, az0, vx, vy, vz, c) * sr
+        tau1 = retarded_delay(ax1, ay1, az1, vx, vy, vz, c) * sr
+        if restart:
+            prop, offset = tau1, 0.0
+        else:
+            prop, offset, teleport = propagation_step(f64[st + ST_PROP], f64[st + ST_OFFSET],
+                                                      tau0, tau1, frames, sr, teleport)
+        f64[st + ST_PROP] = prop
+        f64[st + ST_OFFSET] = offset
+        if teleport and not explicit:  # the jump says nothing about the source's speed
+            f64[tr] = 0.0
+            f64[tr + 1] = 0.0
+            f64[tr + 2] = 0.0
+        dl += prop / sr - dist / c
+        dr += prop / sr - dist / c
+    g = f64[par + P_GAIN] * distance_gain(i64[ctl + CTL_DISTANCE_MODEL], dist, f64[par + P_MIN_DISTANCE],
+                                          f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
     if bypass:
-        dl = dist / c if doppler else a / c
+        dl = f64[st + ST_PROP] / sr if doppler else a / c
         dr = dl
+        nl = 1.0
+        nr = 1.0
+    elif use_ibc:  # the corrector carries the level differences between the ears
         nl = 1.0
         nr = 1.0
     max_delay = float(i64[H_MAX_DELAY])
@@ -306,39 +346,48 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     dr = min(max(dr * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
     gl = g * nl
     gr = g * nr
-    st = i64[H_SRC_STATE] + s * STATE_STRIDE
     if restart:
-        f64[st] = dl
-        f64[st + 1] = dr
-        f64[st + 2] = gl
-        f64[st + 3] = gr
+        f64[st + ST_DELAY_L] = dl
+        f64[st + ST_DELAY_R] = dr
+        f64[st + ST_GAIN_L] = gl
+        f64[st + ST_GAIN_R] = gr
     sinc = f32[i64[H_SINC]: i64[H_SINC] + (SINC_PHASES + 1) * SINC_TAPS]
     tdw_idx = i64[i64[H_TDW_IDX]: i64[H_TDW_IDX] + 2 * frames]
     tmp = i64[H_TDW_OUT]
-    tdw_block_stereo_idx(ring, mask, clock, frames, f64[st], dl, f64[st + 1], dr, f64[st + 2], gl,
-                         f64[st + 3], gr, sinc, f32[tmp:tmp + frames], f32[tmp + frames:tmp + 2 * frames],
-                         tdw_idx, f32, dst_l, dst_r, stride, not use_ibc)
-    f64[st] = dl
-    f64[st + 1] = dr
-    f64[st + 2] = gl
-    f64[st + 3] = gr
+    tmp_l = f32[tmp:tmp + frames]
+    tmp_r = f32[tmp + frames:tmp + 2 * frames]
+    if teleport:  # the old ear cues fade out while the new ones fade in, each held still
+        tdw_block_stereo_idx(ring, mask, clock, frames, f64[st + ST_DELAY_L], f64[st + ST_DELAY_L],
+                             f64[st + ST_DELAY_R], f64[st + ST_DELAY_R], f64[st + ST_GAIN_L], 0.0,
+                             f64[st + ST_GAIN_R], 0.0, sinc, tmp_l, tmp_r, tdw_idx, f32, dst_l, dst_r,
+                             stride, not use_ibc)
+        tdw_block_stereo_idx(ring, mask, clock, frames, dl, dl, dr, dr, 0.0, gl, 0.0, gr, sinc,
+                             tmp_l, tmp_r, tdw_idx, f32, dst_l, dst_r, stride, True)
+    else:
+        tdw_block_stereo_idx(ring, mask, clock, frames, f64[st + ST_DELAY_L], dl, f64[st + ST_DELAY_R],
+                             dr, f64[st + ST_GAIN_L], gl, f64[st + ST_GAIN_R], gr, sinc, tmp_l, tmp_r,
+                             tdw_idx, f32, dst_l, dst_r, stride, not use_ibc)
+    f64[st + ST_DELAY_L] = dl
+    f64[st + ST_DELAY_R] = dr
+    f64[st + ST_GAIN_L] = gl
+    f64[st + ST_GAIN_R] = gr
 
+    t_now = float(clock + frames - 1)  # the warp reaches this block's pose on its last sample
     if use_ibc and bypass:
-        if f64[st + 9] == 0.0:  # flat gains, crossfaded like any change
-            _unit_targets(f32, i64, s, nbins)
-            _start_gain_ramp(f32, i64, s, nbins, restart, frames)
-            f64[st + 8] = 0.0  # re-evaluate as soon as it is spatialised again
-            f64[st + 9] = 1.0
+        if f64[st + ST_UNIT_GAINS] == 0.0:
+            _unit_targets(f64, f32, i64, s, nbins, restart, t_now)
+            f64[st + ST_EVALUATED] = 0.0  # re-evaluate as soon as it is spatialised again
+            f64[st + ST_UNIT_GAINS] = 1.0
     elif use_ibc:
         if dist > 1e-6:
             ux, uy, uz = rel[0] / dist, rel[1] / dist, rel[2] / dist
         else:
             ux, uy, uz = 1.0, 0.0, 0.0
-        cosang = ux * f64[st + 4] + uy * f64[st + 5] + uz * f64[st + 6]
-        dlog = abs(math.log(max(dist, 1e-3) / max(f64[st + 7], 1e-3)))
+        cosang = ux * f64[st + ST_UX] + uy * f64[st + ST_UY] + uz * f64[st + ST_UZ]
+        dlog = abs(math.log(max(dist, 1e-3) / max(f64[st + ST_DIST], 1e-3)))
         k = i64[H_CONST]
         gl_state = i64[H_GLOBAL]
-        fresh = restart or f64[st + 8] == 0.0
+        fresh = restart or f64[st + ST_EVALUATED] == 0.0
         moved = cosang < f64[k + C_COS_REEVAL] or dlog > f64[k + C_LOGDIST_REEVAL]
         # new or moved: a table lookup (no table: an evaluation); at rest with gains from
         # the table: an exact evaluation. New sources are served at once, the others as
@@ -350,19 +399,18 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         else:
             exact = True
             budget = gl_state + G_IBC_BUDGET
-        if fresh or ((moved or f64[st + 10] == 0.0) and i64[budget] > 0):
+        if fresh or ((moved or f64[st + ST_EXACT] == 0.0) and i64[budget] > 0):
             if not fresh:
                 i64[budget] -= 1
                 i64[gl_state + G_IBC_NEXT] = s + 1
-            _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact)
-            f64[st + 4] = ux
-            f64[st + 5] = uy
-            f64[st + 6] = uz
-            f64[st + 7] = dist
-            f64[st + 8] = 1.0
-            f64[st + 9] = 0.0
-            f64[st + 10] = 1.0 if exact else 0.0
-            _start_gain_ramp(f32, i64, s, nbins, restart, frames)
+            _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_now)
+            f64[st + ST_UX] = ux
+            f64[st + ST_UY] = uy
+            f64[st + ST_UZ] = uz
+            f64[st + ST_DIST] = dist
+            f64[st + ST_EVALUATED] = 1.0
+            f64[st + ST_UNIT_GAINS] = 0.0
+            f64[st + ST_EXACT] = 1.0 if exact else 0.0
     if restart:
         i64[ctl + CTL_STATE] = STATE_PLAYING
     return True
@@ -397,15 +445,18 @@ def _split_bin(re, im, mix, k, nk):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _corrected_hop(f64, f32, i64, nbins, off, mix):
-    """Every playing source's frame through its own gains, LANES sources per transform.
+def _corrected_hop(f64, f32, i64, nbins, off, mix, t0):
+    """Every playing source's hop through its own gains, LANES sources per transform.
 
-    Per batch of LANES slots with a playing source: advance the lanes' gain crossfades,
-    window + FFT all LANES frames at once (lane-major, float32), split each transform into
-    the two ears, multiply by the lane's gains and add into the per-lane spectral mix.
+    Per batch of LANES slots with a playing source: each lane's gains for this hop are
+    interpolated between its previous and current target at the hop's centre (sample
+    clock ``t0 + off + (H - 1) / 2``; ``t0`` is the clock of staging sample 0); the LANES
+    hops are zero-padded to N, transformed at once (lane-major, float32), split into the
+    two ears, multiplied by the lane's gains and added into the per-lane spectral mix.
     Idle lanes hold silence (their staging is cleared when a slot stops). The lanes are
     summed into ``mix`` (float64) once at the end."""
     n = i64[H_NFFT]
+    hop = i64[H_HOP]
     nsrc = i64[H_MAX_SOURCES]
     sl = i64[H_STAGE_LEN]
     t32 = i64[H_TABLES32]
@@ -420,12 +471,13 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix):
     alpha = f32[i64[H_LANE_ALPHA]: i64[H_LANE_ALPHA] + LANES]
     mixl[:] = 0.0
     ctl0 = i64[H_SRC_CTL]
+    t_centre = t0 + off + 0.5 * (hop - 1)
     for b in range(i64[H_BATCHES]):
         playing = False
         ramping = False
         for lane in range(LANES):
             s = b * LANES + lane
-            alpha[lane] = 0.0
+            alpha[lane] = 1.0
             if s >= nsrc:
                 continue
             ctl = ctl0 + s * CTL_STRIDE
@@ -433,18 +485,23 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix):
                 continue
             playing = True
             cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
-            ramp = i64[cnt + 1]
-            if ramp > 0:
-                alpha[lane] = np.float32(1.0 / ramp)
-                i64[cnt + 1] = ramp - 1
+            if i64[cnt + 1] != 0:
+                st = i64[H_SRC_STATE] + s * STATE_STRIDE
+                tp = f64[st + ST_T_PREV]
+                tt = f64[st + ST_T_TGT]
+                a = 1.0 if tt <= tp else min(max((t_centre - tp) / (tt - tp), 0.0), 1.0)
+                alpha[lane] = np.float32(a)
                 ramping = True
+                if a >= 1.0:
+                    i64[cnt + 1] = 0
         if not playing:
             continue
         gc = _gain_base(i64, H_GCUR, b * LANES, nbins)
         if ramping:
+            gp = _gain_base(i64, H_GPREV, b * LANES, nbins)
             gt = _gain_base(i64, H_GTGT, b * LANES, nbins)
             for j in range(rows):
-                lanes_ramp(f32, gc + j * LANES, f32, gt + j * LANES, alpha)
+                lanes_lerp(f32, gc + j * LANES, f32, gp + j * LANES, f32, gt + j * LANES, alpha)
         sb = _stage_base(i64, b * LANES) + off * LANES
         fft_lanes_load(f32, sb, sb + sl * LANES, win, rev, re, im, n)
         fft_lanes_passes(re, im, cos, sin, n)
@@ -463,12 +520,14 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _hop(f64, f32, i64, nbins, off):
-    """Step 2: one STFT hop (frames = staging[off:off + n]) and one inverse for the mix.
+def _hop(f64, f32, i64, nbins, off, t0):
+    """Step 2: one hop (staging[off:off + H], zero-padded to N by the load window) and one
+    inverse for the mix.
 
     Corrector on: every source through its own gains (:func:`_corrected_hop`). Off: the
     sources were summed into one shared staging by the warp, and one FFT serves them all
-    (windowing, bit-reversal and the first radix-4 pass fused, :func:`fft_load_forward`)."""
+    (windowing, bit-reversal and the first radix-4 pass fused, :func:`fft_load_forward`);
+    with unit gains that is the identity."""
     n = i64[H_NFFT]
     win = f64[i64[H_WINDOW]: i64[H_WINDOW] + n]
     cos = f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n]
@@ -479,7 +538,7 @@ def _hop(f64, f32, i64, nbins, off):
     mix = f64[i64[H_MIX]: i64[H_MIX] + 4 * nbins]  # Lre Lim Rre Rim interleaved per bin
     if i64[H_IBC_ENABLED] != 0:
         mix[:] = 0.0
-        _corrected_hop(f64, f32, i64, nbins, off, mix)
+        _corrected_hop(f64, f32, i64, nbins, off, mix, t0)
     else:
         st = i64[H_STAGE]
         sl = i64[H_STAGE_LEN]
@@ -498,20 +557,21 @@ def _hop(f64, f32, i64, nbins, off):
         re[r] = mix[4 * m] + mix[4 * m + 3]
         im[r] = mix[4 * m + 2] - mix[4 * m + 1]
     fft_core(re, im, cos, sin, n, True)
-    _overlap_add(f64, f32, i64, re, im, win)
+    _overlap_add(f64, f32, i64, re, im)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _overlap_add(f64, f32, i64, re, im, win):
-    """Window the inverse frame into the OLA buffers and emit one hop into the FIFO."""
+def _overlap_add(f64, f32, i64, re, im):
+    """Add the inverse transform's N samples (the hop's linear convolution with its gains)
+    into the overlap-add buffers and emit one hop into the FIFO."""
     n = i64[H_NFFT]
     hop = i64[H_HOP]
     ola_l = f64[i64[H_OLA]: i64[H_OLA] + n]
     ola_r = f64[i64[H_OLA] + n: i64[H_OLA] + 2 * n]
     scale = 1.0 / n
     for j in range(n):
-        ola_l[j] += re[j] * win[j] * scale
-        ola_r[j] += im[j] * win[j] * scale
+        ola_l[j] += re[j] * scale
+        ola_r[j] += im[j] * scale
     g = i64[H_GLOBAL]
     flen = i64[H_FIFO_LEN]
     fifo = i64[H_FIFO]
@@ -560,6 +620,32 @@ def _slide_stages(f32, i64, consumed, remaining):
 
 
 @njit(cache=True)
+def _track_listener(f64, i64, clock, frames):
+    """The listener's velocity (given, or estimated from its poses) and its extrapolated
+    position at this block's start and end (:mod:`.motion`)."""
+    lis = i64[H_LISTENER]
+    lt = i64[H_LISTENER_TRACK]
+    sr = float(i64[H_SAMPLE_RATE])
+    c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
+    if f64[lt + LT_STARTED] == 0.0:
+        for m in range(3):
+            f64[lt + LT_TRACK + 3 + m] = f64[lis + m]
+        f64[lt + LT_TRACK + 6] = clock
+        f64[lt + LT_STARTED] = 1.0
+    explicit = f64[lis + L_VEL_SET] != 0.0
+    track_pose(f64, lt + LT_TRACK, f64[lis], f64[lis + 1], f64[lis + 2], clock, frames, sr,
+               not explicit, c)
+    if explicit:
+        for m in range(3):
+            f64[lt + LT_TRACK + m] = f64[lis + L_VEL + m]
+    vx, vy, vz = clamp_speed(f64[lt + LT_TRACK], f64[lt + LT_TRACK + 1], f64[lt + LT_TRACK + 2], c)
+    f64[lt + LT_TRACK], f64[lt + LT_TRACK + 1], f64[lt + LT_TRACK + 2] = vx, vy, vz
+    for m in range(3):
+        f64[lt + LT_AT_START + m] = extrapolate(f64, lt + LT_TRACK, float(clock), sr, m)
+        f64[lt + LT_AT_END + m] = extrapolate(f64, lt + LT_TRACK, float(clock + frames), sr, m)
+
+
+@njit(cache=True)
 def render_core(f64, f32, i64, out, frames):
     """Render ``frames`` interleaved stereo frames into ``out``, with flush-to-zero for its
     duration (:mod:`.fpu`). Returns 0, or 1 for a bad frame count (then ``out`` is
@@ -591,13 +677,15 @@ def _render(f64, f32, i64, out, frames):
         sl = i64[H_STAGE_LEN]
         f32[i64[H_STAGE] + fill: i64[H_STAGE] + fill + frames] = 0.0
         f32[i64[H_STAGE] + sl + fill: i64[H_STAGE] + sl + fill + frames] = 0.0
+    _track_listener(f64, i64, clock, frames)
     for j in range(nsrc):  # round-robin start so every moving source gets its turn
         _warp_source(f64, f32, i64, (first + j) % nsrc, clock, frames, fill, nbins)
     fill += frames
     i64[g + G_STAGE_FILL] = fill
+    t0 = float(clock - (fill - frames))  # sample clock of staging sample 0
     off = 0
-    while fill - off >= n:
-        _hop(f64, f32, i64, nbins, off)
+    while fill - off >= hop:
+        _hop(f64, f32, i64, nbins, off, t0)
         off += hop
     if off > 0:
         _slide_stages(f32, i64, off, fill - off)

@@ -58,7 +58,7 @@ class TorchIBC(nn.Module):
         for w, b in zip(self.W_h, self.b_h):
             parts += [w.reshape(-1), b]
         parts += [self.W_o.reshape(-1), self.b_o]
-        theta = torch.cat([x.detach().to(torch.float64).reshape(-1) for x in parts]).numpy().copy()
+        theta = torch.cat([x.detach().cpu().to(torch.float64).reshape(-1) for x in parts]).numpy().copy()
         assert theta.shape[0] == ibc_layout(self.dims)[8]
         return theta
 

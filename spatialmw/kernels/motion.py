@@ -1,0 +1,121 @@
+"""Source and listener motion between pose updates: velocity, exact Doppler, teleports.
+
+Games set poses at their frame rate (30, 60, 144 Hz, with jitter), not at the audio block
+rate (93.75 Hz at 512 frames and 48 kHz). Reading the delay line at the newest pose's
+distance made the delay move in steps: a 1 kHz tone passing at 20 m/s alternated between
+1000 and 1091 Hz from block to block with 60 Hz poses. So the propagation delay is not
+taken from the pose; it is integrated:
+
+* **velocity.** The game may give each source and the listener a velocity
+  (``smw_source_set_velocity``); otherwise it is estimated from the poses as they arrive
+  (displacement over the audio time between changes, averaged over
+  :data:`VELOCITY_TIME_S`, decaying to zero when poses stop changing). Positions are
+  extrapolated from the newest pose with it (at most :data:`MAX_EXTRAPOLATION_S`).
+* **exact Doppler.** Each block, the delay moves by the change of the retarded delay
+  (:func:`retarded_delay`: the time sound emitted by a source moving at constant velocity
+  takes to reach where the listener is now) between the block's start and end. That is
+  the exact moving-source / moving-listener Doppler shift, not the first-order 1 + v/c
+  (13 cents off at 30 m/s), and its slope changes only as fast as the geometry does.
+* **drift correction.** The delay is pulled towards the retarded delay of the newest pose
+  with time constant :data:`CORRECTION_TIME_S`: pose jitter moves the pitch by well under
+  0.1 % at 20 m/s, and no error accumulates.
+* **teleports.** A pose faster than 0.9 c, one that moves the retarded delay more than
+  :data:`TELEPORT_DELAY_S`
+  from the prediction (or a teleport request) re-bases the delay instead of sweeping it:
+  the delay line keeps reading where it was (nothing is replayed, no chirp), the offset to
+  the new distance's delay shrinks at :data:`OFFSET_SLEW` (inaudible, 3.5 cents), and the
+  renderer crossfades the old and new ear cues over one block (:mod:`.render`).
+"""
+import math
+
+from numba import njit
+
+VELOCITY_TIME_S = 0.3       # time constant of the velocity estimated from poses
+STALE_POSE_S = 0.15         # no pose change for this long: the estimate decays to rest
+MAX_EXTRAPOLATION_S = 0.1   # positions are extrapolated at most this far past their pose (30 Hz poses with jitter arrive well within it)
+CORRECTION_TIME_S = 0.25    # the delay converges to the pose's retarded delay this fast
+TELEPORT_DELAY_S = 0.005    # 1.7 m of path off the prediction in one update is a teleport
+OFFSET_SLEW = 0.002         # samples per sample: how fast a teleport's delay offset decays
+MAX_SPEED_FRACTION = 0.9    # velocities are clamped below the speed of sound
+
+
+@njit(cache=True, fastmath=True)
+def retarded_delay(ax, ay, az, vx, vy, vz, c):
+    """Seconds tau >= 0 with |a - v tau| = c tau: how long ago the sound arriving now left a
+    source that is now at ``a`` relative to the listener and moves at constant velocity
+    ``v`` (m/s, |v| < c)."""
+    a2 = ax * ax + ay * ay + az * az
+    av = ax * vx + ay * vy + az * vz
+    k = c * c - (vx * vx + vy * vy + vz * vz)
+    return (math.sqrt(av * av + k * a2) - av) / k
+
+
+@njit(cache=True, fastmath=True)
+def clamp_speed(vx, vy, vz, c):
+    """The velocity scaled down, if needed, below MAX_SPEED_FRACTION of ``c``."""
+    v = math.sqrt(vx * vx + vy * vy + vz * vz)
+    lim = MAX_SPEED_FRACTION * c
+    if v > lim:
+        s = lim / v
+        return vx * s, vy * s, vz * s
+    return vx, vy, vz
+
+
+@njit(cache=True)
+def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
+    """Update a tracked body (``state[o:o + 7]`` = velocity xyz, observed position xyz,
+    observation clock) with the pose position it has now, at sample ``clock``. With
+    ``auto`` the velocity is estimated from the poses; otherwise the caller stores it.
+    Returns True when the pose jumped faster than the speed of sound (a teleport)."""
+    moved = px != state[o + 3] or py != state[o + 4] or pz != state[o + 5]
+    # a body whose pose has not changed for STALE_POSE_S was at rest: its next move took
+    # at most that long (not the whole time since the last change)
+    dt = min((clock - state[o + 6]) / sr, STALE_POSE_S)
+    jump = False
+    if moved:
+        if dt > 0.0:
+            dx, dy, dz = px - state[o + 3], py - state[o + 4], pz - state[o + 5]
+            speed = math.sqrt(dx * dx + dy * dy + dz * dz) / dt
+            jump = speed > MAX_SPEED_FRACTION * c
+            if auto and not jump:
+                beta = min(1.0, dt / VELOCITY_TIME_S)
+                state[o] += beta * (dx / dt - state[o])
+                state[o + 1] += beta * (dy / dt - state[o + 1])
+                state[o + 2] += beta * (dz / dt - state[o + 2])
+        state[o + 3] = px
+        state[o + 4] = py
+        state[o + 5] = pz
+        state[o + 6] = clock
+    elif auto and dt > STALE_POSE_S:
+        decay = max(0.0, 1.0 - frames / (VELOCITY_TIME_S * sr))
+        state[o] *= decay
+        state[o + 1] *= decay
+        state[o + 2] *= decay
+    if auto and jump:
+        state[o] = 0.0
+        state[o + 1] = 0.0
+        state[o + 2] = 0.0
+    return jump
+
+
+@njit(cache=True, inline="always")
+def extrapolate(state, o, t, sr, axis):
+    """Coordinate ``axis`` of the tracked body's position at sample clock ``t``."""
+    ahead = min(max(t - state[o + 6], 0.0) / sr, MAX_EXTRAPOLATION_S)
+    return state[o + 3 + axis] + state[o + axis] * ahead
+
+
+@njit(cache=True)
+def propagation_step(d, offset, tau_start, tau_end, frames, sr, teleport):
+    """(delay at the block's end, new offset, teleported) in samples: the delay ``d`` moves
+    by the retarded delay's change over the block and converges towards ``tau_end`` +
+    ``offset``; a jump larger than TELEPORT_DELAY_S (or ``teleport``) re-bases instead."""
+    predicted = d + (tau_end - tau_start)
+    target = tau_end + offset
+    if teleport or abs(target - predicted) > TELEPORT_DELAY_S * sr:
+        offset = predicted - tau_end
+        teleport = True
+    step = min(abs(offset), OFFSET_SLEW * frames)
+    offset -= step if offset > 0.0 else -step
+    k = min(1.0, frames / (CORRECTION_TIME_S * sr))
+    return predicted + k * (tau_end + offset - predicted), offset, teleport
