@@ -1,4 +1,5 @@
-"""Independent signal measurements the tests compare the renderers against."""
+"""Plain functions the tests share: independent signal measurements the renderers are
+compared against, and small test inputs. Fixtures live in ``tests/conftest.py``."""
 import numpy as np
 
 
@@ -38,3 +39,16 @@ def dominant_frequency(x, sr):
 
 def rms_db(x):
     return 10 * np.log10(np.mean(np.asarray(x, dtype=np.float64) ** 2) + 1e-30)
+
+
+def small_model(seed=0):
+    """A small valid Lite-INN model (4 direction and 4 frequency encodings, one hidden
+    layer of 16, 32 grid points) with random weights: a real model for loader and engine
+    tests that must not depend on the shipped weights."""
+    from spatialmw.kernels.ibc import ibc_param_count
+    from spatialmw.model import LiteINNModel
+    dims = np.array([4, 4, 16, 1, 2, 4], dtype=np.int64)
+    theta = np.random.default_rng(seed).normal(size=ibc_param_count(dims)) * 0.1
+    theta[:4] = [1.4, 0.0, 0.0, 24000.0]  # fixed header: r_ref, rho_min, rho_max, f_scale
+    return LiteINNModel(theta=theta, dims=dims, grid_hz=np.linspace(0, 24000, 32), head_radius=0.0875,
+                        meta={"provenance": {"seed": seed}})
