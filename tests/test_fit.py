@@ -9,6 +9,7 @@ from spatialmw.hrtf.sofa import default_sofa_path, read_sofa  # noqa: E402
 from spatialmw.model import load_model  # noqa: E402
 from spatialmw.train import binaural_speech as bs  # noqa: E402
 from spatialmw.train.fit_hrtf import FitError, fit_sofa, hrtf_metrics, itd_from_spectra  # noqa: E402
+from tests.helpers import nearest_measured_bounds
 
 
 def write_sofa(path, az, el, r=1.4, n=128, fs=48000.0, seed=0):
@@ -51,33 +52,6 @@ def test_fit_sofa_tiny_run(tmp_path):
     assert lsd_hi - lsd_lo < 0.3 and ild_hi - ild_lo < 0.3   # the bounds are tight
     assert lsd_lo - 1e-9 <= nearest["lsd_db"] <= lsd_hi + 1e-9
     assert ild_lo - 1e-9 <= nearest["ild_err_db"] <= ild_hi + 1e-9
-
-
-def nearest_measured_bounds(hset):
-    """Independent computation of the nearest-measured-HRIR baseline: each held-out KEMAR
-    direction (index % 10 == 3) rendered by the measured HRIR of the closest training
-    direction (great-circle angle from the SOFA azimuth/elevation); LSD (mean over
-    directions and ears of the RMS dB difference of 1024-point spectra, 100 Hz-16 kHz) and
-    mean absolute ILD error (dB, band energies). On KEMAR's rings most held-out directions
-    have two equidistant training neighbours, and which one a fitter takes is arbitrary,
-    so this returns the (lowest, highest) value over those choices."""
-    az, el = np.radians(hset.directions_deg).T
-    held = np.flatnonzero(np.arange(len(az)) % 10 == 3)
-    train = np.flatnonzero(np.arange(len(az)) % 10 != 3)
-    f = np.fft.rfftfreq(1024, 1.0 / hset.sample_rate)
-    band = (f >= 100.0) & (f <= 16000.0)
-    mag = np.abs(np.fft.rfft(hset.hrirs, 1024, axis=-1))[..., band]          # (M, 2, bins)
-    ild = 10 * np.log10(np.sum(mag[:, 0] ** 2, axis=-1) / np.sum(mag[:, 1] ** 2, axis=-1))
-    lsd_range, ild_range = [], []
-    for i in held:
-        cos_angle = (np.sin(el[i]) * np.sin(el[train])
-                     + np.cos(el[i]) * np.cos(el[train]) * np.cos(az[i] - az[train]))
-        tied = train[cos_angle >= cos_angle.max() - 1e-9]
-        lsd = [np.mean(np.sqrt(np.mean((20 * np.log10(mag[j] / mag[i])) ** 2, axis=-1))) for j in tied]
-        err = np.abs(ild[tied] - ild[i])
-        lsd_range.append((min(lsd), max(lsd)))
-        ild_range.append((err.min(), err.max()))
-    return tuple(np.mean(lsd_range, axis=0)), tuple(np.mean(ild_range, axis=0))
 
 
 def test_itd_metric_recovers_known_delay():
