@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.run import main
 
-pytestmark = [pytest.mark.c_api, pytest.mark.needs_openal]
+pytestmark = [pytest.mark.c_api, pytest.mark.needs_openal, pytest.mark.slow]
 
 
 def test_quick_benchmark_writes_valid_json(smw_lib, tmp_path):

@@ -91,6 +91,7 @@ def test_every_case_listed(api_cases):
 def test_c_default_settings_are_the_engine_defaults(hosts, run_host):
     """Every field of smw_renderer_settings_default(), printed by a C program, against
     spatialmw.engine.EngineConfig()."""
+    from spatialmw import geometry
     from spatialmw.engine import EngineConfig
     r = run_host([hosts["defaults"]])
     assert r.rc == 0, r.log
@@ -100,7 +101,8 @@ def test_c_default_settings_are_the_engine_defaults(hosts, run_host):
     assert k["MAX_BLOCK_FRAMES"] == cfg.max_block
     assert k["MAX_SOURCES"] == cfg.max_sources
     assert k["MODEL_PATH_NULL"] == 1 and cfg.model_path is None      # both: the shipped model
-    assert k["COORDINATE_SYSTEM"] == 0                                  # SMW_COORDS_NATIVE
+    # the Python Engine always works in native coordinates
+    assert k["COORDINATE_SYSTEM"] == geometry.COORDINATE_SYSTEM_IDS.index("native")
     assert k["ENABLE_CORRECTOR"] == int(cfg.ibc)
     assert k["CORRECTOR_TABLE_STEP_DEG"] == np.float32(cfg.ibc_table_step)
 

@@ -36,7 +36,6 @@ def write_sofa(path, az, el, r=1.4, n=128, fs=48000.0, seed=0):
     return path
 
 
-@pytest.mark.slow
 def test_fit_sofa_tiny_run(tmp_path):
     out = tmp_path / "m.npz"
     metrics = fit_sofa(default_sofa_path(), out, steps=30, progress=False, grid_points=32,

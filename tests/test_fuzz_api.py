@@ -33,7 +33,7 @@ import pytest
 from spatialmw.model import save_model
 from tests.helpers import small_model
 
-pytestmark = [pytest.mark.c_api, pytest.mark.fuzz, pytest.mark.slow]
+pytestmark = [pytest.mark.c_api, pytest.mark.fuzz]
 
 ROOT = Path(__file__).resolve().parents[1]
 SAN_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
@@ -80,6 +80,7 @@ def assert_clean(res: dict, log: str, calls: int):
     assert sum(res[f"RESULT_{k}"] for k in range(15)) > 0.8 * calls
 
 
+@pytest.mark.slow
 def test_fuzz_instrumented_host_and_shim(c_host, run_host, default_model, tmp_path):
     """>= 100,000 calls with host AND shim under ASan/UBSan; zero reports, zero violations."""
     lib = build_asan_lib(tmp_path / "asanlib")
