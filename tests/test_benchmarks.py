@@ -5,10 +5,14 @@ import json
 import math
 import os
 
+import pytest
+
 from benchmarks.run import main
 
+pytestmark = [pytest.mark.c_api, pytest.mark.needs_openal, pytest.mark.slow]
 
-def test_quick_benchmark_writes_valid_json(tmp_path):
+
+def test_quick_benchmark_writes_valid_json(smw_lib, tmp_path):
     cores = os.sched_getaffinity(0)
     assert main(["--quick", "--sizes", "1,2", "--blocks", "3", "--out", str(tmp_path)]) == 0
     assert os.sched_getaffinity(0) == cores  # it pins itself to one core while measuring only
@@ -17,6 +21,7 @@ def test_quick_benchmark_writes_valid_json(tmp_path):
     assert 0.0 <= data["machine"]["busy_cores_start"] <= os.cpu_count()
     assert data["sample_rate"] == 48000 and data["block"] == 512
     assert data["sizes"] == [1, 2]
+    assert data["systems"]["spatialmw_liteinn"]["via"] == "C API (libspatialmw.so)"  # not the fallback
     for key in ("spatialmw_liteinn", "spatialmw_tdw", "spatialmw_python", "openal_soft"):
         pts = data["systems"][key]["points"]
         assert [p["n_sources"] for p in pts] == [1, 2]

@@ -21,10 +21,15 @@ import re
 import subprocess
 import sys
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from test_fuzz_api import FUZZ, ROOT
+pytestmark = pytest.mark.fuzz
+
+ROOT = Path(__file__).resolve().parents[1]
+FUZZ = ROOT / "tests" / "fuzz"
 
 EXAMPLES = int(os.environ.get("SMW_FILE_FUZZ_EXAMPLES", "400"))
 SEED = int(os.environ.get("SMW_FILE_FUZZ_SEED", "1234"))
@@ -49,15 +54,17 @@ def run_worker(loader: str, examples: int, tmp_path) -> tuple[dict, list[str]]:
     return kv, fails
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loader,weight", [("sofa", 1.0), ("model", 1.5), ("scene", 1.5)])
 def test_hostile_files_only_documented_errors(loader, weight, tmp_path):
+    """Every example runs under the worker's 10 s limit (SIGALRM: a hang is a FAIL line, a
+    generous bound for ~10 ms of work, not a speed check)."""
     kv, fails = run_worker(loader, int(EXAMPLES * weight), tmp_path)
     known = [f for f in fails if any(re.search(p, f) for p in KNOWN[loader])]
     unknown = [f for f in fails if f not in known]
     if known:
         print(f"{len(known)} failures match known, reported bugs (see docs/RELIABILITY.md)")
     assert not unknown, "\n".join(unknown[:10])
-    assert kv["MAX_SECONDS"] < 10.0
 
 
 # ------------------------------------------------------- regression tests for bugs found

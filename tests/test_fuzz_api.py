@@ -30,9 +30,12 @@ from pathlib import Path
 
 import pytest
 
-from test_c_api import ROOT, ensure_lib, parse_kv
+from spatialmw.model import save_model
+from tests.helpers import small_model
 
-FUZZ = ROOT / "tests" / "fuzz"
+pytestmark = [pytest.mark.c_api, pytest.mark.fuzz]
+
+ROOT = Path(__file__).resolve().parents[1]
 SAN_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
 CALLS = int(os.environ.get("SMW_FUZZ_CALLS", "100000"))
 SEED = int(os.environ.get("SMW_FUZZ_SEED", "20240601"))
@@ -43,33 +46,9 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSa
 
 
 def write_test_model(path: Path) -> Path:
-    """A small valid Lite-INN model, so the corrector path runs even before a default
-    model is shipped."""
-    import numpy as np
-    from spatialmw.kernels.ibc import ibc_param_count
-    from spatialmw.model import LiteINNModel, save_model
-    dims = np.array([4, 4, 16, 1, 2, 4], dtype=np.int64)
-    rng = np.random.default_rng(0)
-    theta = rng.normal(size=ibc_param_count(dims)) * 0.1
-    theta[:4] = [1.4, 0.0, 0.0, 24000.0]
-    return save_model(LiteINNModel(theta=theta, dims=dims, grid_hz=np.linspace(0, 24000, 32),
-                                   head_radius=0.0875), path)
-
-
-def model_args(tmp: Path) -> list[str]:
-    """Fuzz the full Lite-INN path: the shipped model if there is one, else a test model."""
-    from spatialmw.model import default_model_path
-    if default_model_path().exists():
-        return []
-    return ["--model", str(write_test_model(tmp / "fuzz_model.npz"))]
-
-
-def compile_host(src: Path, exe: Path, libdir: Path, extra=()) -> Path:
-    cmd = ["gcc", "-O1", "-g", "-Wall", "-std=gnu11", f"-I{ROOT / 'include'}", "-o", str(exe), str(src),
-           f"-L{libdir}", "-lspatialmw", f"-Wl,-rpath,{libdir}", *extra, "-lpthread", "-lm"]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return exe
+    """Kept only for tests/test_output_safety.py, which imports it: that module should use
+    the ``small_model_path`` fixture, and this function then goes."""
+    return save_model(small_model(), path)
 
 
 def build_asan_lib(outdir: Path) -> Path:
@@ -83,12 +62,10 @@ def build_asan_lib(outdir: Path) -> Path:
     return out
 
 
-def run_fuzz(exe: Path, calls: int, seed: int, args=(), timeout=600) -> tuple[dict, str]:
-    cmd = ["env", "-i"] + [f"{k}={v}" for k, v in SAN_ENV.items()] + [str(exe), str(calls), str(seed), *args]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    log = r.stdout + r.stderr
+def run_fuzz(run_host, exe: Path, calls: int, seed: int, args=(), timeout=600):
+    r = run_host([exe, calls, seed, *args], timeout=timeout, env=SAN_ENV)
     print("\n".join(line for line in r.stdout.splitlines() if not line.startswith("#")))
-    return {"rc": r.returncode, **parse_kv(r.stdout)}, log
+    return {"rc": r.rc, **r.kv}, r.log
 
 
 def assert_clean(res: dict, log: str, calls: int):
@@ -103,28 +80,18 @@ def assert_clean(res: dict, log: str, calls: int):
     assert sum(res[f"RESULT_{k}"] for k in range(15)) > 0.8 * calls
 
 
-
-
-@pytest.fixture(scope="module")
-def fuzz_env(tmp_path_factory):
-    ensure_lib()
-    d = tmp_path_factory.mktemp("fuzz")
-    return {"dir": d, "model": model_args(d)}
-
-
-def test_fuzz_instrumented_host_and_shim(fuzz_env):
+@pytest.mark.slow
+def test_fuzz_instrumented_host_and_shim(c_host, run_host, default_model, tmp_path):
     """>= 100,000 calls with host AND shim under ASan/UBSan; zero reports, zero violations."""
-    d = fuzz_env["dir"]
-    lib = build_asan_lib(d / "asanlib")
-    exe = compile_host(FUZZ / "api_fuzz.c", d / "api_fuzz_asanlib", lib.parent, SAN_FLAGS)
-    res, log = run_fuzz(exe, CALLS, SEED, ["--renderers", "3", *fuzz_env["model"]])
+    lib = build_asan_lib(tmp_path / "asanlib")
+    exe = c_host(ROOT / "tests" / "fuzz" / "api_fuzz.c", *SAN_FLAGS, libdir=lib.parent, opt="-O1")
+    res, log = run_fuzz(run_host, exe, CALLS, SEED, ["--renderers", "3"])
     assert_clean(res, log, CALLS)
 
 
-def test_fuzz_instrumented_host_shipped_library(fuzz_env):
+def test_fuzz_instrumented_host_shipped_library(c_host, run_host):
     """The library exactly as `make lib` builds it, time-domain-warp-only renderers."""
-    d = fuzz_env["dir"]
-    exe = compile_host(FUZZ / "api_fuzz.c", d / "api_fuzz", ensure_lib().parent, SAN_FLAGS)
+    exe = c_host(ROOT / "tests" / "fuzz" / "api_fuzz.c", *SAN_FLAGS, opt="-O1")
     calls = max(CALLS // 4, 1000)
-    res, log = run_fuzz(exe, calls, SEED + 1, ["--renderers", "2", "--tdw-only"])
+    res, log = run_fuzz(run_host, exe, calls, SEED + 1, ["--renderers", "2", "--tdw-only"])
     assert_clean(res, log, calls)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from spatialmw import geometry as G
-from spatialmw.engine import Engine
+from tests.helpers import lag_samples, rms_db
 
 # "left of the listener" and "straight ahead", spelled in each engine's own axes
 LEFT = {"native": [0, 2, 0], "unity": [-2, 0, 0], "unreal": [0, -200, 0], "openal": [-2, 0, 0]}
@@ -36,8 +36,8 @@ def test_turned_listener_hears_front_source_on_the_side(system):
 
 
 @pytest.mark.parametrize("system", sorted(LEFT))
-def test_rendered_left_source_is_louder_and_earlier_on_the_left(system):
-    eng = Engine(48000, 2, 512, ibc=False)
+def test_rendered_left_source_is_louder_and_earlier_on_the_left(tdw_engine, system):
+    eng = tdw_engine
     s = eng.add_source(distance_model="none")
     eng.set_source_pose(s, G.to_native_position(LEFT[system], system))
     x = np.random.default_rng(1).standard_normal(512 * 20).astype(np.float32)
@@ -46,7 +46,6 @@ def test_rendered_left_source_is_louder_and_earlier_on_the_left(system):
         eng.write(s, x[i:i + 512])
         y.append(eng.render(512))
     y = np.concatenate(y)
-    from tests.helpers import lag_samples, rms_db
     assert rms_db(y[:, 0]) > rms_db(y[:, 1])
     assert lag_samples(y[:, 1], y[:, 0]) > 10  # right ear lags by ~30 samples
 

@@ -93,6 +93,7 @@ def test_hot_path_allocates_nothing():
     assert np.all(np.isfinite(out))
 
 
+@pytest.mark.slow
 def test_evaluate_kernel_has_no_allocation_call(tmp_path):
     """Statically: no NRT allocation in the compiled IR of the evaluation kernel and its
     callees. Compiled in a fresh process with an empty cache, because numba cannot show
@@ -179,13 +180,13 @@ def test_tiling_remainders_match_torch(hidden, layers, k):
     assert np.all(np.isnan(out[grid.size * 4:]))  # nothing written past K*4
 
 
-def test_engine_targets_match_model_gain():
+def test_engine_targets_match_model_gain(engine):
     # _ibc_targets (vectorised expansion) == exp(a + j phi) interpolated as LiteINNModel.gain
-    from spatialmw.engine import N_FFT, Engine
+    from spatialmw.engine import N_FFT
     from spatialmw.kernels import layout as L
     from spatialmw.kernels.lanes import LANES
     from spatialmw.kernels.render import _gain_base, _ibc_targets
-    eng = Engine(48000, 2, 512)
+    eng = engine
     nb = N_FFT // 2 + 1
     fb = np.arange(nb) * 48000.0 / N_FFT
     rng = np.random.default_rng(5)

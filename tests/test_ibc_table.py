@@ -75,11 +75,11 @@ def test_table_rings_cover_the_sphere_at_the_step():
         table_rings(0.1)
 
 
-def test_lookup_is_within_a_tenth_of_a_db_of_the_network():
+def test_lookup_is_within_a_tenth_of_a_db_of_the_network(engine):
     """Default 3-degree table against evaluating the network at the same directions
     (random, plus the poles and the azimuth wrap): bilinear interpolation error, LSD of
     the gains 0.1-16 kHz."""
-    eng = Engine(48000, 1, 512)
+    eng = engine
     lookup, _ = table_of(eng)
     rng = np.random.default_rng(3)
     dirs = [unit(rng.uniform(0, 360), math.degrees(math.asin(rng.uniform(-1, 1)))) for _ in range(150)]
@@ -152,10 +152,10 @@ def test_every_moving_source_follows_its_direction_every_block():
     assert worst < 0.3, worst
 
 
-def test_a_source_at_rest_gets_exact_gains():
+def test_a_source_at_rest_gets_exact_gains(engine):
     """New sources start from the table; once at rest, an exact network evaluation (under
     the evaluation budget) replaces the interpolated gains."""
-    eng = Engine(48000, 4, 512)
+    eng = engine
     u = unit(37.0, 11.0)
     h = eng.add_source(distance_model="none")
     eng.set_source_pose(h, 2.0 * u)
@@ -185,13 +185,13 @@ def test_table_step_is_validated_and_zero_means_evaluation_only():
         np.testing.assert_allclose(target_gains(eng, h), exact, rtol=2e-5, atol=1e-6 * np.abs(exact).max())
 
 
-def test_model_with_extreme_outputs_still_renders_finite_audio(tmp_path):
+def test_model_with_extreme_outputs_still_renders_finite_audio(default_model, tmp_path):
     """Model files are untrusted: the loader bounds every weight by 1e6, which still allows
     log-amplitudes and phases of ~1e6. The expansion clamps them (gain <= e^20, phase to
     +-1000 rad, where the float32 sin/cos are accurate): the output stays finite."""
     from spatialmw.kernels.ibc import ibc_layout
-    from spatialmw.model import LiteINNModel, default_model_path, load_model, save_model
-    m = load_model(default_model_path())
+    from spatialmw.model import LiteINNModel, load_model, save_model
+    m = load_model(default_model)
     o_bo = int(ibc_layout(m.dims)[7])
     th = m.theta.copy()
     th[o_bo:o_bo + 4] = (1e6, 1e6, -1e6, -1e6)  # a_L, phi_L, a_R, phi_R

@@ -6,19 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from spatialmw.model import (LiteINNModel, ModelError, default_model_path, load_model,
-                             save_model)
-from spatialmw.kernels.ibc import ibc_param_count
-
-
-def _model(seed=0):
-    dims = np.array([4, 4, 8, 1, 2, 4], dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    theta = rng.normal(size=ibc_param_count(dims)) * 0.1
-    theta[:4] = [1.4, 0.0, 0.0, 24000.0]
-    grid = np.linspace(0, 24000, 16)
-    return LiteINNModel(theta=theta, dims=dims, grid_hz=grid, head_radius=0.09,
-                        meta={"provenance": {"seed": seed}})
+from spatialmw.model import LiteINNModel, ModelError, load_model, save_model
+from tests.helpers import small_model
 
 
 def _write(path, **arrays):
@@ -29,25 +18,24 @@ def _write(path, **arrays):
 
 
 def _good_arrays(tmp_path):
-    p = save_model(_model(), tmp_path / "good.npz")
+    p = save_model(small_model(), tmp_path / "good.npz")
     with np.load(p, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
 
 
 def test_round_trip(tmp_path):
-    m = _model()
+    m = small_model()
     p = save_model(m, tmp_path / "m.npz")
     m2 = load_model(p)
     np.testing.assert_array_equal(m2.theta, m.theta)
     np.testing.assert_array_equal(m2.dims, m.dims)
     np.testing.assert_array_equal(m2.grid_hz, m.grid_hz)
-    assert m2.head_radius == pytest.approx(0.09)
+    assert m2.head_radius == m.head_radius
     assert m2.meta["stft"]["n_fft"] == 512 and m2.meta["stft"]["hop"] == 256
     np.testing.assert_allclose(m2.evaluate([1, 0, 0], 1.4), m.evaluate([1, 0, 0], 1.4))
 
 
-def test_shipped_default_model():
-    assert default_model_path().is_file()
+def test_shipped_default_model(default_model):
     m = load_model()
     assert m.n_params <= 50_000
     # issue budget: TDW + STFT + IBC <= 50 M MAC/s per moving source; TDW (2 ears x 16 taps)
@@ -73,7 +61,7 @@ def test_missing_file(tmp_path):
 
 
 def test_truncated_zip(tmp_path):
-    p = save_model(_model(), tmp_path / "m.npz")
+    p = save_model(small_model(), tmp_path / "m.npz")
     data = p.read_bytes()
     for cut in (10, len(data) // 2, len(data) - 30):
         bad = tmp_path / f"t{cut}.npz"
@@ -189,8 +177,8 @@ def test_bad_grid(tmp_path):
 
 
 def test_in_memory_model_validation():
-    m = _model()
+    m = small_model()
     with pytest.raises(ModelError):
-        LiteINNModel(theta=m.theta[:-2], dims=m.dims, grid_hz=m.grid_hz, head_radius=0.09)
+        LiteINNModel(theta=m.theta[:-2], dims=m.dims, grid_hz=m.grid_hz, head_radius=m.head_radius)
     with pytest.raises(ModelError):
         LiteINNModel(theta=m.theta, dims=m.dims, grid_hz=m.grid_hz, head_radius=5.0)

@@ -1,24 +1,25 @@
 """One engine core: a Python Scene and the same scene driven through the C API give the
 same samples."""
 import struct
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from spatialmw import geometry
 from spatialmw.scene import Listener, Orbit, Keyframes, Linear, Scene, Source, Turn
-from tests.test_c_api import CDIR, build_host, ensure_lib, run_host
 
-SPEECH = "/usr/share/sounds/alsa/Front_Center.wav"
+pytestmark = pytest.mark.c_api
 
 
-def demo_like_scene():
+def demo_like_scene(speech):
     sc = Scene(duration=2.0, listener=Listener(orientation=Turn(rate_deg_s=120.0)))
-    sc.add(Source(SPEECH, Orbit(radius=2.0, period=1.0, phase_deg=30), gain=0.8))
+    sc.add(Source(str(speech), Orbit(radius=2.0, period=1.0, phase_deg=30), gain=0.8))
     sc.add(Source("noise:pink", Linear((-10, 3, 1), (10, 3, 1)), distance_model="linear",
                   min_distance=1.0, max_distance=30.0))
     sc.add(Source("noise:white", Keyframes([0, 1, 2], [[1, -1, 0], [-1, -2, 1], [0, 2, -1]]),
                   doppler=False, gain=0.3))
-    sc.add(Source(SPEECH, Orbit(radius=1.0, period=-3.0), spatialize=False, gain=0.2))
+    sc.add(Source(str(speech), Orbit(radius=1.0, period=-3.0), spatialize=False, gain=0.2))
     return sc
 
 
@@ -36,17 +37,16 @@ def write_script(path, scene, block, latency, corrector):
                 f.write(np.asarray(x, dtype="<f4").tobytes())
 
 
-def test_scene_through_c_api_matches_python(tmp_path):
-    ensure_lib()
-    exe = build_host(CDIR / "parity.c", tmp_path / "parity")
-    scene = demo_like_scene()
+def test_scene_through_c_api_matches_python(c_host, run_host, speech_path, tmp_path):
+    exe = c_host(Path(__file__).resolve().parent / "c" / "parity.c")
+    scene = demo_like_scene(speech_path)
     block = 480
     corrector = 1
     from spatialmw.engine import N_FFT
     script, out = tmp_path / "script.bin", tmp_path / "out.f32"
     write_script(script, scene, block, N_FFT, corrector)
     r = run_host([exe, script, out], timeout=300)
-    assert r.returncode == 0, r.stderr
+    assert r.rc == 0, r.log
     y_c = np.fromfile(out, dtype="<f4").reshape(-1, 2)[N_FFT:]
     y_py = scene.render("liteinn", block=block)
     assert y_c.shape == y_py.shape

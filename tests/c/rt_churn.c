@@ -1,8 +1,10 @@
 /* Source churn: two game threads create and destroy sources (hundreds per second, racing
  * each other on the same handles, also destroying stale handles on purpose) while the
  * audio thread writes to whatever handles it sees and renders 512-frame blocks paced in
- * real time. Expect: no crash, finite output, exactly one successful destroy per create.
- * usage: rt_churn <seconds> [--tdw-only] */
+ * real time until both game threads have done their operations. Expect: no crash, finite
+ * output, exactly one successful destroy per create. The workload is a count of operations,
+ * not a duration, so what is checked does not depend on the machine's speed.
+ * usage: rt_churn <operations per game thread> [--tdw-only] */
 #include "common.h"
 #include <stdatomic.h>
 
@@ -10,14 +12,15 @@
 #define BLOCK 512
 static smw_renderer* g_r;
 static _Atomic smw_source g_h[NH];
-static atomic_int g_stop;
+static long g_ops;
+static atomic_int g_running;   /* game threads not finished yet */
 static atomic_long g_creates, g_create_full, g_destroys, g_destroy_stale, g_pose_ok, g_pose_bad;
 
 static void* game_thread(void* arg)
 {
     unsigned seed = (unsigned)(uintptr_t)arg;
     const float ident[4] = {0, 0, 0, 1};
-    while (!atomic_load(&g_stop)) {
+    for (long n = 0; n < g_ops; ++n) {
         seed = seed * 1664525u + 1013904223u;
         int i = (int)((seed >> 8) % NH);
         int op = (int)((seed >> 20) % 4);
@@ -49,26 +52,29 @@ static void* game_thread(void* arg)
         struct timespec ts = {0, 1000000};   /* ~1000 ops/s per thread */
         nanosleep(&ts, NULL);
     }
+    atomic_fetch_sub(&g_running, 1);
     return NULL;
 }
 
 int main(int argc, char** argv)
 {
-    double seconds = argc > 1 ? atof(argv[1]) : 3.0;
+    g_ops = argc > 1 ? atol(argv[1]) : 3000;
     g_r = create_renderer(BLOCK, 32, argc, argv);  /* fewer slots than entries: OUT_OF_SOURCES too */
     if (!g_r) return 1;
     pthread_t g1, g2;
+    atomic_store(&g_running, 2);
     pthread_create(&g1, NULL, game_thread, (void*)(uintptr_t)11);
     pthread_create(&g2, NULL, game_thread, (void*)(uintptr_t)12345);
     try_realtime_priority();
     const double period = (double)BLOCK / 48000.0;
-    long nb = (long)(seconds / period), nonfinite = 0, wr_ok = 0, wr_invalid = 0, wr_other = 0, misses = 0;
+    long nb = 0, overlap = 0, nonfinite = 0, wr_ok = 0, wr_invalid = 0, wr_other = 0, misses = 0;
     double peak = 0.0;
     static float x[BLOCK], out[2 * BLOCK];
     unsigned seed = 9;
     double t0 = t_now();
-    for (long n = 0; n < nb; ++n) {
+    for (long n = 0; atomic_load(&g_running) > 0; ++n, ++nb) {
         t_sleep_until(t0 + n * period);
+        overlap += atomic_load(&g_running) == 2;   /* both game threads racing this block */
         for (int i = 0; i < NH; ++i) {
             smw_source h = atomic_load(&g_h[i]);
             if (!h) continue;
@@ -85,7 +91,7 @@ int main(int argc, char** argv)
             else if (fabs(out[k]) > peak) peak = fabs(out[k]);
         }
     }
-    atomic_store(&g_stop, 1);
+    double seconds = t_now() - t0;
     pthread_join(g1, NULL);
     pthread_join(g2, NULL);
     /* drain: destroy what is left; every create must have exactly one successful destroy */
@@ -97,7 +103,7 @@ int main(int argc, char** argv)
     smw_source probe;
     long all_free = 0;   /* after one render every slot must be reusable again */
     while (smw_source_create(g_r, &probe) == SMW_SUCCESS) ++all_free;
-    printf("SECONDS %.2f\nBLOCKS %ld\n", seconds, nb);
+    printf("OPS %ld\nSECONDS %.2f\nBLOCKS %ld\nBLOCKS_BOTH_RACING %ld\n", 2 * g_ops, seconds, nb, overlap);
     printf("CREATES %ld\nCREATE_FULL %ld\nDESTROYS %ld\nDESTROY_STALE %ld\n", atomic_load(&g_creates),
            atomic_load(&g_create_full), atomic_load(&g_destroys), atomic_load(&g_destroy_stale));
     printf("POSE_OK %ld\nPOSE_REJECTED %ld\n", atomic_load(&g_pose_ok), atomic_load(&g_pose_bad));

@@ -1,10 +1,42 @@
 /* Real-time path vs the GIL: a second thread runs a busy pure-Python loop (holding the GIL,
  * released only at the interpreter's switch interval) while the audio thread renders 16
- * sources in 512-frame blocks at 48 kHz, paced in real time. Prints KEY value lines.
+ * sources in 512-frame blocks at 48 kHz, paced in real time. The host interposes the
+ * CPython calls that take the GIL and the pthread calls that wait on a lock, and counts
+ * those made on the audio thread inside smw_source_write / smw_render: any such call means
+ * the audio thread can wait on another thread, whatever the CPU's speed. Link with
+ * -rdynamic so the library's calls resolve to these definitions. Prints KEY value lines.
  * usage: rt_gil <seconds> [--tdw-only] */
 #include "common.h"
 #include <Python.h>
+#include <dlfcn.h>
+#include <semaphore.h>
 #include <stdatomic.h>
+
+static __thread int tl_counting;
+static atomic_long n_gil, n_lock, n_hook_calls;
+
+/* Forward to the next definition (CPython's, glibc's), counting calls on the audio thread. */
+#define INTERPOSE(ret, name, counter, params, args)                       \
+    ret name params                                                      \
+    {                                                                    \
+        static ret(*real) params;                                        \
+        if (!real) real = (ret(*) params)dlsym(RTLD_NEXT, #name);        \
+        atomic_fetch_add_explicit(&n_hook_calls, 1, memory_order_relaxed); \
+        if (tl_counting) atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed); \
+        return real args;                                                \
+    }
+
+INTERPOSE(PyGILState_STATE, PyGILState_Ensure, n_gil, (void), ())
+INTERPOSE(void, PyEval_RestoreThread, n_gil, (PyThreadState* t), (t))
+INTERPOSE(void, PyEval_AcquireThread, n_gil, (PyThreadState* t), (t))
+INTERPOSE(int, pthread_mutex_lock, n_lock, (pthread_mutex_t* m), (m))
+INTERPOSE(int, pthread_mutex_timedlock, n_lock, (pthread_mutex_t* m, const struct timespec* t), (m, t))
+INTERPOSE(int, pthread_rwlock_rdlock, n_lock, (pthread_rwlock_t* l), (l))
+INTERPOSE(int, pthread_rwlock_wrlock, n_lock, (pthread_rwlock_t* l), (l))
+INTERPOSE(int, pthread_cond_wait, n_lock, (pthread_cond_t* c, pthread_mutex_t* m), (c, m))
+INTERPOSE(int, pthread_cond_timedwait, n_lock, (pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t),
+          (c, m, t))
+INTERPOSE(int, sem_wait, n_lock, (sem_t* s), (s))
 
 #define NSRC 16
 #define BLOCK 512
@@ -42,6 +74,7 @@ int main(int argc, char** argv)
     g_seconds = argc > 1 ? atof(argv[1]) : 3.0;
     g_r = create_renderer(BLOCK, 64, argc, argv);
     if (!g_r) return 1;
+    printf("HOOK_CALLS_IN_CREATE %ld\n", atomic_load(&n_hook_calls));   /* > 0: the hooks are live */
     const float ident[4] = {0, 0, 0, 1};
     for (int i = 0; i < NSRC; ++i) {
         smw_source_create(g_r, &g_src[i]);
@@ -62,18 +95,22 @@ int main(int argc, char** argv)
     float* out = calloc(BLOCK * 2, sizeof(float));
     static float x[NSRC][BLOCK];
     unsigned seed = 3;
-    long misses = 0, errors = 0, nonfinite = 0;
+    long misses = 0, errors = 0, nonfinite = 0, rendered = 0;
+
     double energy = 0.0;
     double t0 = t_now();
     for (long n = 0; n < nb; ++n) {
         t_sleep_until(t0 + n * period);
-        double a = t_now();
-        for (int i = 0; i < NSRC; ++i) {
+        for (int i = 0; i < NSRC; ++i)
             for (int k = 0; k < BLOCK; ++k) x[i][k] = noise(&seed, 0.1f);
-            errors += smw_source_write(g_r, g_src[i], x[i], BLOCK) != SMW_SUCCESS;
-        }
-        errors += smw_render(g_r, out, BLOCK) != SMW_SUCCESS;
+        double a = t_now();
+        tl_counting = 1;
+        for (int i = 0; i < NSRC; ++i) errors += smw_source_write(g_r, g_src[i], x[i], BLOCK) != SMW_SUCCESS;
+        smw_result rc = smw_render(g_r, out, BLOCK);
+        tl_counting = 0;
         double b = t_now();
+        errors += rc != SMW_SUCCESS;
+        rendered += rc == SMW_SUCCESS;
         work[n] = (b - a) * 1e3;
         if (b > t0 + (n + 1) * period) ++misses;
         for (int k = 0; k < 2 * BLOCK; ++k) {
@@ -83,7 +120,8 @@ int main(int argc, char** argv)
     }
     pthread_join(pt, NULL);
     printf("RT_PRIORITY %d\n", rt);
-    printf("BLOCKS %ld\n", nb);
+    printf("BLOCKS %ld\nRENDERED %ld\n", nb, rendered);
+    printf("AUDIO_GIL_CALLS %ld\nAUDIO_LOCK_CALLS %ld\n", atomic_load(&n_gil), atomic_load(&n_lock));
     printf("PY_BUSY_ITERS %ld\n", g_py_iters);
     printf("ERRORS %ld\n", errors);
     printf("NONFINITE %ld\n", nonfinite);
