@@ -45,12 +45,6 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSa
                      "UndefinedBehaviorSanitizer", "SUMMARY: ")
 
 
-def write_test_model(path: Path) -> Path:
-    """Kept only for tests/test_output_safety.py, which imports it: that module should use
-    the ``small_model_path`` fixture, and this function then goes."""
-    return save_model(small_model(), path)
-
-
 def build_asan_lib(outdir: Path) -> Path:
     """A second build of the shim with ASan/UBSan (cffi/setuptools honour CFLAGS/LDFLAGS)."""
     outdir.mkdir(parents=True, exist_ok=True)

@@ -7,23 +7,20 @@ timings and behaviour carry over to ``smw_render`` / ``smw_source_write``.
 """
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 import pytest
 from numba import njit
 
 from spatialmw.engine import Engine
 from spatialmw.kernels.fpu import MXCSR_DAZ, MXCSR_FTZ, get_mxcsr, set_mxcsr
-from test_fuzz_api import ROOT, compile_host, write_test_model
 
 B = 512
 SR = 48000
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return write_test_model(tmp_path_factory.mktemp("model") / "m.npz")
+def model(small_model_path):
+    return small_model_path
 
 
 def _engine(model, n, ibc=True):
@@ -112,14 +109,13 @@ def test_caller_fpu_control_word_is_restored(model):
         _load_mxcsr(saved)
 
 
-def test_c_api_restores_the_caller_fpu_control_word(tmp_path):
+def test_c_api_restores_the_caller_fpu_control_word(tmp_path, c_host, run_host):
     """Through the C library: smw_source_write and smw_render leave the host's MXCSR as it was
     and flush denormal input to exact silence."""
     src = tmp_path / "fpu.c"
     src.write_text(FPU_HOST)
-    exe = compile_host(src, tmp_path / "fpu", ROOT / "build")
-    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_host([str(c_host(src))], timeout=300)
+    assert r.rc == 0, r.log
     assert "fpu ok" in r.stdout
 
 
