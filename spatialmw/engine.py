@@ -34,6 +34,7 @@ from .kernels.tdw import SINC_PHASES, SINC_TAPS, sinc_table
 from .kernels.ibc import ibc_prepare, ibc_prepared_size, ibc_scratch_size
 from .kernels.ibc_table import build_table, table_distance_rows, table_rings
 from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
+from .errors import SpatialmwError
 
 SUPPORTED_SAMPLE_RATES = (44100, 48000, 96000)
 N_FFT = 512
@@ -57,11 +58,11 @@ IBC_LOOKUPS_PER_512_FRAMES = 256
 IBC_TABLE_STEP_DEGREES = 3.0  # 0.09 dB interpolation error, ~4,600 directions (7 MB, ~70 ms)
 
 
-class EngineConfigError(ValueError):
+class EngineConfigError(SpatialmwError, ValueError):
     """Renderer settings that cannot be served (sample rate, sizes)."""
 
 
-class EngineError(RuntimeError):
+class EngineError(SpatialmwError, RuntimeError):
     """Misuse of a running engine: unknown source, capacity exhausted, bad block size."""
 
 

@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from . import geometry
+from .errors import SpatialmwError
 
 MAX_SCENE_BYTES = 4 * 2 ** 20
 MAX_SOURCES = 256
@@ -57,7 +58,7 @@ MAX_WAV_SECONDS = 3600.0
 RENDERERS = ("liteinn", "tdw", "reference")
 
 
-class SceneError(ValueError):
+class SceneError(SpatialmwError, ValueError):
     """A scene (file or object) that cannot be rendered; the message names the field."""
 
 

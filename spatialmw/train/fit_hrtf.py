@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 from ..geometry import tdw_ear_targets
+from ..errors import SpatialmwError
 
 N_FFT_EVAL = 1024
 BAND = (100.0, 16000.0)
@@ -45,7 +46,7 @@ STFT_N, STFT_HOP = 512, 256   # the engine's STFT (periodic sqrt-Hann analysis a
 EVAL_IR_PRE = 64              # spatialmw eval keeps IR times [-64, 960) of the HRIR frame
 
 
-class FitError(ValueError):
+class FitError(SpatialmwError, ValueError):
     """Data that cannot be fitted (too few directions, mismatched recordings, ...)."""
 
 
