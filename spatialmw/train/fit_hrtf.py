@@ -50,6 +50,12 @@ class FitError(SpatialmwError, ValueError):
     """Data that cannot be fitted (too few directions, mismatched recordings, ...)."""
 
 
+def check_steps(steps) -> None:
+    """Training steps must be a whole number >= 1 (0 or less would save an untrained model)."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise FitError(f"steps must be a whole number >= 1, got {steps!r}")
+
+
 # ------------------------------------------------------------------ grid
 
 def default_grid(k: int = 96, sample_rate: float = 48000.0) -> np.ndarray:
@@ -413,6 +419,7 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, pro
     from ..model import LiteINNModel, save_model
     from .torch_model import make_dims
 
+    check_steps(steps)
     t_start = time.time()
     torch.set_num_threads(int(threads))
     hset = read_sofa(sofa_path, sample_rate=float(sample_rate))
