@@ -284,7 +284,7 @@ def _axes(coordinate_system):
         return geometry.COORDINATE_SYSTEMS[coordinate_system]
     except (KeyError, TypeError):
         raise SceneError(f"unknown coordinate_system {coordinate_system!r}; expected one of "
-                         f"{', '.join(geometry.COORDINATE_SYSTEM_IDS)}") from None
+                         f"{', '.join(sorted(geometry.COORDINATE_SYSTEMS))}") from None
 
 
 @dataclass
