@@ -172,6 +172,15 @@ class Turn:
 
 
 # ---------------------------------------------------------------- signals
+def _check_signal_keys(spec: dict, what: str = "signal") -> None:
+    if "loop" in spec:
+        raise SceneError(f"{what}: 'loop' is a key of the source, not of its signal: "
+                         "write \"loop\": true next to \"signal\" (see docs/SCENES.md)")
+    unknown = set(spec) - {"wav", "noise", "tone", "seed", "level"}
+    if unknown:
+        raise SceneError(f"{what}: unknown signal keys {sorted(unknown)}")
+
+
 def _load_signal(spec, loop, sample_rate, n, base: Path | None):
     """The mono float32 signal of a source, exactly ``n`` samples: cut, looped (``loop``)
     or padded with silence (played once)."""
@@ -182,12 +191,7 @@ def _load_signal(spec, loop, sample_rate, n, base: Path | None):
         if x.ndim != 1:
             raise SceneError(f"source signal arrays must be mono (1-D), got shape {x.shape}")
     elif isinstance(spec, dict):
-        if "loop" in spec:
-            raise SceneError("'loop' is a key of the source, not of its signal: "
-                             "write \"loop\": true next to \"signal\" (see docs/SCENES.md)")
-        unknown = set(spec) - {"wav", "noise", "tone", "seed", "level"}
-        if unknown:
-            raise SceneError(f"unknown signal keys {sorted(unknown)}")
+        _check_signal_keys(spec)
         level = _finite(spec.get("level", 1.0), "signal level", 0.0, 100.0)
         if "wav" in spec:
             x = _read_wav(spec["wav"], sample_rate, base)
@@ -620,6 +624,8 @@ def _scene_from_dict(d, base_dir):
             raise SceneError(f"source {i}: unknown keys {sorted(unknown)}")
         if "signal" not in s:
             raise SceneError(f"source {i}: missing 'signal'")
+        if isinstance(s["signal"], dict):
+            _check_signal_keys(s["signal"], f"source {i}")
         dm = s.get("distance_model", "inverse_clamped")
         if dm not in geometry.DISTANCE_MODELS:
             raise SceneError(f"source {i}: unknown distance_model {dm!r}")
