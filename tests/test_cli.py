@@ -248,3 +248,23 @@ def test_scenes_doc_example_is_valid_json_that_renders_and_documents_every_key()
     for key in _SCENE_KEYS | _SOURCE_KEYS:
         assert f"| `{key}` |" in doc, key
     assert "DESIGN.md" not in doc
+
+
+def test_every_public_exception_derives_from_spatialmw_error_and_keeps_its_old_base():
+    import importlib
+    import inspect
+    expected = {"EngineConfigError": ValueError, "EngineError": RuntimeError, "GeometryError": ValueError,
+                "SceneError": ValueError, "OutputError": OSError, "ModelError": ValueError,
+                "SOFAError": ValueError, "FitError": ValueError, "EvaluationError": RuntimeError,
+                "OpenALError": RuntimeError, "SofalizerError": RuntimeError, "PlaybackError": RuntimeError}
+    found = {}
+    for mod in ("engine", "geometry", "scene", "model", "hrtf.sofa", "train.fit_hrtf", "evaluation",
+                "peers.openal", "peers.sofalizer", "playback"):
+        m = importlib.import_module(f"spatialmw.{mod}")
+        for name, cls in inspect.getmembers(m, inspect.isclass):
+            if issubclass(cls, Exception) and cls.__module__ == m.__name__:
+                found[name] = cls
+    assert set(found) == set(expected)
+    for name, cls in found.items():
+        assert issubclass(cls, spatialmw.SpatialmwError) and issubclass(cls, expected[name]), name
+    assert "__import__" not in (ROOT / "spatialmw" / "cli.py").read_text()
