@@ -56,15 +56,16 @@ def _positive_int(text: str) -> int:
     return v
 
 
-def _report_peak(y) -> None:
-    """One warning line when the audio exceeds full scale (float WAVs keep it; players and
-    integer conversions clip it)."""
+def _report_peak(y) -> float:
+    """The peak of ``y``, with one warning line when it exceeds full scale (float WAVs keep
+    it; players and integer conversions clip it)."""
     import numpy as np
 
     peak = float(np.max(np.abs(y))) if y.size else 0.0
     if peak > 1.0:
         print(f"spatialmw: warning: peak {peak:.2f} ({20 * math.log10(peak):+.1f} dBFS) exceeds full scale "
               "and will clip on playback or integer conversion; use --normalize peak", file=sys.stderr)
+    return peak
 
 
 def cmd_render(args) -> int:
@@ -74,8 +75,7 @@ def cmd_render(args) -> int:
     out = Path(args.output)
     y = scene.write(out, renderer=args.renderer, progress=not args.quiet, normalize=args.normalize,
                     model=args.model, block=args.block)
-    _report_peak(y)
-    peak = float(abs(y).max()) if y.size else 0.0
+    peak = _report_peak(y)
     print(f"wrote {out} ({y.shape[0] / scene.sample_rate:.2f} s, stereo, {scene.sample_rate} Hz, "
           f"renderer {args.renderer}, peak {peak:.3f})")
     return 0
@@ -114,17 +114,16 @@ def cmd_fit(args) -> int:
     if args.steps is not None:
         kw["steps"] = args.steps
     try:
-        if args.sofa:
-            from .train.fit_hrtf import fit_sofa
-            run = lambda: fit_sofa(args.sofa, out, **kw)  # noqa: E731
-        else:
-            from .train.binaural_speech import fit_binaural_speech
-            run = lambda: fit_binaural_speech(args.binaural_speech, out, init_model=args.init_model, **kw)  # noqa: E731
-        import torch  # noqa: F401  (fitting needs it; say so now rather than mid-way)
+        import torch  # noqa: F401  (the fits import it later; say so now rather than mid-way)
     except ImportError as e:
         raise SpatialmwError(f"fitting needs PyTorch (pip install 'spatialmw[train]'): {e}") from None
     out.parent.mkdir(parents=True, exist_ok=True)
-    metrics = run()
+    if args.sofa:
+        from .train.fit_hrtf import fit_sofa
+        metrics = fit_sofa(args.sofa, out, **kw)
+    else:
+        from .train.binaural_speech import fit_binaural_speech
+        metrics = fit_binaural_speech(args.binaural_speech, out, init_model=args.init_model, **kw)
     print(f"wrote {out}")
     for k, v in (metrics or {}).items():
         print(f"  {k}: {v}")
