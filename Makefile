@@ -41,7 +41,7 @@ test: setup
 	$(PY) -m pytest -q
 
 bench: setup
-	$(PY) -m spatialmw bench
+	$(PY) -m benchmarks.run --out benchmarks/results
 
 model: setup
 	$(PY) -m spatialmw fit --sofa data/hrtf/MIT_KEMAR_normal_pinna.sofa -o spatialmw/data/default_kemar.npz

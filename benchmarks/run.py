@@ -1,12 +1,14 @@
 """spatialmw benchmarks: block time vs number of moving sources, peers, cost, start-up.
 
-Entry point for ``spatialmw bench`` and ``python -m benchmarks.run``::
+Run from the source tree: ``python -m benchmarks.run --out DIR`` (``make bench`` writes
+``benchmarks/results``). This folder is not part of the installed package, so the
+``spatialmw`` command has no ``bench`` subcommand. In Python::
 
-    main(argv: list[str] | None = None) -> int      # 0 on success
+    main(argv: list[str] | None = None) -> int      # 0 on success, 2 on a bad option
 
-Options: ``--quick`` (N in {1, 8}, few blocks, no start-up, no ffmpeg: < 20 s, for the
-test), ``--out DIR`` (default ``benchmarks/results``), ``--sizes 1,8,32``, ``--blocks K``,
-``--no-cold``.
+Options: ``--out DIR`` (required: nothing is written into the source tree unless asked),
+``--quick`` (N in {1, 8}, few blocks, no start-up, no ffmpeg: < 20 s, for the test),
+``--sizes 1,8,32``, ``--blocks K``, ``--no-cold``.
 
 Everything is measured in one run at 48 kHz with 512-frame blocks, every source circling
 the listener at 2 m (0.5 rev/s) with a pose update every block:
@@ -490,12 +492,30 @@ def _markdown(result):
 
 # ----------------------------------------------------------------------------- main
 
+def _count(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {v}")
+    return v
+
+
+def _sizes(text):
+    return tuple(_count(s) for s in text.split(","))
+
+
 def _parse(argv):
-    ap = argparse.ArgumentParser(prog="spatialmw bench", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--out", required=True, help="output folder for bench.json, bench.md, bench.png "
+                                                 "(make bench: benchmarks/results)")
     ap.add_argument("--quick", action="store_true", help="tiny configuration (< 20 s), for tests")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"), help="output directory")
-    ap.add_argument("--sizes", default=None, help="comma-separated source counts")
-    ap.add_argument("--blocks", type=int, default=None, help="timed blocks per point (default 150)")
+    ap.add_argument("--sizes", type=_sizes, default=None,
+                    help=f"comma-separated source counts (default: {','.join(map(str, DEFAULT_SIZES))}, "
+                         f"with --quick {','.join(map(str, QUICK_SIZES))})")
+    ap.add_argument("--blocks", type=_count, default=None, help="timed blocks per point (default 150, 15 with --quick)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-cache start-up measurement")
     return ap.parse_args(argv)
 
@@ -600,21 +620,27 @@ def _measure(args, sizes, blocks, result, notes, log):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parse(sys.argv[1:] if argv is None else list(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = _parse(argv)
+    except SystemExit as e:  # argparse's exit (bad option, --help) as a return code
+        return int(e.code or 0)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else (
-        QUICK_SIZES if args.quick else DEFAULT_SIZES)
-    if not sizes or min(sizes) < 1:
-        print("bench: --sizes must be positive integers", file=sys.stderr)
-        return 2
+    sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
     blocks = args.blocks or (15 if args.quick else 150)
     out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / ".write-test").touch()
+        (out_dir / ".write-test").unlink()
+    except OSError as e:  # before minutes of measuring, not after
+        print(f"bench: error: cannot write into {out_dir}: {e.strerror or e}", file=sys.stderr)
+        return 2
     t_start = time.perf_counter()
     notes = []
     result = {
-        "command": "spatialmw bench " + " ".join(sys.argv[1:] if argv is None else list(argv)),
+        "command": "python -m benchmarks.run " + " ".join(argv),
         "machine": {"cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
                     "busy_cores_start": _busy_cores()},
         "sample_rate": SR, "block": BLOCK, "block_ms": BLOCK_S * 1e3,

@@ -3,8 +3,15 @@ import hashlib
 import os
 from pathlib import Path
 
+from .errors import SpatialmwError
+
+# The one place the version is written: pyproject.toml reads it (dynamic version),
+# ``spatialmw --version`` prints it. include/spatialmw.h's SMW_VERSION_* must match
+# (tests/test_cli.py checks).
 __version__ = "0.1.0"
-VERSION_TUPLE = (0, 1, 0)
+VERSION_TUPLE = tuple(int(p) for p in __version__.split("."))
+
+__all__ = ["SpatialmwError", "__version__", "VERSION_TUPLE", "kernel_cache_is_cold"]
 
 
 def _numba_cache_dir() -> None:
@@ -36,6 +43,18 @@ def _numba_cache_dir() -> None:
     if "numba" in sys.modules:  # imported before us: make it re-read the variable
         from numba.core import config
         config.reload_config()
+
+
+def kernel_cache_is_cold() -> bool:
+    """True when numba's on-disk cache holds no compiled real-time kernels yet, so the first
+    engine build and block will compile them (30-90 s, once per install or kernel edit).
+
+    A cheap heuristic, meant for a "please wait" line: it looks for the cache index file of
+    ``render_core``, the entry point every render compiles, in the folder numba caches to
+    (NUMBA_CACHE_DIR, set above, or numba's default next to the kernels).
+    """
+    cache = os.environ.get("NUMBA_CACHE_DIR") or str(Path(__file__).resolve().parent / "kernels" / "__pycache__")
+    return not any(Path(cache).rglob("render.render_core-*.nbi"))
 
 
 def _prune_stale(base: Path, keep: Path) -> None:

@@ -35,6 +35,7 @@ from .kernels.ibc import ibc_prepare, ibc_prepared_size, ibc_scratch_size
 from .kernels.corrector import ir_window, lf_blend, modeling_delay
 from .kernels.ibc_table import build_table, diffuse_field_table_eq, table_distance_rows, table_rings
 from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
+from .errors import SpatialmwError
 
 SUPPORTED_SAMPLE_RATES = (44100, 48000, 96000)
 N_FFT = 512
@@ -60,11 +61,11 @@ EQUALIZATIONS = ("none", "diffuse_field")
 DIFFUSE_FIELD_STEP_DEGREES = 5.0  # directions the diffuse-field average is taken over (~1,650)
 
 
-class EngineConfigError(ValueError):
+class EngineConfigError(SpatialmwError, ValueError):
     """Renderer settings that cannot be served (sample rate, sizes)."""
 
 
-class EngineError(RuntimeError):
+class EngineError(SpatialmwError, RuntimeError):
     """Misuse of a running engine: unknown source, capacity exhausted, bad block size."""
 
 

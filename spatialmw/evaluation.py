@@ -69,6 +69,7 @@ from pathlib import Path
 import numpy as np
 
 from . import metrics as M
+from .errors import SpatialmwError
 
 SR = 48000
 N_FFT = 1024
@@ -93,7 +94,7 @@ QUICK_DIRECTIONS = 8
 ENGINE_BLOCK_RATE_WORST = SR / BLOCK   # IBC evaluations per second, moving source
 
 
-class EvaluationError(RuntimeError):
+class EvaluationError(SpatialmwError, RuntimeError):
     """The evaluation cannot run (no speech material, unreadable inputs...)."""
 
 

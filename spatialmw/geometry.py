@@ -22,6 +22,8 @@ import math
 import numpy as np
 from numba import njit
 
+from .errors import SpatialmwError
+
 SPEED_OF_SOUND = 343.0  # m/s, air at 20 C
 DEFAULT_HEAD_RADIUS = 0.0875  # m
 
@@ -41,7 +43,7 @@ COORDINATE_SYSTEMS = {
 COORDINATE_SYSTEM_IDS = ("native", "unity", "unreal", "openal")
 
 
-class GeometryError(ValueError):
+class GeometryError(SpatialmwError, ValueError):
     """A pose, position or quaternion that cannot be used (NaN, Inf, zero length)."""
 
 

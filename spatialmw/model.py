@@ -31,6 +31,7 @@ import numpy as np
 from .kernels.ibc import (D_ACT, D_H, D_L, D_NDIR, D_NFREQ, D_NOUT, DIMS_LEN, N_OUT,
                           ibc_evaluate, ibc_layout, ibc_macs_per_evaluation,
                           ibc_prepare, ibc_prepared_size, ibc_scratch_size, HEADER_LEN)
+from .errors import SpatialmwError
 
 FORMAT_NAME = "spatialmw-liteinn"
 FORMAT_VERSION = 1
@@ -43,7 +44,7 @@ ACTIVATIONS = {0: "relu", 1: "tanh", 2: "sin"}
 _MEMBERS = {"theta": ("<f8", 1), "dims": ("<i8", 1), "grid_hz": ("<f8", 1), "meta": ("<U", 0)}
 
 
-class ModelError(ValueError):
+class ModelError(SpatialmwError, ValueError):
     """A model file (or model object) that cannot be used: corrupt, hostile, unknown."""
 
 

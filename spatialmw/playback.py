@@ -32,6 +32,7 @@ from .peers.openal import (AL_BUFFER, AL_BUFFERS_PROCESSED, AL_BUFFERS_QUEUED,
                            AL_FORMAT_STEREO_FLOAT32, AL_PLAYING, AL_POSITION,
                            AL_SOURCE_RELATIVE, AL_SOURCE_STATE, AL_TRUE, ALC_FALSE,
                            ALC_FREQUENCY, ALC_HRTF_SOFT, OpenALError, load_library)
+from .errors import SpatialmwError
 
 __all__ = ["PlaybackError", "play", "list_devices"]
 
@@ -39,7 +40,7 @@ ALC_ALL_DEVICES_SPECIFIER = 0x1013
 ALC_DEVICE_SPECIFIER = 0x1005
 
 
-class PlaybackError(RuntimeError):
+class PlaybackError(SpatialmwError, RuntimeError):
     """No usable OpenAL output device, or the device failed while playing."""
 
 

@@ -7,34 +7,13 @@ In Python::
     scene.add(Source("/usr/share/sounds/alsa/Front_Center.wav", Orbit(radius=2.0, period=4.0), loop=True))
     scene.add(Source("noise:pink", Linear(start=(5, -5, 0), end=(5, 5, 0)), gain=0.3))
     stereo = scene.render()                 # (n, 2) float32, Lite-INN renderer
-    scene.write("out.wav")                  # same, written as 48 kHz float WAV
+    scene.write("out.wav", normalize="peak")  # 32-bit float WAV, peak at -1 dBFS
 
-As a JSON file (``spatialmw render scene.json -o out.wav``)::
-
-    {
-      "sample_rate": 48000,            // 44100, 48000 or 96000
-      "duration": 10.0,                // seconds (<= 3600)
-      "coordinate_system": "native",   // native (x fwd, y left, z up), unity, unreal (cm), openal
-      "listener": {"trajectory": {"type": "static", "position": [0, 0, 0]},
-                   "orientation": {"type": "turn", "yaw_deg": 0, "rate_deg_s": 20}},
-      "sources": [
-        {"name": "voice",
-         "signal": {"wav": "/usr/share/sounds/alsa/Front_Center.wav", "loop": true},
-         "trajectory": {"type": "orbit", "center": [0, 0, 0], "radius": 2, "period": 5,
-                        "elevation_deg": 0, "phase_deg": 90},
-         "gain": 1.0, "distance_model": "inverse_clamped", "min_distance": 1.0,
-         "max_distance": 100.0, "rolloff": 1.0, "doppler": true, "spatialize": true}
-      ]
-    }
-
-Trajectory types: ``static`` (position), ``linear`` (start, end, and optional t0/t1 in
-seconds; clamped outside), ``orbit`` (center, radius, period (s, negative = clockwise),
-elevation_deg, phase_deg), ``keyframes`` (times, positions: a Catmull-Rom spline through
-the points, C1-smooth, held constant outside). Orientation types: ``static`` (yaw_deg,
-pitch_deg, roll_deg) and ``turn`` (yaw_deg, rate_deg_s). Signals: ``wav`` (path, relative
-to the scene file; mixed to mono, resampled), ``noise`` ("white" or "pink", seed),
-``tone`` (frequency_hz). Relative paths resolve against the scene file's folder. Unknown
-keys are rejected, so a typo fails loudly instead of being ignored.
+The same scenes as JSON files (``spatialmw render scene.json -o out.wav``): the format,
+every key with its unit and default, and a copyable example are in ``docs/SCENES.md``.
+Python and JSON use the same names (``positions`` for keyframes, ``loop`` on the source)
+and the same defaults (a source plays once unless ``loop`` is true). Unknown keys are
+rejected, so a typo fails loudly instead of being ignored.
 
 Offline renders are latency-compensated: sample 0 of the output is what the listener hears
 at time 0 (propagation delay included, the STFT latency removed).
@@ -43,21 +22,29 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import geometry
+from .errors import SpatialmwError
 
 MAX_SCENE_BYTES = 4 * 2 ** 20
 MAX_SOURCES = 256
 MAX_DURATION = 3600.0
 MAX_WAV_SECONDS = 3600.0
 RENDERERS = ("liteinn", "tdw", "reference")
+NORMALIZE_MODES = (None, "peak", "loudness")
+PEAK_TARGET_DBFS = -1.0
+LOUDNESS_TARGET_DB = -23.0
+OUTPUT_EXTENSIONS = (".wav",)
 
 
-class SceneError(ValueError):
+class SceneError(SpatialmwError, ValueError):
     """A scene (file or object) that cannot be rendered; the message names the field."""
 
 
@@ -71,6 +58,13 @@ def _finite(v, what, lo=-math.inf, hi=math.inf):
     return x
 
 
+def _flag(v, what):
+    """A JSON true/false (a string such as "false" would otherwise read as True)."""
+    if not isinstance(v, bool):
+        raise SceneError(f"{what} must be true or false, got {v!r}")
+    return v
+
+
 def _vec3(v, what):
     try:
         return geometry.as_vector3(v, what)
@@ -79,11 +73,14 @@ def _vec3(v, what):
 
 
 # ---------------------------------------------------------------- trajectories
+# A trajectory is any object with ``at(t)``: positions (len(t), 3) at times t (seconds),
+# in the scene's coordinate system. (``positions`` is the keyframes' data, in Python as in
+# JSON, so the method has another name.)
 @dataclass
 class Static:
     position: tuple = (1.0, 0.0, 0.0)
 
-    def positions(self, t):
+    def at(self, t):
         return np.broadcast_to(_vec3(self.position, "static position"), (len(t), 3)).copy()
 
 
@@ -94,7 +91,7 @@ class Linear:
     t0: float = 0.0
     t1: float | None = None  # None: the scene's duration
 
-    def positions(self, t, duration=None):
+    def at(self, t, duration=None):
         a, b = _vec3(self.start, "linear start"), _vec3(self.end, "linear end")
         t1 = self.t1 if self.t1 is not None else (duration or (t[-1] if len(t) else 1.0))
         span = max(float(t1) - float(self.t0), 1e-9)
@@ -110,7 +107,7 @@ class Orbit:
     elevation_deg: float = 0.0
     phase_deg: float = 0.0
 
-    def positions(self, t):
+    def at(self, t):
         c = _vec3(self.center, "orbit center")
         if self.period == 0:
             raise SceneError("orbit period must be non-zero")
@@ -123,12 +120,14 @@ class Orbit:
 
 @dataclass
 class Keyframes:
+    """A Catmull-Rom spline through ``positions`` (one [x, y, z] per entry of ``times``,
+    seconds, strictly increasing): C1-smooth, held constant outside the times."""
     times: list = field(default_factory=lambda: [0.0, 1.0])
-    points: list = field(default_factory=lambda: [[1, 0, 0], [0, 1, 0]])
+    positions: list = field(default_factory=lambda: [[1, 0, 0], [0, 1, 0]])
 
-    def positions(self, t):
+    def at(self, t):
         times = np.asarray(self.times, dtype=np.float64)
-        pts = np.asarray(self.points, dtype=np.float64)
+        pts = np.asarray(self.positions, dtype=np.float64)
         if times.ndim != 1 or len(times) < 2 or pts.shape != (len(times), 3):
             raise SceneError("keyframes need >= 2 times and one [x, y, z] per time")
         if not (np.all(np.isfinite(times)) and np.all(np.isfinite(pts))):
@@ -173,20 +172,26 @@ class Turn:
 
 
 # ---------------------------------------------------------------- signals
-def _load_signal(spec, sample_rate, n, base: Path | None):
+def _check_signal_keys(spec: dict, what: str = "signal") -> None:
+    if "loop" in spec:
+        raise SceneError(f"{what}: 'loop' is a key of the source, not of its signal: "
+                         "write \"loop\": true next to \"signal\" (see docs/SCENES.md)")
+    unknown = set(spec) - {"wav", "noise", "tone", "seed", "level"}
+    if unknown:
+        raise SceneError(f"{what}: unknown signal keys {sorted(unknown)}")
+
+
+def _load_signal(spec, loop, sample_rate, n, base: Path | None):
+    """The mono float32 signal of a source, exactly ``n`` samples: cut, looped (``loop``)
+    or padded with silence (played once)."""
+    if isinstance(spec, str):
+        spec = {"noise": spec[6:]} if spec.startswith("noise:") else {"wav": spec}
     if isinstance(spec, np.ndarray):
         x = np.asarray(spec, dtype=np.float64)
         if x.ndim != 1:
             raise SceneError(f"source signal arrays must be mono (1-D), got shape {x.shape}")
-        loop = False
-    elif isinstance(spec, str):
-        return _load_signal({"noise": spec[6:]} if spec.startswith("noise:") else {"wav": spec, "loop": True},
-                            sample_rate, n, base)
     elif isinstance(spec, dict):
-        loop = bool(spec.get("loop", False))
-        unknown = set(spec) - {"wav", "noise", "tone", "seed", "loop", "level"}
-        if unknown:
-            raise SceneError(f"unknown signal keys {sorted(unknown)}")
+        _check_signal_keys(spec)
         level = _finite(spec.get("level", 1.0), "signal level", 0.0, 100.0)
         if "wav" in spec:
             x = _read_wav(spec["wav"], sample_rate, base)
@@ -202,7 +207,6 @@ def _load_signal(spec, sample_rate, n, base: Path | None):
             elif spec["noise"] != "white":
                 raise SceneError(f"noise must be 'white' or 'pink', got {spec['noise']!r}")
             x = 0.25 * x / (np.std(x) + 1e-12)
-            loop = False
         elif "tone" in spec:
             f0 = _finite(spec["tone"], "tone frequency", 1.0, sample_rate / 2)
             x = 0.5 * np.sin(2 * np.pi * f0 * np.arange(n) / sample_rate)
@@ -229,6 +233,11 @@ def _read_wav(path, sample_rate, base):
     p = Path(path)
     if not p.is_absolute() and base is not None:
         p = base / p
+    # checked here, with the file named, because libsndfile says only "System error."
+    if not p.is_file():
+        raise SceneError(f"cannot read WAV {p}: no such file")
+    if not os.access(p, os.R_OK):
+        raise SceneError(f"cannot read WAV {p}: permission denied")
     try:
         info = sf.info(str(p))
         if info.frames / max(info.samplerate, 1) > MAX_WAV_SECONDS:
@@ -257,7 +266,7 @@ class Source:
     rolloff: float = 1.0
     doppler: bool = True
     spatialize: bool = True
-    loop: bool = True
+    loop: bool = False    # True: repeat the signal until the scene ends; False: play it once
     name: str = ""
 
 
@@ -269,8 +278,17 @@ class Listener:
 
 def _positions(traj, t, duration):
     if isinstance(traj, Linear):
-        return traj.positions(t, duration)
-    return traj.positions(t)
+        return traj.at(t, duration)
+    return traj.at(t)
+
+
+def _axes(coordinate_system):
+    """(axis matrix, scale) of a coordinate system name, or a SceneError naming the valid ones."""
+    try:
+        return geometry.COORDINATE_SYSTEMS[coordinate_system]
+    except (KeyError, TypeError):
+        raise SceneError(f"unknown coordinate_system {coordinate_system!r}; expected one of "
+                         f"{', '.join(sorted(geometry.COORDINATE_SYSTEMS))}") from None
 
 
 @dataclass
@@ -281,6 +299,9 @@ class Scene:
     sources: list = field(default_factory=list)
     coordinate_system: str = "native"
     base_dir: Path | None = None
+
+    def __post_init__(self):
+        _axes(self.coordinate_system)
 
     def add(self, source: Source) -> Source:
         self.sources.append(source)
@@ -297,11 +318,11 @@ class Scene:
             raise SceneError(f"too many sources ({len(self.sources)} > {MAX_SOURCES})")
 
     def _native(self, pos):
-        m, scale = geometry.COORDINATE_SYSTEMS[self.coordinate_system]
+        m, scale = _axes(self.coordinate_system)
         return pos @ m.T * scale
 
     def _native_q(self, q):
-        m, _ = geometry.COORDINATE_SYSTEMS[self.coordinate_system]
+        m, _ = _axes(self.coordinate_system)
         v = np.linalg.det(m) * (q[:, :3] @ m.T)
         n = np.linalg.norm(q, axis=1, keepdims=True)
         if np.any(~np.isfinite(n)) or np.any(n < 1e-6):
@@ -319,27 +340,43 @@ class Scene:
         return self._native(_positions(self.sources[i].trajectory, t, self.duration))
 
     def signals(self):
+        """Every source's mono float32 signal, the scene's length at its sample rate (WAV
+        files are read, checked and resampled here)."""
         n = int(round(self.duration * self.sample_rate))
-        return [_load_signal(s.signal if not isinstance(s.signal, str) or s.signal.startswith("noise:")
-                             else {"wav": s.signal, "loop": s.loop}, self.sample_rate, n, self.base_dir)
-                for s in self.sources]
+        return [_load_signal(s.signal, s.loop, self.sample_rate, n, self.base_dir) for s in self.sources]
 
     # -- rendering
-    def render(self, renderer: str = "liteinn", block: int = 512, model=None, progress: bool = False):
-        """Render the whole scene to a (n, 2) float32 array with the chosen renderer."""
+    def render(self, renderer: str = "liteinn", block: int = 512, model=None, progress: bool = False,
+               normalize: str | None = None) -> np.ndarray:
+        """Render the whole scene to a (n, 2) float32 array with the chosen renderer.
+
+        ``model``: a Lite-INN model file for ``renderer="liteinn"`` (default: the shipped
+        KEMAR model); the other renderers use none, so giving one is an error rather than
+        silently ignored. ``progress``: a progress bar on stderr (and, on a cold numba cache,
+        a "compiling kernels" line first). ``normalize``: None (as rendered, peaks above 1.0
+        kept), ``"peak"`` or ``"loudness"`` (see :func:`normalize_audio`). Every WAV is read
+        and checked before the engine is built, so a bad file fails at once."""
         self._check()
         if renderer not in RENDERERS:
             raise SceneError(f"unknown renderer {renderer!r}; expected one of {RENDERERS}")
+        if model is not None and renderer != "liteinn":
+            raise SceneError(f"a model is used only by the liteinn renderer, not by {renderer!r}")
+        if normalize not in NORMALIZE_MODES:
+            raise SceneError(f"unknown normalize mode {normalize!r}; expected one of {NORMALIZE_MODES}")
+        xs = self.signals()
         if renderer == "reference":
-            return self._render_reference(progress)
-        return self._render_engine(renderer == "liteinn", block, model, progress)
+            y = self._render_reference(xs, progress)
+        else:
+            y = self._render_engine(xs, renderer == "liteinn", block, model, progress)
+        return normalize_audio(y, normalize)
 
-    def engine_blocks(self, block: int, extra: int = 0):
+    def engine_blocks(self, block: int, extra: int = 0, signals=None):
         """The scene as the engine sees it, block by block: yields (frames, listener
         position, listener quaternion, [source positions], [mono chunks]) in native axes,
         the poses being those at each block's end (the engine ramps towards them).
-        ``extra`` appends that many frames of silent input (to flush the latency)."""
-        xs = self.signals()
+        ``extra`` appends that many frames of silent input (to flush the latency);
+        ``signals`` are :meth:`signals`' result when the caller has it already."""
+        xs = self.signals() if signals is None else signals
         n = len(xs[0])
         total = n + extra
         starts = np.arange(0, total, block)
@@ -351,11 +388,14 @@ class Scene:
             yield (int(e - a), lp[b], lq[b], [p[b] for p in sp],
                    [x[a:e] if a < n else np.zeros(0, np.float32) for x in xs])
 
-    def _render_engine(self, ibc, block, model, progress):
+    def _render_engine(self, xs, ibc, block, model, progress):
         from tqdm import tqdm
 
+        from . import kernel_cache_is_cold
         from .engine import Engine
 
+        if progress and kernel_cache_is_cold():
+            print("compiling kernels (first run only)...", file=sys.stderr, flush=True)
         n = int(round(self.duration * self.sample_rate))
         eng = Engine(self.sample_rate, len(self.sources), block, model=model, ibc=ibc)
         lat = eng.latency_frames
@@ -364,9 +404,8 @@ class Scene:
                                   spatialize=s.spatialize) for s in self.sources]
         out = np.zeros((n + lat, 2), dtype=np.float32)
         pos = 0
-        blocks = self.engine_blocks(block, extra=lat)
-        for frames, lp, lq, sp, chunks in tqdm(blocks, total=-(-(n + lat) // block), disable=not progress,
-                                               desc="render", unit="block"):
+        bar = None
+        for frames, lp, lq, sp, chunks in self.engine_blocks(block, extra=lat, signals=xs):
             eng.set_listener_pose(lp, lq)
             for h, p, x in zip(handles, sp, chunks):
                 eng.set_source_pose(h, p)
@@ -374,20 +413,28 @@ class Scene:
                     eng.write(h, x)
             out[pos:pos + frames] = eng.render(frames)
             pos += frames
+            # the bar starts after the first block, which compiles the render kernels on a
+            # cold cache: its rate and ETA are then the steady state's, not the compiler's
+            if bar is not None:
+                bar.update()
+            elif progress:
+                bar = tqdm(total=-(-(n + lat) // block), initial=1, desc="render", unit="block")
+        if bar is not None:
+            bar.close()
         return out[lat:]
 
-    def _render_reference(self, progress):
+    def _render_reference(self, xs, progress):
+        from tqdm import tqdm
+
         from .hrtf.reference import ReferenceRenderer
         from .hrtf.sofa import default_sofa_path, read_sofa
 
-        xs = self.signals()
         n = len(xs[0])
         hrirs = read_sofa(default_sofa_path(), sample_rate=self.sample_rate)
         ref = ReferenceRenderer(hrirs, self.sample_rate)
         t = np.arange(n) / self.sample_rate
         lp, lq = self.listener_poses(t)
         out = np.zeros((n, 2))
-        from tqdm import tqdm
         for i, s in enumerate(tqdm(self.sources, disable=not progress, desc="reference", unit="source")):
             rel = _rotate_inverse(lq, self.source_positions(i, t) - lp)
             d = np.linalg.norm(rel, axis=1)
@@ -398,13 +445,84 @@ class Scene:
             out += ref.render(xs[i], rel, gain)
         return out.astype(np.float32)
 
-    def write(self, path, renderer: str = "liteinn", progress: bool = False, **kw) -> np.ndarray:
-        """Render and write a stereo float WAV; returns the audio."""
+    def write(self, path, renderer: str = "liteinn", progress: bool = False, normalize: str | None = None,
+              **kw) -> np.ndarray:
+        """Render and write a stereo 32-bit float WAV; returns the audio.
+
+        The output path is checked before rendering (a ``.wav`` name, not a folder, a
+        writable folder: :class:`OutputError` otherwise). The audio goes to a temporary
+        file in the destination folder, renamed over ``path`` only once completely
+        written, so a failure (disk full, interrupted) leaves no truncated WAV behind."""
         import soundfile as sf
 
-        y = self.render(renderer, progress=progress, **kw)
-        sf.write(str(path), y, self.sample_rate, subtype="FLOAT")
+        path = Path(path)
+        tmp = _claim_output(path)
+        try:
+            y = self.render(renderer, progress=progress, normalize=normalize, **kw)
+            sf.write(tmp, y, self.sample_rate, subtype="FLOAT", format="WAV")
+            os.replace(tmp, path)
+        except sf.SoundFileError as e:
+            raise OutputError(f"cannot write {path}: {e} (disk full or a file-size limit?); "
+                              "nothing was written") from None
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
         return y
+
+
+def loudness_db(y) -> float:
+    """Ungated, unweighted BS.1770-style loudness of stereo ``y`` (n, 2):
+    -0.691 + 10 log10(mean(left^2) + mean(right^2)). It is LUFS without the K-weighting
+    filter and without gating: plain RMS power summed over the two channels, with the
+    BS.1770 offset so a 1 kHz tone reads about as in LUFS. -inf for silence."""
+    y = np.asarray(y, dtype=np.float64)
+    power = float(np.sum(np.mean(y * y, axis=0))) if y.size else 0.0
+    return -0.691 + 10 * math.log10(power) if power > 0 else -math.inf
+
+
+def normalize_audio(y: np.ndarray, mode: str | None) -> np.ndarray:
+    """Scale ``y`` so its peak is at -1 dBFS (``"peak"``) or its :func:`loudness_db` is
+    -23 dB (``"loudness"``, broadcast level; the peak may then exceed 1.0); ``None`` and
+    silence are returned unchanged."""
+    if mode is None:
+        return y
+    if mode == "peak":
+        peak = float(np.max(np.abs(y))) if y.size else 0.0
+        gain = 10 ** (PEAK_TARGET_DBFS / 20) / peak if peak > 0 else 1.0
+    elif mode == "loudness":
+        level = loudness_db(y)
+        gain = 10 ** ((LOUDNESS_TARGET_DB - level) / 20) if math.isfinite(level) else 1.0
+    else:
+        raise SceneError(f"unknown normalize mode {mode!r}; expected one of {NORMALIZE_MODES}")
+    return (y * gain).astype(np.float32)
+
+
+class OutputError(SpatialmwError, OSError):
+    """An output file that cannot be written: unsupported format, a folder, no permission,
+    disk full."""
+
+
+def _claim_output(path: Path) -> str:
+    """Check ``path`` as a WAV destination and create the empty temporary file the audio
+    will be written to (same folder, so the final rename is atomic); returns its path.
+    The folder is created if missing."""
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder; give a file name ending in .wav")
+    if path.suffix.lower() not in OUTPUT_EXTENSIONS:
+        raise OutputError(f"cannot write {path}: unsupported output format {path.suffix or '(no extension)'}; "
+                          f"only {' or '.join(OUTPUT_EXTENSIONS)} is written")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: cannot create a file in {path.parent} "
+                          f"({e.strerror or e})") from None
+    # mkstemp makes the file private (0600); the WAV gets the mode a plain open() would
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    os.close(fd)
+    return tmp
 
 
 def _rotate_inverse(q, v):
@@ -439,7 +557,7 @@ _ORIENT = {"static": ({"yaw_deg", "pitch_deg", "roll_deg"},
                     lambda d: Turn(_finite(d.get("rate_deg_s", 90.0), "rate_deg_s", -1e5, 1e5),
                                    _finite(d.get("yaw_deg", 0.0), "yaw_deg")))}
 _SOURCE_KEYS = {"name", "signal", "trajectory", "gain", "distance_model", "min_distance", "max_distance",
-                "rolloff", "doppler", "spatialize"}
+                "rolloff", "doppler", "spatialize", "loop"}
 _SCENE_KEYS = {"sample_rate", "duration", "coordinate_system", "listener", "sources", "description"}
 
 
@@ -450,6 +568,8 @@ def _typed(d, table, what):
     if kind not in table:
         raise SceneError(f"{what}: unknown type {kind!r}; expected one of {sorted(table)}")
     keys, make = table[kind]
+    if kind == "keyframes" and "points" in d:
+        raise SceneError(f"{what}: keyframes take 'positions' (as in Python), not 'points'")
     unknown = set(d) - keys - {"type"}
     if unknown:
         raise SceneError(f"unknown {what} keys {sorted(unknown)} for type {kind!r}")
@@ -483,8 +603,7 @@ def _scene_from_dict(d, base_dir):
     if unknown:
         raise SceneError(f"unknown scene keys {sorted(unknown)}")
     cs = d.get("coordinate_system", "native")
-    if cs not in geometry.COORDINATE_SYSTEMS:
-        raise SceneError(f"unknown coordinate_system {cs!r}")
+    _axes(cs)
     lis = d.get("listener", {})
     if not isinstance(lis, dict) or set(lis) - {"trajectory", "orientation"}:
         raise SceneError("listener must be an object with 'trajectory' and/or 'orientation'")
@@ -505,6 +624,8 @@ def _scene_from_dict(d, base_dir):
             raise SceneError(f"source {i}: unknown keys {sorted(unknown)}")
         if "signal" not in s:
             raise SceneError(f"source {i}: missing 'signal'")
+        if isinstance(s["signal"], dict):
+            _check_signal_keys(s["signal"], f"source {i}")
         dm = s.get("distance_model", "inverse_clamped")
         if dm not in geometry.DISTANCE_MODELS:
             raise SceneError(f"source {i}: unknown distance_model {dm!r}")
@@ -517,7 +638,9 @@ def _scene_from_dict(d, base_dir):
             min_distance=_finite(s.get("min_distance", 1.0), f"source {i} min_distance", 1e-3, 1e6),
             max_distance=_finite(s.get("max_distance", 1e6), f"source {i} max_distance", 1e-3, 1e9),
             rolloff=_finite(s.get("rolloff", 1.0), f"source {i} rolloff", 0.0, 1e3),
-            doppler=bool(s.get("doppler", True)), spatialize=bool(s.get("spatialize", True)),
+            doppler=_flag(s.get("doppler", True), f"source {i} doppler"),
+            spatialize=_flag(s.get("spatialize", True), f"source {i} spatialize"),
+            loop=_flag(s.get("loop", False), f"source {i} loop"),
             name=str(s.get("name", f"source{i}"))))
         if sources[-1].max_distance < sources[-1].min_distance:
             raise SceneError(f"source {i}: max_distance < min_distance")

@@ -16,19 +16,19 @@ SPEECH = "/usr/share/sounds/alsa/Front_Center.wav"
 
 def test_orbit_and_linear_positions():
     t = np.linspace(0, 4, 9)
-    p = Orbit(radius=2.0, period=4.0, phase_deg=90).positions(t)
+    p = Orbit(radius=2.0, period=4.0, phase_deg=90).at(t)
     np.testing.assert_allclose(np.linalg.norm(p, axis=1), 2.0)
     np.testing.assert_allclose(p[0], [0, 2, 0], atol=1e-12)   # phase 90: starts on the left
     np.testing.assert_allclose(p[2], [-2, 0, 0], atol=1e-12)  # a quarter later: behind
-    q = Linear((0, 0, 0), (10, 0, 0), t1=2.0).positions(t)
+    q = Linear((0, 0, 0), (10, 0, 0), t1=2.0).at(t)
     np.testing.assert_allclose(q[:, 0], np.clip(t / 2.0, 0, 1) * 10)
 
 
 def test_keyframes_pass_through_points_and_are_smooth():
     k = Keyframes([0, 1, 2.5, 4], [[0, 0, 0], [1, 2, 0], [3, 0, 1], [0, -1, 0]])
-    np.testing.assert_allclose(k.positions(np.array([0, 1, 2.5, 4.0])), k.points, atol=1e-12)
+    np.testing.assert_allclose(k.at(np.array([0, 1, 2.5, 4.0])), k.positions, atol=1e-12)
     t = np.linspace(0, 4, 40001)
-    v = np.diff(k.positions(t), axis=0) / np.diff(t)[:, None]
+    v = np.diff(k.at(t), axis=0) / np.diff(t)[:, None]
     # C1: velocity has no jumps (the largest step between neighbours is tiny)
     assert np.max(np.abs(np.diff(v, axis=0))) < 0.01
 
@@ -90,6 +90,11 @@ BAD_SCENES = [
     ({"sources": [{"signal": {"tone": 440}, "trajectory": {"type": "keyframes", "times": [0, 0], "positions": [[0, 0, 0], [1, 0, 0]]}}]}, "increase"),
     ({"sources": [{"signal": {"tone": 440}}], "listener": {"orientation": {"type": "static", "yaw_deg": "x"}}}, "yaw_deg"),
     ({"sources": [{"signal": {"tone": 440}, "distance_model": "exp"}]}, "distance_model"),
+    ({"coordinate_system": "godot", "sources": [{"signal": {"tone": 440}}]}, "expected one of .*native.*unity"),
+    ({"sources": [{"signal": {"tone": 440}, "trajectory": {"type": "keyframes", "times": [0, 1], "points": [[0, 0, 0], [1, 0, 0]]}}]},
+     "take 'positions'.*not 'points'"),
+    ({"sources": [{"signal": {"tone": 440, "loop": True}}]}, "'loop' is a key of the source"),
+    ({"sources": [{"signal": {"tone": 440}, "loop": "false"}]}, "loop must be true or false"),
 ]
 
 
@@ -150,3 +155,88 @@ def test_cli_render_and_errors(tmp_path):
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0 and "unknown type" in r.stderr
+
+
+def test_python_coordinate_system_error_names_the_valid_values():
+    with pytest.raises(SceneError, match="unknown coordinate_system 'godot'; expected one of .*native.*openal.*unity.*unreal"):
+        Scene(coordinate_system="godot")
+    sc = Scene(duration=0.1, sources=[Source({"tone": 440})])
+    sc.coordinate_system = "y-up"  # changed after construction: still a SceneError, not a KeyError
+    with pytest.raises(SceneError, match="expected one of"):
+        sc.render("tdw")
+
+
+def test_sources_play_once_by_default_in_python_and_json_and_loop_when_asked(tmp_path):
+    """The same short WAV (0.1 s in a 0.3 s scene): silence after it by default, repeated
+    with loop, identically from a Python Source and a JSON source."""
+    import soundfile as sf
+    x = (0.5 * np.sin(2 * np.pi * 300 * np.arange(4800) / 48000)).astype(np.float32)
+    sf.write(tmp_path / "short.wav", x, 48000, subtype="FLOAT")
+    for loop in (False, True):
+        py = Scene(duration=0.3, sources=[Source(str(tmp_path / "short.wav"), **({"loop": True} if loop else {}))])
+        js = scene_from_dict({"duration": 0.3, "sources": [
+            {"signal": {"wav": "short.wav"}, **({"loop": True} if loop else {})}]}, base_dir=tmp_path)
+        a, b = py.signals()[0], js.signals()[0]
+        np.testing.assert_array_equal(a, b)
+        expected = np.tile(x, 3) if loop else np.concatenate([x, np.zeros(9600, np.float32)])
+        np.testing.assert_allclose(a, expected, atol=1e-7)
+    # an array signal follows the same rule
+    arr = Scene(duration=0.3, sources=[Source(x.astype(np.float64))]).signals()[0]
+    assert np.all(arr[4800:] == 0)
+
+
+def test_keyframes_are_positions_in_python_too():
+    k = Keyframes(times=[0, 1], positions=[[1, 0, 0], [0, 1, 0]])
+    np.testing.assert_allclose(k.at(np.array([0.0, 1.0])), [[1, 0, 0], [0, 1, 0]])
+    with pytest.raises(TypeError, match="points"):
+        Keyframes(times=[0, 1], points=[[1, 0, 0], [0, 1, 0]])
+
+
+def test_missing_or_unreadable_wav_is_named_before_the_engine_is_built(tmp_path):
+    """A truncated model would fail the engine build: the WAV error comes first."""
+    bad_model = tmp_path / "m.npz"
+    bad_model.write_bytes(b"PK\x03\x04 truncated")
+    sc = Scene(duration=0.2, sources=[Source(str(tmp_path / "gone.wav"))])
+    with pytest.raises(SceneError, match=f"cannot read WAV {tmp_path / 'gone.wav'}: no such file"):
+        sc.render("liteinn", model=bad_model)
+
+
+def test_model_is_refused_by_renderers_that_use_none():
+    sc = Scene(duration=0.1, sources=[Source({"tone": 440})])
+    for renderer in ("tdw", "reference"):
+        with pytest.raises(SceneError, match=f"only by the liteinn renderer, not by '{renderer}'"):
+            sc.render(renderer, model="whatever.npz")
+
+
+def test_normalize_peak_and_loudness_in_the_api(tmp_path):
+    import soundfile as sf
+    sc = Scene(duration=0.5, sources=[Source({"tone": 440}, gain=8.0, distance_model="none", spatialize=False)])
+    raw = sc.render("tdw")
+    assert np.max(np.abs(raw)) > 3.9  # 0.5 * 8 to both ears, unprocessed
+    peak = sc.render("tdw", normalize="peak")
+    assert abs(np.max(np.abs(peak)) - 10 ** (-1 / 20)) < 1e-6
+    np.testing.assert_allclose(peak, raw * (10 ** (-1 / 20) / np.max(np.abs(raw))), rtol=1e-6)
+    y = sc.write(tmp_path / "l.wav", renderer="tdw", normalize="loudness")
+    z, _ = sf.read(tmp_path / "l.wav")
+    # ungated, unweighted BS.1770 channel sum, computed here independently
+    level = -0.691 + 10 * np.log10(np.mean(z[:, 0] ** 2) + np.mean(z[:, 1] ** 2))
+    assert abs(level - (-23.0)) < 0.01
+    np.testing.assert_array_equal(z.astype(np.float32), y)
+    with pytest.raises(SceneError, match="normalize mode 'rms'"):
+        sc.render("tdw", normalize="rms")
+
+
+def test_progress_is_off_in_the_api_and_waits_for_the_engine(tmp_path, monkeypatch, capfd):
+    """progress=False prints nothing; progress=True on a cold cache (an empty
+    NUMBA_CACHE_DIR as seen by the check) says it compiles, then shows the bar."""
+    import spatialmw
+    sc = Scene(duration=0.2, sources=[Source({"tone": 440})])
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert spatialmw.kernel_cache_is_cold()
+    sc.render("tdw")
+    assert capfd.readouterr().err == ""
+    sc.render("tdw", progress=True)
+    err = capfd.readouterr().err
+    assert err.startswith("compiling kernels (first run only)...\n") and "render: 100%" in err
+    monkeypatch.undo()
+    assert not spatialmw.kernel_cache_is_cold()  # the real cache: warm after the renders above

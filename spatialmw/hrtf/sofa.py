@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..geometry import DEFAULT_HEAD_RADIUS, SPEED_OF_SOUND, ear_path_length, spherical_to_cartesian
+from ..errors import SpatialmwError
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAX_DIRECTIONS = 100_000
@@ -41,7 +42,7 @@ ONSET_UPSAMPLE = 8
 ONSET_THRESHOLD = 0.1  # -20 dB
 
 
-class SOFAError(ValueError):
+class SOFAError(SpatialmwError, ValueError):
     """A SOFA file that cannot be used: missing, corrupt, hostile or unsupported."""
 
 

@@ -30,6 +30,8 @@ import time
 
 import numpy as np
 
+from ..errors import SpatialmwError
+
 __all__ = ["OpenALError", "OpenALLoopback", "load_library", "native_to_openal"]
 
 # --- ALC / AL enums (alext.h, OpenAL Soft 1.19) ------------------------------------------
@@ -125,7 +127,7 @@ _PROTOS = {
 }
 
 
-class OpenALError(RuntimeError):
+class OpenALError(SpatialmwError, RuntimeError):
     """OpenAL Soft is missing, lacks an extension, or refused a request."""
 
 

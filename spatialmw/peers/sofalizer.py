@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SpatialmwError
 
-class SofalizerError(RuntimeError):
+
+class SofalizerError(SpatialmwError, RuntimeError):
     """ffmpeg/sofalizer missing or failed."""
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fit_hrtf import FitError, default_grid, interp_matrix
+from .fit_hrtf import FitError, check_steps, default_grid, interp_matrix
 
 SAMPLE_RATE = 48000
 ROW_SAMPLES = 400
@@ -36,10 +36,17 @@ C = 343.0
 # ----------------------------------------------------------------- I/O
 
 def _read_wav(path: Path, channels: int):
+    import warnings
+
     from scipy.io import wavfile
 
     try:
-        sr, x = wavfile.read(str(path))
+        # scipy warns (WavFileWarning) about chunks it skips, such as the LIST/metadata
+        # chunks recorders and ffmpeg add; they carry no audio, and the checks below
+        # report everything that matters as a FitError
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            sr, x = wavfile.read(str(path))
     except FileNotFoundError:
         raise FitError(f"{path}: missing") from None
     except Exception as exc:  # noqa: BLE001 - any parse failure
@@ -222,6 +229,7 @@ def fit_binaural_speech(dataset_dir, out_path, *, init_model=None, steps=1500, s
     from ..model import LiteINNModel, load_model, save_model
     from .torch_model import TorchIBC, make_dims, training_step
 
+    check_steps(steps)
     t0 = time.time()
     torch.set_num_threads(int(threads))
     torch.manual_seed(seed)

@@ -36,6 +36,7 @@ import time
 import numpy as np
 
 from ..geometry import tdw_ear_targets
+from ..errors import SpatialmwError
 
 N_FFT_EVAL = 1024
 BAND = (100.0, 16000.0)
@@ -48,8 +49,14 @@ PRE_ECHO_GUARD = 6            # samples before the warp's onset not counted as p
 W_PRE_ECHO = 30.0
 
 
-class FitError(ValueError):
+class FitError(SpatialmwError, ValueError):
     """Data that cannot be fitted (too few directions, mismatched recordings, ...)."""
+
+
+def check_steps(steps) -> None:
+    """Training steps must be a whole number >= 1 (0 or less would save an untrained model)."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise FitError(f"steps must be a whole number >= 1, got {steps!r}")
 
 
 # ------------------------------------------------------------------ grid
@@ -408,6 +415,7 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, pro
     from ..model import LiteINNModel, save_model
     from .torch_model import make_dims
 
+    check_steps(steps)
     t_start = time.time()
     torch.set_num_threads(int(threads))
     dev = resolve_device(device)
