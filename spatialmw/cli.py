@@ -120,7 +120,7 @@ def cmd_fit(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     if args.sofa:
         from .train.fit_hrtf import fit_sofa
-        metrics = fit_sofa(args.sofa, out, **kw)
+        metrics = fit_sofa(args.sofa, out, device=args.device, **kw)
     else:
         from .train.binaural_speech import fit_binaural_speech
         metrics = fit_binaural_speech(args.binaural_speech, out, init_model=args.init_model, **kw)
@@ -219,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--steps", type=_positive_int, default=None,
                    help="training steps, >= 1 (default: the fit's own, see docs/FITTING.md)")
     f.add_argument("--seed", type=int, default=0, help="random seed")
+    f.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="with --sofa: where torch trains (auto: CUDA when torch sees a GPU)")
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=cmd_fit)
 
