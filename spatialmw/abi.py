@@ -75,13 +75,15 @@ def kernel_addresses() -> tuple[int, int]:
 def create_layout(ffi, args) -> int:
     """Step 1 of smw_renderer_create: settings -> layout (sizes, offsets, kernels)."""
     try:
-        from .engine import EngineConfig, build_engine_layout
+        from .engine import EQUALIZATIONS, EngineConfig, build_engine_layout
         model_path = None
         if args.model_path != ffi.NULL:
             model_path = ffi.string(args.model_path).decode("utf-8", "surrogateescape")
         cfg = EngineConfig(sample_rate=int(args.sample_rate), max_sources=int(args.max_sources),
                            max_block=int(args.max_block), model_path=model_path,
-                           ibc=bool(args.ibc), ibc_table_step=float(args.table_step))
+                           ibc=bool(args.ibc), ibc_table_step=float(args.table_step),
+                           speed_of_sound=float(args.speed_of_sound),
+                           equalization=EQUALIZATIONS[int(args.equalization)])
         layout = build_engine_layout(cfg)
         render_addr, write_addr = kernel_addresses()
     except BaseException as exc:  # noqa: BLE001

@@ -180,7 +180,7 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     r[L.H_SRC_STATE] = f64.take(s * L.STATE_STRIDE)
     r[L.H_WORK] = f64.take(2 * N_FFT)
     r[L.H_MIX] = f64.take(4 * nbins)
-    r[L.H_OLA] = f64.take(2 * N_FFT)
+    r[L.H_MIX_DELTA] = f64.take(4 * nbins)
     r[L.H_CONST] = f64.take(L.C_LEN)
     r[L.H_LF_BLEND] = f64.take(nbins)
     r[L.H_EQ] = f64.take(4 * nbins)
@@ -190,11 +190,13 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     r[L.H_GCUR] = f32.take(gains, 16)
     r[L.H_GTGT] = f32.take(gains, 16)
     r[L.H_GPREV] = f32.take(gains, 16)
+    r[L.H_GDELTA] = f32.take(gains, 16)
     r[L.H_GAIN_SCRATCH] = f32.take(4 * nbins, 16)
     r[L.H_FIFO] = f32.take(2 * fifo_len, 16)
     r[L.H_SINC] = f32.take((SINC_PHASES + 1) * SINC_TAPS, 16)
     r[L.H_LANE_WORK] = f32.take(2 * N_FFT * LANES, 16)
     r[L.H_LANE_MIX] = f32.take(4 * nbins * LANES, 16)
+    r[L.H_LANE_MIX_DELTA] = f32.take(4 * nbins * LANES, 16)
     r[L.H_TABLES32] = f32.take(3 * N_FFT, 16)
     r[L.H_LANE_ALPHA] = f32.take(LANES, 16)
     r[L.H_TDW_OUT] = f32.take(2 * mb, 16)
@@ -255,8 +257,8 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
     f64[r[L.H_TWID_COS]:r[L.H_TWID_COS] + N_FFT] = cos
     f64[r[L.H_TWID_SIN]:r[L.H_TWID_SIN] + N_FFT] = sin
     i64[r[L.H_BITREV]:r[L.H_BITREV] + N_FFT] = rev
-    # overlap-add convolution: each hop's H new samples, zero-padded to N (kernels/render.py)
-    win = np.where(np.arange(N_FFT) < HOP, 1.0, 0.0)
+    # overlap-save convolution: each frame is the newest N samples, unwindowed (kernels/render.py)
+    win = np.ones(N_FFT)
     f64[r[L.H_WINDOW]:r[L.H_WINDOW] + N_FFT] = win
     f32[r[L.H_TABLES32]:r[L.H_TABLES32] + 3 * N_FFT] = np.concatenate([cos, sin, win])
     grid = _grid(model, sr)
@@ -297,7 +299,7 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
             build_table(model.theta, model.dims, prep, counts, offsets, n_rho, shaping, eq,
                         f32[tb:tb + int(counts.sum()) * n_rho * 4 * nbins], scratch, grid_out)
     g = r[L.H_GLOBAL]
-    i64[g + L.G_STAGE_FILL] = 0
+    i64[g + L.G_STAGE_FILL] = N_FFT - HOP  # the first frame's history: silence
     i64[g + L.G_FIFO_COUNT] = HOP  # primed with one hop of silence: any frame count works
 
 

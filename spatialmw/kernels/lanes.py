@@ -287,6 +287,22 @@ def lanes_lerp(typingctx, dst, di, a, ai, b, bi, alpha):
 
 
 @intrinsic
+def lanes_sub(typingctx, dst, di, a, ai, b, bi):
+    """dst[di:+LANES] = a[ai:+LANES] - b[bi:+LANES]."""
+    if not (_f32_array(dst) and _f32_array(a) and _f32_array(b) and _ints(di, ai, bi)):
+        return None
+    sig = types.void(dst, di, a, ai, b, bi)
+
+    def codegen(context, builder, signature, args):
+        e = VectorIR(context, builder)
+        dd, di_, ad, ai_, bd, bi_ = e.unpack(signature, args)
+        e.store(dd, di_, e.sub(e.load(ad, ai_), e.load(bd, bi_)))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def lanes_copy(typingctx, dst, di, src, si):
     """dst[di:di + LANES] = src[si:si + LANES] as one vector load and store (ascending copies
     within one array stay correct while the source lies at least LANES above)."""

@@ -41,7 +41,7 @@ H_WINDOW = 30
 H_SRC_STATE = 31
 H_WORK = 32
 H_MIX = 33
-H_OLA = 34
+H_MIX_DELTA = 34  # float64 (4 nbins): the mix with the previous hop's gains minus this hop's
 H_CONST = 35
 # float32 offsets
 H_RING = 40
@@ -76,6 +76,8 @@ H_IR_WINDOW = 66  # float64 (NFFT): window of the corrector's impulse response (
 H_GAIN_SCRATCH = 67  # float32 (4 nbins): one source's shaped gains before the strided store
 H_DELAY = 68      # scalar: the corrector's modelling delay in samples (0 without a corrector)
 H_LISTENER_TRACK = 69  # float64 (16): the listener's tracked motion, fields LT_* below
+H_LANE_MIX_DELTA = 70  # float32: per-lane H_MIX_DELTA, as H_LANE_MIX
+H_GDELTA = 71     # float32 gains: the previous hop's gains minus this hop's (changing sources)
 
 # per-slot strides
 LISTENER_LEN = 16  # px py pz qx qy qz qw - vx vy vz velocity_set - - - -

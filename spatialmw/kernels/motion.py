@@ -7,10 +7,15 @@ distance made the delay move in steps: a 1 kHz tone passing at 20 m/s alternated
 taken from the pose; it is integrated:
 
 * **velocity.** The game may give each source and the listener a velocity
-  (``smw_source_set_velocity``); otherwise it is estimated from the poses as they arrive
-  (displacement over the audio time between changes, averaged over
-  :data:`VELOCITY_TIME_S`, decaying to zero when poses stop changing). Positions are
-  extrapolated from the newest pose with it (at most :data:`MAX_EXTRAPOLATION_S`).
+  (``smw_source_set_velocity``): that is the exact path, whatever the pose rate.
+  Otherwise it is estimated from the poses as they arrive. Poses that change every block
+  (scenes, or a game whose frame rate is the block rate) trace the motion themselves: the
+  velocity is the last step's and the delay follows each pose exactly. Slower poses get
+  a velocity averaged over :data:`VELOCITY_TIME_S` (decaying to zero when poses stop
+  changing): right for straight and gently curved motion, but it lags the heading of a
+  fast orbit, so Doppler on tight, fast curves is approximate unless the game gives
+  velocities. Positions are extrapolated from the newest pose with the velocity (at most
+  :data:`MAX_EXTRAPOLATION_S`).
 * **exact Doppler.** Each block, the delay moves by the change of the retarded delay
   (:func:`retarded_delay`: the time sound emitted by a source moving at constant velocity
   takes to reach where the listener is now) between the block's start and end. That is
@@ -66,8 +71,12 @@ def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
     """Update a tracked body (``state[o:o + 7]`` = velocity xyz, observed position xyz,
     observation clock) with the pose position it has now, at sample ``clock``. With
     ``auto`` the velocity is estimated from the poses; otherwise the caller stores it.
-    Returns True when the pose jumped faster than the speed of sound (a teleport)."""
+    Returns (jump, every_block): jump when the pose moved faster than MAX_SPEED_FRACTION
+    of ``c`` (a teleport); every_block when this pose and the previous one arrived in
+    consecutive blocks, so the poses themselves trace the motion (as a scene's do) and an
+    estimated velocity is the last step's, unsmoothed."""
     moved = px != state[o + 3] or py != state[o + 4] or pz != state[o + 5]
+    every_block = moved and clock - state[o + 6] == frames
     # a body whose pose has not changed for STALE_POSE_S was at rest: its next move took
     # at most that long (not the whole time since the last change)
     dt = min((clock - state[o + 6]) / sr, STALE_POSE_S)
@@ -78,7 +87,7 @@ def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
             speed = math.sqrt(dx * dx + dy * dy + dz * dz) / dt
             jump = speed > MAX_SPEED_FRACTION * c
             if auto and not jump:
-                beta = min(1.0, dt / VELOCITY_TIME_S)
+                beta = 1.0 if every_block else min(1.0, dt / VELOCITY_TIME_S)
                 state[o] += beta * (dx / dt - state[o])
                 state[o + 1] += beta * (dy / dt - state[o + 1])
                 state[o + 2] += beta * (dz / dt - state[o + 2])
@@ -95,7 +104,7 @@ def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
         state[o] = 0.0
         state[o + 1] = 0.0
         state[o + 2] = 0.0
-    return jump
+    return jump, every_block
 
 
 @njit(cache=True, inline="always")
@@ -106,10 +115,11 @@ def extrapolate(state, o, t, sr, axis):
 
 
 @njit(cache=True)
-def propagation_step(d, offset, tau_start, tau_end, frames, sr, teleport):
+def propagation_step(d, offset, tau_start, tau_end, frames, sr, teleport, follow):
     """(delay at the block's end, new offset, teleported) in samples: the delay ``d`` moves
     by the retarded delay's change over the block and converges towards ``tau_end`` +
-    ``offset``; a jump larger than TELEPORT_DELAY_S (or ``teleport``) re-bases instead."""
+    ``offset`` (at once when ``follow``: poses that arrive every block trace the motion
+    themselves); a jump larger than TELEPORT_DELAY_S (or ``teleport``) re-bases instead."""
     predicted = d + (tau_end - tau_start)
     target = tau_end + offset
     if teleport or abs(target - predicted) > TELEPORT_DELAY_S * sr:
@@ -117,5 +127,5 @@ def propagation_step(d, offset, tau_start, tau_end, frames, sr, teleport):
         teleport = True
     step = min(abs(offset), OFFSET_SLEW * frames)
     offset -= step if offset > 0.0 else -step
-    k = min(1.0, frames / (CORRECTION_TIME_S * sr))
+    k = 1.0 if follow else min(1.0, frames / (CORRECTION_TIME_S * sr))
     return predicted + k * (tau_end + offset - predicted), offset, teleport

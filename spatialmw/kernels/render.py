@@ -12,15 +12,20 @@ Per block of ``frames``:
      (:mod:`.corrector`) read from the direction table (:mod:`.ibc_table`; a source at rest
      gets an exact network evaluation instead, within the block's budgets), stamped with
      the sample clock of the block's end, where the warp reaches the same pose.
-  2. for every H new staged samples (one hop): the sources' hops, zero-padded to N, are
-     transformed LANES at a time (lane-major float32, one complex FFT of left + j right per
-     source, :mod:`.lanes`), split into the two half spectra, multiplied by each source's
-     gains and summed into the spectral mix (corrector off: one FFT of the shared staging).
-     A source's gains for a hop are interpolated between its previous and current target
-     at the hop's centre time, so the corrector's cues and the warp describe the same pose
-     at the same sample. One inverse FFT of (mix_left + j mix_right) per hop gives both
-     ears; its N samples overlap-add. Because every gain's impulse response fits N - H + 1
-     taps, this is exact linear convolution: a static source is time-invariant.
+  2. for every H new staged samples (one hop): each source's frame of the newest N samples
+     is transformed, LANES sources at a time (lane-major float32, one complex FFT of
+     left + j right per source, :mod:`.lanes`), split into the two half spectra,
+     multiplied by the source's gains and summed into the spectral mix (corrector off: one
+     FFT of the shared staging). One inverse FFT of (mix_left + j mix_right) per hop gives
+     both ears; its last H samples are the hop's output (overlap-save). Because every gain's
+     impulse response fits N - H + 1 taps, that output is the exact linear convolution of
+     the input with one filter: a static source is time-invariant. A source's gains for a
+     hop are interpolated between its previous and current target at the hop's last
+     sample, so the corrector's cues and the warp describe the same pose at the same sample;
+     when any gains changed since the previous hop, a second inverse transform of the
+     change (previous minus current gains, changing sources only) crossfades the output
+     sample by sample from the previous hop's filters to this hop's, so a moving source's
+     filter changes without hop-rate edges.
   3. copy ``frames`` from the output FIFO (primed with one hop) into the interleaved output.
 
 Staging and gains are lane-major per batch of LANES slots (slot s is lane s % LANES of
@@ -40,7 +45,7 @@ from .corrector import corrector_gains, delay_gains
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
 from .motion import clamp_speed, extrapolate, propagation_step, retarded_delay, track_pose
-from .lanes import LANES, lanes_copy, lanes_lerp, lanes_row_sums, lanes_split_gain_add
+from .lanes import LANES, lanes_copy, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
 from .layout import (
     COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
     C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_LOOKUPS_PER_512,
@@ -49,13 +54,13 @@ from .layout import (
     H_BIN_W, H_BITREV, H_CONST, H_DIMS, H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_GCUR, H_GLOBAL,
     H_GRID_K, H_GTGT, H_HOP, H_IBC_ENABLED, H_IBC_OUT, H_IBC_PREP, H_IBC_PREP_LEN, H_IBC_TABLE,
     H_LANE_ALPHA, H_LANE_MIX, H_LANE_WORK, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES,
-    H_MIX, H_NFFT, H_OLA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH, H_SCRATCH_LEN, H_SINC,
+    H_MIX, H_NFFT, H_MIX_DELTA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH, H_SCRATCH_LEN, H_SINC,
     H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN,
     H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_TDW_IDX, H_TDW_OUT, H_THETA,
     H_THETA_LEN, H_TWID_COS, H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE,
     STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STRIDE, STATUS_NONFINITE,
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_GPREV, H_LF_BLEND, H_EQ,
-    H_IR_WINDOW, H_GAIN_SCRATCH, H_DELAY, H_LISTENER_TRACK, FLAG_VELOCITY, L_VEL, L_VEL_SET,
+    H_IR_WINDOW, H_GAIN_SCRATCH, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
     LT_AT_END, LT_AT_START, LT_STARTED, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
     P_ROLLOFF, P_TELEPORTS, P_VEL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
@@ -296,8 +301,9 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
             f64[tr + 3 + m] = f64[pose + m]
         f64[tr + 6] = clock
         f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
-    teleport = track_pose(f64, tr, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames, sr,
-                          not explicit, c) and not restart
+    jump, follow = track_pose(f64, tr, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames, sr,
+                              not explicit, c)
+    teleport = jump and not restart
     if explicit:
         f64[tr], f64[tr + 1], f64[tr + 2] = f64[par + P_VEL], f64[par + P_VEL + 1], f64[par + P_VEL + 2]
     teleport |= f64[par + P_TELEPORTS] != f64[st + ST_TELEPORTS_SEEN]
@@ -322,7 +328,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
             prop, offset = tau1, 0.0
         else:
             prop, offset, teleport = propagation_step(f64[st + ST_PROP], f64[st + ST_OFFSET],
-                                                      tau0, tau1, frames, sr, teleport)
+                                                      tau0, tau1, frames, sr, teleport, follow)
         f64[st + ST_PROP] = prop
         f64[st + ST_OFFSET] = offset
         if teleport and not explicit:  # the jump says nothing about the source's speed
@@ -445,16 +451,20 @@ def _split_bin(re, im, mix, k, nk):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _corrected_hop(f64, f32, i64, nbins, off, mix, t0):
-    """Every playing source's hop through its own gains, LANES sources per transform.
+def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
+    """Every playing source's frame through its own gains, LANES sources per transform.
+    Returns True when some source's gains changed since the previous hop (``mix_delta``
+    then holds the mix with the previous gains minus ``mix``).
 
-    Per batch of LANES slots with a playing source: each lane's gains for this hop are
-    interpolated between its previous and current target at the hop's centre (sample
-    clock ``t0 + off + (H - 1) / 2``; ``t0`` is the clock of staging sample 0); the LANES
-    hops are zero-padded to N, transformed at once (lane-major, float32), split into the
-    two ears, multiplied by the lane's gains and added into the per-lane spectral mix.
-    Idle lanes hold silence (their staging is cleared when a slot stops). The lanes are
-    summed into ``mix`` (float64) once at the end."""
+    Per batch of LANES slots with a playing source: each changing lane's gains for this hop
+    are interpolated between its previous and current target at the hop's last sample
+    (clock ``t0 + off + N - 1``; ``t0`` is the clock of staging sample 0), where the
+    output crossfade reaches them, so gains move linearly in time as the warp's delay does,
+    and the change from the previous hop's gains kept (H_GDELTA); the LANES frames are
+    transformed at once (lane-major, float32), split into the two ears, multiplied by the
+    lane's gains (and changes) and added into the per-lane spectral mixes. Idle lanes hold
+    silence (their staging is cleared when a slot stops). The lanes are summed into ``mix``
+    (float64) once at the end."""
     n = i64[H_NFFT]
     hop = i64[H_HOP]
     nsrc = i64[H_MAX_SOURCES]
@@ -468,10 +478,12 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, t0):
     im = f32[i64[H_LANE_WORK] + n * LANES: i64[H_LANE_WORK] + 2 * n * LANES]
     rows = 4 * nbins
     mixl = f32[i64[H_LANE_MIX]: i64[H_LANE_MIX] + rows * LANES]
+    mixd = f32[i64[H_LANE_MIX_DELTA]: i64[H_LANE_MIX_DELTA] + rows * LANES]
     alpha = f32[i64[H_LANE_ALPHA]: i64[H_LANE_ALPHA] + LANES]
     mixl[:] = 0.0
     ctl0 = i64[H_SRC_CTL]
-    t_centre = t0 + off + 0.5 * (hop - 1)
+    t_end = t0 + off + n - 1.0  # the crossfade reaches this hop's filters on its last sample
+    changed = False
     for b in range(i64[H_BATCHES]):
         playing = False
         ramping = False
@@ -489,7 +501,7 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, t0):
                 st = i64[H_SRC_STATE] + s * STATE_STRIDE
                 tp = f64[st + ST_T_PREV]
                 tt = f64[st + ST_T_TGT]
-                a = 1.0 if tt <= tp else min(max((t_centre - tp) / (tt - tp), 0.0), 1.0)
+                a = 1.0 if tt <= tp else min(max((t_end - tp) / (tt - tp), 0.0), 1.0)
                 alpha[lane] = np.float32(a)
                 ramping = True
                 if a >= 1.0:
@@ -497,11 +509,17 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, t0):
         if not playing:
             continue
         gc = _gain_base(i64, H_GCUR, b * LANES, nbins)
+        gd = _gain_base(i64, H_GDELTA, b * LANES, nbins)
         if ramping:
             gp = _gain_base(i64, H_GPREV, b * LANES, nbins)
             gt = _gain_base(i64, H_GTGT, b * LANES, nbins)
             for j in range(rows):
+                lanes_copy(f32, gd + j * LANES, f32, gc + j * LANES)
                 lanes_lerp(f32, gc + j * LANES, f32, gp + j * LANES, f32, gt + j * LANES, alpha)
+                lanes_sub(f32, gd + j * LANES, f32, gd + j * LANES, f32, gc + j * LANES)
+            if not changed:
+                mixd[:] = 0.0
+                changed = True
         sb = _stage_base(i64, b * LANES) + off * LANES
         fft_lanes_load(f32, sb, sb + sl * LANES, win, rev, re, im, n)
         fft_lanes_passes(re, im, cos, sin, n)
@@ -509,6 +527,21 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, t0):
         for k in range(1, nbins):
             lanes_split_gain_add(re, im, k * LANES, (n - k) * LANES, f32, gc + 4 * k * LANES,
                                  mixl, 4 * k * LANES)
+        if ramping:
+            lanes_split_gain_add(re, im, 0, 0, f32, gd, mixd, 0)
+            for k in range(1, nbins):
+                lanes_split_gain_add(re, im, k * LANES, (n - k) * LANES, f32, gd + 4 * k * LANES,
+                                     mixd, 4 * k * LANES)
+    _sum_lanes(mixl, mix, rows)
+    if changed:
+        mix_delta[:] = 0.0
+        _sum_lanes(mixd, mix_delta, rows)
+    return changed
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _sum_lanes(mixl, mix, rows):
+    """mix[r] += the sum over lanes of the lane-major per-lane mix row r."""
     full = rows - rows % LANES
     for r in range(0, full, LANES):
         lanes_row_sums(mixl, r * LANES, mix, r)
@@ -521,13 +554,14 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, t0):
 
 @njit(cache=True, fastmath=True, boundscheck=False)
 def _hop(f64, f32, i64, nbins, off, t0):
-    """Step 2: one hop (staging[off:off + H], zero-padded to N by the load window) and one
-    inverse for the mix.
+    """Step 2: one hop (the frame staging[off:off + N]) and the inverse for the mix, whose
+    last H samples go to the output FIFO (overlap-save).
 
-    Corrector on: every source through its own gains (:func:`_corrected_hop`). Off: the
-    sources were summed into one shared staging by the warp, and one FFT serves them all
-    (windowing, bit-reversal and the first radix-4 pass fused, :func:`fft_load_forward`);
-    with unit gains that is the identity."""
+    Corrector on: every source through its own gains (:func:`_corrected_hop`); if some
+    gains changed since the previous hop, the output crossfades from the previous hop's
+    filters to this hop's. Off: the sources were summed into one shared staging by the
+    warp, and one FFT serves them all (bit-reversal and the first radix-4 pass fused,
+    :func:`fft_load_forward`); with unit gains that is the identity."""
     n = i64[H_NFFT]
     win = f64[i64[H_WINDOW]: i64[H_WINDOW] + n]
     cos = f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n]
@@ -536,17 +570,27 @@ def _hop(f64, f32, i64, nbins, off, t0):
     re = f64[i64[H_WORK]: i64[H_WORK] + n]
     im = f64[i64[H_WORK] + n: i64[H_WORK] + 2 * n]
     mix = f64[i64[H_MIX]: i64[H_MIX] + 4 * nbins]  # Lre Lim Rre Rim interleaved per bin
+    mix_delta = f64[i64[H_MIX_DELTA]: i64[H_MIX_DELTA] + 4 * nbins]
+    changed = False
     if i64[H_IBC_ENABLED] != 0:
         mix[:] = 0.0
-        _corrected_hop(f64, f32, i64, nbins, off, mix, t0)
+        changed = _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0)
     else:
         st = i64[H_STAGE]
         sl = i64[H_STAGE_LEN]
         fft_load_forward(f32[st + off:st + off + n], f32[st + sl + off:st + sl + off + n], win, rev,
                          re, im, cos, sin, n)
         _split_into(re, im, mix, n, nbins)
+    if changed:  # the change, faded out across the hop: previous filters -> this hop's
+        _inverse(mix_delta, re, im, rev, cos, sin, n, nbins)
+        _emit(f32, i64, re, im, True, False)
+    _inverse(mix, re, im, rev, cos, sin, n, nbins)
+    _emit(f32, i64, re, im, False, changed)
 
-    # full spectrum of (left + j right) from the two half spectra, bit-reversed
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _inverse(mix, re, im, rev, cos, sin, n, nbins):
+    """re + j im = the inverse transform of (mix_left + j mix_right) (unscaled)."""
     for k in range(nbins):
         r = rev[k]
         re[r] = mix[4 * k] - mix[4 * k + 3]
@@ -557,38 +601,36 @@ def _hop(f64, f32, i64, nbins, off, t0):
         re[r] = mix[4 * m] + mix[4 * m + 3]
         im[r] = mix[4 * m + 2] - mix[4 * m + 1]
     fft_core(re, im, cos, sin, n, True)
-    _overlap_add(f64, f32, i64, re, im)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _overlap_add(f64, f32, i64, re, im):
-    """Add the inverse transform's N samples (the hop's linear convolution with its gains)
-    into the overlap-add buffers and emit one hop into the FIFO."""
+def _emit(f32, i64, re, im, fade_out, add):
+    """Write (``add``: add) the last H samples of the inverse transform into the FIFO's next
+    hop; ``fade_out`` weights sample i by 1 - (i + 1) / H. The second call of a crossfading
+    hop (``add``) completes the hop and advances the FIFO."""
     n = i64[H_NFFT]
     hop = i64[H_HOP]
-    ola_l = f64[i64[H_OLA]: i64[H_OLA] + n]
-    ola_r = f64[i64[H_OLA] + n: i64[H_OLA] + 2 * n]
-    scale = 1.0 / n
-    for j in range(n):
-        ola_l[j] += re[j] * scale
-        ola_r[j] += im[j] * scale
     g = i64[H_GLOBAL]
     flen = i64[H_FIFO_LEN]
     fifo = i64[H_FIFO]
     wpos = (i64[g + G_FIFO_READ] + i64[g + G_FIFO_COUNT]) % flen
+    scale = 1.0 / n
+    inv_hop = 1.0 / hop
     for j in range(hop):
         p = wpos + j
         if p >= flen:
             p -= flen
-        f32[fifo + 2 * p] = ola_l[j]
-        f32[fifo + 2 * p + 1] = ola_r[j]
-    i64[g + G_FIFO_COUNT] += hop
-    for j in range(n - hop):
-        ola_l[j] = ola_l[j + hop]
-        ola_r[j] = ola_r[j + hop]
-    for j in range(n - hop, n):
-        ola_l[j] = 0.0
-        ola_r[j] = 0.0
+        w = scale * (1.0 - (j + 1) * inv_hop) if fade_out else scale
+        l = re[n - hop + j] * w
+        r = im[n - hop + j] * w
+        if add:
+            f32[fifo + 2 * p] += l
+            f32[fifo + 2 * p + 1] += r
+        else:
+            f32[fifo + 2 * p] = l
+            f32[fifo + 2 * p + 1] = r
+    if not fade_out:
+        i64[g + G_FIFO_COUNT] += hop
 
 
 @njit(cache=True, boundscheck=False)
@@ -684,7 +726,7 @@ def _render(f64, f32, i64, out, frames):
     i64[g + G_STAGE_FILL] = fill
     t0 = float(clock - (fill - frames))  # sample clock of staging sample 0
     off = 0
-    while fill - off >= hop:
+    while fill - off >= n:
         _hop(f64, f32, i64, nbins, off, t0)
         off += hop
     if off > 0:
