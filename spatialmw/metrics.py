@@ -474,25 +474,31 @@ def pre_echo_db(ir, onset: int, sr: int, window_ms=(0.25, 1.3)) -> float:
 
 
 def third_octave_centres(fmin: float = 100.0, fmax: float = 16000.0) -> np.ndarray:
-    """Base-2 third-octave centre frequencies 1000 * 2^(k/3) in [fmin, fmax]."""
-    k = np.arange(math.ceil(3 * math.log2(fmin / 1000.0) - 1e-9),
-                  math.floor(3 * math.log2(fmax / 1000.0) + 1e-9) + 1)
+    """Base-2 third-octave centre frequencies fc = 1000 * 2^(k/3) of the bands that overlap
+    [fmin, fmax] (fc 2^1/6 > fmin and fc 2^-1/6 < fmax: the nominal 100 Hz band, whose
+    exact centre is 99.2 Hz, up to the 16 kHz band)."""
+    k = np.arange(math.floor(3 * math.log2(fmin / 1000.0) - 0.5) + 1,
+                  math.ceil(3 * math.log2(fmax / 1000.0) + 0.5))
     return 1000.0 * 2.0 ** (k / 3.0)
 
 
+THIRD_OCTAVE_FFT = 8192  # zero padding: a 20 ms frame's 50 Hz bins would miss low bands
+
+
 def third_octave_levels(x, sr: int, fmin: float = 100.0, fmax: float = 16000.0) -> np.ndarray:
-    """Band levels (dB) of the Hann-windowed spectrum of ``x`` (..., n): energy of the rfft
-    bins in [fc 2^-1/6, fc 2^1/6) for each centre fc of :func:`third_octave_centres`.
-    A band with no bin (too short a frame) raises ValueError."""
+    """Band levels (dB) of the Hann-windowed spectrum of ``x`` (..., n), zero-padded to at
+    least THIRD_OCTAVE_FFT points: energy of the rfft bins in [fc 2^-1/6, fc 2^1/6) for
+    each centre fc of :func:`third_octave_centres`."""
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[-1]
-    p = np.abs(np.fft.rfft(x * np.hanning(n), axis=-1)) ** 2
-    f = np.fft.rfftfreq(n, 1.0 / sr)
+    m = max(n, THIRD_OCTAVE_FFT)
+    p = np.abs(np.fft.rfft(x * np.hanning(n), m, axis=-1)) ** 2
+    f = np.fft.rfftfreq(m, 1.0 / sr)
     out = []
     for fc in third_octave_centres(fmin, fmax):
         sel = (f >= fc * 2 ** (-1 / 6)) & (f < fc * 2 ** (1 / 6))
         if not np.any(sel):
-            raise ValueError(f"a {n}-sample frame has no bin in the {fc:.0f} Hz third octave")
+            raise ValueError(f"no {m}-point bin in the {fc:.0f} Hz third octave")
         out.append(10.0 * np.log10(np.maximum(np.sum(p[..., sel], axis=-1), 1e-30)))
     return np.stack(out, axis=-1)
 
