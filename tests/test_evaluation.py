@@ -182,3 +182,84 @@ def test_explicit_bad_model_path_is_a_clear_error(tmp_path):
     from spatialmw.model import ModelError
     with pytest.raises(ModelError):
         E.run_eval(model_path=tmp_path / "missing.npz", quick=True, progress=False)
+
+
+# ------------------------------------------------------------- game measurements
+def test_game_rows_for_every_system(run):
+    game = run[0]["game"]
+    for name in ("liteinn", "tdw", "openal_soft"):
+        if not run[0]["systems"][name]["available"]:
+            continue
+        missing = [k for k in G.LABELS if k not in game[name]]
+        assert not missing, (name, missing)
+    assert "THD+N 50 Hz dB (L / R)" in E.format_table(run[0])
+
+
+def test_game_reference_is_linear_and_time_invariant(run):
+    """Convolution with measured HRIRs: no distortion, no dependence on the start time,
+    and the measured HRIRs' own energy before their onset is small."""
+    g = run[0]["game"]["reference"]
+    for f in G.THD_FREQS:
+        assert max(g[f"thdn_{f}hz_db"]) < -120.0, f
+    assert g["start_offset_db"] < -120.0
+    assert g["pre_echo_worst_db"] < -40.0
+    # the shipped KEMAR set is left/right symmetric: no ITD in the median plane
+    assert g["median_plane_itd_us"]["p95"] < 5.0
+
+
+def test_game_tdw_is_a_clean_delay(run):
+    """The warp alone is a delay and a gain: clean tones, exact under an integer start
+    offset, no pre-echo, unity level at low frequencies, a small near-field ILD."""
+    g = run[0]["game"]["tdw"]
+    for f in G.THD_FREQS:
+        assert max(g[f"thdn_{f}hz_db"]) < -120.0, f
+    assert g["start_offset_db"] < -120.0
+    assert g["pre_echo_worst_db"] < -60.0
+    for f in (50, 100):
+        assert np.allclose(g[f"lf_level_{f}hz_db"], 0.0, atol=0.1)
+    # near-field gain of a rigid sphere at 2 m, left over right: 20 log10(path_r / path_l)
+    assert 0.5 < g["ild_50hz_90deg_db"] < 1.5
+    # moving: against the HRIR reference the warp has the ITD roughly, not the spectrum
+    assert g["moving_horizontal_1rps_third_octave_db"]["median"] > 3.0
+    assert g["moving_horizontal_1rps_itd_us"]["median"] < 60.0
+
+
+def test_baselines_are_scored(run):
+    s = run[0]["systems"]
+    for name in E.BASELINES:
+        assert s[name]["available"]
+        assert 1.0 < s[name]["lsd_db"] < 3.5, (name, s[name]["lsd_db"])
+        assert s[name]["lsd_db"] < s["tdw"]["lsd_db"]
+    # an SH fit of the ITD beats taking the nearest direction's
+    assert s["sh10"]["itd_err_us"] < s["three_nearest"]["itd_err_us"]
+
+
+def _fibonacci(n):
+    i = np.arange(n) + 0.5
+    z = 1 - 2 * i / n
+    phi = np.pi * (1 + 5 ** 0.5) * i
+    r = np.sqrt(1 - z ** 2)
+    return np.stack([r * np.cos(phi), r * np.sin(phi), z], axis=1)
+
+
+def test_real_sh_basis_is_orthonormal():
+    u = _fibonacci(4000)
+    b = real_sh_basis(10, u)
+    assert b.shape == (4000, 121)
+    gram = b.T @ b * (4 * np.pi / u.shape[0])  # Fibonacci quadrature of the sphere
+    np.testing.assert_allclose(gram, np.eye(121), atol=0.02)
+
+
+def test_sh_order_10_fit_reproduces_a_band_limited_field():
+    rng = np.random.default_rng(3)
+    coef = rng.standard_normal((121, 2))
+    u_fit = _fibonacci(400)
+    u_eval = rng.standard_normal((50, 3))
+    u_eval /= np.linalg.norm(u_eval, axis=1, keepdims=True)
+    field = real_sh_basis(10, u_fit) @ coef
+    got = sh_interpolate(field, u_fit, u_eval, 10)
+    np.testing.assert_allclose(got, real_sh_basis(10, u_eval) @ coef, atol=1e-8)
+    # an order-11 component is not representable: the fit no longer reproduces it
+    extra = real_sh_basis(11, u_fit)[:, 121:] @ rng.standard_normal(23)
+    assert np.max(np.abs(sh_interpolate(field[:, 0] + extra, u_fit, u_eval, 10)
+                         - real_sh_basis(10, u_eval) @ coef[:, 0])) > 0.1

@@ -23,8 +23,8 @@ def stft_macs_per_hop(n_fft: int = 512) -> dict:
 
 
 def liteinn_cost(model, sr: int = SR, hop: int = 256, n_fft: int = 512) -> dict:
-    from .kernels.ibc import ibc_macs_per_evaluation
-    from .kernels.tdw import SINC_TAPS
+    from ..kernels.ibc import ibc_macs_per_evaluation
+    from ..kernels.tdw import SINC_TAPS
 
     tdw = 2 * int(SINC_TAPS) * sr
     st = stft_macs_per_hop(n_fft)
