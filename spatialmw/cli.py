@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("-q", "--quiet", action="store_true")
     f.set_defaults(func=cmd_fit)
 
-    e = sub.add_parser("eval", help="evaluate against measured HRIRs and peers (DESIGN.md protocol)")
+    e = sub.add_parser("eval", help="evaluate against measured HRIRs and peers (docs/EVALUATION.md)")
     e.add_argument("--model", default=None)
     e.add_argument("--sofa", default=None)
     e.add_argument("--json", default=None)
