@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=cmd_fit)
 
-    e = add("eval", "evaluate a model against measured HRIRs and the peer renderers")
+    e = add("eval", "evaluate against measured HRIRs and the peer renderers (docs/EVALUATION.md)")
     e.add_argument("--model", default=None, help="model .npz (default: the shipped KEMAR model)")
     e.add_argument("--sofa", default=None, help="SOFA file to compare with (default: the MIT KEMAR set)")
     e.add_argument("--json", default=None, help="also write the results as JSON to this file")

@@ -19,13 +19,14 @@ The STFTs mirror ``torch.stft(center=True, pad_mode="reflect", normalized=False)
 periodic Hann window zero-padded (centred) to n_fft, i.e. unnormalised magnitudes, which is
 what the reference implementations use.
 
-HRTF-domain metrics (see DESIGN.md, "Fidelity evaluation protocol"):
+HRTF-domain metrics (the protocol: docs/EVALUATION.md):
 
 * **LSD** (:func:`lsd_db`) -- RMS over frequency bins in [fmin, fmax] of 20 log10(|H_est| /
   |H_ref|), averaged over directions and ears; :func:`lsd_eq_db` first removes one fixed
   per-ear equaliser (the mean over directions of the dB difference), so a diffuse-field
   equalised HRTF set is judged on its directional error only.
-* **ILD** (:func:`ild_db`) -- broadband energy ratio left over right in dB.
+* **ILD** (:func:`ild_db`) -- broadband energy ratio left over right in dB;
+  :func:`ild_band_db` the same from magnitude responses within a band.
 * **ITD** (:func:`itd_us`) -- lag of the interaural cross-correlation of the ear signals
   low-passed below 1.5 kHz, 8x band-limited upsampling, parabolic peak interpolation,
   searched within +-1 ms. **Sign: positive when the LEFT ear leads** (the sound reaches
@@ -34,6 +35,12 @@ HRTF-domain metrics (see DESIGN.md, "Fidelity evaluation protocol"):
 :func:`transfer_function` estimates per-ear magnitude responses of any renderer from a
 white-noise input and its stereo output (Welch H1 estimator), so renderers without an
 explicit HRIR (OpenAL Soft, Lite-INN) can be scored with the HRTF-domain metrics.
+
+What games play (static tones, impulses, moving sources): :func:`thd_n_db` (THD+N of a
+steady tone, Kaiser window), :func:`tone_amplitude` (least-squares amplitude of a known
+tone), :func:`onset_index` / :func:`pre_echo_db` (energy before an impulse response's
+onset), :func:`third_octave_levels` and :func:`frame_differences` (per-frame ILD, ITD
+and third-octave differences of two binaural signals).
 
 Conventions: time signals with both ears are shaped (n, 2) (waveform metrics) -- ear 0 is
 left, 1 right. HRTF-domain arrays put frequency (or time) on the last axis and ears on the
@@ -51,7 +58,8 @@ from scipy import signal
 __all__ = [
     "wave_l2", "amplitude_error", "phase_error", "mrstft", "pesq_wb",
     "lsd_db", "lsd_eq_db", "ild_db", "itd_us", "ild_error_db", "itd_error_us",
-    "transfer_function", "stft",
+    "transfer_function", "stft", "ild_band_db", "thd_n_db", "tone_amplitude", "onset_index",
+    "pre_echo_db", "third_octave_levels", "frame_differences", "correlation_peak",
 ]
 
 _EPS = 1e-12
@@ -76,24 +84,35 @@ def _as_stereo_pair(est, ref):
     return est, ref
 
 
-def stft(x, n_fft: int, hop: int, win: int) -> np.ndarray:
+def stft(x, n_fft: int, hop: int, win: int, window: str = "hann", center: bool = True) -> np.ndarray:
     """STFT of ``x`` (..., n) -> complex (..., n_fft//2 + 1, frames).
 
-    Same as ``torch.stft(x, n_fft, hop, win, torch.hann_window(win), center=True,
-    pad_mode="reflect", return_complex=True)``: periodic Hann window, zero-padded centred
-    in n_fft, reflect padding of n_fft//2 at both ends, no normalisation."""
+    Defaults: the same as ``torch.stft(x, n_fft, hop, win, torch.hann_window(win),
+    center=True, pad_mode="reflect", return_complex=True)``: periodic Hann window,
+    zero-padded centred in n_fft, reflect padding of n_fft//2 at both ends, no
+    normalisation. ``window="sqrt-hann"`` takes the square root of that window and
+    ``center=False`` starts the first frame at sample 0 without padding: with n_fft = win
+    = 512 and hop 256 that is the engine's analysis (used to fit the corrector to
+    recordings)."""
     x = np.asarray(x, dtype=np.float64)
     if win > n_fft:
         raise ValueError(f"window {win} longer than n_fft {n_fft}")
+    if window not in ("hann", "sqrt-hann"):
+        raise ValueError(f"window must be 'hann' or 'sqrt-hann', got {window!r}")
     w = np.zeros(n_fft)
     left = (n_fft - win) // 2
     w[left:left + win] = signal.get_window("hann", win, fftbins=True)
-    pad = n_fft // 2
-    mode = "reflect" if x.shape[-1] > 1 else "constant"
-    xp = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode=mode)
-    n_frames = 1 + (xp.shape[-1] - n_fft) // hop
+    if window == "sqrt-hann":
+        w = np.sqrt(w)
+    if center:
+        pad = n_fft // 2
+        mode = "reflect" if x.shape[-1] > 1 else "constant"
+        x = np.pad(x, [(0, 0)] * (x.ndim - 1) + [(pad, pad)], mode=mode)
+    if x.shape[-1] < n_fft:
+        raise ValueError(f"signal of {x.shape[-1]} samples is shorter than n_fft {n_fft}")
+    n_frames = 1 + (x.shape[-1] - n_fft) // hop
     idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
-    frames = xp[..., idx] * w  # (..., frames, n_fft)
+    frames = x[..., idx] * w  # (..., frames, n_fft)
     return np.swapaxes(np.fft.rfft(frames, axis=-1), -1, -2)
 
 
@@ -246,6 +265,18 @@ def ild_db(left, right) -> float | np.ndarray:
     return float(out) if np.ndim(out) == 0 else out
 
 
+def ild_band_db(mag, freqs, fmin: float = 100.0, fmax: float = 16000.0):
+    """Interaural level difference of magnitude responses ``mag`` (..., 2, F): 10 log10 of
+    the left/right energy of the bins in [fmin, fmax], in dB (positive: left louder)."""
+    mag = np.abs(np.asarray(mag, dtype=np.float64))
+    if mag.ndim < 2 or mag.shape[-2] != 2:
+        raise ValueError(f"expected magnitudes shaped (..., 2, F), got {mag.shape}")
+    sel = _band(freqs, fmin, fmax, mag.shape[-1])
+    e = np.sum(mag[..., sel] ** 2, axis=-1)
+    out = 10.0 * np.log10(np.maximum(e[..., 0], 1e-30) / np.maximum(e[..., 1], 1e-30))
+    return float(out) if np.ndim(out) == 0 else out
+
+
 def _butter_sq(f, fc, order):
     """|H(f)|^2 of an order-``order`` Butterworth low-pass at fc (zero phase)."""
     return 1.0 / (1.0 + (np.abs(f) / fc) ** (2 * order))
@@ -332,7 +363,7 @@ def ild_error_db(est, ref, ear_axis: int = -2, reduce: str | None = "mean"):
 def itd_error_us(est, ref, sr: int, ear_axis: int = -2, reduce: str | None = "median",
                  **itd_kwargs):
     """|ITD(est) - ITD(ref)| per direction, in microseconds (see :func:`itd_us`); inputs as
-    :func:`ild_error_db`. ``reduce`` defaults to 'median' (as reported in DESIGN.md)."""
+    :func:`ild_error_db`. ``reduce`` defaults to 'median' (as the evaluation reports it)."""
     e, r = _pairs(est, ear_axis), _pairs(ref, ear_axis)
     if e.shape[0] != r.shape[0]:
         raise ValueError(f"{e.shape[0]} estimate directions vs {r.shape[0]} reference")
@@ -366,3 +397,129 @@ def transfer_function(x_in, y_out, n_fft: int = 1024, sr: int = 48000,
         hs.append(sxy / np.maximum(sxx, 1e-300))
     h = np.array(hs)
     return freqs, (h if return_complex else np.abs(h))
+
+
+# ------------------------------------------------------------- what games play
+THD_KAISER_BETA = 20.0   # Kaiser window: side lobes below -150 dB, main lobe +-6.5 bins
+
+
+def _check_1d(x, what="signal"):
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size < 16:
+        raise ValueError(f"{what} must be 1-D with at least 16 samples, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what} contains NaN or Inf")
+    return x
+
+
+def thd_n_db(x, sr: int, f0: float, fmin: float = 20.0, fmax: float = 20000.0,
+             beta: float = THD_KAISER_BETA) -> float:
+    """THD+N of a steady tone ``x`` (1-D, the steady-state segment only) at ``f0`` Hz, in
+    dB: 10 log10 of the energy of the bins in [fmin, fmax] outside the fundamental's main
+    lobe over the energy of all bins in [fmin, fmax]. Window: Kaiser(``beta``) over the
+    whole segment (side lobes below -150 dB, so the floor of a pure float64 sine is far
+    below -120 dB); main lobe: the bins within sqrt(1 + (beta/pi)^2) + 1 bins of f0.
+    -inf for a pure tone computed exactly, NaN for silence."""
+    x = _check_1d(x)
+    n = x.size
+    if not 0.0 < f0 < sr / 2:
+        raise ValueError(f"f0 must be in (0, {sr / 2}) Hz, got {f0}")
+    spec = np.abs(np.fft.rfft(x * signal.windows.kaiser(n, beta, sym=False))) ** 2
+    f = np.fft.rfftfreq(n, 1.0 / sr)
+    band = (f >= fmin) & (f <= fmax)
+    half = math.sqrt(1.0 + (beta / math.pi) ** 2) + 1.0
+    lobe = np.abs(f - f0) <= half * sr / n
+    total = float(np.sum(spec[band]))
+    if total <= 0.0:
+        return float("nan")
+    rest = float(np.sum(spec[band & ~lobe]))
+    return 10.0 * math.log10(rest / total) if rest > 0.0 else float("-inf")
+
+
+def tone_amplitude(x, sr: int, f0: float) -> float:
+    """Peak amplitude of the ``f0`` Hz component of ``x`` (1-D): least-squares fit of
+    a cos + b sin + c, amplitude hypot(a, b). Exact for a steady tone whatever the segment
+    length; other components leak in only as much as they correlate with f0 over it."""
+    x = _check_1d(x)
+    t = np.arange(x.size) / sr
+    basis = np.stack([np.cos(2 * np.pi * f0 * t), np.sin(2 * np.pi * f0 * t), np.ones_like(t)], axis=1)
+    coef, *_ = np.linalg.lstsq(basis, x, rcond=None)
+    return float(math.hypot(coef[0], coef[1]))
+
+
+def onset_index(ir, threshold_db: float = -20.0) -> int:
+    """First sample of ``ir`` (1-D) whose magnitude is within ``threshold_db`` of its peak."""
+    h = np.abs(_check_1d(ir, "impulse response"))
+    peak = float(np.max(h))
+    if peak <= 0.0:
+        raise ValueError("impulse response is silent")
+    return int(np.argmax(h >= peak * 10.0 ** (threshold_db / 20.0)))
+
+
+def pre_echo_db(ir, onset: int, sr: int, window_ms=(0.25, 1.3)) -> float:
+    """Energy of ``ir`` (1-D) in the samples [onset - round(window_ms[1] ms),
+    onset - round(window_ms[0] ms)) relative to the energy of the whole ``ir``, in dB.
+    ``onset`` is a sample index of ``ir`` (e.g. :func:`onset_index` of the true response
+    in the same time frame). -inf when that window is exactly silent."""
+    h = _check_1d(ir, "impulse response")
+    a = int(onset) - int(round(window_ms[1] * 1e-3 * sr))
+    b = int(onset) - int(round(window_ms[0] * 1e-3 * sr))
+    if a < 0 or b > h.size or a >= b:
+        raise ValueError(f"pre-echo window [{a}, {b}) outside the {h.size}-sample response")
+    total = float(np.sum(h ** 2))
+    if total <= 0.0:
+        raise ValueError("impulse response is silent")
+    e = float(np.sum(h[a:b] ** 2))
+    return 10.0 * math.log10(e / total) if e > 0.0 else float("-inf")
+
+
+def third_octave_centres(fmin: float = 100.0, fmax: float = 16000.0) -> np.ndarray:
+    """Base-2 third-octave centre frequencies fc = 1000 * 2^(k/3) of the bands that overlap
+    [fmin, fmax] (fc 2^1/6 > fmin and fc 2^-1/6 < fmax: the nominal 100 Hz band, whose
+    exact centre is 99.2 Hz, up to the 16 kHz band)."""
+    k = np.arange(math.floor(3 * math.log2(fmin / 1000.0) - 0.5) + 1,
+                  math.ceil(3 * math.log2(fmax / 1000.0) + 0.5))
+    return 1000.0 * 2.0 ** (k / 3.0)
+
+
+THIRD_OCTAVE_FFT = 8192  # zero padding: a 20 ms frame's 50 Hz bins would miss low bands
+
+
+def third_octave_levels(x, sr: int, fmin: float = 100.0, fmax: float = 16000.0) -> np.ndarray:
+    """Band levels (dB) of the Hann-windowed spectrum of ``x`` (..., n), zero-padded to at
+    least THIRD_OCTAVE_FFT points: energy of the rfft bins in [fc 2^-1/6, fc 2^1/6) for
+    each centre fc of :func:`third_octave_centres`."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[-1]
+    m = max(n, THIRD_OCTAVE_FFT)
+    p = np.abs(np.fft.rfft(x * np.hanning(n), m, axis=-1)) ** 2
+    f = np.fft.rfftfreq(m, 1.0 / sr)
+    out = []
+    for fc in third_octave_centres(fmin, fmax):
+        sel = (f >= fc * 2 ** (-1 / 6)) & (f < fc * 2 ** (1 / 6))
+        if not np.any(sel):
+            raise ValueError(f"no {m}-point bin in the {fc:.0f} Hz third octave")
+        out.append(10.0 * np.log10(np.maximum(np.sum(p[..., sel], axis=-1), 1e-30)))
+    return np.stack(out, axis=-1)
+
+
+def frame_differences(est, ref, sr: int, frame: int = 960, fmin: float = 100.0,
+                      fmax: float = 16000.0) -> dict:
+    """Per frame of ``frame`` samples (20 ms at 48 kHz, no overlap) of two binaural signals
+    (n, 2): ``ild_db`` |ILD(est) - ILD(ref)| (:func:`ild_db`), ``itd_us``
+    |ITD(est) - ITD(ref)| (:func:`itd_us`), ``third_octave_db`` the mean over ears and
+    third-octave bands in [fmin, fmax] of |level(est) - level(ref)|
+    (:func:`third_octave_levels`). Each an array over frames; NaN where a frame is
+    silent."""
+    est, ref = _as_stereo_pair(est, ref)
+    if est.shape[1] != 2:
+        raise ValueError(f"expected (n, 2) binaural signals, got {est.shape}")
+    n_frames = est.shape[0] // frame
+    if n_frames == 0:
+        raise ValueError(f"signals shorter than one {frame}-sample frame")
+    fe = est[:n_frames * frame].reshape(n_frames, frame, 2).transpose(0, 2, 1)
+    fr = ref[:n_frames * frame].reshape(n_frames, frame, 2).transpose(0, 2, 1)
+    ild = np.abs(ild_db(fe[:, 0], fe[:, 1]) - ild_db(fr[:, 0], fr[:, 1]))
+    itd = np.array([abs(itd_us(a[0], a[1], sr) - itd_us(b[0], b[1], sr)) for a, b in zip(fe, fr)])
+    lev = np.abs(third_octave_levels(fe, sr, fmin, fmax) - third_octave_levels(fr, sr, fmin, fmax))
+    return {"ild_db": ild, "itd_us": itd, "third_octave_db": np.mean(lev, axis=(-2, -1))}

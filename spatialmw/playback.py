@@ -13,8 +13,8 @@ spatialmw renders the binaural signal itself, so OpenAL must only pass it throug
 
 Audio is streamed: a few buffers of ``block`` frames are queued, and as the device
 processes them they are unqueued, refilled and queued again; :func:`play` returns once
-everything has been heard. It uses the library pyopenal loads (see
-:mod:`spatialmw.peers.openal`), with its own ctypes prototypes.
+everything has been heard. It uses the library pyopenal loads, through
+:mod:`spatialmw.openal_binding`.
 
 OpenAL Soft reads its configuration (``ALSOFT_CONF``, ``ALSOFT_DRIVERS``, alsoft.conf)
 when the first device is opened; the tests use its ``wave`` backend to write a WAV file
@@ -27,17 +27,15 @@ import time
 
 import numpy as np
 
-from .peers.openal import (AL_BUFFER, AL_BUFFERS_PROCESSED, AL_BUFFERS_QUEUED,
-                           AL_DIRECT_CHANNELS_SOFT, AL_FORMAT_STEREO16,
-                           AL_FORMAT_STEREO_FLOAT32, AL_PLAYING, AL_POSITION,
-                           AL_SOURCE_RELATIVE, AL_SOURCE_STATE, AL_TRUE, ALC_FALSE,
-                           ALC_FREQUENCY, ALC_HRTF_SOFT, OpenALError, load_library)
+from .openal_binding import (AL_BUFFER, AL_BUFFERS_PROCESSED, AL_BUFFERS_QUEUED,
+                             AL_DIRECT_CHANNELS_SOFT, AL_FORMAT_STEREO16,
+                             AL_FORMAT_STEREO_FLOAT32, AL_PLAYING, AL_POSITION,
+                             AL_SOURCE_RELATIVE, AL_SOURCE_STATE, AL_TRUE, ALC_FALSE,
+                             ALC_ALL_DEVICES_SPECIFIER, ALC_DEVICE_SPECIFIER, ALC_FREQUENCY,
+                             ALC_HRTF_SOFT, OpenALError, load_library)
 from .errors import SpatialmwError
 
 __all__ = ["PlaybackError", "play", "list_devices"]
-
-ALC_ALL_DEVICES_SPECIFIER = 0x1013
-ALC_DEVICE_SPECIFIER = 0x1005
 
 
 class PlaybackError(SpatialmwError, RuntimeError):

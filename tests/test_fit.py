@@ -8,7 +8,7 @@ import pytest
 from spatialmw.hrtf.sofa import default_sofa_path, read_sofa  # noqa: E402
 from spatialmw.model import load_model  # noqa: E402
 from spatialmw.train import binaural_speech as bs  # noqa: E402
-from spatialmw.train.fit_hrtf import FitError, fit_sofa, hrtf_metrics, itd_from_spectra  # noqa: E402
+from spatialmw.train.fit_hrtf import FitError, fit_sofa, hrtf_metrics  # noqa: E402
 from tests.helpers import nearest_measured_bounds
 
 
@@ -59,11 +59,12 @@ def test_itd_metric_recovers_known_delay():
     x[0, 100] = 1.0
     y = np.zeros((1, n))
     y[0, 110] = 1.0  # right 10 samples later
-    itd = itd_from_spectra(np.fft.rfft(x), np.fft.rfft(y), fs, n)
-    assert itd[0] == pytest.approx(10 / fs, abs=2e-6)
     h = np.fft.rfft(np.stack([x, y], 1), axis=-1)
     met = hrtf_metrics(h, h, fs)
     assert met["lsd_db"] == 0 and met["ild_err_db"] == 0 and met["itd_err_us_median"] == 0
+    # the same pair with the right ear 10 samples earlier instead: 20 samples of ITD error
+    h2 = np.fft.rfft(np.stack([x, np.roll(x, -10, axis=-1)], 1), axis=-1)
+    assert hrtf_metrics(h2, h, fs)["itd_err_us_median"] == pytest.approx(20 / fs * 1e6, abs=2.0)
 
 
 @pytest.mark.parametrize("case", ["two", "duplicated", "one_elevation"])

@@ -226,3 +226,76 @@ def test_transfer_function_of_known_fir():
     np.testing.assert_allclose(20 * np.log10(mag[0, ok]), 20 * np.log10(np.abs(Hl[ok])), atol=0.2)
     np.testing.assert_allclose(20 * np.log10(mag[1, ok]), 20 * np.log10(np.abs(Hr[ok])), atol=0.2)
     assert M.lsd_db(mag, np.abs(np.stack([Hl, Hr])), freqs) < 0.1
+
+
+# ------------------------------------------------------------- what games play
+def _sine(f0, n, amp=0.5, phase=0.3):
+    return amp * np.sin(2 * np.pi * f0 * np.arange(n) / SR + phase)
+
+
+@pytest.mark.parametrize("f0", [50.0, 1000.0, 4000.0])
+def test_thd_n_of_a_pure_sine_is_below_minus_100_db(f0):
+    assert M.thd_n_db(_sine(f0, 1 << 15), SR, f0) < -100.0
+
+
+@pytest.mark.parametrize("f0", [50.0, 100.0, 1000.0])
+def test_thd_n_of_a_sine_with_a_minus_40_db_harmonic(f0):
+    x = _sine(f0, 1 << 15) + _sine(3 * f0, 1 << 15, amp=0.5 * 10 ** (-40 / 20), phase=1.1)
+    expected = 10 * math.log10(1e-4 / (1 + 1e-4))  # harmonic energy over the total
+    assert M.thd_n_db(x, SR, f0) == pytest.approx(expected, abs=0.5)
+
+
+def test_thd_n_counts_noise_and_rejects_bad_input():
+    rng = np.random.default_rng(5)
+    n = 1 << 15
+    noise = 0.5 * 10 ** (-60 / 20) / math.sqrt(2) * rng.standard_normal(n)  # -60 dB re the sine power
+    assert M.thd_n_db(_sine(1000.0, n) + noise, SR, 1000.0) == pytest.approx(-60.0 + 10 * math.log10(20 / 24), abs=0.5)
+    with pytest.raises(ValueError):
+        M.thd_n_db(np.full(n, np.nan), SR, 1000.0)
+    with pytest.raises(ValueError):
+        M.thd_n_db(_sine(1000.0, n), SR, 30000.0)
+
+
+def test_tone_amplitude_recovers_a_known_tone_among_others():
+    n = 20000
+    x = _sine(50.0, n, amp=0.3) + _sine(440.0, n, amp=0.2) + 0.1
+    assert M.tone_amplitude(x, SR, 50.0) == pytest.approx(0.3, rel=2e-3)
+
+
+def test_onset_and_pre_echo_of_a_known_impulse_pair():
+    h = np.zeros(1024)
+    h[300] = 1.0
+    h[300 - 30] = 0.1            # 0.625 ms before the onset: inside 0.25-1.3 ms
+    assert M.onset_index(h) == 270  # 0.1 is exactly -20 dB of the peak
+    assert M.onset_index(h, -10.0) == 300
+    assert M.pre_echo_db(h, 300, SR) == pytest.approx(10 * math.log10(0.01 / 1.01), abs=1e-9)
+    h[300 - 30] = 0.0
+    h[300 - 5] = 0.1             # 0.1 ms before: outside the window
+    h[300 - 70] = 0.01           # 1.46 ms before: outside too
+    assert M.pre_echo_db(h, 300, SR) == -math.inf
+    with pytest.raises(ValueError):
+        M.pre_echo_db(h, 40, SR)  # the window would start before the response
+
+
+def test_third_octave_levels_of_a_tone_and_frame_differences():
+    c = M.third_octave_centres()
+    assert c[0] == pytest.approx(99.2, abs=0.1) and c[-1] == pytest.approx(16000.0, abs=1.0) and c.size == 23
+    lev = M.third_octave_levels(_sine(1000.0, 4800), SR)
+    assert np.argmax(lev) == np.argmin(np.abs(c - 1000.0))
+    rng = np.random.default_rng(6)
+    mono = rng.standard_normal(9600)
+    ref = np.stack([mono, mono], axis=1)  # ITD 0, ILD 0
+    est = np.stack([2.0 * mono, _frac_delay(mono, 4.8)], axis=1)  # +6 dB left, right 100 us later
+    d = M.frame_differences(est, ref, SR)
+    assert d["ild_db"].shape == (10,)
+    np.testing.assert_allclose(d["ild_db"], 20 * math.log10(2.0), atol=0.3)  # the delay leaks a little level
+    np.testing.assert_allclose(d["itd_us"], 100.0, atol=5.0)
+    np.testing.assert_allclose(d["third_octave_db"], 20 * math.log10(2.0) / 2, atol=0.5)
+
+
+def test_ild_band_db_of_magnitudes():
+    f = np.fft.rfftfreq(1024, 1 / SR)
+    mag = np.ones((3, 2, f.size))
+    mag[:, 1] *= 0.5
+    mag[:, 0, f > 16000] = 100.0  # outside the band: ignored
+    np.testing.assert_allclose(M.ild_band_db(mag, f), 20 * math.log10(2.0))

@@ -25,8 +25,10 @@ each ear's input is read from a delay line at
 
     D_e(t) = onset_e(t) - PRE_ONSET_S + T + (r(t) - r_meas(t)) / c,   clamped to [0, 1 s]
 
-(r(t) exact per sample, the onset linearly interpolated between boundaries) with a
-64-tap Kaiser-windowed sinc (tabulated, 1024 phases), which gives the Doppler shift of a
+(r(t) exact per sample, the onset linearly interpolated between boundaries) by the
+engine's own fractional-delay reader (:func:`spatialmw.kernels.tdw.tdw_block`) with a
+finer table than the engine's: a 64-tap Kaiser-windowed sinc (beta 9, 4096 phases, so
+the phase rounding stays below -70 dB at 16 kHz), which gives the Doppler shift of a
 moving source (r is taken at the reception time t, as in the TDW engine: a source
 approaching at speed v is heard at f (1 + v/c), not the emission-time f / (1 - v/c); the
 two differ by (v/c)^2), and is then filtered by the aligned HRIR, linearly crossfaded from one
@@ -46,12 +48,13 @@ import numpy as np
 from numba import njit
 
 from ..geometry import SPEED_OF_SOUND
+from ..kernels.tdw import sinc_table, tdw_block
 from .sofa import HRIRSet
 
 MAX_DELAY_S = 1.0
 PRE_ONSET_S = 1.0e-3
-SINC_HALF = 32  # taps each side of the fractional-delay interpolator
-SINC_PHASES = 1024
+SINC_TAPS = 64  # the fractional-delay interpolator (the engine's reader, a longer table)
+SINC_PHASES = 4096
 SINC_BETA = 9.0
 
 
@@ -69,15 +72,18 @@ def _clamp_delay(d: float) -> float:
 
 
 def fractional_delay_fft(y: np.ndarray, delay_samples: float, n_out: int) -> np.ndarray:
-    """Delay the last axis of ``y`` by ``delay_samples`` (>= 0, fractional) exactly
-    (band-limited) and return its first ``n_out`` samples."""
+    """Delay the last axis of ``y`` by ``delay_samples`` (fractional; negative advances)
+    exactly (band-limited, on a zero-padded FFT grid so nothing wraps) and return its
+    first ``n_out`` samples."""
     n = y.shape[-1]
-    if delay_samples >= n_out:
+    if delay_samples >= n_out or -delay_samples >= n:
         return np.zeros(y.shape[:-1] + (n_out,))
-    nfft = 1 << int(math.ceil(math.log2(max(n + int(math.ceil(delay_samples)) + 64, n_out + 64) * 2)))
+    lead = int(math.ceil(max(-delay_samples, 0.0)))  # advancing: delay by the rest, drop lead
+    span = max(n + int(math.ceil(abs(delay_samples))), n_out + lead) + 64
+    nfft = 1 << int(math.ceil(math.log2(2 * span)))
     Y = np.fft.rfft(y, nfft, axis=-1)
-    Y *= np.exp(-2j * np.pi * np.fft.rfftfreq(nfft) * delay_samples)
-    return np.fft.irfft(Y, nfft, axis=-1)[..., :n_out]
+    Y *= np.exp(-2j * np.pi * np.fft.rfftfreq(nfft) * (delay_samples + lead))
+    return np.fft.irfft(Y, nfft, axis=-1)[..., lead:lead + n_out]
 
 
 def render_static(x, hrirset: HRIRSet, index: int, distance: float | None = None,
@@ -115,16 +121,6 @@ def render_static(x, hrirset: HRIRSet, index: int, distance: float | None = None
     Y = X[None, :] * H * np.exp(-2j * np.pi * np.fft.rfftfreq(nfft) * d)[None, :]
     y = np.fft.irfft(Y, nfft, axis=-1)[:, :n]
     return np.ascontiguousarray((g * y).T)
-
-
-def _sinc_table(half=SINC_HALF, phases=SINC_PHASES, beta=SINC_BETA) -> np.ndarray:
-    """table[p, j]: weight of x[i + j - half + 1] for the fractional position i + p/phases.
-    One extra phase row (p = phases) so linear interpolation between phases needs no wrap."""
-    frac = np.arange(phases + 1)[:, None] / phases
-    k = np.arange(2 * half)[None, :] - half + 1
-    u = frac - k
-    w = np.i0(beta * np.sqrt(np.clip(1.0 - (u / half) ** 2, 0.0, 1.0))) / np.i0(beta)
-    return np.ascontiguousarray(np.sinc(u) * w)
 
 
 @njit(cache=True)
@@ -192,11 +188,9 @@ def _boundaries(rel, block, units, onsets, rmeas, idx, w, on_b, rm_b):
 
 
 @njit(cache=True, fastmath=True)
-def _warp(x, rel, block, on_b, rm_b, base_delay, fs, c, max_delay, table, out):
-    """out[e, t] = x(t - D_e(t)) via the tabulated windowed sinc."""
-    n = x.shape[0]
-    half = table.shape[1] // 2
-    phases = table.shape[0] - 1
+def _warp(ring, mask, n, rel, block, on_b, rm_b, base_delay, fs, c, max_delay, table, out):
+    """out[e, t] = x(t - D_e(t)) for t < n: the per-sample delay, read from ``ring`` (x
+    followed by enough zeros that no read wraps onto signal) by the engine's reader."""
     for t in range(n):
         b = t // block
         a = (t - b * block) / block
@@ -210,20 +204,7 @@ def _warp(x, rel, block, on_b, rm_b, base_delay, fs, c, max_delay, table, out):
                 d = 0.0
             elif d > max_delay:
                 d = max_delay
-            pos = t - d * fs
-            i = int(math.floor(pos))
-            fr = (pos - i) * phases
-            p = int(fr)
-            if p >= phases:
-                p = phases - 1
-            q = fr - p
-            acc = 0.0
-            j0 = i - half + 1
-            for j in range(2 * half):
-                s = j0 + j
-                if s >= 0 and s < n:
-                    acc += x[s] * ((1.0 - q) * table[p, j] + q * table[p + 1, j])
-            out[e, t] = acc
+            tdw_block(ring, mask, t, 1, d * fs, d * fs, 1.0, 1.0, table, out[e], t)
 
 
 @njit(cache=True, fastmath=True)
@@ -304,7 +285,7 @@ class ReferenceRenderer:
         self.units = np.ascontiguousarray(hrirset.unit_vectors())
         self.rmeas = np.ascontiguousarray(hrirset.distance_m, dtype=np.float64)
         self.aligned = align_hrirs(hrirset.hrirs, self.onsets * fs, PRE_ONSET_S * fs)
-        self._table = _sinc_table()
+        self._table = sinc_table(SINC_TAPS, SINC_PHASES, SINC_BETA)
 
     def render_static(self, x, index, distance=None, gain=1.0) -> np.ndarray:
         """:func:`render_static` with this renderer's HRIRs and time offset."""
@@ -335,7 +316,12 @@ class ReferenceRenderer:
         _boundaries(rel, B, self.units, self.onsets, self.rmeas, idx, w, on_b, rm_b)
         xw = np.zeros((2, n))
         base = self.time_offset - PRE_ONSET_S
-        _warp(x, rel, B, on_b, rm_b, base, self.sample_rate, self.c, MAX_DELAY_S, self._table, xw)
+        # zeros after x cover the reader's look-ahead and, wrapped, every delay up to
+        # MAX_DELAY_S before the start
+        ring = np.zeros(1 << int(math.ceil(math.log2(n + MAX_DELAY_S * self.sample_rate + 2 * SINC_TAPS))))
+        ring[:n] = x
+        _warp(ring, ring.size - 1, n, rel, B, on_b, rm_b, base, self.sample_rate, self.c, MAX_DELAY_S,
+              self._table, xw)
         out = np.zeros((n, 2))
         _filter(xw, self.aligned, idx, w, B, g, out)
         return out

@@ -9,10 +9,13 @@ z up. Conversion to native (y left): position (x, -y, z); orientation quaternion
 The orientation (the talker's mouth direction) is read, converted and validated, but the
 IBC is a function of the source direction from the listener only, so it is not used.
 
-Fit: the mono signal is time-domain warped per ear exactly like the engine (per-sample
-Woodworth delay and near-field gain, positions linearly interpolated between rows, cubic
-Lagrange fractional delay), both the warped ears W_e and the recorded binaural Y_e go through
-the engine's STFT (n_fft 512, hop 256, sqrt-Hann), and the IBC gain G_e(frame direction, bin)
+Fit: the mono signal is time-domain warped per ear by the engine's own warp
+(:func:`spatialmw.geometry.tdw_ear_targets` for the Woodworth delay and near-field gain of
+each sample, positions linearly interpolated between rows, read by
+:func:`spatialmw.kernels.tdw.tdw_block` with the engine's 16-tap windowed sinc), both the
+warped ears W_e and the recorded binaural Y_e go through the engine's STFT
+(:func:`spatialmw.metrics.stft`: n_fft 512, hop 256, sqrt-Hann, frames from sample 0),
+and the IBC gain G_e(frame direction, bin)
 is fitted by robust complex least squares: rho(|G W - Y|^2 / (|W|^2 + d)) with a Cauchy rho,
 i.e. G ~= Y / W where W has energy, outliers (noise, reverb, clicks) down-weighted.
 Row i of tx_positions is at sample 400 i. Rows: between floor(n/400) and ceil(n/400) + 1.
@@ -24,13 +27,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 
+from .. import metrics
+from ..geometry import SPEED_OF_SOUND, tdw_ear_targets
+from ..kernels.tdw import SINC_TAPS, sinc_table, tdw_block
 from .fit_hrtf import FitError, check_steps, default_grid, interp_matrix
 
 SAMPLE_RATE = 48000
 ROW_SAMPLES = 400
 N_FFT, HOP = 512, 256
-C = 343.0
 
 
 # ----------------------------------------------------------------- I/O
@@ -125,60 +131,43 @@ def find_subjects(dataset_dir):
 
 # ----------------------------------------------------------------- DSP
 
-def woodworth_paths(pos: np.ndarray, head_radius: float):
-    """(n, 2) ear path lengths (vectorised geometry.ear_path_length)."""
-    dist = np.linalg.norm(pos, axis=1)
-    out = np.empty((pos.shape[0], 2))
-    for e, s in enumerate((1.0, -1.0)):
-        straight = np.sqrt(pos[:, 0] ** 2 + (pos[:, 1] - s * head_radius) ** 2 + pos[:, 2] ** 2)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            gamma = np.arccos(np.clip(pos[:, 1] * s / np.maximum(dist, 1e-12), -1, 1))
-            beta = np.arccos(np.clip(head_radius / np.maximum(dist, 1e-12), -1, 1))
-            wrap = np.sqrt(np.maximum(dist ** 2 - head_radius ** 2, 0)) + head_radius * (gamma - beta)
-        use_wrap = (dist > head_radius * 1.000001) & (gamma > beta)
-        out[:, e] = np.where(use_wrap, wrap, straight)
-    return out
-
-
 def sample_positions(pos_rows: np.ndarray, n: int) -> np.ndarray:
     t = np.arange(n, dtype=np.float64) / ROW_SAMPLES
     r = np.arange(pos_rows.shape[0], dtype=np.float64)
     return np.stack([np.interp(t, r, pos_rows[:, i]) for i in range(3)], axis=1)
 
 
+@njit(cache=True)
+def _warp_ears(ring, mask, pos, head_radius, fs, c, table, out):
+    for t in range(pos.shape[0]):
+        dl, dr, gl, gr, _ = tdw_ear_targets(pos[t], head_radius, c, True)
+        tdw_block(ring, mask, t, 1, dl * fs, dl * fs, gl, gl, table, out[0], t)
+        tdw_block(ring, mask, t, 1, dr * fs, dr * fs, gr, gr, table, out[1], t)
+
+
 def tdw_warp(x: np.ndarray, pos: np.ndarray, head_radius: float, fs: float = SAMPLE_RATE):
-    """Per-ear warped signals (2, n): nf_e(t) x(t - path_e(t)/c), cubic Lagrange reads,
-    zero before the start. ``pos`` per-sample native positions (n, 3)."""
+    """Per-ear warped signals (2, n): nf_e(t) x(t - path_e(t)/c) as the engine computes
+    them (full acoustic path, Doppler on), each sample's own delay and gain, zero before
+    the start. ``pos`` per-sample native positions (n, 3)."""
+    x = np.asarray(x, dtype=np.float64)
+    pos = np.ascontiguousarray(pos, dtype=np.float64)
     n = x.shape[0]
-    paths = woodworth_paths(pos, head_radius)
-    dist = np.linalg.norm(pos, axis=1)
-    r0 = 2.0 * head_radius
-    out = np.empty((2, n))
-    xp = np.concatenate([np.zeros(2), x, np.zeros(3)])
-    for e in range(2):
-        nf = np.maximum(dist, r0) / np.maximum(paths[:, e], r0)
-        tpos = np.arange(n) - paths[:, e] / C * fs
-        i = np.floor(tpos).astype(np.int64)
-        fr = tpos - i
-        y = np.zeros(n)
-        # 4-point Lagrange on samples i-1, i, i+1, i+2
-        ws = (-fr * (fr - 1) * (fr - 2) / 6, (fr + 1) * (fr - 1) * (fr - 2) / 2,
-              -(fr + 1) * fr * (fr - 2) / 2, (fr + 1) * fr * (fr - 1) / 6)
-        for k, w in enumerate(ws):
-            idx = i - 1 + k + 2
-            ok = (idx >= 0) & (idx < xp.shape[0])
-            y += np.where(ok, w * xp[np.clip(idx, 0, xp.shape[0] - 1)], 0.0)
-        out[e] = nf * y
+    if pos.shape != (n, 3):
+        raise ValueError(f"positions must have shape ({n}, 3), got {pos.shape}")
+    # zeros after x cover the reader's look-ahead and, wrapped, every delay before the start
+    max_path = float(np.max(np.linalg.norm(pos, axis=1))) + 4.0 * head_radius
+    max_delay = max_path / SPEED_OF_SOUND * fs
+    ring = np.zeros(1 << int(math.ceil(math.log2(n + max_delay + 4 * SINC_TAPS))))
+    ring[:n] = x
+    out = np.zeros((2, n))
+    _warp_ears(ring, ring.size - 1, pos, float(head_radius), float(fs), SPEED_OF_SOUND, sinc_table(), out)
     return out
 
 
 def stft(x: np.ndarray) -> np.ndarray:
-    """(..., n) -> (..., frames, 257), sqrt-Hann analysis, hop 256 (frames start at 0)."""
-    win = np.sqrt(np.hanning(N_FFT + 1)[:-1])
-    n = x.shape[-1]
-    frames = max(1, 1 + (n - N_FFT) // HOP)
-    idx = np.arange(frames)[:, None] * HOP + np.arange(N_FFT)[None, :]
-    return np.fft.rfft(x[..., idx] * win, axis=-1)
+    """(..., n) -> (..., frames, 257): the engine's analysis, sqrt-Hann, hop 256, frames
+    starting at sample 0."""
+    return np.swapaxes(metrics.stft(x, N_FFT, HOP, N_FFT, window="sqrt-hann", center=False), -1, -2)
 
 
 def istft(X: np.ndarray, n: int) -> np.ndarray:

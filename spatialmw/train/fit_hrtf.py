@@ -35,13 +35,12 @@ import time
 
 import numpy as np
 
+from .. import metrics
 from ..geometry import tdw_ear_targets
 from ..errors import SpatialmwError
 
 N_FFT_EVAL = 1024
 BAND = (100.0, 16000.0)
-ITD_LOWPASS = 1500.0
-ITD_UPSAMPLE = 8
 HELD_OUT_MOD, HELD_OUT_REM = 10, 3
 MIN_TRAIN_DIRECTIONS = 8
 STFT_N, STFT_HOP = 512, 256   # the engine's frame and hop (overlap-add convolution)
@@ -88,48 +87,24 @@ def interp_matrix(grid: np.ndarray, f: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------ metrics
 
-def itd_from_spectra(hl: np.ndarray, hr: np.ndarray, sample_rate: float, n_fft: int) -> np.ndarray:
-    """ITD (s, right minus left arrival) from rfft spectra (..., n_fft//2+1): interaural
-    cross-correlation below 1.5 kHz, 8x upsampled, parabolic peak, lag within +-1 ms."""
-    f = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-    cross = np.conj(hl) * hr * (f <= ITD_LOWPASS)
-    nu = n_fft * ITD_UPSAMPLE
-    full = np.zeros(cross.shape[:-1] + (nu // 2 + 1,), dtype=complex)
-    full[..., :cross.shape[-1]] = cross
-    r = np.fft.irfft(full, nu, axis=-1)
-    fsu = sample_rate * ITD_UPSAMPLE
-    maxlag = int(round(1e-3 * fsu))
-    r = np.concatenate([r[..., -maxlag:], r[..., :maxlag + 1]], axis=-1)
-    i = np.argmax(r, axis=-1)
-    i = np.clip(i, 1, r.shape[-1] - 2)
-    y0 = np.take_along_axis(r, (i - 1)[..., None], -1)[..., 0]
-    y1 = np.take_along_axis(r, i[..., None], -1)[..., 0]
-    y2 = np.take_along_axis(r, (i + 1)[..., None], -1)[..., 0]
-    den = y0 - 2 * y1 + y2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        off = np.where(np.abs(den) > 1e-30, 0.5 * (y0 - y2) / den, 0.0)
-    return (i + np.clip(off, -0.5, 0.5) - maxlag) / fsu
+def itd_us_of_spectra(h: np.ndarray, sample_rate: float, n_fft: int) -> np.ndarray:
+    """(M,) ITD in microseconds (:func:`spatialmw.metrics.itd_us`) of complex responses
+    (M, 2, n_fft//2+1). They are circular (a filter's acausal part wraps to the end), so
+    both ears are rotated by n_fft/2 first, which keeps their timing."""
+    ir = np.roll(np.fft.irfft(h, n_fft, axis=-1), n_fft // 2, axis=-1)
+    return np.array([metrics.itd_us(e[0], e[1], sample_rate) for e in ir])
 
 
 def hrtf_metrics(h_pred: np.ndarray, h_true: np.ndarray, sample_rate: float, n_fft: int = N_FFT_EVAL) -> dict:
     """LSD raw / EQ-matched (dB), ILD error (dB), ITD error (us, median and mean) between
-    complex spectra (M, 2, n_fft//2+1) of rendered and measured responses."""
+    complex spectra (M, 2, n_fft//2+1) of rendered and measured responses, with the
+    evaluation's definitions (:mod:`spatialmw.metrics`, 100 Hz - 16 kHz)."""
     f = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-    band = (f >= BAND[0]) & (f <= BAND[1])
-    lp = 20 * np.log10(np.abs(h_pred[..., band]) + 1e-12)
-    lt = 20 * np.log10(np.abs(h_true[..., band]) + 1e-12)
-    d = lp - lt
-    lsd = float(np.mean(np.sqrt(np.mean(d ** 2, axis=-1))))
-    d_eq = d - d.mean(axis=0, keepdims=True)
-    lsd_eq = float(np.mean(np.sqrt(np.mean(d_eq ** 2, axis=-1))))
-    ep = np.sum(np.abs(h_pred[..., band]) ** 2, axis=-1)
-    et = np.sum(np.abs(h_true[..., band]) ** 2, axis=-1)
-    ild_p = 10 * np.log10(ep[:, 0] / ep[:, 1])
-    ild_t = 10 * np.log10(et[:, 0] / et[:, 1])
-    itd_p = itd_from_spectra(h_pred[:, 0], h_pred[:, 1], sample_rate, n_fft)
-    itd_t = itd_from_spectra(h_true[:, 0], h_true[:, 1], sample_rate, n_fft)
-    e_itd = np.abs(itd_p - itd_t) * 1e6
-    return {"lsd_db": lsd, "lsd_eq_db": lsd_eq, "ild_err_db": float(np.mean(np.abs(ild_p - ild_t))),
+    mp, mt = np.abs(h_pred), np.abs(h_true)
+    e_ild = np.abs(metrics.ild_band_db(mp, f, *BAND) - metrics.ild_band_db(mt, f, *BAND))
+    e_itd = np.abs(itd_us_of_spectra(h_pred, sample_rate, n_fft) - itd_us_of_spectra(h_true, sample_rate, n_fft))
+    return {"lsd_db": metrics.lsd_db(mp, mt, f, *BAND), "lsd_eq_db": metrics.lsd_eq_db(mp, mt, f, *BAND),
+            "ild_err_db": float(np.mean(e_ild)),
             "itd_err_us_median": float(np.median(e_itd)), "itd_err_us_mean": float(np.mean(e_itd)),
             "n_directions": int(h_pred.shape[0])}
 
@@ -153,8 +128,7 @@ def fit_head_radius(hset, train_idx, radii=None) -> float:
     """Radius (m) minimising the median |ITD_woodworth - ITD_measured| over training dirs."""
     if radii is None:
         radii = np.arange(0.070, 0.1101, 0.0005)
-    spec = np.fft.rfft(hset.hrirs[train_idx], N_FFT_EVAL, axis=-1)
-    itd_meas = itd_from_spectra(spec[:, 0], spec[:, 1], hset.sample_rate, N_FFT_EVAL)
+    itd_meas = np.array([metrics.itd_us(h[0], h[1], hset.sample_rate) for h in hset.hrirs[train_idx]]) * 1e-6
     pos = hset.positions()[train_idx]
     best, best_err = float(radii[0]), np.inf
     for a in radii:
