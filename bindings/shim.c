@@ -17,6 +17,7 @@
 #include "spatialmw.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,7 +33,9 @@ typedef struct smw_py_args {
     int32_t max_sources;
     int32_t max_block;
     int32_t ibc;
+    int32_t equalization;
     double table_step;
+    double speed_of_sound;
     const char* model_path;
     /* out (written by Python) */
     int32_t result;
@@ -58,9 +61,20 @@ typedef int32_t (*smw_write_fn)(double*, float*, int64_t*, int32_t, const float*
 enum { LIFE_FREE = 0, LIFE_CLAIMED = 1, LIFE_LIVE = 2, LIFE_RELEASING = 3 };
 enum { CTL_STATE = 0, CTL_MODEL = 1, CTL_FLAGS = 2, CTL_STATUS = 3, CTL_STRIDE = 4 };
 enum { POSE_STRIDE = 8, PARAM_STRIDE = 8 };
-enum { FLAG_DOPPLER = 1, FLAG_BYPASS = 2, FLAG_PAUSED = 4 };
+enum { FLAG_DOPPLER = 1, FLAG_BYPASS = 2, FLAG_PAUSED = 4, FLAG_VELOCITY = 8 };
+enum { P_VEL = 4, P_TELEPORTS = 7 };               /* layout.py P_* */
+enum { L_VEL = 8, L_VEL_SET = 11, LISTENER_LEN = 16 };  /* layout.py L_* */
 /* source_control state values (spatialmw/kernels/layout.py, render.py) */
 enum { STATE_INACTIVE = 0, STATE_PLAYING = 1, STATE_RESTART = 2, STATE_STOP = 3 };
+
+/* the settings struct of version 0.1, to recognise its size */
+typedef struct {
+    uint32_t size;
+    int32_t sample_rate, max_block_frames, max_sources;
+    const char* model_path;
+    int32_t coordinate_system, enable_corrector;
+    float corrector_table_step_deg;
+} smw_renderer_settings_v0_1;
 
 #define SMW_MAX_SOURCES_LIMIT 4096
 #define SMW_MAX_POSITION_M 1.0e6
@@ -70,7 +84,8 @@ enum { STATE_INACTIVE = 0, STATE_PLAYING = 1, STATE_RESTART = 2, STATE_STOP = 3 
 typedef struct {
     _Atomic uint32_t seq;           /* odd while a writer is updating */
     _Atomic(double) pose[7];        /* native px py pz qx qy qz qw */
-    _Atomic(double) params[4];      /* gain, min_distance, max_distance, rolloff (metres) */
+    _Atomic(double) params[8];      /* sources: layout P_* (gain, distances, rolloff, velocity, teleports);
+                                       the listener: velocity xyz */
     _Atomic int32_t model;
     _Atomic int32_t flags;
 } smw_published;
@@ -224,7 +239,7 @@ static void pub_write_end(smw_published* p, uint32_t s)
 
 typedef struct {
     double pose[7];
-    double params[4];
+    double params[8];
     int32_t model, flags;
 } smw_values;
 
@@ -234,7 +249,7 @@ static int pub_read(smw_published* p, smw_values* v, uint32_t* seq_out)
 {
     uint32_t s1 = atomic_load_explicit(&p->seq, memory_order_acquire);
     for (int k = 0; k < 7; ++k) v->pose[k] = atomic_load_explicit(&p->pose[k], memory_order_relaxed);
-    for (int k = 0; k < 4; ++k) v->params[k] = atomic_load_explicit(&p->params[k], memory_order_relaxed);
+    for (int k = 0; k < 8; ++k) v->params[k] = atomic_load_explicit(&p->params[k], memory_order_relaxed);
     v->model = atomic_load_explicit(&p->model, memory_order_relaxed);
     v->flags = atomic_load_explicit(&p->flags, memory_order_relaxed);
     atomic_thread_fence(memory_order_acquire);
@@ -252,6 +267,7 @@ static void pub_set_defaults(smw_published* p)
     atomic_store_explicit(&p->params[1], 1.0, memory_order_relaxed);
     atomic_store_explicit(&p->params[2], SMW_MAX_POSITION_M, memory_order_relaxed);
     atomic_store_explicit(&p->params[3], 1.0, memory_order_relaxed);
+    for (int k = 4; k < 8; ++k) atomic_store_explicit(&p->params[k], 0.0, memory_order_relaxed);
     atomic_store_explicit(&p->model, SMW_DISTANCE_INVERSE_CLAMPED, memory_order_relaxed);
     atomic_store_explicit(&p->flags, FLAG_DOPPLER, memory_order_relaxed);  /* as the Python Engine */
     pub_write_end(p, s);
@@ -315,6 +331,8 @@ smw_renderer_settings smw_renderer_settings_default(void)
     s.coordinate_system = SMW_COORDS_NATIVE;
     s.enable_corrector = 1;
     s.corrector_table_step_deg = 3.0f;  /* = spatialmw.engine.IBC_TABLE_STEP_DEGREES (tested) */
+    s.speed_of_sound = 343.0f;
+    s.equalization = SMW_EQUALIZATION_NONE;
     return s;
 }
 
@@ -344,12 +362,20 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
     if (!settings || !out)
         return create_fail(SMW_ERROR_NULL_POINTER, "smw_renderer_create: %s is NULL",
                            !settings ? "settings" : "out_renderer");
-    /* Accept this version's struct (or a future, larger one: its extra fields are ignored). */
-    if (settings->size < (uint32_t)sizeof(smw_renderer_settings))
+    /* This version's struct, or 0.1's (which ended at corrector_table_step_deg: the fields
+     * added since take their defaults). Any other size is not a struct this library knows. */
+    smw_renderer_settings s = smw_renderer_settings_default();
+    if (settings->size == (uint32_t)sizeof(smw_renderer_settings)) {
+        s = *settings;
+    } else if (settings->size == (uint32_t)sizeof(smw_renderer_settings_v0_1)) {
+        memcpy(&s, settings, offsetof(smw_renderer_settings, speed_of_sound));
+    } else {
+        char buf[48];
+        snprintf(buf, sizeof buf, "%u", (unsigned)settings->size);
         return create_fail(SMW_ERROR_SETTINGS_SIZE,
-                           "smw_renderer_create: settings.size is %s; initialise settings with smw_renderer_settings_default()",
-                           settings->size == 0 ? "0" : "too small");
-    smw_renderer_settings s = *settings;
+                           "smw_renderer_create: settings.size %s is not a size this library knows; "
+                           "initialise settings with smw_renderer_settings_default()", buf);
+    }
     if (s.sample_rate != 44100 && s.sample_rate != 48000 && s.sample_rate != 96000) {
         char buf[32];
         snprintf(buf, sizeof buf, "%d", (int)s.sample_rate);
@@ -362,6 +388,10 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
         return create_fail(SMW_ERROR_INVALID_ARGUMENT, "max_block_frames must be 1..16384%s", "");
     if (s.coordinate_system < SMW_COORDS_NATIVE || s.coordinate_system > SMW_COORDS_OPENAL)
         return create_fail(SMW_ERROR_INVALID_ARGUMENT, "unknown coordinate_system%s", "");
+    if (!(s.speed_of_sound >= 1.0f && s.speed_of_sound <= 10000.0f))   /* NaN too */
+        return create_fail(SMW_ERROR_INVALID_ARGUMENT, "speed_of_sound must be 1..10000 m/s%s", "");
+    if (s.equalization != SMW_EQUALIZATION_NONE && s.equalization != SMW_EQUALIZATION_DIFFUSE_FIELD)
+        return create_fail(SMW_ERROR_INVALID_ARGUMENT, "unknown equalization (0 none, 1 diffuse field)%s", "");
     if (!(s.corrector_table_step_deg == 0.0f ||
           (s.corrector_table_step_deg >= 0.5f && s.corrector_table_step_deg <= 30.0f)))  /* NaN too */
         return create_fail(SMW_ERROR_INVALID_ARGUMENT,
@@ -377,6 +407,8 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
     a->max_block = s.max_block_frames;
     a->ibc = s.enable_corrector ? 1 : 0;
     a->table_step = (double)s.corrector_table_step_deg;
+    a->speed_of_sound = (double)s.speed_of_sound;
+    a->equalization = s.equalization;
     a->model_path = s.model_path;
     /* If the embedded init code itself failed, cffi cannot reach the Python function and
      * returns without touching `a`: this preset result then reports it. */
@@ -407,7 +439,7 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
     r->write_fn = (smw_write_fn)(uintptr_t)a->write_addr;
 
     int layout_ok = r->render_fn && r->write_fn && r->n_f64 > 0 && r->n_f32 >= 0 && r->n_i64 > 0 &&
-        r->off_listener >= 0 && r->off_listener + 7 <= r->n_f64 &&
+        r->off_listener >= 0 && r->off_listener + LISTENER_LEN <= r->n_f64 &&
         r->off_pose >= 0 && r->off_pose + (int64_t)r->max_sources * POSE_STRIDE <= r->n_f64 &&
         r->off_params >= 0 && r->off_params + (int64_t)r->max_sources * PARAM_STRIDE <= r->n_f64 &&
         r->off_control >= 0 && r->off_control + (int64_t)r->max_sources * CTL_STRIDE <= r->n_i64;
@@ -508,6 +540,35 @@ smw_result smw_listener_set_pose(smw_renderer* r, const float position[3], const
     return SMW_SUCCESS;
 }
 
+/* Validate and convert a velocity to native m/s. Returns NULL on success or a static message. */
+static const char* convert_velocity(int coords, const float v_in[3], double out[3])
+{
+    const double (*m)[3] = coord_m[coords];
+    double s = coord_scale[coords], v2 = 0.0;
+    for (int k = 0; k < 3; ++k)
+        if (!isfinite(v_in[k])) return "velocity rejected: NaN or Inf";
+    for (int i = 0; i < 3; ++i) {
+        out[i] = (m[i][0] * v_in[0] + m[i][1] * v_in[1] + m[i][2] * v_in[2]) * s;
+        v2 += out[i] * out[i];
+    }
+    if (!(sqrt(v2) <= SMW_MAX_POSITION_M)) return "velocity rejected: faster than 1e6 m/s";
+    return NULL;
+}
+
+smw_result smw_listener_set_velocity(smw_renderer* r, const float velocity[3])
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (!velocity) return fail(r, SMW_ERROR_NULL_POINTER, "smw_listener_set_velocity: velocity is NULL");
+    double v[3];
+    const char* err = convert_velocity(r->coords, velocity, v);
+    if (err) return fail(r, SMW_ERROR_INVALID_ARGUMENT, err);
+    uint32_t s = pub_write_begin(&r->listener);
+    for (int k = 0; k < 3; ++k) atomic_store_explicit(&r->listener.params[k], v[k], memory_order_relaxed);
+    atomic_store_explicit(&r->listener.flags, 1, memory_order_relaxed);
+    pub_write_end(&r->listener, s);
+    return SMW_SUCCESS;
+}
+
 /* Resolve a handle to its slot if the source is alive. */
 static smw_slot* lookup(smw_renderer* r, smw_source h, smw_result* rc)
 {
@@ -576,6 +637,37 @@ smw_result smw_source_set_pose(smw_renderer* r, smw_source h, const float positi
     if (err) return fail(r, SMW_ERROR_INVALID_ARGUMENT, err);
     uint32_t s = pub_write_begin(&sl->pub);
     for (int k = 0; k < 7; ++k) atomic_store_explicit(&sl->pub.pose[k], v[k], memory_order_relaxed);
+    pub_write_end(&sl->pub, s);
+    return SMW_SUCCESS;
+}
+
+smw_result smw_source_set_velocity(smw_renderer* r, smw_source h, const float velocity[3])
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    smw_result rc = SMW_SUCCESS;
+    smw_slot* sl = lookup(r, h, &rc);
+    if (!sl) return rc;
+    if (!velocity) return fail(r, SMW_ERROR_NULL_POINTER, "smw_source_set_velocity: velocity is NULL");
+    double v[3];
+    const char* err = convert_velocity(r->coords, velocity, v);
+    if (err) return fail(r, SMW_ERROR_INVALID_ARGUMENT, err);
+    uint32_t s = pub_write_begin(&sl->pub);
+    for (int k = 0; k < 3; ++k) atomic_store_explicit(&sl->pub.params[P_VEL + k], v[k], memory_order_relaxed);
+    atomic_store_explicit(&sl->pub.flags, atomic_load_explicit(&sl->pub.flags, memory_order_relaxed) | FLAG_VELOCITY,
+                          memory_order_relaxed);
+    pub_write_end(&sl->pub, s);
+    return SMW_SUCCESS;
+}
+
+smw_result smw_source_teleport(smw_renderer* r, smw_source h)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    smw_result rc = SMW_SUCCESS;
+    smw_slot* sl = lookup(r, h, &rc);
+    if (!sl) return rc;
+    uint32_t s = pub_write_begin(&sl->pub);
+    double n = atomic_load_explicit(&sl->pub.params[P_TELEPORTS], memory_order_relaxed);
+    atomic_store_explicit(&sl->pub.params[P_TELEPORTS], n + 1.0, memory_order_relaxed);
     pub_write_end(&sl->pub, s);
     return SMW_SUCCESS;
 }
@@ -665,7 +757,7 @@ static void store_slot_values(smw_renderer* r, int i, smw_values* v)
     double* par = r->f64 + r->off_params + (int64_t)i * PARAM_STRIDE;
     int64_t* ctl = r->i64 + r->off_control + (int64_t)i * CTL_STRIDE;
     for (int k = 0; k < 7; ++k) pose[k] = v->pose[k];
-    for (int k = 0; k < 4; ++k) par[k] = v->params[k];
+    for (int k = 0; k < 8; ++k) par[k] = v->params[k];
     ctl[CTL_MODEL] = v->model;
     ctl[CTL_FLAGS] = v->flags;
 }
@@ -708,6 +800,8 @@ static void sync_all(smw_renderer* r)
             normalise_quat(&v.pose[3]);
             double* lp = r->f64 + r->off_listener;
             for (int k = 0; k < 7; ++k) lp[k] = v.pose[k];
+            for (int k = 0; k < 3; ++k) lp[L_VEL + k] = v.params[k];
+            lp[L_VEL_SET] = v.flags ? 1.0 : 0.0;
             r->listener_seen_seq = seq;
         }
     }

@@ -99,7 +99,7 @@ extern "C" {
  * ================================================================================ */
 
 #define SMW_VERSION_MAJOR 0
-#define SMW_VERSION_MINOR 1
+#define SMW_VERSION_MINOR 2
 #define SMW_VERSION_PATCH 0
 
 /** Pack a version: major in bits 22..31, minor in bits 12..21, patch in bits 0..11. */
@@ -171,10 +171,21 @@ typedef struct {
                                       move (~2 us each; 7 MB and ~70 ms of creation at 3 degrees);
                                       without it every update evaluates the network (~14 us), under a
                                       budget of 16 per block. Default 3 */
+    /* --- added in 0.2 (a 0.1 struct, sizeof without these two fields, is still accepted) --- */
+    float speed_of_sound;        /**< metres per second (in every coordinate system), 1..10000:
+                                      propagation delay and Doppler. Default 343 */
+    int32_t equalization;        /**< an smw_equalization. Default SMW_EQUALIZATION_NONE */
 } smw_renderer_settings;
 
+/** Which frequency response the corrector renders. */
+typedef enum {
+    SMW_EQUALIZATION_NONE = 0,          /**< the measured HRTF as fitted (free-field) */
+    SMW_EQUALIZATION_DIFFUSE_FIELD = 1  /**< divided by its power average over all directions
+                                             (minimum phase), as OpenAL Soft's and makemhr's data */
+} smw_equalization;
+
 /** Defaults: 48000 Hz, 1024-frame blocks, 64 sources, default model, native coordinates,
- *  corrector on with a 3-degree direction table. */
+ *  corrector on with a 3-degree direction table, 343 m/s, no equalization. */
 SMW_API smw_renderer_settings smw_renderer_settings_default(void);
 
 /** Create a renderer. Control call: on the first call in a process this starts the
@@ -192,8 +203,10 @@ SMW_API smw_result smw_renderer_create(const smw_renderer_settings* settings,
  *  with any other call on this renderer; afterwards the pointer is dangling (UB to use). */
 SMW_API void smw_renderer_destroy(smw_renderer* renderer);
 
-/** Algorithmic latency in frames (input sample n appears at the output around n + latency,
- *  plus the acoustic propagation delay of the source distance when Doppler is on). */
+/** Algorithmic latency in frames: input sample n appears at the output at n + latency, plus
+ *  the acoustic propagation delay of the source's distance when Doppler is on. 256 frames
+ *  (one hop of the overlap-add convolution) plus, with the corrector on, its modelling
+ *  delay (32 frames at 48 kHz; 29 at 44.1, 64 at 96 kHz). */
 SMW_API smw_result smw_renderer_get_latency(const smw_renderer* renderer, int32_t* out_frames);
 
 /** Text describing the most recent failed call on `renderer` (any thread), or "" if none.
@@ -212,6 +225,13 @@ SMW_API const char* smw_last_error(const smw_renderer* renderer);
  *  is farther than 1e6 m from the origin. */
 SMW_API smw_result smw_listener_set_pose(smw_renderer* renderer, const float position[3],
                                          const float quat[4]);
+
+/** The listener's velocity (game thread): 3 floats in the renderer's coordinate system and
+ *  units per second. Doppler and the listener's motion between pose updates follow it
+ *  (poses arrive at the game's frame rate, not the audio block rate). Until this is called
+ *  the velocity is estimated from the poses as they arrive. Rejected with
+ *  SMW_ERROR_INVALID_ARGUMENT when a value is NaN/Inf or the speed exceeds 1e6 m/s. */
+SMW_API smw_result smw_listener_set_velocity(smw_renderer* renderer, const float velocity[3]);
 
 /* ================================================================================
  * Sources
@@ -245,6 +265,21 @@ SMW_API smw_result smw_source_destroy(smw_renderer* renderer, smw_source source)
  *  orientation matters only for future directional sources; pass identity if unsure. */
 SMW_API smw_result smw_source_set_pose(smw_renderer* renderer, smw_source source,
                                        const float position[3], const float quat[4]);
+
+/** The source's velocity (game thread), as smw_listener_set_velocity: exact (retarded-time)
+ *  Doppler and the motion between pose updates follow it. Set it every frame with the pose
+ *  (it should be the derivative of the positions you set). Until this is called for a
+ *  source, its velocity is estimated from its poses. */
+SMW_API smw_result smw_source_set_velocity(smw_renderer* renderer, smw_source source,
+                                           const float velocity[3]);
+
+/** Mark the source's next pose as a jump (game thread): instead of sweeping the Doppler
+ *  shift across the distance, the delay line keeps playing on (nothing is replayed or
+ *  skipped; the remaining delay offset fades at an inaudible 0.2 % rate) and the old and
+ *  new positions crossfade over one block. Jumps faster than 0.9 x the speed of sound, or
+ *  of more than 5 ms of path off the predicted motion in one update, are treated this way
+ *  without the call. */
+SMW_API smw_result smw_source_teleport(smw_renderer* renderer, smw_source source);
 
 /** Linear gain, finite and in [0, 1000]. */
 SMW_API smw_result smw_source_set_gain(smw_renderer* renderer, smw_source source, float gain);
