@@ -1,4 +1,4 @@
-"""``spatialmw render|play|fit|eval|bench|info`` — the command line.
+"""``spatialmw render|play|fit|eval|bench|export|info`` — the command line.
 
 Every failure a user can cause (bad scene, SOFA or model file, unsupported settings) ends
 with one line on stderr and exit status 2; nothing prints a traceback.
@@ -92,6 +92,13 @@ def cmd_bench(args) -> int:
     return int(bench_main(args.bench_args) or 0)
 
 
+def cmd_export(args) -> int:
+    from .asset import export
+    out = export(args.model, args.output)
+    print(f"wrote {out} ({out.stat().st_size} bytes): the model asset the native library reads")
+    return 0
+
+
 def cmd_info(args) -> int:
     import platform
     import shutil
@@ -123,7 +130,7 @@ def cmd_info(args) -> int:
     except Exception as e:
         print(f"OpenAL Soft: not found ({e})")
     print(f"ffmpeg: {shutil.which('ffmpeg') or 'not found'}")
-    lib = Path(__file__).resolve().parents[1] / "build" / "libspatialmw.so"
+    lib = Path(__file__).resolve().parents[1] / "build" / "lib" / "libspatialmw.so"
     print(f"C library: {lib if lib.exists() else 'not built (make lib)'}")
     return 0
 
@@ -171,6 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="benchmarks against peers (see benchmarks/)")
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
     b.set_defaults(func=cmd_bench)
+
+    x = sub.add_parser("export", help="compile a model .npz into the .smwm asset the C library reads")
+    x.add_argument("model", nargs="?", default=None, help="model .npz (default: the shipped KEMAR model)")
+    x.add_argument("-o", "--output", required=True)
+    x.set_defaults(func=cmd_export)
 
     i = sub.add_parser("info", help="versions and what was found")
     i.add_argument("--model", default=None)

@@ -30,8 +30,7 @@ from . import geometry
 from .kernels import layout as L
 from .kernels import plan as P
 from .kernels.plan import (HOP, IBC_EVALS_PER_512_FRAMES, IBC_LOOKUPS_PER_512_FRAMES,  # noqa: F401
-                           IBC_TABLE_STEP_DEGREES, MAX_DELAY_SECONDS, N_FFT, REEVAL_DEGREES,
-                           REEVAL_LOG_DISTANCE)
+                           IBC_TABLE_STEP_DEGREES, N_FFT, REEVAL_DEGREES)
 from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
 
 SUPPORTED_SAMPLE_RATES = (44100, 48000, 96000)

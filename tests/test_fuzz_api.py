@@ -6,17 +6,18 @@ zero handles, NULL pointers, oversize and negative frame counts, bad settings) a
 each result against the documented set for that function and against an oracle of the
 expected code. Two builds are fuzzed:
 
-* **host + shim instrumented**: the fuzz host and a second build of ``bindings/shim.c``
-  (same sources, ``CFLAGS=-fsanitize=address,undefined``) -- every C line of the library
-  runs under ASan/UBSan;
-* **host instrumented, shipped library**: the fuzz host against ``build/libspatialmw.so``
+* **host + shim instrumented**: the fuzz host and a second build of the native library
+  whose C files (``bindings/shim.c``, ``rt_stubs.c``) are compiled with
+  ``-fsanitize=address,undefined`` (``build_sdk.py --cflags``; same kernels object) --
+  every C line of the library runs under ASan/UBSan;
+* **host instrumented, shipped library**: the fuzz host against ``build/lib/libspatialmw.so``
   as built by ``make lib`` (ASan still checks the intercepted libc calls and the host).
 
-Not instrumented in either: CPython, numpy and the numba-compiled kernels (LLVM code).
+Not instrumented in either: the numba-compiled kernels (LLVM code, emitted ahead of time).
 Every buffer handed to the library ends at a PROT_NONE guard page, so a kernel that reads
 or writes past the caller's buffer faults even without instrumentation.
-The embedded interpreter keeps allocations alive until exit, so leak detection is off
-(``ASAN_OPTIONS=detect_leaks=0``).
+Leak detection is off (``ASAN_OPTIONS=detect_leaks=0``): the fuzz host exits mid-sequence
+with renderers alive by design.
 
 Environment: ``SMW_FUZZ_CALLS`` (default 100000), ``SMW_FUZZ_SEED`` (default 20240601).
 """
@@ -25,12 +26,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from test_c_api import ROOT, ensure_lib, parse_kv
+from test_c_api import ROOT, build_sdk, ensure_lib, parse_kv
 
 FUZZ = ROOT / "tests" / "fuzz"
 SAN_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
@@ -73,14 +73,9 @@ def compile_host(src: Path, exe: Path, libdir: Path, extra=()) -> Path:
 
 
 def build_asan_lib(outdir: Path) -> Path:
-    """A second build of the shim with ASan/UBSan (cffi/setuptools honour CFLAGS/LDFLAGS)."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, CFLAGS=" ".join(SAN_FLAGS + ["-g"]), LDFLAGS="-fsanitize=address,undefined")
-    out = outdir / "libspatialmw.so"
-    r = subprocess.run([sys.executable, str(ROOT / "bindings" / "build_lib.py"), "--out", str(out)],
-                       cwd=ROOT, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return out
+    """A second build of the native library with its C files under ASan/UBSan."""
+    build_sdk("--prefix", outdir, "--cflags", " ".join(SAN_FLAGS + ["-g"]))
+    return outdir / "lib" / "libspatialmw.so"
 
 
 def run_fuzz(exe: Path, calls: int, seed: int, args=(), timeout=600) -> tuple[dict, str]:

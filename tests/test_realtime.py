@@ -1,7 +1,7 @@
 """Real-time safety of the C audio path, measured from C hosts run with ``env -i``:
 
-(a) rendering while another thread of the same process runs a busy Python loop (holding the
-    GIL): zero deadline misses; (b) no heap allocation on the audio thread after warm-up
+(a) rendering while another thread of the same process (a host embedding Python) runs a
+    busy Python loop holding the GIL: zero deadline misses; (b) no heap allocation on the audio thread after warm-up
     (malloc-family calls interposed and counted per thread); (c) sources created and
     destroyed from two game threads hundreds of times per second while the audio thread
     renders: no crash, finite output, every slot recycled.

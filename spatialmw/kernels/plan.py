@@ -252,8 +252,7 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
     f64[c + L.C_EVALS_PER_512] = settings[S_EVALS_PER_512]
     f64[c + L.C_LOOKUPS_PER_512] = settings[S_LOOKUPS_PER_512]
     sinc = i64[L.H_SINC]
-    sinc_table_fill(SINC_BETA, f32[sinc:sinc + (SINC_PHASES + 1) * SINC_TAPS].reshape(
-        (SINC_PHASES + 1, SINC_TAPS)))
+    sinc_table_fill(SINC_BETA, SINC_PHASES, SINC_TAPS, f32[sinc:sinc + (SINC_PHASES + 1) * SINC_TAPS])
     cos = f64[i64[L.H_TWID_COS]:i64[L.H_TWID_COS] + N_FFT]
     sin = f64[i64[L.H_TWID_SIN]:i64[L.H_TWID_SIN] + N_FFT]
     win = f64[i64[L.H_WINDOW]:i64[L.H_WINDOW] + N_FFT]
@@ -267,15 +266,19 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
     # each FFT bin reads the grid's (a, phi) linearly between its two enclosing points
     for b in range(nbins):
         fb = b * sr / N_FFT
-        j = np.searchsorted(grid, fb, side="right") - 1
-        j = min(max(j, 0), k - 2)
+        j = 0
+        while j < k - 2 and grid[j + 1] <= fb:   # the last grid point <= fb, clamped to 0..k-2
+            j += 1
         i64[i64[L.H_BIN_IDX] + b] = j
         f64[i64[L.H_BIN_W] + b] = min(max((fb - grid[j]) / (grid[j + 1] - grid[j]), 0.0), 1.0)
     if ibc:
+        # element loops, not slice assignment: numba's array copy may allocate a temporary
         th = i64[L.H_THETA]
-        f64[th:th + theta.shape[0]] = theta
+        for j in range(theta.shape[0]):
+            f64[th + j] = theta[j]
         d = i64[L.H_DIMS]
-        i64[d:d + dims.shape[0]] = dims
+        for j in range(dims.shape[0]):
+            i64[d + j] = dims[j]
         pp = i64[L.H_IBC_PREP]
         prep = f32[pp:pp + i64[L.H_IBC_PREP_LEN]]
         ibc_prepare(theta, dims, grid, prep)

@@ -43,9 +43,9 @@ def sinc_table(taps: int = SINC_TAPS, phases: int = SINC_PHASES, beta: float = S
     using samples at offsets -(taps/2 - 1) .. taps/2. Each row sums to one (unity DC gain).
     The engine stores it as float32 (:func:`tdw_block_stereo_idx`): rounding the coefficients
     moves the response by < 1e-6 dB."""
-    out = np.zeros((phases + 1, taps))
-    sinc_table_fill(beta, out)
-    return out
+    out = np.zeros((phases + 1) * taps)
+    sinc_table_fill(beta, phases, taps, out)
+    return out.reshape(phases + 1, taps)
 
 
 @njit(cache=True)
@@ -73,17 +73,16 @@ def _kaiser_sinc(t, taps, beta):
 
 
 @njit(cache=True)
-def sinc_table_fill(beta, out):
-    """Fill ``out`` (phases + 1, taps) with :func:`sinc_table`'s coefficients (any float dtype)."""
-    phases = out.shape[0] - 1
-    taps = out.shape[1]
+def sinc_table_fill(beta, phases, taps, out):
+    """Fill ``out`` (flat, row-major (phases + 1) x taps, any float dtype) with
+    :func:`sinc_table`'s coefficients."""
     for p in range(phases + 1):
         frac = p / phases
         total = 0.0
         for j in range(taps):
             total += _kaiser_sinc((j - (taps // 2 - 1)) - frac, taps, beta)
         for j in range(taps):
-            out[p, j] = _kaiser_sinc((j - (taps // 2 - 1)) - frac, taps, beta) / total
+            out[p * taps + j] = _kaiser_sinc((j - (taps // 2 - 1)) - frac, taps, beta) / total
 
 
 @njit(cache=True, fastmath=True, inline="always")

@@ -1,6 +1,7 @@
-/* Real-time path vs the GIL: a second thread runs a busy pure-Python loop (holding the GIL,
- * released only at the interpreter's switch interval) while the audio thread renders 16
- * sources in 512-frame blocks at 48 kHz, paced in real time. Prints KEY value lines.
+/* A host that embeds Python itself (an editor with Python scripting): a second thread runs a
+ * busy pure-Python loop (holding the GIL, released only at the interpreter's switch
+ * interval) while the audio thread renders 16 sources in 512-frame blocks at 48 kHz, paced
+ * in real time. The library shares nothing with that interpreter. Prints KEY value lines.
  * usage: rt_gil <seconds> [--tdw-only] */
 #include "common.h"
 #include <Python.h>
@@ -40,6 +41,8 @@ static void* python_thread(void* arg)
 int main(int argc, char** argv)
 {
     g_seconds = argc > 1 ? atof(argv[1]) : 3.0;
+    Py_InitializeEx(0);   /* the host's own interpreter, without Python's signal handlers */
+    PyEval_SaveThread();
     g_r = create_renderer(BLOCK, 64, argc, argv);
     if (!g_r) return 1;
     const float ident[4] = {0, 0, 0, 1};
