@@ -135,7 +135,6 @@ def build_library(prefix: Path, kernels: Path, cflags=(), ldflags=()) -> Path:
     syms = exported_symbols()
     (work / "exports.map").write_text("{\n  global:\n" + "".join(f"    {s};\n" for s in syms)
                                       + "  local: *;\n};\n")
-    (work / "exports.txt").write_text("\n".join(syms) + "\n")
     cc = os.environ.get("CC", "gcc")
     objs = []
     for src in ("shim.c", "rt_stubs.c"):
@@ -154,8 +153,10 @@ def build_library(prefix: Path, kernels: Path, cflags=(), ldflags=()) -> Path:
         p.symlink_to(target)
     # static: one relocatable object, every non-API symbol made local
     combined = work / "spatialmw_all.o"
-    run(["ld", "-r", "-o", combined, *objs])
-    run(["objcopy", f"--keep-global-symbols={work / 'exports.txt'}", combined])
+    run(["ld", "-r", "-d", "-o", combined, *objs])   # -d: allocate commons, so they can be localised
+    defined = run(["nm", "-g", "--defined-only", combined]).stdout.split()[2::3]
+    (work / "internal.txt").write_text("".join(f"{n}\n" for n in defined if n not in syms))
+    run(["objcopy", f"--localize-symbols={work / 'internal.txt'}", combined])
     static = lib / "libspatialmw.a"
     if static.exists():
         static.unlink()
