@@ -315,7 +315,7 @@ MODEL_CHECK_TEXT = (
     "usable",
     "dims out of range (n_dir, n_freq, H <= 1024, L <= 16, activation 0..2, n_out 4)",
     "dims imply too many parameters",
-    "theta length does not match dims",
+    "theta length is not what dims need",
     "theta contains NaN/Inf or magnitudes > 1e6",
     "bad header constants (r_ref > 0, rho_min <= rho_max, f_scale > 0)",
     "grid_hz must be 2..4096 finite points, >= 0, strictly increasing, <= 1e6 Hz",
@@ -325,13 +325,26 @@ MAX_PARAMS = 1_000_000    # loader bound (the shipped design target is <= 50,000
 MAX_GRID = 4096
 DIM_LIMITS = (1024, 1024, 1024, 16)   # n_dir, n_freq, H, L
 DIM_LOWER = (0, 0, 1, 0)
+HEAD_RADIUS_MIN = 0.03
+HEAD_RADIUS_MAX = 0.2
 
 
 @njit(cache=True)
 def check_model(theta, dims, grid, head_radius):
     """The model's values against what the engine can run safely (model files are
     untrusted); returns ``MODEL_OK`` or the first ``MODEL_*`` code broken. ``dims`` must
-    have ``ibc.DIMS_LEN`` elements (the file formats check that before calling)."""
+    have ``ibc.DIMS_LEN`` elements (the file formats check that before calling). The one
+    implementation of these rules: the .npz loader (:mod:`spatialmw.model`), the asset
+    reader (:mod:`spatialmw.asset`) and the C library all call it."""
+    code = check_model_arrays(theta, dims, grid)
+    if code == MODEL_OK and not HEAD_RADIUS_MIN <= head_radius <= HEAD_RADIUS_MAX:
+        return MODEL_HEAD_RADIUS
+    return code
+
+
+@njit(cache=True)
+def check_model_arrays(theta, dims, grid):
+    """:func:`check_model` without the head radius."""
     for i in range(4):
         if not DIM_LOWER[i] <= dims[i] <= DIM_LIMITS[i]:
             return MODEL_BAD_DIMS
@@ -353,6 +366,4 @@ def check_model(theta, dims, grid, head_radius):
     for j in range(n):
         if not math.isfinite(grid[j]) or (j > 0 and not grid[j] > grid[j - 1]):
             return MODEL_GRID
-    if not 0.03 <= head_radius <= 0.2:
-        return MODEL_HEAD_RADIUS
     return MODEL_OK
