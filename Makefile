@@ -52,6 +52,7 @@ test: setup
 
 bench: setup
 	$(PY) -m spatialmw bench
+	$(PY) benchmarks/sdk_vs_embedded.py
 
 model: setup
 	$(PY) -m spatialmw fit --sofa data/hrtf/MIT_KEMAR_normal_pinna.sofa -o spatialmw/data/default_kemar.npz

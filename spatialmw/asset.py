@@ -87,8 +87,9 @@ def export(model_path, out_path) -> Path:
     return out
 
 
-def read(path) -> LiteINNModel:
-    """Read and validate an asset (the same checks as the C loader, same order)."""
+def read(path, metadata: bool = True) -> LiteINNModel:
+    """Read and validate an asset: the same checks as the C loader, in the same order, and
+    then (``metadata=True``) the metadata JSON, which the C loader does not need or read."""
     p = Path(os.fspath(path))
     try:
         size = p.stat().st_size
@@ -122,7 +123,7 @@ def read(path) -> LiteINNModel:
     if code != MODEL_OK:
         raise AssetError(f"{p}: {MODEL_CHECK_TEXT[code]}")
     try:
-        meta = json.loads(payload[len(payload) - n_meta:].decode("utf-8")) if n_meta else {}
+        meta = json.loads(payload[len(payload) - n_meta:].decode("utf-8")) if n_meta and metadata else {}
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise AssetError(f"{p}: metadata is not valid JSON ({exc})") from None
     return LiteINNModel(theta=theta, dims=dims, grid_hz=grid, head_radius=head_radius,
