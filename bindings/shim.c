@@ -319,7 +319,7 @@ static const char* const model_check_text[] = {
 
 static smw_result model_fail(const char* path, const char* why)
 {
-    snprintf(tl_create_error, sizeof tl_create_error, "model asset %s: %s", path, why);
+    snprintf(tl_create_error, sizeof tl_create_error, "model asset: %s (%.800s)", why, path);
     return SMW_ERROR_MODEL_LOAD;
 }
 
