@@ -1,9 +1,11 @@
 """The renderer: fixed-capacity source slots in three flat pools, driven block by block.
 
-The same pools and kernels serve both front ends. The C library (``bindings/``) allocates
-the pools, lets :func:`init_pools` fill them and calls the kernels' @cfunc entry points
-from the audio thread. :class:`Engine` owns numpy pools and calls the same kernels
-directly, which is what Python scenes render through::
+The same pools and kernels serve both front ends. The native C library (``bindings/``)
+runs the same planning and pool set-up (:mod:`spatialmw.kernels.plan`, compiled ahead of
+time), allocates the pools and calls the kernels' @cfunc entry points from the audio
+thread. :class:`Engine` owns numpy pools, plans and fills them through the thin wrappers
+:func:`build_engine_layout` / :func:`init_pools` and calls the same kernels directly,
+which is what Python scenes render through::
 
     >>> import numpy as np
     >>> from spatialmw.engine import Engine
