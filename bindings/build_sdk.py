@@ -244,7 +244,8 @@ or in CMake: list(APPEND CMAKE_PREFIX_PATH $SDK) / find_package(spatialmw REQUIR
   target_link_libraries(game PRIVATE spatialmw::spatialmw)
 
 A static link looks for the default model at <executable's dir>/../share/spatialmw/.
-Data licence and citations: share/spatialmw/DATA_LICENSE_AND_CITATIONS.md. Lite-INN: Lu, Liu,
+spatialmw is released under the MIT licence. The default model was fitted to MIT KEMAR data:
+its licence and citation are in share/spatialmw/DATA_LICENSE_AND_CITATIONS.md. Lite-INN: Lu, Liu,
 Shi, Sang, "Lightweight Implicit Neural Network for Binaural Audio Synthesis", ICASSP 2026.
 """
 
