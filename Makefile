@@ -3,10 +3,15 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-LIB    := build/libspatialmw.so
-CFLAGS_HOST := -O2 -Wall -Wextra -std=c11 -Iinclude
+LIB    := build/lib/libspatialmw.so
+# the native library is rebuilt when the shim, the header or any compiled Python changes
+LIB_SOURCES := bindings/build_sdk.py bindings/shim.c bindings/rt_stubs.c include/spatialmw.h \
+               $(wildcard spatialmw/kernels/*.py) spatialmw/geometry.py spatialmw/asset.py \
+               spatialmw/data/default_kemar.npz
+PKG    := PKG_CONFIG_PATH=build/lib/pkgconfig pkg-config
+CFLAGS_HOST := -O2 -Wall -Wextra -std=c11
 
-.PHONY: all setup debian venv lib demo test bench model eval clean
+.PHONY: all setup debian venv lib sdk demo test bench model eval clean
 
 all: setup
 
@@ -23,13 +28,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[train,openal,eval,dev]'
 	@touch $@
 
+# build/ is an install tree: include/, lib/ (libspatialmw.so.0, .a, pkgconfig, cmake), share/
 lib: $(LIB)
 
-$(LIB): $(VENV)/.installed bindings/build_lib.py bindings/shim.c include/spatialmw.h
-	$(PY) bindings/build_lib.py --out $(LIB)
+$(LIB): $(VENV)/.installed $(LIB_SOURCES)
+	$(PY) bindings/build_sdk.py --prefix build
+
+# dist/spatialmw-<version>-linux-x86_64/ and its .tar.gz
+sdk: setup
+	$(PY) bindings/build_sdk.py --prefix build --dist dist
 
 build/c_host: examples/c_host/game_loop.c $(LIB)
-	$(CC) $(CFLAGS_HOST) -o $@ $< -Lbuild -lspatialmw -Wl,-rpath,'$$ORIGIN' -lpthread -lm
+	$(CC) $(CFLAGS_HOST) -o $@ $< $$($(PKG) --cflags --libs spatialmw) -Wl,-rpath,'$$ORIGIN/lib' -lpthread -lm
 
 demo: setup build/c_host
 	@mkdir -p out
@@ -50,4 +60,4 @@ eval: setup
 	$(PY) -m spatialmw eval --json benchmarks/results/eval.json --plots benchmarks/results/plots
 
 clean:
-	rm -rf build out
+	rm -rf build out dist

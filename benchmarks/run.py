@@ -13,7 +13,7 @@ Options: ``--out DIR`` (required: nothing is written into the source tree unless
 Everything is measured in one run at 48 kHz with 512-frame blocks, every source circling
 the listener at 2 m (0.5 rev/s) with a pose update every block:
 
-* spatialmw through the C API (``build/libspatialmw.so``, driven by ``smw_bench.c``
+* spatialmw through the C API (the native library ``build/lib/libspatialmw.so``, driven by ``smw_bench.c``
   compiled here with gcc): full Lite-INN (TDW + IBC) and TDW only. If the library or gcc
   is missing, the same kernels are called through their @cfunc addresses with ctypes
   over numpy pools (the C hot path minus the shim's pose copy) and the JSON says so.
@@ -142,7 +142,7 @@ def _angles(n, k):
 # ------------------------------------------------------------------------ C API host
 
 def _build_c_host(tmpdir: Path):
-    lib = ROOT / "build" / "libspatialmw.so"
+    lib = ROOT / "build" / "lib" / "libspatialmw.so"
     cc = shutil.which("gcc") or shutil.which("cc")
     if not lib.is_file() or cc is None:
         return None, f"C library {'missing' if not lib.is_file() else 'present'}, compiler {cc}"

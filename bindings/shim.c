@@ -1,21 +1,24 @@
 /*
- * shim.c -- the C side of libspatialmw.so (compiled by bindings/build_lib.py through cffi's
- * embedding mode; Python.h is already included by cffi before this file).
+ * shim.c -- the C side of libspatialmw: every public smw_* function (include/spatialmw.h).
+ * Built by bindings/build_sdk.py together with the ahead-of-time-compiled numba kernels
+ * (spatialmw/kernels/cabi.py, C names smwk_*) into a library that needs only libc and libm.
  *
- * Control path (may use Python): smw_renderer_create asks the embedded Python package
- * (spatialmw.abi, via the cffi extern-"Python" functions smwpy_*) for the engine layout and
- * the numba @cfunc kernel addresses, allocates the three pools here, and lets Python fill
- * them. After that the renderer never touches Python again.
+ * Control path: smw_renderer_create checks the CPU baseline, loads and validates the model
+ * asset (a flat .smwm file, format in spatialmw/asset.py; found relative to this library
+ * when the settings name none), lets smwk_plan lay out the three pools, allocates them and
+ * lets smwk_init fill them. Planning and filling are the same compiled code the Python
+ * Engine runs (spatialmw/kernels/plan.py): the layout is never restated here.
  *
  * Real-time path (pure C): smw_render / smw_source_write copy the newest published poses
  * and parameters into the pools (seqlocks, never waiting) and call the kernels through plain
- * function pointers. No locks, no allocation, no GIL.
- *
- * Build-time constants (defined by build_lib.py): SMW_PYTHON_HOME, SMW_VENV_SITE, SMW_REPO_ROOT.
+ * function pointers. No locks, no allocation.
  */
+#define _GNU_SOURCE   /* dladdr */
 #define SMW_BUILDING_LIBRARY 1
 #include "spatialmw.h"
 
+#include <dlfcn.h>
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 #include <pthread.h>
@@ -23,34 +26,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---------------------------------------------------------------------------------
- * Interface with the embedded Python side (declared to cffi too, see build_lib.py).
+ * The compiled engine (spatialmw/kernels/cabi.py documents each signature)
  * --------------------------------------------------------------------------------- */
-typedef struct smw_py_args {
-    /* in */
-    int32_t sample_rate;
-    int32_t max_sources;
-    int32_t max_block;
-    int32_t ibc;
-    int32_t equalization;
-    double table_step;
-    double speed_of_sound;
-    const char* model_path;
-    /* out (written by Python) */
-    int32_t result;
-    char message[1024];
-    int64_t token;
-    int64_t n_f64, n_f32, n_i64;
-    int64_t off_listener, off_source_pose, off_source_params, off_source_control;
-    int64_t latency_frames;
-    uint64_t render_addr, write_addr;
-} smw_py_args;
+int32_t smwk_render(double*, float*, int64_t*, float*, int32_t);
+int32_t smwk_write(double*, float*, int64_t*, int32_t, const float*, int32_t);
+void smwk_settings_default(double* settings);
+int32_t smwk_check_model(const double* theta, int64_t n_theta, const int64_t* dims,
+                         const double* grid, int64_t n_grid, double head_radius);
+int32_t smwk_plan(const double* settings, const double* theta, int64_t n_theta, const int64_t* dims,
+                  const double* grid, int64_t n_grid, int64_t* head);
+int32_t smwk_init(const double* settings, const double* theta, int64_t n_theta, const int64_t* dims,
+                  const double* grid, int64_t n_grid, double* f64, float* f32, int64_t* i64);
+extern _Thread_local int smw__kernel_fault;   /* rt_stubs.c: a compiled function raised */
 
-/* implemented in Python (embedding_api in build_lib.py) */
-int32_t smwpy_create_layout(smw_py_args* args);
-int32_t smwpy_init_pools(smw_py_args* args, double* f64, float* f32, int64_t* i64);
-int32_t smwpy_release(smw_py_args* args);
+/* spatialmw/kernels/plan.py and layout.py (checked against them by tests/test_sdk.py) */
+enum { S_SAMPLE_RATE = 0, S_MAX_SOURCES = 1, S_MAX_BLOCK = 2, S_IBC = 3, S_TABLE_STEP = 4,
+       S_HEAD_RADIUS = 7, S_SPEED_OF_SOUND = 8, S_EQUALIZATION = 9, S_LEN = 16 };
+enum { HEADER_LEN = 96, PLAN_LEN = HEADER_LEN + 2 * 361, DIMS_LEN = 6 };
+enum { H_N_F64 = 1, H_N_F32 = 2, H_N_I64 = 3, H_NFFT = 7, H_HOP = 8, H_LISTENER = 20, H_SRC_POSE = 21,
+       H_SRC_PARAM = 22, H_SRC_CTL = 50, H_DELAY = 68 };
 
 typedef int32_t (*smw_render_fn)(double*, float*, int64_t*, float*, int32_t);
 typedef int32_t (*smw_write_fn)(double*, float*, int64_t*, int32_t, const float*, int32_t);
@@ -118,7 +115,6 @@ struct smw_renderer {
     _Atomic(const char*) last_error;
     /* audio-thread-only */
     uint32_t listener_seen_seq;
-    char message[1024];   /* text for Python-originated errors (create only) */
 };
 
 static _Thread_local char tl_create_error[1024] = "";
@@ -141,11 +137,12 @@ const char* smw_result_string(smw_result r)
     case SMW_ERROR_MODEL_LOAD: return "SMW_ERROR_MODEL_LOAD: model file missing, corrupt or incompatible";
     case SMW_ERROR_BUFFER_FULL: return "SMW_ERROR_BUFFER_FULL: too many frames pending for the source; block rejected";
     case SMW_ERROR_NONFINITE_INPUT: return "SMW_ERROR_NONFINITE_INPUT: samples contained NaN/Inf; block replaced by silence";
-    case SMW_ERROR_PYTHON_INIT: return "SMW_ERROR_PYTHON_INIT: embedded Python runtime or spatialmw package failed to start";
+    case SMW_ERROR_PYTHON_INIT: return "SMW_ERROR_PYTHON_INIT: embedded Python failed to start (not returned since 0.1)";
     case SMW_ERROR_OUT_OF_MEMORY: return "SMW_ERROR_OUT_OF_MEMORY: allocation failed";
     case SMW_ERROR_NOT_INITIALIZED: return "SMW_ERROR_NOT_INITIALIZED: renderer not initialised";
     case SMW_ERROR_SETTINGS_SIZE: return "SMW_ERROR_SETTINGS_SIZE: settings.size unknown; use smw_renderer_settings_default()";
     case SMW_ERROR_INTERNAL: return "SMW_ERROR_INTERNAL: internal error (output silenced)";
+    case SMW_ERROR_UNSUPPORTED_CPU: return "SMW_ERROR_UNSUPPORTED_CPU: the CPU lacks a feature of the x86-64-v3 baseline";
     default: return "unknown smw_result";
     }
 }
@@ -274,46 +271,137 @@ static void pub_set_defaults(smw_published* p)
 }
 
 /* ---------------------------------------------------------------------------------
- * Python start-up (control path only)
+ * CPU baseline (control path only). The kernels are compiled for x86-64-v3: on a CPU
+ * without these features create fails with a message instead of the audio thread
+ * dying of SIGILL.
  * --------------------------------------------------------------------------------- */
-static pthread_mutex_t g_py_mutex = PTHREAD_MUTEX_INITIALIZER;
-
-static smw_result ensure_python(void)
+static const char* missing_cpu_feature(void)
 {
-    smw_result rc = SMW_SUCCESS;
-    pthread_mutex_lock(&g_py_mutex);
-    if (!Py_IsInitialized()) {
-        PyConfig config;
-        PyConfig_InitIsolatedConfig(&config);   /* ignore PYTHON* env vars and user site */
-        config.install_signal_handlers = 0;      /* the game owns signals */
-        config.site_import = 0;                  /* the venv's site dir is added by init code */
-        config.parse_argv = 0;
-        PyStatus st = PyConfig_SetBytesString(&config, &config.home, SMW_PYTHON_HOME);
-        if (!PyStatus_Exception(st))
-            st = PyConfig_SetBytesString(&config, &config.program_name, SMW_PYTHON_HOME "/bin/python3");
-        /* Exact module search path: the build interpreter's stdlib, the build venv's
-         * site-packages (cffi's own start-up imports _cffi_backend from there before any
-         * Python code of ours runs) and the source tree. */
-        static const char* const paths[] = {SMW_STDLIB_ZIP, SMW_STDLIB, SMW_STDLIB_DYNLOAD,
-                                            SMW_VENV_SITE, SMW_REPO_ROOT};
-        config.module_search_paths_set = 1;
-        for (size_t k = 0; k < sizeof paths / sizeof paths[0] && !PyStatus_Exception(st); ++k) {
-            wchar_t* wp = Py_DecodeLocale(paths[k], NULL);
-            if (!wp) { st = PyStatus_NoMemory(); break; }
-            st = PyWideStringList_Append(&config.module_search_paths, wp);
-            PyMem_RawFree(wp);
-        }
-        if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
-        PyConfig_Clear(&config);
-        if (PyStatus_Exception(st)) {
-            rc = create_fail(SMW_ERROR_PYTHON_INIT, "cannot start the embedded Python (home " SMW_PYTHON_HOME "): %s",
-                             st.err_msg ? st.err_msg : "unknown error");
-        } else {
-            PyEval_SaveThread();   /* release the GIL: other threads (and cffi) take it as needed */
-        }
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx")) return "AVX";
+    if (!__builtin_cpu_supports("avx2")) return "AVX2";
+    if (!__builtin_cpu_supports("fma")) return "FMA";
+    if (!__builtin_cpu_supports("bmi")) return "BMI1";
+    if (!__builtin_cpu_supports("bmi2")) return "BMI2";
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------
+ * Model assets (.smwm, written by `spatialmw export`; format: spatialmw/asset.py).
+ * Untrusted input: every length is checked against the file size before anything is
+ * allocated, the payload checksum before any value is used, and the values by the same
+ * compiled check the Python loader runs (smwk_check_model).
+ * --------------------------------------------------------------------------------- */
+#define ASSET_MAGIC "SMWM"
+#define ASSET_VERSION 1u
+#define ASSET_HEADER_BYTES 24u      /* magic, version, payload bytes (u64), FNV-1a 64 (u64) */
+#define ASSET_FIXED_BYTES 32u       /* n_theta, n_dims, n_grid, meta bytes (u32 each), head radius (f64), reserved */
+#define ASSET_MAX_BYTES (16u << 20)
+#define ASSET_MAX_THETA 1000000u
+#define ASSET_MAX_GRID 4096u
+#define ASSET_MAX_META (1u << 20)
+
+typedef struct {
+    unsigned char* data;     /* the whole payload; theta, dims and grid point into it */
+    const double* theta;
+    const int64_t* dims;
+    const double* grid;
+    int64_t n_theta, n_grid;
+    double head_radius;
+} smw_model;
+
+static uint32_t rd_u32(const unsigned char* p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t rd_u64(const unsigned char* p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+static uint64_t fnv1a64(const unsigned char* p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; ++i) { h ^= p[i]; h *= 0x100000001b3ull; }
+    return h;
+}
+
+static const char* const model_check_text[] = {
+    "usable",
+    "dims out of range (n_dir, n_freq, H <= 1024, L <= 16, activation 0..2, n_out 4)",
+    "dims imply too many parameters",
+    "theta length does not match dims",
+    "theta contains NaN/Inf or magnitudes > 1e6",
+    "bad header constants (r_ref > 0, rho_min <= rho_max, f_scale > 0)",
+    "grid_hz must be 2..4096 finite points, >= 0, strictly increasing, <= 1e6 Hz",
+    "head radius outside 0.03..0.2 m",
+};
+
+static smw_result model_fail(const char* path, const char* why)
+{
+    snprintf(tl_create_error, sizeof tl_create_error, "model asset: %s (%.800s)", why, path);
+    return SMW_ERROR_MODEL_LOAD;
+}
+
+static smw_result load_model(const char* path, smw_model* m)
+{
+    memset(m, 0, sizeof *m);
+    FILE* f = fopen(path, "rb");
+    if (!f) return model_fail(path, "cannot open (missing or unreadable)");
+    struct stat st;
+    unsigned char head[ASSET_HEADER_BYTES];
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) { fclose(f); return model_fail(path, "not a regular file"); }
+    if (st.st_size < (off_t)(ASSET_HEADER_BYTES + ASSET_FIXED_BYTES) || st.st_size > (off_t)ASSET_MAX_BYTES) {
+        fclose(f);
+        return model_fail(path, "file size outside 56 bytes..16 MiB: not a .smwm model asset");
     }
-    pthread_mutex_unlock(&g_py_mutex);
-    return rc;
+    if (fread(head, 1, sizeof head, f) != sizeof head) { fclose(f); return model_fail(path, "cannot read the header"); }
+    if (memcmp(head, ASSET_MAGIC, 4) != 0) {
+        fclose(f);
+        return model_fail(path, "not a .smwm model asset (bad magic); convert a model with `spatialmw export model.npz -o model.smwm`");
+    }
+    if (rd_u32(head + 4) != ASSET_VERSION) { fclose(f); return model_fail(path, "unsupported asset format version (this library reads 1)"); }
+    uint64_t payload = rd_u64(head + 8);
+    if (payload != (uint64_t)st.st_size - ASSET_HEADER_BYTES) { fclose(f); return model_fail(path, "payload length does not match the file size (truncated or padded)"); }
+    unsigned char* data = (unsigned char*)malloc((size_t)payload);
+    if (!data) { fclose(f); return model_fail(path, "out of memory"); }
+    size_t got = fread(data, 1, (size_t)payload, f);
+    fclose(f);
+    if (got != payload) { free(data); return model_fail(path, "file changed while reading"); }
+    if (fnv1a64(data, (size_t)payload) != rd_u64(head + 16)) { free(data); return model_fail(path, "checksum mismatch (corrupt file)"); }
+    uint32_t n_theta = rd_u32(data), n_dims = rd_u32(data + 4), n_grid = rd_u32(data + 8), n_meta = rd_u32(data + 12);
+    if (n_theta < 4 || n_theta > ASSET_MAX_THETA || n_dims != DIMS_LEN || n_grid < 2 || n_grid > ASSET_MAX_GRID ||
+        n_meta > ASSET_MAX_META ||
+        payload != ASSET_FIXED_BYTES + 8ull * n_theta + 8ull * n_dims + 8ull * n_grid + n_meta) {
+        free(data);
+        return model_fail(path, "array lengths out of bounds or inconsistent with the file size");
+    }
+    m->data = data;
+    memcpy(&m->head_radius, data + 16, 8);
+    m->theta = (const double*)(void*)(data + ASSET_FIXED_BYTES);
+    m->dims = (const int64_t*)(void*)(data + ASSET_FIXED_BYTES + 8ull * n_theta);
+    m->grid = (const double*)(void*)(data + ASSET_FIXED_BYTES + 8ull * (n_theta + n_dims));
+    m->n_theta = n_theta;
+    m->n_grid = n_grid;
+    smw__kernel_fault = 0;
+    int32_t code = smwk_check_model(m->theta, m->n_theta, m->dims, m->grid, m->n_grid, m->head_radius);
+    if (smw__kernel_fault) code = -1;
+    if (code != 0) {
+        free(data);
+        memset(m, 0, sizeof *m);
+        return model_fail(path, code > 0 && code < (int32_t)(sizeof model_check_text / sizeof model_check_text[0])
+                                ? model_check_text[code] : "rejected by the model check");
+    }
+    return SMW_SUCCESS;
+}
+
+/* The default model: share/spatialmw/default.smwm next to the directory holding this
+ * library (lib/ in the SDK; for a static link, the executable's directory). */
+static int default_model_path(char* out, size_t n)
+{
+    Dl_info info;
+    char real[PATH_MAX];
+    if (!dladdr((void*)&smw_renderer_create, &info) || !info.dli_fname || !realpath(info.dli_fname, real))
+        return 0;
+    char* slash = strrchr(real, '/');
+    if (!slash) return 0;
+    *slash = 0;
+    int k = snprintf(out, n, "%s/../share/spatialmw/default.smwm", real);
+    return k > 0 && (size_t)k < n;
 }
 
 /* ---------------------------------------------------------------------------------
@@ -397,55 +485,73 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
         return create_fail(SMW_ERROR_INVALID_ARGUMENT,
                            "corrector_table_step_deg must be 0 (no table) or 0.5..30 degrees%s", "");
 
-    smw_result rc = ensure_python();
-    if (rc != SMW_SUCCESS) return rc;
+    const char* cpu = missing_cpu_feature();
+    if (cpu)
+        return create_fail(SMW_ERROR_UNSUPPORTED_CPU,
+                           "this CPU lacks %s: spatialmw is built for x86-64-v3 (AVX2, FMA, BMI2; Intel Haswell / AMD Excavator or newer)",
+                           cpu);
 
-    smw_py_args* a = (smw_py_args*)calloc(1, sizeof *a);
-    if (!a) return create_fail(SMW_ERROR_OUT_OF_MEMORY, "out of memory%s", "");
-    a->sample_rate = s.sample_rate;
-    a->max_sources = s.max_sources;
-    a->max_block = s.max_block_frames;
-    a->ibc = s.enable_corrector ? 1 : 0;
-    a->table_step = (double)s.corrector_table_step_deg;
-    a->speed_of_sound = (double)s.speed_of_sound;
-    a->equalization = s.equalization;
-    a->model_path = s.model_path;
-    /* If the embedded init code itself failed, cffi cannot reach the Python function and
-     * returns without touching `a`: this preset result then reports it. */
-    a->result = SMW_ERROR_PYTHON_INIT;
-    snprintf(a->message, sizeof a->message,
-             "the embedded spatialmw Python init failed (see stderr); python home " SMW_PYTHON_HOME
-             ", site-packages " SMW_VENV_SITE);
-    smwpy_create_layout(a);
-    if (a->result != SMW_SUCCESS) {
-        rc = create_fail(a->result, "%s", a->message);
-        free(a);
-        return rc;
+    smw_model model;
+    memset(&model, 0, sizeof model);
+    if (s.enable_corrector) {
+        char def[PATH_MAX + 64];
+        const char* path = s.model_path;
+        if (!path) {
+            if (!default_model_path(def, sizeof def))
+                return create_fail(SMW_ERROR_MODEL_LOAD, "cannot locate the default model asset next to the library%s", "");
+            path = def;
+        }
+        smw_result mrc = load_model(path, &model);
+        if (mrc != SMW_SUCCESS) return mrc;
     }
+    double settings_v[S_LEN];
+    smwk_settings_default(settings_v);
+    settings_v[S_SAMPLE_RATE] = s.sample_rate;
+    settings_v[S_MAX_SOURCES] = s.max_sources;
+    settings_v[S_MAX_BLOCK] = s.max_block_frames;
+    settings_v[S_IBC] = s.enable_corrector ? 1.0 : 0.0;
+    settings_v[S_TABLE_STEP] = (double)s.corrector_table_step_deg;
+    settings_v[S_SPEED_OF_SOUND] = (double)s.speed_of_sound;
+    settings_v[S_EQUALIZATION] = (double)s.equalization;
+    /* without a model: placeholder arrays and the grid [0, Nyquist] (engine.model_arrays) */
+    const double no_theta[1] = {0.0};
+    const int64_t no_dims[DIMS_LEN] = {0};
+    const double no_grid[2] = {0.0, 0.5 * s.sample_rate};
+    const double* theta = s.enable_corrector ? model.theta : no_theta;
+    const int64_t* dims = s.enable_corrector ? model.dims : no_dims;
+    const double* grid = s.enable_corrector ? model.grid : no_grid;
+    int64_t n_theta = s.enable_corrector ? model.n_theta : 1, n_grid = s.enable_corrector ? model.n_grid : 2;
+    if (s.enable_corrector) settings_v[S_HEAD_RADIUS] = model.head_radius;
 
+    int64_t* head = (int64_t*)calloc(PLAN_LEN, sizeof(int64_t));
     smw_renderer* r = (smw_renderer*)alloc_zeroed(sizeof *r);
-    if (!r) { smwpy_release(a); free(a); return create_fail(SMW_ERROR_OUT_OF_MEMORY, "out of memory%s", ""); }
+    if (!head || !r) {
+        free(head); free(r); free(model.data);
+        return create_fail(SMW_ERROR_OUT_OF_MEMORY, "out of memory%s", "");
+    }
+    smw__kernel_fault = 0;
+    int32_t plan = smwk_plan(settings_v, theta, n_theta, dims, grid, n_grid, head);
     r->sample_rate = s.sample_rate;
     r->max_block = s.max_block_frames;
     r->max_sources = s.max_sources;
     r->coords = s.coordinate_system;
-    r->latency_frames = (int32_t)a->latency_frames;
-    r->n_f64 = a->n_f64; r->n_f32 = a->n_f32; r->n_i64 = a->n_i64;
-    r->off_listener = a->off_listener;
-    r->off_pose = a->off_source_pose;
-    r->off_params = a->off_source_params;
-    r->off_control = a->off_source_control;
-    r->render_fn = (smw_render_fn)(uintptr_t)a->render_addr;
-    r->write_fn = (smw_write_fn)(uintptr_t)a->write_addr;
+    r->latency_frames = (int32_t)(head[H_HOP] + head[H_DELAY]);
+    r->n_f64 = head[H_N_F64]; r->n_f32 = head[H_N_F32]; r->n_i64 = head[H_N_I64];
+    r->off_listener = head[H_LISTENER];
+    r->off_pose = head[H_SRC_POSE];
+    r->off_params = head[H_SRC_PARAM];
+    r->off_control = head[H_SRC_CTL];
+    r->render_fn = smwk_render;
+    r->write_fn = smwk_write;
 
-    int layout_ok = r->render_fn && r->write_fn && r->n_f64 > 0 && r->n_f32 >= 0 && r->n_i64 > 0 &&
+    int layout_ok = plan == 0 && !smw__kernel_fault && r->n_f64 > 0 && r->n_f32 >= 0 && r->n_i64 >= HEADER_LEN &&
         r->off_listener >= 0 && r->off_listener + LISTENER_LEN <= r->n_f64 &&
         r->off_pose >= 0 && r->off_pose + (int64_t)r->max_sources * POSE_STRIDE <= r->n_f64 &&
         r->off_params >= 0 && r->off_params + (int64_t)r->max_sources * PARAM_STRIDE <= r->n_f64 &&
         r->off_control >= 0 && r->off_control + (int64_t)r->max_sources * CTL_STRIDE <= r->n_i64;
     if (!layout_ok) {
-        smwpy_release(a); free(a); free_renderer(r);
-        return create_fail(SMW_ERROR_INTERNAL, "engine layout from Python is inconsistent%s", "");
+        free(head); free(model.data); free_renderer(r);
+        return create_fail(SMW_ERROR_INTERNAL, "the engine layout planner rejected these settings%s", "");
     }
 
     r->f64 = (double*)alloc_zeroed((size_t)r->n_f64 * sizeof(double));
@@ -453,19 +559,17 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
     r->i64 = (int64_t*)alloc_zeroed((size_t)r->n_i64 * sizeof(int64_t));
     r->slots = (smw_slot*)alloc_zeroed((size_t)r->max_sources * sizeof(smw_slot));
     if (!r->f64 || !r->f32 || !r->i64 || !r->slots) {
-        smwpy_release(a); free(a); free_renderer(r);
+        free(head); free(model.data); free_renderer(r);
         return create_fail(SMW_ERROR_OUT_OF_MEMORY, "cannot allocate the engine pools%s", "");
     }
-
-    a->result = SMW_ERROR_PYTHON_INIT;
-    snprintf(a->message, sizeof a->message, "pool initialisation did not run");
-    smwpy_init_pools(a, r->f64, r->f32, r->i64);
-    if (a->result != SMW_SUCCESS) {
-        rc = create_fail(a->result, "%s", a->message);
-        free(a); free_renderer(r);
-        return rc;
+    memcpy(r->i64, head, HEADER_LEN * sizeof(int64_t));
+    free(head);
+    smwk_init(settings_v, theta, n_theta, dims, grid, n_grid, r->f64, r->f32, r->i64);
+    free(model.data);
+    if (smw__kernel_fault) {
+        free_renderer(r);
+        return create_fail(SMW_ERROR_INTERNAL, "pool initialisation failed%s", "");
     }
-    free(a);
 
     /* listener at the origin facing forward; all slots free and silent */
     {

@@ -34,10 +34,10 @@
  *   a writer (if a writer is mid-update it keeps the previous value for that block).
  * - "Audio thread" calls (smw_source_write, smw_render) must all be made from ONE
  *   thread at a time (the audio thread). They are real-time safe: no locks, no heap
- *   allocation, no I/O, no Python, no GIL. They run numba-compiled kernels through
- *   plain C function pointers.
- * - smw_renderer_create() / smw_renderer_destroy() are control calls: they may start the
- *   embedded Python interpreter, compile or load kernels (create) and allocate memory.
+ *   allocation, no I/O. They run kernels compiled ahead of time from the numba sources
+ *   through plain C function pointers.
+ * - smw_renderer_create() / smw_renderer_destroy() are control calls: they read the model
+ *   asset, build the corrector's tables (create) and allocate memory.
  *   Never call them on the audio thread. smw_renderer_destroy() must not run concurrently
  *   with any other call on the same renderer.
  *
@@ -131,11 +131,12 @@ enum {
     SMW_ERROR_MODEL_LOAD = 7,            /**< model file missing, unreadable, corrupt or incompatible */
     SMW_ERROR_BUFFER_FULL = 8,           /**< smw_source_write: more than max_block_frames pending for the source; block rejected */
     SMW_ERROR_NONFINITE_INPUT = 9,       /**< smw_source_write: samples contained NaN/Inf or |x| > 1e6; the block was replaced by silence (other sources unaffected) */
-    SMW_ERROR_PYTHON_INIT = 10,          /**< the embedded Python runtime or the spatialmw package could not be started/imported */
+    SMW_ERROR_PYTHON_INIT = 10,          /**< not returned since 0.1 (the library no longer embeds Python); kept for source compatibility */
     SMW_ERROR_OUT_OF_MEMORY = 11,        /**< allocation failed (control calls only) */
     SMW_ERROR_NOT_INITIALIZED = 12,      /**< the renderer is not (or no longer) usable */
     SMW_ERROR_SETTINGS_SIZE = 13,        /**< smw_renderer_settings.size is not a size this library knows */
-    SMW_ERROR_INTERNAL = 14              /**< a bug in spatialmw; smw_last_error() has details; output was silenced */
+    SMW_ERROR_INTERNAL = 14,             /**< a bug in spatialmw; smw_last_error() has details; output was silenced */
+    SMW_ERROR_UNSUPPORTED_CPU = 15       /**< smw_renderer_create: the CPU lacks a feature of the x86-64-v3 baseline (AVX2, FMA, BMI2); smw_last_error() names it */
 };
 
 /** Static, never-NULL English name of a result code ("SMW_ERROR_INVALID_HANDLE: ..."). */
@@ -163,7 +164,9 @@ typedef struct {
     int32_t sample_rate;         /**< 44100, 48000 or 96000 Hz. Default 48000 */
     int32_t max_block_frames;    /**< largest frame count per smw_render/smw_source_write call. Default 1024 */
     int32_t max_sources;         /**< capacity of source slots (1..4096). Default 64 */
-    const char* model_path;      /**< Lite-INN weights (.npz); NULL = the shipped default model. Copied during create */
+    const char* model_path;      /**< Lite-INN model asset (.smwm, from `spatialmw export model.npz -o model.smwm`);
+                                      NULL = share/spatialmw/default.smwm beside the library's lib/ directory.
+                                      Read during create only */
     int32_t coordinate_system;   /**< an smw_coordinate_system. Default SMW_COORDS_NATIVE */
     int32_t enable_corrector;    /**< 1 = full Lite-INN (TDW + IBC), 0 = time-domain warp only (cheaper). Default 1 */
     float corrector_table_step_deg; /**< spacing of the corrector's direction table, 0.5..30 degrees,
@@ -188,14 +191,13 @@ typedef enum {
  *  corrector on with a 3-degree direction table, 343 m/s, no equalization. */
 SMW_API smw_renderer_settings smw_renderer_settings_default(void);
 
-/** Create a renderer. Control call: on the first call in a process this starts the
- *  embedded Python runtime and loads (or, with a cold cache, compiles) the kernels;
- *  this can take seconds. Allocates all memory the renderer will ever use.
+/** Create a renderer. Control call: reads the model asset and builds the corrector's
+ *  direction table (tens of milliseconds). Allocates all memory the renderer will ever use.
  *  On failure *out_renderer is set to NULL and smw_last_error(NULL) describes why
  *  (on the calling thread).
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_SETTINGS_SIZE,
  *          SMW_ERROR_UNSUPPORTED_SAMPLE_RATE, SMW_ERROR_INVALID_ARGUMENT,
- *          SMW_ERROR_MODEL_LOAD, SMW_ERROR_PYTHON_INIT, SMW_ERROR_OUT_OF_MEMORY. */
+ *          SMW_ERROR_MODEL_LOAD, SMW_ERROR_UNSUPPORTED_CPU, SMW_ERROR_OUT_OF_MEMORY. */
 SMW_API smw_result smw_renderer_create(const smw_renderer_settings* settings,
                                        smw_renderer** out_renderer);
 

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages spatialmw needs at run and test time, only those missing.
 # libopenal1/libopenal-data: OpenAL Soft peer and playback; ffmpeg: sofalizer peer;
-# alsa-utils: the real 48 kHz speech the demo scene uses; libmysofa1: the KEMAR SOFA file.
+# alsa-utils: the real 48 kHz speech the demo scene uses; libmysofa1: the KEMAR SOFA file;
+# pkg-config, cmake: the SDK relocation test builds a C host both ways.
 set -e
-PKGS="libopenal1 libopenal-data ffmpeg alsa-utils libmysofa1"
+PKGS="libopenal1 libopenal-data ffmpeg alsa-utils libmysofa1 pkg-config cmake"
 MISSING=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || MISSING="$MISSING $p"

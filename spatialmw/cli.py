@@ -1,4 +1,4 @@
-"""``spatialmw render|play|fit|eval|info`` — the command line.
+"""``spatialmw render|play|fit|eval|export|info`` — the command line.
 
 Every failure a user can cause (bad scene, SOFA or model file, bad output path, bad
 option) ends with one line on stderr, ``spatialmw: error: ...``, and exit status 2;
@@ -141,6 +141,13 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .asset import export
+    out = export(args.model, args.output)
+    print(f"wrote {out} ({out.stat().st_size} bytes): the model asset the native library reads")
+    return 0
+
+
 def cmd_info(args) -> int:
     import platform
     import shutil
@@ -170,7 +177,7 @@ def cmd_info(args) -> int:
     except Exception as e:
         print(f"OpenAL Soft: not found ({e})")
     print(f"ffmpeg: {shutil.which('ffmpeg') or 'not found'}")
-    lib = Path(__file__).resolve().parents[1] / "build" / "libspatialmw.so"
+    lib = Path(__file__).resolve().parents[1] / "build" / "lib" / "libspatialmw.so"
     print(f"C library: {lib if lib.exists() else 'not built (make lib)'}")
     return 0
 
@@ -232,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--quick", action="store_true", help="a few directions only (a smoke test)")
     e.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_eval)
+
+    x = add("export", "compile a model .npz into the .smwm asset the C library reads")
+    x.add_argument("model", nargs="?", default=None, help="model .npz (default: the shipped KEMAR model)")
+    x.add_argument("-o", "--output", required=True, help="output asset (.smwm)")
+    x.set_defaults(func=cmd_export)
 
     i = add("info", "print versions and which model, HRTF, OpenAL Soft, ffmpeg and C library were found")
     i.add_argument("--model", default=None, help="model .npz to describe (default: the shipped KEMAR model)")

@@ -1,9 +1,11 @@
 """The renderer: fixed-capacity source slots in three flat pools, driven block by block.
 
-The same pools and kernels serve both front ends. The C library (``bindings/``) allocates
-the pools, lets :func:`init_pools` fill them and calls the kernels' @cfunc entry points
-from the audio thread. :class:`Engine` owns numpy pools and calls the same kernels
-directly, which is what Python scenes render through::
+The same pools and kernels serve both front ends. The native C library (``bindings/``)
+runs the same planning and pool set-up (:mod:`spatialmw.kernels.plan`, compiled ahead of
+time), allocates the pools and calls the kernels' @cfunc entry points from the audio
+thread. :class:`Engine` owns numpy pools, plans and fills them through the thin wrappers
+:func:`build_engine_layout` / :func:`init_pools` and calls the same kernels directly,
+which is what Python scenes render through::
 
     >>> import numpy as np
     >>> from spatialmw.engine import Engine
@@ -21,29 +23,21 @@ the C API convert engine coordinate systems at their boundary.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import geometry
 from .kernels import layout as L
-from .kernels.fft import fft_tables
-from .kernels.lanes import LANES
-from .kernels.tdw import SINC_PHASES, SINC_TAPS, sinc_table
-from .kernels.ibc import ibc_prepare, ibc_prepared_size, ibc_scratch_size
-from .kernels.corrector import ir_window, lf_blend, modeling_delay
-from .kernels.ibc_table import build_table, diffuse_field_table_eq, table_distance_rows, table_rings
+from .kernels import plan as P
+from .kernels.plan import (HOP, IBC_EVALS_PER_512_FRAMES, IBC_LOOKUPS_PER_512_FRAMES,  # noqa: F401
+                           IBC_TABLE_STEP_DEGREES, N_FFT, REEVAL_DEGREES)
 from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
 from .errors import SpatialmwError
 
 SUPPORTED_SAMPLE_RATES = (44100, 48000, 96000)
-N_FFT = 512
-HOP = 256
-MAX_DELAY_SECONDS = 1.0   # 343 m of propagation delay; farther sources keep this delay
 MAX_POSITION = 1.0e6      # metres; beyond this a pose is rejected as absurd
-REEVAL_DEGREES = 1.0      # a source's corrector gains are updated when its direction moves more than this
-REEVAL_LOG_DISTANCE = 0.05
 # Corrector updates. A source whose direction moved more than REEVAL_DEGREES (or distance
 # more than REEVAL_LOG_DISTANCE) gets new gains from the direction table (kernels/
 # ibc_table.py: ~0.2 us lookup + ~2 us expansion to per-bin gains), at most
@@ -54,11 +48,9 @@ REEVAL_LOG_DISTANCE = 0.05
 # table (ibc_table_step = 0) moving sources are evaluated directly under that budget (with
 # more than 16 moving, each one's gains refresh every ceil(moving / 16) blocks).
 # New sources are always served at once (a lookup, or an evaluation without a table).
-IBC_EVALS_PER_512_FRAMES = 16
-IBC_LOOKUPS_PER_512_FRAMES = 256
-IBC_TABLE_STEP_DEGREES = 3.0  # 0.09 dB interpolation error, ~4,600 directions
-EQUALIZATIONS = ("none", "diffuse_field")
-DIFFUSE_FIELD_STEP_DEGREES = 5.0  # directions the diffuse-field average is taken over (~1,650)
+EQUALIZATIONS = ("none", "diffuse_field")  # the C enum smw_equalization, in order
+# The budgets, the table step and the other constants above live in kernels/plan.py, which
+# the native library compiles too.
 
 
 class EngineConfigError(SpatialmwError, ValueError):
@@ -103,36 +95,53 @@ class EngineConfig:
 
 @dataclass
 class EngineLayout:
-    """Pool sizes and the offsets a host needs; everything else is in the int64 header."""
+    """Pool sizes and the offsets a host needs; everything else is in the int64 header
+    (``header``, planned by :func:`spatialmw.kernels.plan.plan_layout`)."""
     config: EngineConfig
     model: object | None
-    n_f64: int = 0
-    n_f32: int = 0
-    n_i64: int = 0
-    listener: int = 0
-    source_pose: int = 0
-    source_params: int = 0
-    source_control: int = 0
-    latency_frames: int = 0
-    regions: dict = field(default_factory=dict)
-    table_rings: tuple = ()   # (counts, offsets) of the corrector's direction table, if any
+    header: np.ndarray
+    settings: np.ndarray
+
+    @property
+    def n_f64(self) -> int:
+        return int(self.header[L.H_N_F64])
+
+    @property
+    def n_f32(self) -> int:
+        return int(self.header[L.H_N_F32])
+
+    @property
+    def n_i64(self) -> int:
+        return int(self.header[L.H_N_I64])
+
+    @property
+    def listener(self) -> int:
+        return int(self.header[L.H_LISTENER])
+
+    @property
+    def source_pose(self) -> int:
+        return int(self.header[L.H_SRC_POSE])
+
+    @property
+    def source_params(self) -> int:
+        return int(self.header[L.H_SRC_PARAM])
+
+    @property
+    def source_control(self) -> int:
+        return int(self.header[L.H_SRC_CTL])
+
+    @property
+    def latency_frames(self) -> int:
+        """One hop of the overlap-save convolution plus the corrector's modelling delay."""
+        return int(self.header[L.H_HOP] + self.header[L.H_DELAY])
 
 
-class _Allocator:
-    def __init__(self, start=0):
-        self.size = start
-
-    def take(self, n: int, align: int = 8) -> int:
-        self.size = (self.size + align - 1) // align * align
-        off = self.size
-        self.size += int(n)
-        return off
-
-
-def _grid(model, sample_rate):
+def model_arrays(model, sample_rate):
+    """(theta, dims, grid) as the compiled control plane takes them; without a model,
+    placeholders and the two-point grid [0, Nyquist]."""
     if model is None:
-        return np.array([0.0, sample_rate / 2.0])
-    return np.asarray(model.grid_hz, dtype=np.float64)
+        return np.zeros(1), np.zeros(1, np.int64), np.array([0.0, sample_rate / 2.0])
+    return model.theta, model.dims, np.asarray(model.grid_hz, dtype=np.float64)
 
 
 def build_engine_layout(config: EngineConfig) -> EngineLayout:
@@ -141,166 +150,33 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
 
     cfg = config.validate()
     model = load_model(cfg.model_path) if cfg.ibc else None
-    s, sr, mb = int(cfg.max_sources), int(cfg.sample_rate), int(cfg.max_block)
-    nbins = N_FFT // 2 + 1
-    grid = _grid(model, sr)
-    k = grid.shape[0]
-    theta_len = model.theta.shape[0] if model is not None else 1
-    dims_len = model.dims.shape[0] if model is not None else 1
-    scratch_len = ibc_scratch_size(model.dims) if model is not None else 1
-    prep_len = ibc_prepared_size(model.dims, k) if model is not None else 1
-    use_table = model is not None and cfg.ibc_table_step > 0.0
-    rings = table_rings(cfg.ibc_table_step) if use_table else ()
-    counts = rings[0] if rings else np.zeros(0, np.int64)
-    n_rho = table_distance_rows(model.theta) if use_table else 0
-    table_len = max(1, int(counts.sum()) * n_rho * 4 * nbins)
-    delay = modeling_delay(sr) if model is not None else 0
-    ring_len = 1 << math.ceil(math.log2(MAX_DELAY_SECONDS * sr + mb + 8))
-    stage_len = N_FFT + mb
-    batches = -(-s // LANES)
-    # corrector on: every source has its own lane of staging and gains; off: the warped
-    # sources are summed into one shared stereo staging buffer (the STFT is linear)
-    stage = batches * 2 * stage_len * LANES if model is not None else 2 * stage_len
-    gains = batches * 4 * nbins * LANES if model is not None else LANES
-    fifo_len = mb + 2 * HOP
-
-    f64, f32, i64 = _Allocator(), _Allocator(), _Allocator(L.HEADER_LEN)
-    r = {}
-    r[L.H_LISTENER] = f64.take(L.LISTENER_LEN)
-    r[L.H_LISTENER_TRACK] = f64.take(L.LT_LEN)
-    r[L.H_SRC_POSE] = f64.take(s * L.POSE_STRIDE)
-    r[L.H_SRC_PARAM] = f64.take(s * L.PARAM_STRIDE)
-    r[L.H_THETA] = f64.take(theta_len)
-    r[L.H_SCRATCH] = f64.take(scratch_len)
-    r[L.H_IBC_OUT] = f64.take(4 * k)
-    r[L.H_BIN_W] = f64.take(nbins)
-    r[L.H_TWID_COS] = f64.take(N_FFT)
-    r[L.H_TWID_SIN] = f64.take(N_FFT)
-    r[L.H_WINDOW] = f64.take(N_FFT)
-    r[L.H_SRC_STATE] = f64.take(s * L.STATE_STRIDE)
-    r[L.H_WORK] = f64.take(2 * N_FFT)
-    r[L.H_MIX] = f64.take(4 * nbins)
-    r[L.H_MIX_DELTA] = f64.take(4 * nbins)
-    r[L.H_CONST] = f64.take(L.C_LEN)
-    r[L.H_LF_BLEND] = f64.take(nbins)
-    r[L.H_EQ] = f64.take(4 * nbins)
-    r[L.H_IR_WINDOW] = f64.take(N_FFT)
-    r[L.H_RING] = f32.take(s * ring_len, 16)
-    r[L.H_STAGE] = f32.take(stage, 16)
-    r[L.H_GCUR] = f32.take(gains, 16)
-    r[L.H_GTGT] = f32.take(gains, 16)
-    r[L.H_GPREV] = f32.take(gains, 16)
-    r[L.H_GDELTA] = f32.take(gains, 16)
-    r[L.H_GAIN_SCRATCH] = f32.take(4 * nbins, 16)
-    r[L.H_FIFO] = f32.take(2 * fifo_len, 16)
-    r[L.H_SINC] = f32.take((SINC_PHASES + 1) * SINC_TAPS, 16)
-    r[L.H_LANE_WORK] = f32.take(2 * N_FFT * LANES, 16)
-    r[L.H_LANE_MIX] = f32.take(4 * nbins * LANES, 16)
-    r[L.H_LANE_MIX_DELTA] = f32.take(4 * nbins * LANES, 16)
-    r[L.H_TABLES32] = f32.take(3 * N_FFT, 16)
-    r[L.H_LANE_ALPHA] = f32.take(LANES, 16)
-    r[L.H_TDW_OUT] = f32.take(2 * mb, 16)
-    r[L.H_IBC_PREP] = f32.take(prep_len, 16)
-    r[L.H_IBC_TABLE] = f32.take(table_len, 16)
-    r[L.H_TABLE_COUNTS] = i64.take(max(1, 2 * counts.shape[0]))
-    r[L.H_SRC_CTL] = i64.take(s * L.CTL_STRIDE)
-    r[L.H_DIMS] = i64.take(dims_len)
-    r[L.H_BIN_IDX] = i64.take(nbins)
-    r[L.H_BITREV] = i64.take(N_FFT)
-    r[L.H_SRC_COUNT] = i64.take(s * L.COUNT_STRIDE)
-    r[L.H_GLOBAL] = i64.take(L.G_LEN)
-    r[L.H_TDW_IDX] = i64.take(2 * mb)
-    r["scalars"] = {
-        L.H_SAMPLE_RATE: sr, L.H_MAX_SOURCES: s, L.H_MAX_BLOCK: mb, L.H_NFFT: N_FFT, L.H_HOP: HOP,
-        L.H_RING_LEN: ring_len, L.H_GRID_K: k, L.H_IBC_ENABLED: int(model is not None),
-        L.H_THETA_LEN: theta_len, L.H_DIMS_LEN: dims_len, L.H_SCRATCH_LEN: scratch_len,
-        L.H_STAGE_LEN: stage_len, L.H_FIFO_LEN: fifo_len, L.H_MAX_DELAY: ring_len - mb - 8,
-        L.H_IBC_PREP_LEN: prep_len, L.H_BATCHES: batches,
-        L.H_TABLE_RINGS: counts.shape[0], L.H_TABLE_NRHO: n_rho, L.H_DELAY: delay,
-    }
-    return EngineLayout(
-        config=cfg, model=model, n_f64=f64.size, n_f32=f32.size, n_i64=i64.size,
-        listener=r[L.H_LISTENER], source_pose=r[L.H_SRC_POSE], source_params=r[L.H_SRC_PARAM],
-        source_control=r[L.H_SRC_CTL], latency_frames=HOP + delay, regions=r, table_rings=rings,
-    )
+    settings = np.zeros(P.S_LEN)
+    P.settings_default(settings)
+    settings[P.S_SAMPLE_RATE] = cfg.sample_rate
+    settings[P.S_MAX_SOURCES] = cfg.max_sources
+    settings[P.S_MAX_BLOCK] = cfg.max_block
+    settings[P.S_IBC] = 1.0 if model is not None else 0.0
+    settings[P.S_TABLE_STEP] = cfg.ibc_table_step
+    settings[P.S_EVALS_PER_512] = cfg.ibc_evals_per_512
+    settings[P.S_LOOKUPS_PER_512] = cfg.ibc_lookups_per_512
+    settings[P.S_SPEED_OF_SOUND] = cfg.speed_of_sound
+    settings[P.S_EQUALIZATION] = EQUALIZATIONS.index(cfg.equalization)
+    if model is not None:
+        settings[P.S_HEAD_RADIUS] = model.head_radius
+    theta, dims, grid = model_arrays(model, cfg.sample_rate)
+    head = np.zeros(P.PLAN_LEN, dtype=np.int64)
+    if P.plan_layout(settings, theta, dims, grid, head) != P.PLAN_OK:
+        raise EngineConfigError(f"settings outside the served ranges: {cfg}")
+    return EngineLayout(config=cfg, model=model, header=head[:L.HEADER_LEN].copy(), settings=settings)
 
 
 def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.ndarray) -> None:
     """Fill zeroed pools: header, model weights, FFT and window tables, initial state."""
     if f64.shape[0] < layout.n_f64 or f32.shape[0] < layout.n_f32 or i64.shape[0] < layout.n_i64:
         raise EngineConfigError("pools are smaller than the layout requires")
-    r = layout.regions
-    i64[:L.HEADER_LEN] = 0
-    i64[L.H_MAGIC] = L.MAGIC
-    i64[L.H_N_F64], i64[L.H_N_F32], i64[L.H_N_I64] = layout.n_f64, layout.n_f32, layout.n_i64
-    for idx, value in r["scalars"].items():
-        i64[idx] = value
-    for idx, off in r.items():
-        if idx != "scalars":
-            i64[idx] = off
-    sr = layout.config.sample_rate
-    model = layout.model
-    lis = r[L.H_LISTENER]
-    f64[lis:lis + 7] = (0, 0, 0, 0, 0, 0, 1)
-    for s in range(layout.config.max_sources):
-        f64[r[L.H_SRC_POSE] + s * L.POSE_STRIDE + 6] = 1.0
-    c = r[L.H_CONST]
-    f64[c + L.C_SPEED_OF_SOUND] = layout.config.speed_of_sound
-    f64[c + L.C_HEAD_RADIUS] = model.head_radius if model is not None else geometry.DEFAULT_HEAD_RADIUS
-    f64[c + L.C_COS_REEVAL] = math.cos(math.radians(REEVAL_DEGREES))
-    f64[c + L.C_LOGDIST_REEVAL] = REEVAL_LOG_DISTANCE
-    f64[c + L.C_EVALS_PER_512] = layout.config.ibc_evals_per_512
-    f64[c + L.C_LOOKUPS_PER_512] = layout.config.ibc_lookups_per_512
-    sinc = r[L.H_SINC]
-    f32[sinc:sinc + (SINC_PHASES + 1) * SINC_TAPS] = sinc_table().ravel()
-    cos, sin, rev = fft_tables(N_FFT)
-    f64[r[L.H_TWID_COS]:r[L.H_TWID_COS] + N_FFT] = cos
-    f64[r[L.H_TWID_SIN]:r[L.H_TWID_SIN] + N_FFT] = sin
-    i64[r[L.H_BITREV]:r[L.H_BITREV] + N_FFT] = rev
-    # overlap-save convolution: each frame is the newest N samples, unwindowed (kernels/render.py)
-    win = np.ones(N_FFT)
-    f64[r[L.H_WINDOW]:r[L.H_WINDOW] + N_FFT] = win
-    f32[r[L.H_TABLES32]:r[L.H_TABLES32] + 3 * N_FFT] = np.concatenate([cos, sin, win])
-    grid = _grid(model, sr)
-    fb = np.arange(N_FFT // 2 + 1) * sr / N_FFT
-    k = np.clip(np.searchsorted(grid, fb, side="right") - 1, 0, len(grid) - 2)
-    w = np.clip((fb - grid[k]) / (grid[k + 1] - grid[k]), 0.0, 1.0)
-    i64[r[L.H_BIN_IDX]:r[L.H_BIN_IDX] + len(k)] = k
-    f64[r[L.H_BIN_W]:r[L.H_BIN_W] + len(w)] = w
-    nbins = N_FFT // 2 + 1
-    delay = r["scalars"][L.H_DELAY]
-    f64[r[L.H_LF_BLEND]:r[L.H_LF_BLEND] + nbins] = lf_blend(fb)
-    if model is not None:
-        f64[r[L.H_IR_WINDOW]:r[L.H_IR_WINDOW] + N_FFT] = ir_window(N_FFT, HOP, delay)
-        th = r[L.H_THETA]
-        f64[th:th + model.theta.shape[0]] = model.theta
-        d = r[L.H_DIMS]
-        i64[d:d + model.dims.shape[0]] = model.dims
-        pp = r[L.H_IBC_PREP]
-        prep = f32[pp:pp + r["scalars"][L.H_IBC_PREP_LEN]]
-        ibc_prepare(model.theta, model.dims, grid, prep)
-        shaping = (k.astype(np.int64), w, f64[r[L.H_LF_BLEND]:r[L.H_LF_BLEND] + nbins],
-                   2.0 * np.pi * delay / N_FFT, f64[r[L.H_IR_WINDOW]:r[L.H_IR_WINDOW] + N_FFT],
-                   cos, sin, rev, np.zeros(N_FFT), np.zeros(N_FFT))
-        eq = f64[r[L.H_EQ]:r[L.H_EQ] + 4 * nbins]
-        scratch = np.zeros(ibc_scratch_size(model.dims))
-        grid_out = np.zeros(4 * grid.shape[0])
-        if layout.config.equalization == "diffuse_field":
-            diffuse_field_table_eq(model.theta, model.dims, prep,
-                                   table_rings(DIFFUSE_FIELD_STEP_DEGREES)[0], shaping, scratch,
-                                   grid_out, np.zeros(4 * nbins), np.zeros(2 * nbins), eq)
-        if layout.table_rings:
-            counts, offsets = layout.table_rings
-            n_rings = counts.shape[0]
-            tc = r[L.H_TABLE_COUNTS]
-            i64[tc:tc + 2 * n_rings] = np.concatenate([counts, offsets])
-            n_rho = r["scalars"][L.H_TABLE_NRHO]
-            tb = r[L.H_IBC_TABLE]
-            build_table(model.theta, model.dims, prep, counts, offsets, n_rho, shaping, eq,
-                        f32[tb:tb + int(counts.sum()) * n_rho * 4 * nbins], scratch, grid_out)
-    g = r[L.H_GLOBAL]
-    i64[g + L.G_STAGE_FILL] = N_FFT - HOP  # the first frame's history: silence
-    i64[g + L.G_FIFO_COUNT] = HOP  # primed with one hop of silence: any frame count works
+    i64[:L.HEADER_LEN] = layout.header
+    theta, dims, grid = model_arrays(layout.model, layout.config.sample_rate)
+    P.init_pools_core(layout.settings, theta, dims, grid, f64, f32, i64)
 
 
 def _as_float32(v):

@@ -28,18 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .kernels.ibc import (D_ACT, D_H, D_L, D_NDIR, D_NFREQ, D_NOUT, DIMS_LEN, N_OUT,
-                          ibc_evaluate, ibc_layout, ibc_macs_per_evaluation,
+from .kernels.ibc import (D_ACT, D_H, D_L, D_NDIR, D_NFREQ, DIMS_LEN, N_OUT,
+                          ibc_evaluate, ibc_macs_per_evaluation,
                           ibc_prepare, ibc_prepared_size, ibc_scratch_size, HEADER_LEN)
 from .errors import SpatialmwError
+from .kernels.plan import (HEAD_RADIUS_MAX, HEAD_RADIUS_MIN, MAX_PARAMS, MODEL_CHECK_TEXT,
+                           MODEL_OK, check_model_arrays)
 
 FORMAT_NAME = "spatialmw-liteinn"
 FORMAT_VERSION = 1
 MAX_FILE_BYTES = 16 * 2**20
-MAX_PARAMS = 1_000_000          # loader bound (the shipped design target is <= 50,000)
-MAX_GRID = 4096
 MAX_META_CHARS = 1 * 2**20
-LIMITS = {"n_dir": 1024, "n_freq": 1024, "H": 1024, "L": 16}
 ACTIVATIONS = {0: "relu", 1: "tanh", 2: "sin"}
 _MEMBERS = {"theta": ("<f8", 1), "dims": ("<i8", 1), "grid_hz": ("<f8", 1), "meta": ("<U", 0)}
 
@@ -67,7 +66,7 @@ class LiteINNModel:
         self.grid_hz = np.ascontiguousarray(self.grid_hz, dtype=np.float64)
         self.head_radius = float(self.head_radius)
         _validate_arrays(self.theta, self.dims, self.grid_hz, "model")
-        if not (math.isfinite(self.head_radius) and 0.03 <= self.head_radius <= 0.2):
+        if not HEAD_RADIUS_MIN <= self.head_radius <= HEAD_RADIUS_MAX:
             raise ModelError(f"model: head_radius {self.head_radius!r} outside 0.03..0.2 m")
         self._prep = None
 
@@ -128,39 +127,19 @@ class LiteINNModel:
 
 # ----------------------------------------------------------------- validation
 
-def _validate_dims(dims, where):
+def _validate_arrays(theta, dims, grid, where):
+    """Types and shapes here; the value rules are :func:`spatialmw.kernels.plan.check_model`,
+    the same compiled check the native library runs on model assets."""
     if dims.dtype != np.int64 or dims.shape != (DIMS_LEN,):
         raise ModelError(f"{where}: dims must be int64 of shape ({DIMS_LEN},), got {dims.dtype} {dims.shape}")
-    nd, nf, h, nl, act, no = (int(dims[i]) for i in (D_NDIR, D_NFREQ, D_H, D_L, D_ACT, D_NOUT))
-    for name, v, lo in (("n_dir", nd, 0), ("n_freq", nf, 0), ("H", h, 1), ("L", nl, 0)):
-        if not (lo <= v <= LIMITS[name]):
-            raise ModelError(f"{where}: dims {name}={v} outside {lo}..{LIMITS[name]}")
-    if act not in ACTIVATIONS:
-        raise ModelError(f"{where}: unknown activation id {act}")
-    if no != N_OUT:
-        raise ModelError(f"{where}: n_out must be {N_OUT}, got {no}")
-
-
-def _validate_arrays(theta, dims, grid, where):
-    _validate_dims(dims, where)
-    total = int(ibc_layout(dims)[8])
-    if total > MAX_PARAMS:
-        raise ModelError(f"{where}: dims imply {total} parameters (limit {MAX_PARAMS})")
     if theta.dtype != np.float64 or theta.ndim != 1:
         raise ModelError(f"{where}: theta must be a 1-D float64 array, got {theta.dtype} {theta.shape}")
-    if theta.shape[0] != total:
-        raise ModelError(f"{where}: theta has {theta.shape[0]} values but dims {dims.tolist()} need {total}")
-    if not np.all(np.isfinite(theta)):
-        raise ModelError(f"{where}: theta contains NaN or Inf")
-    if np.max(np.abs(theta)) > 1e6:
-        raise ModelError(f"{where}: theta has absurd magnitudes (> 1e6)")
-    r_ref, rho_min, rho_max, f_scale = theta[:HEADER_LEN]
-    if not (r_ref > 0 and rho_min <= rho_max and f_scale > 0):
-        raise ModelError(f"{where}: bad header constants r_ref={r_ref} rho=[{rho_min},{rho_max}] f_scale={f_scale}")
-    if grid.dtype != np.float64 or grid.ndim != 1 or not (2 <= grid.shape[0] <= MAX_GRID):
-        raise ModelError(f"{where}: grid_hz must be 1-D float64 with 2..{MAX_GRID} points, got {grid.dtype} {grid.shape}")
-    if not np.all(np.isfinite(grid)) or grid[0] < 0 or np.any(np.diff(grid) <= 0) or grid[-1] > 1e6:
-        raise ModelError(f"{where}: grid_hz must be finite, >= 0 and strictly increasing")
+    if grid.dtype != np.float64 or grid.ndim != 1:
+        raise ModelError(f"{where}: grid_hz must be a 1-D float64 array, got {grid.dtype} {grid.shape}")
+    code = check_model_arrays(theta, dims, grid)
+    if code != MODEL_OK:
+        raise ModelError(f"{where}: {MODEL_CHECK_TEXT[code]} (dims {dims.tolist()}, "
+                         f"{theta.shape[0]} theta values, {grid.shape[0]} grid points)")
 
 
 def _check_zip(path: Path):
@@ -236,7 +215,7 @@ def _parse_meta(raw, path):
         raise ModelError(f"{path}: metadata stft must be n_fft 512 hop 256, got {stft!r}")
     hm = meta["head_model"]
     r = hm.get("radius") if isinstance(hm, dict) else None
-    if not isinstance(r, (int, float)) or not (math.isfinite(r) and 0.03 <= r <= 0.2):
+    if not isinstance(r, (int, float)) or not (math.isfinite(r) and HEAD_RADIUS_MIN <= r <= HEAD_RADIUS_MAX):
         raise ModelError(f"{path}: head_model.radius {r!r} outside 0.03..0.2 m")
     return meta
 

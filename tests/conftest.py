@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import LIB, parse_kv, stale_library
+
 ROOT = Path(__file__).resolve().parents[1]
-LIB = ROOT / "build" / "libspatialmw.so"
-LIB_SOURCES = (ROOT / "bindings" / "shim.c", ROOT / "bindings" / "build_lib.py", ROOT / "include" / "spatialmw.h")
 C_TESTS = ROOT / "tests" / "c"
 SPEECH = Path("/usr/share/sounds/alsa/Front_Center.wav")
 
@@ -58,14 +58,11 @@ def speech_path() -> Path:
 # ---------------------------------------------------------------------- the C library
 @pytest.fixture(scope="session")
 def smw_lib() -> Path:
-    """``build/libspatialmw.so``, built by `make lib` / `make test`. Tests never build it
-    themselves: a missing or stale library is a set-up error, reported as such."""
-    if not LIB.is_file():
-        pytest.fail(f"{LIB} is missing: build it with `make lib` "
-                    f"(or `.venv/bin/python bindings/build_lib.py --out build/libspatialmw.so`)")
-    stale = [p.name for p in LIB_SOURCES if p.stat().st_mtime > LIB.stat().st_mtime]
-    if stale:
-        pytest.fail(f"{LIB} is older than {', '.join(stale)}: rebuild it with `make lib`")
+    """``build/lib/libspatialmw.so``, the native library `make lib` / `make test` build.
+    Tests never build it themselves: a missing or stale library is a set-up error."""
+    problems = stale_library()
+    if problems:
+        pytest.fail("; ".join(problems) + ": build it with `make lib`")
     return LIB
 
 
@@ -113,15 +110,6 @@ class HostRun:
     @property
     def log(self) -> str:
         return self.stdout + self.stderr
-
-
-def parse_kv(text: str) -> dict[str, float]:
-    out = {}
-    for line in text.splitlines():
-        m = re.match(r"^([A-Z][A-Z0-9_]+) (-?[0-9.eE+-]+)$", line.strip())
-        if m:
-            out[m.group(1)] = float(m.group(2))
-    return out
 
 
 @pytest.fixture(scope="session")

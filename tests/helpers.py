@@ -1,5 +1,7 @@
 """Plain functions the tests share: independent signal measurements the renderers are
 compared against, and small test inputs. Fixtures live in ``tests/conftest.py``."""
+from pathlib import Path
+
 import numpy as np
 
 
@@ -79,3 +81,57 @@ def small_model(seed=0):
     theta[:4] = [1.4, 0.0, 0.0, 24000.0]  # fixed header: r_ref, rho_min, rho_max, f_scale
     return LiteINNModel(theta=theta, dims=dims, grid_hz=np.linspace(0, 24000, 32), head_radius=0.0875,
                         meta={"provenance": {"seed": seed}})
+
+
+# ------------------------------------------------------------------ the native library
+
+ROOT = Path(__file__).resolve().parents[1]
+LIB = ROOT / "build" / "lib" / "libspatialmw.so"
+# what the native library is built from (the Makefile's LIB_SOURCES)
+LIB_SOURCES = [ROOT / "bindings" / "shim.c", ROOT / "bindings" / "rt_stubs.c",
+               ROOT / "bindings" / "build_sdk.py", ROOT / "include" / "spatialmw.h",
+               ROOT / "spatialmw" / "geometry.py", ROOT / "spatialmw" / "asset.py",
+               *sorted((ROOT / "spatialmw" / "kernels").glob("*.py"))]
+SAN_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
+SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1",
+           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                     "UndefinedBehaviorSanitizer", "SUMMARY: ")
+
+
+def stale_library() -> list[str]:
+    """Why build/lib/libspatialmw.so cannot be tested as is (empty: it is current)."""
+    if not LIB.is_file():
+        return [f"{LIB} is missing"]
+    t = LIB.stat().st_mtime
+    return [f"{LIB.name} is older than {p.relative_to(ROOT)}" for p in LIB_SOURCES if p.stat().st_mtime > t]
+
+
+def ensure_lib() -> Path:
+    """The native library `make lib` built; a missing or stale one is a set-up error."""
+    problems = stale_library()
+    assert not problems, "; ".join(problems) + ": build it with `make lib`"
+    return LIB
+
+
+def build_sdk(*args):
+    """Run bindings/build_sdk.py (the compiled kernels are reused while their sources are
+    unchanged), e.g. a sanitizer build into another prefix, or the SDK tarball."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, str(ROOT / "bindings" / "build_sdk.py"), *map(str, args)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r
+
+
+def parse_kv(text: str) -> dict[str, float]:
+    """The ``KEY value`` lines a C host prints, as numbers."""
+    import re
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^([A-Z][A-Z0-9_]+) (-?[0-9.eE+-]+)$", line.strip())
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out
+

@@ -6,17 +6,18 @@ zero handles, NULL pointers, oversize and negative frame counts, bad settings) a
 each result against the documented set for that function and against an oracle of the
 expected code. Two builds are fuzzed:
 
-* **host + shim instrumented**: the fuzz host and a second build of ``bindings/shim.c``
-  (same sources, ``CFLAGS=-fsanitize=address,undefined``) -- every C line of the library
-  runs under ASan/UBSan;
-* **host instrumented, shipped library**: the fuzz host against ``build/libspatialmw.so``
+* **host + shim instrumented**: the fuzz host and a second build of the native library
+  whose C files (``bindings/shim.c``, ``rt_stubs.c``) are compiled with
+  ``-fsanitize=address,undefined`` (``build_sdk.py --cflags``; same kernels object) --
+  every C line of the library runs under ASan/UBSan;
+* **host instrumented, shipped library**: the fuzz host against ``build/lib/libspatialmw.so``
   as built by ``make lib`` (ASan still checks the intercepted libc calls and the host).
 
-Not instrumented in either: CPython, numpy and the numba-compiled kernels (LLVM code).
+Not instrumented in either: the numba-compiled kernels (LLVM code, emitted ahead of time).
 Every buffer handed to the library ends at a PROT_NONE guard page, so a kernel that reads
 or writes past the caller's buffer faults even without instrumentation.
-The embedded interpreter keeps allocations alive until exit, so leak detection is off
-(``ASAN_OPTIONS=detect_leaks=0``).
+Leak detection is off (``ASAN_OPTIONS=detect_leaks=0``): the fuzz host exits mid-sequence
+with renderers alive by design.
 
 Environment: ``SMW_FUZZ_CALLS`` (default 100000), ``SMW_FUZZ_SEED`` (default 20240601).
 """
@@ -25,35 +26,23 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from spatialmw.model import save_model
-from tests.helpers import small_model
+from tests.helpers import SAN_ENV, SAN_FLAGS, SANITIZER_MARKERS, build_sdk
 
 pytestmark = [pytest.mark.c_api, pytest.mark.fuzz]
 
 ROOT = Path(__file__).resolve().parents[1]
-SAN_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
 CALLS = int(os.environ.get("SMW_FUZZ_CALLS", "100000"))
 SEED = int(os.environ.get("SMW_FUZZ_SEED", "20240601"))
-SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1",
-           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1"}
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
-                     "UndefinedBehaviorSanitizer", "SUMMARY: ")
 
 
 def build_asan_lib(outdir: Path) -> Path:
-    """A second build of the shim with ASan/UBSan (cffi/setuptools honour CFLAGS/LDFLAGS)."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, CFLAGS=" ".join(SAN_FLAGS + ["-g"]), LDFLAGS="-fsanitize=address,undefined")
-    out = outdir / "libspatialmw.so"
-    r = subprocess.run([sys.executable, str(ROOT / "bindings" / "build_lib.py"), "--out", str(out)],
-                       cwd=ROOT, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return out
+    """A second build of the native library with its C files under ASan/UBSan."""
+    build_sdk("--prefix", outdir, "--cflags", " ".join(SAN_FLAGS + ["-g"]))
+    return outdir / "lib" / "libspatialmw.so"
 
 
 def run_fuzz(run_host, exe: Path, calls: int, seed: int, args=(), timeout=600):

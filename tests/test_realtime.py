@@ -1,8 +1,8 @@
 """Real-time safety of the C audio path, measured from C hosts run with ``env -i``. Each
 check is a property of the code, not of the CPU's speed:
 
-(a) rendering while another thread of the same process runs a busy Python loop (holding the
-    GIL): the audio thread never takes the GIL and never waits on a lock (those calls are
+(a) rendering while another thread of the same process (a host embedding Python) runs a
+    busy Python loop (holding the GIL): the audio thread never takes the GIL and never waits on a lock (those calls are
     interposed and counted on the audio thread), and every block is rendered, finite;
 (b) no heap allocation on the audio thread after warm-up (malloc-family calls interposed
     and counted per thread);
@@ -49,7 +49,7 @@ def run_rt(run_host):
 def test_audio_thread_never_takes_the_gil_or_a_lock(rt_hosts, run_rt):
     k = run_rt(rt_hosts["rt_gil"], "3")
     assert k["PY_INITIALIZED"] == 1
-    assert k["HOOK_CALLS_IN_CREATE"] > 0, "the GIL/lock hooks did not see the library's start-up"
+    assert k["HOOK_CALLS"] > 0, "the GIL/lock hooks saw no call (not interposed?)"
     assert k["PY_BUSY_ITERS"] > 100, "the Python thread did not actually run"
     print(f"GIL-busy run: {int(k['BLOCKS'])} blocks, misses {int(k['MISSES'])}, "
           f"p50 {k['P50_MS']:.3f} ms, p99 {k['P99_MS']:.3f} ms, max {k['MAX_MS']:.3f} ms, "
@@ -63,7 +63,8 @@ def test_audio_thread_never_takes_the_gil_or_a_lock(rt_hosts, run_rt):
 def test_no_heap_allocation_on_audio_thread(rt_hosts, run_rt):
     k = run_rt(rt_hosts["rt_malloc"], "400")
     assert k["PROBE_SEEN"] == 1, "the malloc hooks are not active"
-    assert k["PROCESS_ALLOCS_UNTIL_CREATED"] > 1000, "hooks did not see the library's start-up"
+    # create allocates the pools, the model buffer and the renderer (19 calls here)
+    assert k["PROCESS_ALLOCS_UNTIL_CREATED"] >= 4, "hooks did not see the library's start-up"
     assert k["WRITE_CALLS"] == 400 * 16 and k["RENDER_CALLS"] == 400
     assert k["GAME_OPS"] > 50
     assert k["NONFINITE"] == 0

@@ -1,7 +1,11 @@
 /*
  * game_loop.c -- a minimal "game" driving spatialmw from C.
  *
- *   ./c_host out.wav [--fast] [--seconds S] [--tdw-only] [--model PATH]
+ *   ./c_host out.wav [--fast] [--seconds S] [--tdw-only] [--model PATH.smwm]
+ *
+ * Build against the SDK (make demo does this against build/, the unpacked SDK's layout):
+ *   cc game_loop.c $(pkg-config --cflags --libs spatialmw) -Wl,-rpath,<sdk>/lib -lpthread -lm
+ * or with CMake: find_package(spatialmw) + target_link_libraries(c_host spatialmw::spatialmw).
  *
  * - Game thread, 60 Hz: 16 sources orbit the listener (radii 1.5..6 m, different speeds
  *   and heights) and the listener turns slowly; poses go through smw_*_set_pose

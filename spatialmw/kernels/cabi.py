@@ -1,15 +1,34 @@
-"""C entry points of the real-time kernels: numba @cfunc wrappers over the pools.
+"""C entry points of the engine: numba @cfunc wrappers over caller-owned memory.
 
-The C shim calls these through function pointers from the audio thread; they take no GIL
-and allocate nothing (``carray`` only views the shim's memory)::
+``bindings/build_sdk.py`` compiles every function in :data:`ENTRY_POINTS` ahead of time
+into the native library under the C name given there (declared in ``bindings/shim.c``).
+None takes a GIL or allocates (``carray`` only views the caller's memory).
 
-    int32_t render(double *f64, float *f32, int64_t *i64, float *out_lr, int32_t frames);
-    int32_t write(double *f64, float *f32, int64_t *i64, int32_t slot,
-                  const float *samples, int32_t frames);
+Real-time path (audio thread)::
+
+    int32_t smwk_render(double *f64, float *f32, int64_t *i64, float *out_lr, int32_t frames);
+    int32_t smwk_write(double *f64, float *f32, int64_t *i64, int32_t slot,
+                       const float *samples, int32_t frames);
+
+Control path (``smw_renderer_create``; :mod:`.plan`)::
+
+    void    smwk_settings_default(double *settings);
+    int32_t smwk_check_model(const double *theta, int64_t n_theta, const int64_t *dims,
+                             const double *grid, int64_t n_grid, double head_radius);
+    int32_t smwk_plan(const double *settings, const double *theta, int64_t n_theta,
+                      const int64_t *dims, const double *grid, int64_t n_grid, int64_t *head);
+    int32_t smwk_init(const double *settings, const double *theta, int64_t n_theta,
+                      const int64_t *dims, const double *grid, int64_t n_grid,
+                      double *f64, float *f32, int64_t *i64);
+
+``dims`` always has ``ibc.DIMS_LEN`` elements, ``head`` ``plan.PLAN_LEN``, ``settings``
+``plan.S_LEN``; the int64 pool of ``smwk_init`` starts with ``smwk_plan``'s header.
 """
 from numba import carray, cfunc, types
 
+from .ibc import DIMS_LEN
 from .layout import H_MAX_BLOCK, H_N_F32, H_N_F64, H_N_I64, HEADER_LEN
+from .plan import PLAN_LEN, S_LEN, check_model, init_pools_core, plan_layout, settings_default
 from .render import render_core, write_core
 
 _f64p = types.CPointer(types.float64)
@@ -44,6 +63,43 @@ def write_cfunc(f64p, f32p, i64p, slot, samplesp, frames):
     return write_core(f64, f32, i64, slot, samples, frames)
 
 
-def kernel_addresses():
-    """(render, write) function addresses for the C shim."""
-    return render_cfunc.address, write_cfunc.address
+PLAN_SIG = types.int32(_f64p, _f64p, types.int64, _i64p, _f64p, types.int64, _i64p)
+INIT_SIG = types.int32(_f64p, _f64p, types.int64, _i64p, _f64p, types.int64, _f64p, _f32p, _i64p)
+CHECK_SIG = types.int32(_f64p, types.int64, _i64p, _f64p, types.int64, types.float64)
+
+
+@cfunc(types.void(_f64p), cache=True, nopython=True)
+def settings_default_cfunc(settingsp):
+    settings_default(carray(settingsp, S_LEN))
+
+
+@cfunc(CHECK_SIG, cache=True, nopython=True, error_model="numpy")
+def check_model_cfunc(thetap, n_theta, dimsp, gridp, n_grid, head_radius):
+    return check_model(carray(thetap, n_theta), carray(dimsp, DIMS_LEN), carray(gridp, n_grid),
+                       head_radius)
+
+
+@cfunc(PLAN_SIG, cache=True, nopython=True, error_model="numpy")
+def plan_cfunc(settingsp, thetap, n_theta, dimsp, gridp, n_grid, headp):
+    return plan_layout(carray(settingsp, S_LEN), carray(thetap, n_theta), carray(dimsp, DIMS_LEN),
+                       carray(gridp, n_grid), carray(headp, PLAN_LEN))
+
+
+@cfunc(INIT_SIG, cache=True, nopython=True, error_model="numpy")
+def init_cfunc(settingsp, thetap, n_theta, dimsp, gridp, n_grid, f64p, f32p, i64p):
+    head = carray(i64p, HEADER_LEN)
+    init_pools_core(carray(settingsp, S_LEN), carray(thetap, n_theta), carray(dimsp, DIMS_LEN),
+                    carray(gridp, n_grid), carray(f64p, head[H_N_F64]),
+                    carray(f32p, head[H_N_F32]), carray(i64p, head[H_N_I64]))
+    return 0
+
+
+# C name -> cfunc, for the ahead-of-time build
+ENTRY_POINTS = {
+    "smwk_render": render_cfunc,
+    "smwk_write": write_cfunc,
+    "smwk_settings_default": settings_default_cfunc,
+    "smwk_check_model": check_model_cfunc,
+    "smwk_plan": plan_cfunc,
+    "smwk_init": init_cfunc,
+}

@@ -35,44 +35,72 @@ from numba import njit
 from .fft import fft_inplace
 
 MODELING_DELAY_S = 32.0 / 48000.0
-LF_TRANSPARENT_HZ = 150.0
-LF_CORRECTED_HZ = 300.0
+LF_TRANSPARENT_HZ = 250.0
+LF_CORRECTED_HZ = 500.0
 IR_TAIL_TAPS = 64         # raised-cosine fall at the end of the impulse response window
 MAX_LOG_AMPLITUDE = 20.0  # exp(20) = +174 dB: nothing a fitted corrector comes near
 MIN_LOG_AMPLITUDE = -87.0
 MAX_PHASE = 1.0e3         # radians; a hostile model's phases stay finite and accurate
 
 
-def modeling_delay(sample_rate: float) -> int:
+@njit(cache=True)
+def modeling_delay(sample_rate):
     """The corrector's modelling delay in samples at ``sample_rate``."""
     return int(round(MODELING_DELAY_S * sample_rate))
 
 
 def ir_taps(n_fft: int, hop: int) -> int:
-    """Longest impulse response overlap-add convolution with this frame and hop allows."""
+    """Longest impulse response overlap-save convolution with this frame and hop allows."""
     return n_fft - hop + 1
 
 
-def ir_window(n_fft: int, hop: int, delay: int) -> np.ndarray:
-    """(n_fft,) window of the corrector's impulse response (see the module docstring)."""
-    taps = ir_taps(n_fft, hop)
+@njit(cache=True)
+def ir_window_fill(hop, delay, out):
+    """``out`` (n_fft) = the window of the corrector's impulse response (module docstring);
+    returns False if ``delay`` does not fit."""
+    n_fft = out.shape[0]
+    taps = n_fft - hop + 1
     if not 0 < delay < taps - IR_TAIL_TAPS:
-        raise ValueError(f"modelling delay {delay} does not fit a {taps}-tap response")
+        return False
+    for n in range(n_fft):
+        if n >= taps:
+            w = 0.0
+        elif n < delay:
+            w = 0.5 - 0.5 * math.cos(math.pi * (n + 1) / (delay + 1))
+        elif n >= taps - IR_TAIL_TAPS:
+            w = 0.5 + 0.5 * math.cos(math.pi * (n - (taps - IR_TAIL_TAPS) + 1) / (IR_TAIL_TAPS + 1))
+        else:
+            w = 1.0
+        out[n] = w
+    return True
+
+
+def ir_window(n_fft: int, hop: int, delay: int) -> np.ndarray:
+    """(n_fft,) :func:`ir_window_fill` as a new array."""
     w = np.zeros(n_fft)
-    n = np.arange(taps)
-    w[:taps] = 1.0
-    w[:delay] = 0.5 - 0.5 * np.cos(np.pi * (n[:delay] + 1) / (delay + 1))
-    t = n[taps - IR_TAIL_TAPS:] - (taps - IR_TAIL_TAPS)
-    w[taps - IR_TAIL_TAPS:taps] = 0.5 + 0.5 * np.cos(np.pi * (t + 1) / (IR_TAIL_TAPS + 1))
+    if not ir_window_fill(hop, delay, w):
+        raise ValueError(f"modelling delay {delay} does not fit a {ir_taps(n_fft, hop)}-tap response")
     return w
 
 
+@njit(cache=True, inline="always")
+def _blend_at(f):
+    t = min(max((f - LF_TRANSPARENT_HZ) / (LF_CORRECTED_HZ - LF_TRANSPARENT_HZ), 0.0), 1.0)
+    return 0.5 - 0.5 * math.cos(math.pi * t)
+
+
+@njit(cache=True)
+def lf_blend_fill(bin_hz, out):
+    """``out[k]`` = the corrector's weight at frequency ``k * bin_hz``: 0 where the head is
+    transparent, 1 where the network is used, a raised cosine between."""
+    for k in range(out.shape[0]):
+        out[k] = _blend_at(k * bin_hz)
+
+
 def lf_blend(freqs_hz) -> np.ndarray:
-    """Weight of the corrector at each frequency: 0 where the head is transparent, 1 where
-    the network is used, a raised cosine between."""
+    """:func:`lf_blend_fill`'s weight at arbitrary frequencies."""
     f = np.asarray(freqs_hz, dtype=np.float64)
-    t = np.clip((f - LF_TRANSPARENT_HZ) / (LF_CORRECTED_HZ - LF_TRANSPARENT_HZ), 0.0, 1.0)
-    return 0.5 - 0.5 * np.cos(np.pi * t)
+    return np.array([_blend_at(x) for x in f.ravel()]).reshape(f.shape)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)

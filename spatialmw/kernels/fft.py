@@ -32,23 +32,42 @@ def fft_tables(n: int):
     therefore reads its twiddles contiguously (n - 4 entries in all for n >= 16)."""
     if n < 2 or n & (n - 1):
         raise ValueError(f"FFT size must be a power of two >= 2, got {n}")
-    idx = []
-    q = 4
-    while 4 * q <= n:
-        k = np.arange(q)
-        idx += [k * (n // (2 * q)), k * (n // (4 * q)), (k + q) * (n // (4 * q))]
-        q *= 4
-    while q < n:
-        idx.append(np.arange(q) * (n // (2 * q)))
-        q <<= 1
-    m = np.concatenate(idx) if idx else np.zeros(0, dtype=np.int64)
     cos = np.zeros(n)
     sin = np.zeros(n)
-    cos[:m.size] = np.cos(2.0 * np.pi * m / n)
-    sin[:m.size] = -np.sin(2.0 * np.pi * m / n)
-    bits = int(math.log2(n))
-    rev = np.array([int(format(i, f"0{bits}b")[::-1], 2) for i in range(n)], dtype=np.int64)
+    rev = np.zeros(n, dtype=np.int64)
+    fft_tables_fill(n, cos, sin, rev)
     return cos, sin, rev
+
+
+@njit(cache=True)
+def fft_tables_fill(n, cos, sin, rev):
+    """Fill :func:`fft_tables`'s arrays (length ``n``, zeroed) in place: compiled, so the
+    native library's pool set-up (kernels/plan.py) builds the same tables."""
+    j = 0
+    q = 4
+    while 4 * q <= n:
+        for part in range(3):
+            for k in range(q):
+                m = k * (n // (2 * q)) if part == 0 else (k + (part - 1) * q) * (n // (4 * q))
+                cos[j] = math.cos(2.0 * math.pi * m / n)
+                sin[j] = -math.sin(2.0 * math.pi * m / n)
+                j += 1
+        q *= 4
+    while q < n:
+        for k in range(q):
+            m = k * (n // (2 * q))
+            cos[j] = math.cos(2.0 * math.pi * m / n)
+            sin[j] = -math.sin(2.0 * math.pi * m / n)
+            j += 1
+        q <<= 1
+    bits = 0
+    while (1 << bits) < n:
+        bits += 1
+    for i in range(n):
+        r = 0
+        for b in range(bits):
+            r |= ((i >> b) & 1) << (bits - 1 - b)
+        rev[i] = r
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)

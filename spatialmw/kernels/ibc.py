@@ -281,16 +281,25 @@ def ibc_scratch_size(dims) -> int:
     """float64 elements of scratch :func:`ibc_evaluate` needs:
     P (the float32 encoding uses half) + H (pose part) + two float32 H x KT hidden tiles + n_out KT (float64
     output tile); independent of the grid size K."""
-    d = np.asarray(dims, dtype=np.int64)
-    p = 4 + 2 * int(d[D_NDIR])
-    return int(_scratch_parts(p, int(d[D_H]), int(d[D_NOUT]))[3])
+    return int(ibc_scratch_len(np.asarray(dims, dtype=np.int64)))
+
+
+@njit(cache=True)
+def ibc_scratch_len(dims):
+    """:func:`ibc_scratch_size` for an int64 ``dims`` array, compiled (kernels/plan.py)."""
+    return _scratch_parts_jit(4 + 2 * dims[D_NDIR], dims[D_H], dims[D_NOUT])[3]
 
 
 def ibc_prepared_size(dims, k: int) -> int:
     """float32 elements of :func:`ibc_prepare`'s output for a grid of ``k`` points."""
-    d = np.asarray(dims, dtype=np.int64)
-    h = int(d[D_H])
-    return h * int(k) + int(d[D_L]) * h * h + h * (4 + 2 * int(d[D_NDIR]))
+    return int(ibc_prepared_len(np.asarray(dims, dtype=np.int64), int(k)))
+
+
+@njit(cache=True)
+def ibc_prepared_len(dims, k):
+    """:func:`ibc_prepared_size` for an int64 ``dims`` array, compiled (kernels/plan.py)."""
+    h = dims[D_H]
+    return h * k + dims[D_L] * h * h + h * (4 + 2 * dims[D_NDIR])
 
 
 def ibc_macs_per_evaluation(dims, k: int) -> int:

@@ -34,15 +34,35 @@ def table_rings(step_deg: float):
     """(counts, offsets) int64 arrays of the rings for a node spacing of ``step_deg``."""
     if not 0.5 <= step_deg <= 30.0:
         raise ValueError(f"direction table step must be in 0.5..30 degrees, got {step_deg}")
-    n_rings = int(round(180.0 / step_deg)) + 1
-    el = np.radians(-90.0 + np.arange(n_rings) * 180.0 / (n_rings - 1))
-    counts = np.maximum(1, np.round(360.0 * np.cos(el) / step_deg)).astype(np.int64)
-    counts[0] = counts[-1] = 1
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    counts = np.zeros(table_ring_total(step_deg), dtype=np.int64)
+    offsets = np.zeros_like(counts)
+    table_rings_fill(step_deg, counts, offsets)
     return counts, offsets
 
 
-def table_distance_rows(theta) -> int:
+@njit(cache=True)
+def table_ring_total(step_deg):
+    """Number of rings for a node spacing of ``step_deg`` (0.5..30 degrees)."""
+    return int(np.rint(180.0 / step_deg)) + 1
+
+
+@njit(cache=True)
+def table_rings_fill(step_deg, counts, offsets):
+    """Fill :func:`table_rings`' arrays (length :func:`table_ring_total`) in place; returns
+    the number of nodes. Compiled, so the native library plans the same table."""
+    n_rings = counts.shape[0]
+    total = 0
+    for r in range(n_rings):
+        el = math.radians(-90.0 + r * 180.0 / (n_rings - 1))
+        c = max(1, int(np.rint(360.0 * math.cos(el) / step_deg)))
+        counts[r] = 1 if r == 0 or r == n_rings - 1 else c
+        offsets[r] = total
+        total += counts[r]
+    return total
+
+
+@njit(cache=True)
+def table_distance_rows(theta):
     """Distance rows per node: 1 for a model whose distance range is a single value."""
     return 1 if theta[2] <= theta[1] else DISTANCE_NODES
 

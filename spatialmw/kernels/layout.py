@@ -78,6 +78,7 @@ H_DELAY = 68      # scalar: the corrector's modelling delay in samples (0 withou
 H_LISTENER_TRACK = 69  # float64 (16): the listener's tracked motion, fields LT_* below
 H_LANE_MIX_DELTA = 70  # float32: per-lane H_MIX_DELTA, as H_LANE_MIX
 H_GDELTA = 71     # float32 gains: the previous hop's gains minus this hop's (changing sources)
+H_EQ_RINGS = 72   # int64: the diffuse-field equaliser's sphere (counts, offsets) during set-up
 
 # per-slot strides
 LISTENER_LEN = 16  # px py pz qx qy qz qw - vx vy vz velocity_set - - - -

@@ -43,12 +43,46 @@ def sinc_table(taps: int = SINC_TAPS, phases: int = SINC_PHASES, beta: float = S
     using samples at offsets -(taps/2 - 1) .. taps/2. Each row sums to one (unity DC gain).
     The engine stores it as float32 (:func:`tdw_block_stereo_idx`): rounding the coefficients
     moves the response by < 1e-6 dB."""
-    frac = np.arange(phases + 1) / phases
-    offsets = np.arange(taps) - (taps // 2 - 1)
-    t = offsets[None, :] - frac[:, None]
-    arg = np.clip(1.0 - (2.0 * t / taps) ** 2, 0.0, None)
-    h = np.sinc(t) * np.i0(beta * np.sqrt(arg)) / np.i0(beta)
-    return h / h.sum(axis=1, keepdims=True)
+    out = np.zeros((phases + 1) * taps)
+    sinc_table_fill(beta, phases, taps, out)
+    return out.reshape(phases + 1, taps)
+
+
+@njit(cache=True)
+def bessel_i0(x):
+    """Modified Bessel function I0 by its power series (sum of ((x/2)^k / k!)^2), to full
+    float64 precision for the Kaiser window's |x| <= 20; np.i0 has no numba
+    implementation, and the engine's pools are filled by compiled code (kernels/plan.py)."""
+    q = 0.25 * x * x
+    term = 1.0
+    acc = 1.0
+    k = 1
+    while term > 1e-17 * acc:
+        term *= q / (k * k)
+        acc += term
+        k += 1
+    return acc
+
+
+@njit(cache=True)
+def _kaiser_sinc(t, taps, beta):
+    """Kaiser-windowed sinc at offset ``t`` (samples), before the row normalisation."""
+    arg = max(1.0 - (2.0 * t / taps) ** 2, 0.0)
+    s = 1.0 if t == 0.0 else math.sin(math.pi * t) / (math.pi * t)
+    return s * bessel_i0(beta * math.sqrt(arg)) / bessel_i0(beta)
+
+
+@njit(cache=True)
+def sinc_table_fill(beta, phases, taps, out):
+    """Fill ``out`` (flat, row-major (phases + 1) x taps, any float dtype) with
+    :func:`sinc_table`'s coefficients."""
+    for p in range(phases + 1):
+        frac = p / phases
+        total = 0.0
+        for j in range(taps):
+            total += _kaiser_sinc((j - (taps // 2 - 1)) - frac, taps, beta)
+        for j in range(taps):
+            out[p * taps + j] = _kaiser_sinc((j - (taps // 2 - 1)) - frac, taps, beta) / total
 
 
 @njit(cache=True, fastmath=True, inline="always")

@@ -1,5 +1,6 @@
-/* Real-time path vs the GIL: a second thread runs a busy pure-Python loop (holding the GIL,
- * released only at the interpreter's switch interval) while the audio thread renders 16
+/* Real-time path vs the GIL, in a host that embeds Python itself (an editor with Python
+ * scripting): a second thread runs a busy pure-Python loop (holding the GIL, released only
+ * at the interpreter's switch interval) while the audio thread renders 16
  * sources in 512-frame blocks at 48 kHz, paced in real time. The host interposes the
  * CPython calls that take the GIL and the pthread calls that wait on a lock, and counts
  * those made on the audio thread inside smw_source_write / smw_render: any such call means
@@ -72,9 +73,10 @@ static void* python_thread(void* arg)
 int main(int argc, char** argv)
 {
     g_seconds = argc > 1 ? atof(argv[1]) : 3.0;
+    Py_InitializeEx(0);    /* the host's own interpreter, without Python's signal handlers */
+    PyEval_SaveThread();
     g_r = create_renderer(BLOCK, 64, argc, argv);
     if (!g_r) return 1;
-    printf("HOOK_CALLS_IN_CREATE %ld\n", atomic_load(&n_hook_calls));   /* > 0: the hooks are live */
     const float ident[4] = {0, 0, 0, 1};
     for (int i = 0; i < NSRC; ++i) {
         smw_source_create(g_r, &g_src[i]);
@@ -122,6 +124,7 @@ int main(int argc, char** argv)
     printf("RT_PRIORITY %d\n", rt);
     printf("BLOCKS %ld\nRENDERED %ld\n", nb, rendered);
     printf("AUDIO_GIL_CALLS %ld\nAUDIO_LOCK_CALLS %ld\n", atomic_load(&n_gil), atomic_load(&n_lock));
+    printf("HOOK_CALLS %ld\n", atomic_load(&n_hook_calls));   /* > 0: the hooks are live */
     printf("PY_BUSY_ITERS %ld\n", g_py_iters);
     printf("ERRORS %ld\n", errors);
     printf("NONFINITE %ld\n", nonfinite);

@@ -146,7 +146,7 @@ static smw_result check(int fn, smw_result got, uint32_t documented, int want, c
 #define D_LATENCY (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER))
 #define D_CREATE (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_SETTINGS_SIZE) | \
                   B(SMW_ERROR_UNSUPPORTED_SAMPLE_RATE) | B(SMW_ERROR_INVALID_ARGUMENT) | \
-                  B(SMW_ERROR_MODEL_LOAD) | B(SMW_ERROR_PYTHON_INIT) | B(SMW_ERROR_OUT_OF_MEMORY))
+                  B(SMW_ERROR_MODEL_LOAD) | B(SMW_ERROR_UNSUPPORTED_CPU) | B(SMW_ERROR_OUT_OF_MEMORY))
 
 /* ------------------------------------------------------------------ oracle state */
 #define MAXH 8192

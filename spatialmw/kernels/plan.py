@@ -1,0 +1,409 @@
+"""The engine's control plane, compiled: settings + model -> pool layout, then filled pools.
+
+Both front ends run this same code. :mod:`spatialmw.engine` calls it (jitted) for the
+Python :class:`~spatialmw.engine.Engine`; the native library (``bindings/build_sdk.py``)
+compiles its @cfunc entry points (:mod:`.cabi`) ahead of time next to the real-time
+kernels, so a game's ``smw_renderer_create`` plans and fills the pools without Python.
+Nothing here allocates (the AOT library has no numba runtime): every function works on
+arrays its caller owns.
+
+Inputs, in the order the cfuncs take them:
+
+* ``settings`` float64 ``S_LEN``: the ``S_*`` fields below (:func:`settings_default`);
+* the model: ``theta`` (float64), ``dims`` (int64), ``grid`` (float64 Hz, strictly
+  increasing; without a model the caller passes [0, sample_rate / 2] and one-element
+  ``theta``/``dims``).
+
+:func:`plan_layout` writes the int64 pool header (:mod:`.layout`: every region's offset,
+the scalars, the three pool sizes); the caller allocates zeroed pools of those sizes,
+copies the header to the start of the int64 pool and calls :func:`init_pools_core`.
+
+Regions live in ONE table, :data:`REGIONS` (allocation order: header index, pool); their
+sizes come from :func:`_region_sizes`. A new region is a header index in :mod:`.layout`,
+a row here and a line there.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from .. import geometry
+from . import layout as L
+from .fft import fft_tables_fill
+from . import ibc as ibc_mod
+from .ibc import ibc_prepare, ibc_prepared_len, ibc_scratch_len
+from .corrector import ir_window_fill, lf_blend_fill, modeling_delay
+from .ibc_table import (build_table, diffuse_field_table_eq, table_distance_rows, table_ring_total,
+                        table_rings_fill)
+from .lanes import LANES
+from .tdw import SINC_BETA, SINC_PHASES, SINC_TAPS, sinc_table_fill
+
+N_FFT = 512
+HOP = 256
+MAX_DELAY_SECONDS = 1.0   # 343 m of propagation delay; farther sources keep this delay
+REEVAL_DEGREES = 1.0      # a source's corrector gains are updated when its direction moves more than this
+REEVAL_LOG_DISTANCE = 0.05
+IBC_EVALS_PER_512_FRAMES = 16     # see spatialmw.engine for what these budgets buy
+IBC_LOOKUPS_PER_512_FRAMES = 256
+IBC_TABLE_STEP_DEGREES = 3.0  # 0.09 dB interpolation error, ~4,600 directions (7 MB, ~70 ms)
+
+# settings fields (float64)
+S_SAMPLE_RATE = 0
+S_MAX_SOURCES = 1
+S_MAX_BLOCK = 2
+S_IBC = 3              # 1: a model is given (corrector on)
+S_TABLE_STEP = 4       # degrees between direction-table nodes; 0: no table
+S_EVALS_PER_512 = 5    # <= 0: no limit
+S_LOOKUPS_PER_512 = 6  # <= 0: no limit
+S_HEAD_RADIUS = 7      # metres (the model's, or geometry.DEFAULT_HEAD_RADIUS)
+S_SPEED_OF_SOUND = 8
+S_EQUALIZATION = 9     # 0: none, 1: diffuse field (the C enum smw_equalization)
+S_LEN = 16
+DIFFUSE_FIELD_STEP_DEGREES = 5.0  # directions the diffuse-field average is taken over (~1,650)
+EQ_RINGS = 37          # rings of that sphere
+
+# plan_layout results
+PLAN_OK = 0
+PLAN_BAD_SETTINGS = 1
+
+F64, F32, I64 = 0, 1, 2
+_ALIGN = (8, 16, 8)   # elements: float32 regions start on 64-byte boundaries for the vector code
+
+# (header index, pool), in allocation order
+REGIONS = np.array([
+    (L.H_LISTENER, F64), (L.H_SRC_POSE, F64), (L.H_SRC_PARAM, F64), (L.H_THETA, F64),
+    (L.H_SCRATCH, F64), (L.H_IBC_OUT, F64), (L.H_BIN_W, F64), (L.H_TWID_COS, F64),
+    (L.H_TWID_SIN, F64), (L.H_WINDOW, F64), (L.H_SRC_STATE, F64), (L.H_WORK, F64),
+    (L.H_MIX, F64), (L.H_MIX_DELTA, F64), (L.H_CONST, F64), (L.H_LF_BLEND, F64), (L.H_EQ, F64),
+    (L.H_IR_WINDOW, F64), (L.H_LISTENER_TRACK, F64),
+    (L.H_RING, F32), (L.H_STAGE, F32), (L.H_GCUR, F32), (L.H_GTGT, F32), (L.H_GPREV, F32),
+    (L.H_GDELTA, F32), (L.H_GAIN_SCRATCH, F32), (L.H_LANE_MIX_DELTA, F32), (L.H_FIFO, F32),
+    (L.H_SINC, F32), (L.H_LANE_WORK, F32), (L.H_LANE_MIX, F32), (L.H_TABLES32, F32),
+    (L.H_LANE_ALPHA, F32), (L.H_TDW_OUT, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
+    (L.H_TABLE_COUNTS, I64), (L.H_SRC_CTL, I64), (L.H_DIMS, I64), (L.H_BIN_IDX, I64),
+    (L.H_BITREV, I64), (L.H_SRC_COUNT, I64), (L.H_GLOBAL, I64), (L.H_TDW_IDX, I64),
+    (L.H_EQ_RINGS, I64),
+], dtype=np.int64)
+
+
+@njit(cache=True)
+def settings_default(settings):
+    """Fill ``settings`` (float64 ``S_LEN``) with the defaults: 48 kHz, 64 sources,
+    1024-frame blocks, corrector on with the 3-degree table, the default head."""
+    settings[:] = 0.0
+    settings[S_SAMPLE_RATE] = 48000.0
+    settings[S_MAX_SOURCES] = 64.0
+    settings[S_MAX_BLOCK] = 1024.0
+    settings[S_IBC] = 1.0
+    settings[S_TABLE_STEP] = IBC_TABLE_STEP_DEGREES
+    settings[S_EVALS_PER_512] = IBC_EVALS_PER_512_FRAMES
+    settings[S_LOOKUPS_PER_512] = IBC_LOOKUPS_PER_512_FRAMES
+    settings[S_HEAD_RADIUS] = geometry.DEFAULT_HEAD_RADIUS
+    settings[S_SPEED_OF_SOUND] = geometry.SPEED_OF_SOUND
+    settings[S_EQUALIZATION] = 0.0
+
+
+@njit(cache=True)
+def _uses_table(settings):
+    return settings[S_IBC] != 0.0 and settings[S_TABLE_STEP] > 0.0
+
+
+@njit(cache=True)
+def _region_sizes(settings, theta, dims, grid, head):
+    """head[h] = elements of region h (region and scalar indices are disjoint), the
+    header's scalars, and the ring counts after the header (see :func:`plan_layout`)."""
+    s = int(settings[S_MAX_SOURCES])
+    sr = int(settings[S_SAMPLE_RATE])
+    mb = int(settings[S_MAX_BLOCK])
+    ibc = settings[S_IBC] != 0.0
+    nbins = N_FFT // 2 + 1
+    k = grid.shape[0]
+    theta_len = theta.shape[0] if ibc else 1
+    dims_len = dims.shape[0] if ibc else 1
+    scratch_len = ibc_scratch_len(dims) if ibc else 1
+    prep_len = ibc_prepared_len(dims, k) if ibc else 1
+    n_rings = table_ring_total(settings[S_TABLE_STEP]) if _uses_table(settings) else 0
+    n_rho = table_distance_rows(theta) if n_rings > 0 else 0
+    nodes = 0
+    if n_rings > 0:
+        counts = head[L.HEADER_LEN:L.HEADER_LEN + n_rings]
+        offsets = head[L.HEADER_LEN + n_rings:L.HEADER_LEN + 2 * n_rings]
+        nodes = table_rings_fill(settings[S_TABLE_STEP], counts, offsets)
+    ring_len = 1 << int(math.ceil(math.log2(MAX_DELAY_SECONDS * sr + mb + 8)))
+    stage_len = N_FFT + mb
+    batches = (s + LANES - 1) // LANES
+    size = head
+    size[L.H_LISTENER] = L.LISTENER_LEN
+    size[L.H_LISTENER_TRACK] = L.LT_LEN
+    size[L.H_LF_BLEND] = nbins
+    size[L.H_EQ] = 4 * nbins
+    size[L.H_IR_WINDOW] = N_FFT
+    size[L.H_MIX_DELTA] = 4 * nbins
+    size[L.H_GAIN_SCRATCH] = 4 * nbins
+    size[L.H_LANE_MIX_DELTA] = 4 * nbins * LANES
+    size[L.H_EQ_RINGS] = 2 * EQ_RINGS
+    size[L.H_SRC_POSE] = s * L.POSE_STRIDE
+    size[L.H_SRC_PARAM] = s * L.PARAM_STRIDE
+    size[L.H_THETA] = theta_len
+    size[L.H_SCRATCH] = scratch_len
+    size[L.H_IBC_OUT] = 4 * k
+    size[L.H_BIN_W] = nbins
+    size[L.H_TWID_COS] = N_FFT
+    size[L.H_TWID_SIN] = N_FFT
+    size[L.H_WINDOW] = N_FFT
+    size[L.H_SRC_STATE] = s * L.STATE_STRIDE
+    size[L.H_WORK] = 2 * N_FFT
+    size[L.H_MIX] = 4 * nbins
+    size[L.H_CONST] = L.C_LEN
+    size[L.H_RING] = s * ring_len
+    # corrector on: every source has its own lane of staging and gains; off: the warped
+    # sources are summed into one shared stereo staging buffer (the STFT is linear)
+    size[L.H_STAGE] = batches * 2 * stage_len * LANES if ibc else 2 * stage_len
+    size[L.H_GCUR] = batches * 4 * nbins * LANES if ibc else LANES
+    size[L.H_GTGT] = size[L.H_GCUR]
+    size[L.H_GPREV] = size[L.H_GCUR]
+    size[L.H_GDELTA] = size[L.H_GCUR]
+    size[L.H_FIFO] = 2 * (mb + 2 * HOP)
+    size[L.H_SINC] = (SINC_PHASES + 1) * SINC_TAPS
+    size[L.H_LANE_WORK] = 2 * N_FFT * LANES
+    size[L.H_LANE_MIX] = 4 * nbins * LANES
+    size[L.H_TABLES32] = 3 * N_FFT
+    size[L.H_LANE_ALPHA] = LANES
+    size[L.H_TDW_OUT] = 2 * mb
+    size[L.H_IBC_PREP] = prep_len
+    size[L.H_IBC_TABLE] = max(1, nodes * n_rho * 4 * nbins)
+    size[L.H_TABLE_COUNTS] = max(1, 2 * n_rings)
+    size[L.H_SRC_CTL] = s * L.CTL_STRIDE
+    size[L.H_DIMS] = dims_len
+    size[L.H_BIN_IDX] = nbins
+    size[L.H_BITREV] = N_FFT
+    size[L.H_SRC_COUNT] = s * L.COUNT_STRIDE
+    size[L.H_GLOBAL] = L.G_LEN
+    size[L.H_TDW_IDX] = 2 * mb
+    head[L.H_SAMPLE_RATE] = sr
+    head[L.H_MAX_SOURCES] = s
+    head[L.H_MAX_BLOCK] = mb
+    head[L.H_NFFT] = N_FFT
+    head[L.H_HOP] = HOP
+    head[L.H_RING_LEN] = ring_len
+    head[L.H_GRID_K] = k
+    head[L.H_IBC_ENABLED] = 1 if ibc else 0
+    head[L.H_THETA_LEN] = theta_len
+    head[L.H_DIMS_LEN] = dims_len
+    head[L.H_SCRATCH_LEN] = scratch_len
+    head[L.H_STAGE_LEN] = stage_len
+    head[L.H_FIFO_LEN] = mb + 2 * HOP
+    head[L.H_MAX_DELAY] = ring_len - mb - 8
+    head[L.H_IBC_PREP_LEN] = prep_len
+    head[L.H_BATCHES] = batches
+    head[L.H_TABLE_RINGS] = n_rings
+    head[L.H_TABLE_NRHO] = n_rho
+    head[L.H_DELAY] = modeling_delay(sr) if ibc else 0
+
+
+@njit(cache=True)
+def settings_valid(settings):
+    """The ranges the engine serves (callers report which one failed themselves)."""
+    sr = settings[S_SAMPLE_RATE]
+    step = settings[S_TABLE_STEP]
+    return ((sr == 44100.0 or sr == 48000.0 or sr == 96000.0)
+            and 1.0 <= settings[S_MAX_SOURCES] <= 4096.0
+            and 1.0 <= settings[S_MAX_BLOCK] <= 16384.0
+            and (step == 0.0 or 0.5 <= step <= 30.0)
+            and 1.0 <= settings[S_SPEED_OF_SOUND] <= 1.0e4
+            and (settings[S_EQUALIZATION] == 0.0 or settings[S_EQUALIZATION] == 1.0))
+
+
+MAX_RINGS = 361                       # rings of the finest table (0.5 degrees)
+PLAN_LEN = L.HEADER_LEN + 2 * MAX_RINGS  # plan_layout's output: the header, then scratch
+
+
+@njit(cache=True)
+def plan_layout(settings, theta, dims, grid, head):
+    """Write the pool header into ``head[:L.HEADER_LEN]`` (``head`` has ``PLAN_LEN``
+    elements; the rest is scratch): every region's offset, the scalars and the three pool
+    sizes. Returns ``PLAN_OK`` or ``PLAN_BAD_SETTINGS``."""
+    if not settings_valid(settings):
+        return PLAN_BAD_SETTINGS
+    head[:] = 0
+    _region_sizes(settings, theta, dims, grid, head)
+    f64_end = 0
+    f32_end = 0
+    i64_end = L.HEADER_LEN
+    for row in range(REGIONS.shape[0]):
+        h = REGIONS[row, 0]
+        pool = REGIONS[row, 1]
+        n = head[h]
+        a = _ALIGN[pool]
+        if pool == F64:
+            head[h] = (f64_end + a - 1) // a * a
+            f64_end = head[h] + n
+        elif pool == F32:
+            head[h] = (f32_end + a - 1) // a * a
+            f32_end = head[h] + n
+        else:
+            head[h] = (i64_end + a - 1) // a * a
+            i64_end = head[h] + n
+    head[L.H_MAGIC] = L.MAGIC
+    head[L.H_N_F64] = f64_end
+    head[L.H_N_F32] = f32_end
+    head[L.H_N_I64] = i64_end
+    return PLAN_OK
+
+
+@njit(cache=True)
+def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
+    """Fill zeroed pools whose int64 pool starts with :func:`plan_layout`'s header: model
+    weights, FFT, window and sinc tables, the corrector's prepared weights and direction
+    table, constants and the initial state."""
+    sr = settings[S_SAMPLE_RATE]
+    ibc = settings[S_IBC] != 0.0
+    s = i64[L.H_MAX_SOURCES]
+    k = grid.shape[0]
+    nbins = N_FFT // 2 + 1
+    lis = i64[L.H_LISTENER]
+    f64[lis + 6] = 1.0   # identity orientation
+    for j in range(s):
+        f64[i64[L.H_SRC_POSE] + j * L.POSE_STRIDE + 6] = 1.0
+    c = i64[L.H_CONST]
+    f64[c + L.C_SPEED_OF_SOUND] = settings[S_SPEED_OF_SOUND]
+    f64[c + L.C_HEAD_RADIUS] = settings[S_HEAD_RADIUS]
+    f64[c + L.C_COS_REEVAL] = math.cos(math.radians(REEVAL_DEGREES))
+    f64[c + L.C_LOGDIST_REEVAL] = REEVAL_LOG_DISTANCE
+    f64[c + L.C_EVALS_PER_512] = settings[S_EVALS_PER_512]
+    f64[c + L.C_LOOKUPS_PER_512] = settings[S_LOOKUPS_PER_512]
+    sinc = i64[L.H_SINC]
+    sinc_table_fill(SINC_BETA, SINC_PHASES, SINC_TAPS, f32[sinc:sinc + (SINC_PHASES + 1) * SINC_TAPS])
+    cos = f64[i64[L.H_TWID_COS]:i64[L.H_TWID_COS] + N_FFT]
+    sin = f64[i64[L.H_TWID_SIN]:i64[L.H_TWID_SIN] + N_FFT]
+    win = f64[i64[L.H_WINDOW]:i64[L.H_WINDOW] + N_FFT]
+    fft_tables_fill(N_FFT, cos, sin, i64[i64[L.H_BITREV]:i64[L.H_BITREV] + N_FFT])
+    t32 = i64[L.H_TABLES32]
+    for n in range(N_FFT):  # overlap-save: each frame is the newest N samples, unwindowed
+        win[n] = 1.0
+        f32[t32 + n] = cos[n]
+        f32[t32 + N_FFT + n] = sin[n]
+        f32[t32 + 2 * N_FFT + n] = win[n]
+    blend = f64[i64[L.H_LF_BLEND]:i64[L.H_LF_BLEND] + nbins]
+    lf_blend_fill(sr / N_FFT, blend)
+    # each FFT bin reads the grid's (a, phi) linearly between its two enclosing points
+    for b in range(nbins):
+        fb = b * sr / N_FFT
+        j = 0
+        while j < k - 2 and grid[j + 1] <= fb:   # the last grid point <= fb, clamped to 0..k-2
+            j += 1
+        i64[i64[L.H_BIN_IDX] + b] = j
+        f64[i64[L.H_BIN_W] + b] = min(max((fb - grid[j]) / (grid[j + 1] - grid[j]), 0.0), 1.0)
+    if ibc:
+        # element loops, not slice assignment: numba's array copy may allocate a temporary
+        th = i64[L.H_THETA]
+        for j in range(theta.shape[0]):
+            f64[th + j] = theta[j]
+        d = i64[L.H_DIMS]
+        for j in range(dims.shape[0]):
+            i64[d + j] = dims[j]
+        pp = i64[L.H_IBC_PREP]
+        prep = f32[pp:pp + i64[L.H_IBC_PREP_LEN]]
+        ibc_prepare(theta, dims, grid, prep)
+        window = f64[i64[L.H_IR_WINDOW]:i64[L.H_IR_WINDOW] + N_FFT]
+        ir_window_fill(HOP, i64[L.H_DELAY], window)
+        # the evaluation scratch, output and work regions serve the set-up, then start clean
+        scratch = f64[i64[L.H_SCRATCH]:i64[L.H_SCRATCH] + i64[L.H_SCRATCH_LEN]]
+        out = f64[i64[L.H_IBC_OUT]:i64[L.H_IBC_OUT] + 4 * k]
+        work = f64[i64[L.H_WORK]:i64[L.H_WORK] + 2 * N_FFT]
+        shaping = (i64[i64[L.H_BIN_IDX]:i64[L.H_BIN_IDX] + nbins],
+                   f64[i64[L.H_BIN_W]:i64[L.H_BIN_W] + nbins], blend,
+                   2.0 * math.pi * i64[L.H_DELAY] / N_FFT, window, cos, sin,
+                   i64[i64[L.H_BITREV]:i64[L.H_BITREV] + N_FFT], work[:N_FFT], work[N_FFT:])
+        eq = f64[i64[L.H_EQ]:i64[L.H_EQ] + 4 * nbins]
+        if settings[S_EQUALIZATION] == 1.0:
+            er = i64[L.H_EQ_RINGS]
+            eq_counts = i64[er:er + EQ_RINGS]
+            table_rings_fill(DIFFUSE_FIELD_STEP_DEGREES, eq_counts, i64[er + EQ_RINGS:er + 2 * EQ_RINGS])
+            power = f64[i64[L.H_MIX_DELTA]:i64[L.H_MIX_DELTA] + 2 * nbins]
+            diffuse_field_table_eq(theta, dims, prep, eq_counts, shaping, scratch, out,
+                                   f32[i64[L.H_GAIN_SCRATCH]:i64[L.H_GAIN_SCRATCH] + 4 * nbins], power, eq)
+            power[:] = 0.0
+        n_rings = i64[L.H_TABLE_RINGS]
+        if n_rings > 0:
+            tc = i64[L.H_TABLE_COUNTS]
+            counts = i64[tc:tc + n_rings]
+            offsets = i64[tc + n_rings:tc + 2 * n_rings]
+            nodes = table_rings_fill(settings[S_TABLE_STEP], counts, offsets)
+            n_rho = i64[L.H_TABLE_NRHO]
+            tb = i64[L.H_IBC_TABLE]
+            build_table(theta, dims, prep, counts, offsets, n_rho, shaping, eq,
+                        f32[tb:tb + nodes * n_rho * 4 * nbins], scratch, out)
+        scratch[:] = 0.0
+        out[:] = 0.0
+        work[:] = 0.0
+    g = i64[L.H_GLOBAL]
+    i64[g + L.G_STAGE_FILL] = N_FFT - HOP
+    i64[g + L.G_FIFO_COUNT] = HOP  # primed with one hop of silence: any frame count works
+
+
+# check_model results: 0 = usable; each other code names the first rule broken
+MODEL_OK = 0
+MODEL_BAD_DIMS = 1        # n_dir/n_freq/H/L outside LIMITS, unknown activation, n_out != 4
+MODEL_TOO_LARGE = 2       # dims imply more than MAX_PARAMS parameters
+MODEL_THETA_LENGTH = 3    # theta's length is not what dims imply
+MODEL_THETA_VALUES = 4    # NaN/Inf or |value| > 1e6 in theta
+MODEL_HEADER = 5          # r_ref <= 0, rho_min > rho_max or f_scale <= 0
+MODEL_GRID = 6            # grid not 2..MAX_GRID finite, >= 0, strictly increasing, <= 1e6 Hz
+MODEL_HEAD_RADIUS = 7     # head radius outside 0.03..0.2 m
+MODEL_CHECK_TEXT = (
+    "usable",
+    "dims out of range (n_dir, n_freq, H <= 1024, L <= 16, activation 0..2, n_out 4)",
+    "dims imply too many parameters",
+    "theta length is not what dims need",
+    "theta contains NaN/Inf or magnitudes > 1e6",
+    "bad header constants (r_ref > 0, rho_min <= rho_max, f_scale > 0)",
+    "grid_hz must be 2..4096 finite points, >= 0, strictly increasing, <= 1e6 Hz",
+    "head radius outside 0.03..0.2 m",
+)
+MAX_PARAMS = 1_000_000    # loader bound (the shipped design target is <= 50,000)
+MAX_GRID = 4096
+DIM_LIMITS = (1024, 1024, 1024, 16)   # n_dir, n_freq, H, L
+DIM_LOWER = (0, 0, 1, 0)
+HEAD_RADIUS_MIN = 0.03
+HEAD_RADIUS_MAX = 0.2
+
+
+@njit(cache=True)
+def check_model(theta, dims, grid, head_radius):
+    """The model's values against what the engine can run safely (model files are
+    untrusted); returns ``MODEL_OK`` or the first ``MODEL_*`` code broken. ``dims`` must
+    have ``ibc.DIMS_LEN`` elements (the file formats check that before calling). The one
+    implementation of these rules: the .npz loader (:mod:`spatialmw.model`), the asset
+    reader (:mod:`spatialmw.asset`) and the C library all call it."""
+    code = check_model_arrays(theta, dims, grid)
+    if code == MODEL_OK and not HEAD_RADIUS_MIN <= head_radius <= HEAD_RADIUS_MAX:
+        return MODEL_HEAD_RADIUS
+    return code
+
+
+@njit(cache=True)
+def check_model_arrays(theta, dims, grid):
+    """:func:`check_model` without the head radius."""
+    for i in range(4):
+        if not DIM_LOWER[i] <= dims[i] <= DIM_LIMITS[i]:
+            return MODEL_BAD_DIMS
+    if not 0 <= dims[ibc_mod.D_ACT] <= 2 or dims[ibc_mod.D_NOUT] != ibc_mod.N_OUT:
+        return MODEL_BAD_DIMS
+    total = ibc_mod.ibc_layout(dims)[8]
+    if total > MAX_PARAMS:
+        return MODEL_TOO_LARGE
+    if theta.shape[0] != total:
+        return MODEL_THETA_LENGTH
+    for v in theta:
+        if not abs(v) <= 1e6:
+            return MODEL_THETA_VALUES
+    if not (theta[0] > 0.0 and theta[1] <= theta[2] and theta[3] > 0.0):
+        return MODEL_HEADER
+    n = grid.shape[0]
+    if not 2 <= n <= MAX_GRID or not (0.0 <= grid[0] and grid[n - 1] <= 1e6):
+        return MODEL_GRID
+    for j in range(n):
+        if not math.isfinite(grid[j]) or (j > 0 and not grid[j] > grid[j - 1]):
+            return MODEL_GRID
+    return MODEL_OK

@@ -1,0 +1,142 @@
+"""Python bindings to the shipped native library (cffi ABI mode: nothing is compiled).
+
+Scripts and tests drive exactly the binary a game links (``build/lib/libspatialmw.so`` from
+``make lib``, or any SDK's ``lib/libspatialmw.so.<major>``)::
+
+    >>> from spatialmw.native import Renderer
+    >>> with Renderer(max_sources=4, max_block=512) as r:           # doctest: +SKIP
+    ...     src = r.add_source()
+    ...     r.set_source_pose(src, (0.0, 2.0, 0.0))                   # 2 m to the left
+    ...     r.write(src, samples)                                     # float32 mono
+    ...     out = r.render(512)                                       # (512, 2) float32
+
+The declarations come from ``include/spatialmw.h`` itself (preprocessor lines dropped), so
+they cannot drift from the library. Every failing call raises :class:`NativeError` with the
+result code and ``smw_last_error`` text.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from cffi import FFI
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = ROOT / "include" / "spatialmw.h"
+DEFAULT_LIB = ROOT / "build" / "lib" / "libspatialmw.so"
+COORDS = {"native": 0, "unity": 1, "unreal": 2, "openal": 3}
+DISTANCE_MODELS = {"none": 0, "inverse_clamped": 1, "linear": 2}
+
+_loaded: dict[str, tuple] = {}
+
+
+class NativeError(RuntimeError):
+    """A call into the native library failed; ``code`` is its smw_result."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(f"{message} (smw_result {code})")
+        self.code = code
+
+
+def header_cdef(text: str) -> str:
+    """The header's declarations in the subset of C that cffi's cdef parses."""
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S).replace("\\\n", " ")
+    # preprocessor lines go, and with them the C++ guard's `extern "C" {` ... `}` pair
+    lines = [line for line in text.splitlines()
+             if not line.lstrip().startswith("#") and line.strip() not in ('extern "C" {', "}")]
+    return "\n".join(lines).replace("SMW_API", "")
+
+
+def load(path=None):
+    """(ffi, lib) for the library at ``path`` (default: ``build/lib/libspatialmw.so``)."""
+    p = str(Path(os.fspath(path)).resolve()) if path is not None else str(DEFAULT_LIB)
+    if p not in _loaded:
+        if not os.path.exists(p):
+            raise NativeError(-1, f"native library {p} not found (build it with `make lib`)")
+        ffi = FFI()
+        ffi.cdef(header_cdef(HEADER.read_text()))
+        _loaded[p] = (ffi, ffi.dlopen(p))
+    return _loaded[p]
+
+
+class Renderer:
+    """One ``smw_renderer``. Positions in the chosen coordinate system; not thread-safe
+    from Python (the C library's game/audio thread split is for C hosts)."""
+
+    def __init__(self, sample_rate: int = 48000, max_sources: int = 64, max_block: int = 1024,
+                 model=None, coordinate_system: str = "native", corrector: bool = True,
+                 table_step: float = 3.0, lib=None):
+        self.ffi, self.lib = load(lib)
+        s = self.lib.smw_renderer_settings_default()
+        s.sample_rate, s.max_sources, s.max_block_frames = sample_rate, max_sources, max_block
+        s.coordinate_system = COORDS[coordinate_system]
+        s.enable_corrector = int(bool(corrector))
+        s.corrector_table_step_deg = table_step
+        self._path = self.ffi.new("char[]", os.fsencode(model)) if model is not None else self.ffi.NULL
+        s.model_path = self._path
+        out = self.ffi.new("smw_renderer**")
+        rc = self.lib.smw_renderer_create(self.ffi.new("smw_renderer_settings*", s), out)
+        if rc != 0:
+            raise NativeError(rc, self.ffi.string(self.lib.smw_last_error(self.ffi.NULL)).decode())
+        self._r = out[0]
+        self.max_block = max_block
+        self._out = np.zeros(2 * max_block, dtype=np.float32)
+
+    def _check(self, rc: int) -> None:
+        if rc != 0:
+            raise NativeError(rc, self.ffi.string(self.lib.smw_last_error(self._r)).decode())
+
+    @property
+    def latency_frames(self) -> int:
+        n = self.ffi.new("int32_t*")
+        self._check(self.lib.smw_renderer_get_latency(self._r, n))
+        return int(n[0])
+
+    def add_source(self, gain: float = 1.0, distance_model: str = "inverse_clamped",
+                   min_distance: float = 1.0, max_distance: float = 1.0e6, rolloff: float = 1.0,
+                   doppler: bool = True, spatialize: bool = True) -> int:
+        h = self.ffi.new("smw_source*")
+        self._check(self.lib.smw_source_create(self._r, h))
+        src = int(h[0])
+        self._check(self.lib.smw_source_set_gain(self._r, src, gain))
+        self._check(self.lib.smw_source_set_distance_model(
+            self._r, src, DISTANCE_MODELS[distance_model], min_distance, max_distance, rolloff))
+        self._check(self.lib.smw_source_set_doppler(self._r, src, int(doppler)))
+        self._check(self.lib.smw_source_set_spatialize(self._r, src, int(spatialize)))
+        return src
+
+    def remove_source(self, src: int) -> None:
+        self._check(self.lib.smw_source_destroy(self._r, src))
+
+    def set_listener_pose(self, position, quaternion=(0.0, 0.0, 0.0, 1.0)) -> None:
+        self._check(self.lib.smw_listener_set_pose(self._r, list(map(float, position)),
+                                                   list(map(float, quaternion))))
+
+    def set_source_pose(self, src: int, position, quaternion=(0.0, 0.0, 0.0, 1.0)) -> None:
+        self._check(self.lib.smw_source_set_pose(self._r, src, list(map(float, position)),
+                                                 list(map(float, quaternion))))
+
+    def write(self, src: int, samples) -> None:
+        x = np.ascontiguousarray(samples, dtype=np.float32)
+        self._check(self.lib.smw_source_write(self._r, src, self.ffi.from_buffer("float[]", x), x.shape[0]))
+
+    def render(self, frames: int) -> np.ndarray:
+        """``frames`` stereo frames as a new (frames, 2) float32 array."""
+        self._check(self.lib.smw_render(self._r, self.ffi.from_buffer("float[]", self._out), int(frames)))
+        return self._out[:2 * frames].reshape(frames, 2).copy()
+
+    def close(self) -> None:
+        if getattr(self, "_r", None) is not None:
+            self.lib.smw_renderer_destroy(self._r)
+            self._r = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        self.close()
