@@ -523,3 +523,14 @@ def frame_differences(est, ref, sr: int, frame: int = 960, fmin: float = 100.0,
     itd = np.array([abs(itd_us(a[0], a[1], sr) - itd_us(b[0], b[1], sr)) for a, b in zip(fe, fr)])
     lev = np.abs(third_octave_levels(fe, sr, fmin, fmax) - third_octave_levels(fr, sr, fmin, fmax))
     return {"ild_db": ild, "itd_us": itd, "third_octave_db": np.mean(lev, axis=(-2, -1))}
+
+
+def delay_samples(reference, output, at: int, length: int = 4096, search: int = 30000) -> int:
+    """How many samples ``output`` lags ``reference`` around output sample ``at``: the peak of
+    the cross-correlation of ``output[at:at + length]`` with ``reference`` over lags 0 ..
+    ``search`` (for noise-like signals; a moving delay smears the peak)."""
+    seg = np.asarray(output[at:at + length], dtype=np.float64)
+    lo = max(at - search, 0)
+    ref = np.asarray(reference[lo:at + length], dtype=np.float64)
+    c = np.correlate(ref, seg, mode="valid")
+    return int(at - lo - int(np.argmax(np.abs(c))))

@@ -166,6 +166,103 @@ def pre_echo(system, setup, idx: int) -> float:
     return max(M.pre_echo_db(ir[e], M.onset_index(h[e]) + pre, SR) for e in range(2))
 
 
+DOPPLER_SPEED = 20.0      # m/s, the pass of the Doppler row: a 1 kHz tone, closest 3 m
+DOPPLER_CLOSEST = 3.0
+DOPPLER_TONE = 1000.0
+DOPPLER_SECONDS = 3.0
+DOPPLER_CASES = (("60hz", 60.0, 0.0, False), ("60hz_jitter_velocity", 60.0, 0.3, True),
+                 ("30hz_jitter", 30.0, 0.3, False), ("144hz_jitter", 144.0, 0.3, False))
+
+
+def passing_tone(ibc: bool, rate_hz: float, jitter: float, velocity: bool, seed: int = 0):
+    """(t, f): the instantaneous frequency (Hz, mean of the ears, 4 ms average) of a
+    DOPPLER_TONE passing the listener at DOPPLER_SPEED (closest DOPPLER_CLOSEST, along +x
+    at y = DOPPLER_CLOSEST), with poses set at ``rate_hz`` (+- ``jitter``, relative) as a
+    game's thread sets them, and the source velocity given when ``velocity``; rendered by
+    the Engine in 512-frame blocks; ``t`` is the source time each sample was emitted at
+    if the renderer were exact (output time minus the latency)."""
+    from scipy.signal import hilbert
+
+    from ..engine import Engine
+    rng = np.random.default_rng(seed)
+    eng = Engine(SR, max_sources=1, max_block=512, ibc=ibc)
+    h = eng.add_source(distance_model="none")
+    x0 = -DOPPLER_SPEED * DOPPLER_SECONDS / 2
+    blocks = int(DOPPLER_SECONDS * SR) // 512
+    times = [0.0]
+    while times[-1] < DOPPLER_SECONDS:
+        times.append(times[-1] + (1.0 + jitter * rng.uniform(-1.0, 1.0)) / rate_hz)
+    eng.set_source_pose(h, [x0, DOPPLER_CLOSEST, 0.0])
+    if velocity:
+        eng.set_source_velocity(h, [DOPPLER_SPEED, 0.0, 0.0])
+    sig = (0.5 * np.sin(2 * np.pi * DOPPLER_TONE * np.arange(blocks * 512) / SR)).astype(np.float32)
+    out, k = [], 1
+    for b in range(blocks):
+        while k < len(times) and times[k] <= b * 512 / SR:
+            eng.set_source_pose(h, [x0 + DOPPLER_SPEED * times[k], DOPPLER_CLOSEST, 0.0])
+            k += 1
+        eng.write(h, sig[b * 512:(b + 1) * 512])
+        out.append(eng.render(512))
+    y = np.concatenate(out).astype(np.float64)
+    phase = [np.unwrap(np.angle(hilbert(y[:, e]))) for e in range(2)]
+    f = np.mean([np.diff(p) for p in phase], axis=0) * SR / (2 * np.pi)
+    m = int(0.004 * SR)
+    f = np.convolve(f, np.ones(m) / m, mode="same")
+    return (np.arange(f.size) + 0.5 - eng.latency_frames) / SR, f
+
+
+def doppler_curve(t):
+    """The exact (retarded-time) frequency of :func:`passing_tone`'s pass at reception
+    times ``t``: the emission time t_e solves t - t_e = |p(t_e)| / c (fixed point)."""
+    from ..geometry import SPEED_OF_SOUND
+    x0 = -DOPPLER_SPEED * DOPPLER_SECONDS / 2
+    te = np.array(t, dtype=np.float64)
+    for _ in range(40):
+        te = t - np.hypot(x0 + DOPPLER_SPEED * te, DOPPLER_CLOSEST) / SPEED_OF_SOUND
+    return DOPPLER_TONE * np.gradient(te, t)
+
+
+def doppler(setup) -> dict:
+    """Pitch error (%, p99 and max over the pass from 0.8 s to 0.3 s before the end) of
+    :func:`passing_tone` against :func:`doppler_curve`, per pose rate."""
+    out = {}
+    for name, ibc in (("liteinn", True), ("tdw", False)):
+        row = {}
+        for case, rate, jitter, velocity in DOPPLER_CASES:
+            t, f = passing_tone(ibc, rate, jitter, velocity)
+            sel = (t > 0.8) & (t < DOPPLER_SECONDS - 0.3)
+            err = np.abs(f[sel] / doppler_curve(t[sel]) - 1.0) * 100.0
+            row[f"doppler_{case}_pct"] = [float(np.percentile(err, 99)), float(err.max())]
+        out[name] = row
+    return out
+
+
+def teleport(setup) -> dict:
+    """A noise source jumping from 2 m to 60 m in front between two blocks: the largest
+    sample step around the jump relative to the largest before it, and how far (ms) the
+    read position moved (a replay shows as the path difference, 170 ms)."""
+    from ..engine import Engine
+    out = {}
+    rng = np.random.default_rng(3)
+    x = (0.2 * rng.standard_normal(100 * 512)).astype(np.float32)
+    for name, ibc in (("liteinn", True), ("tdw", False)):
+        eng = Engine(SR, max_sources=1, max_block=512, ibc=ibc)
+        h = eng.add_source(distance_model="none")
+        eng.set_source_pose(h, [2.0, 0.0, 0.0])
+        y = []
+        for b in range(100):
+            if b == 50:
+                eng.set_source_pose(h, [60.0, 0.0, 0.0])
+            eng.write(h, x[b * 512:(b + 1) * 512])
+            y.append(eng.render(512))
+        y = np.concatenate(y).astype(np.float64)
+        steps = np.abs(np.diff(y[:, 0]))
+        lags = [M.delay_samples(x, y[:, 0], at) for at in (45 * 512, 60 * 512)]
+        out[name] = {"teleport_step_ratio": float(steps[48 * 512:56 * 512].max() / steps[:45 * 512].max()),
+                     "teleport_read_jump_ms": float(abs(lags[1] - lags[0]) / SR * 1e3)}
+    return out
+
+
 MEASUREMENTS = {
     "thdn": thdn,
     "start_offset": start_offset,
@@ -174,6 +271,8 @@ MEASUREMENTS = {
     "moving_horizontal_1": moving("horizontal", 1.0, 2.0),
     "moving_horizontal_4": moving("horizontal", 4.0, 2.0),
     "moving_vertical_1": moving("vertical", 1.0, 2.0),
+    "doppler": doppler,
+    "teleport": teleport,
 }
 
 
@@ -197,4 +296,8 @@ LABELS = {
     "ild_50hz_90deg_db": ("ILD at 50 Hz, source at 90° dB", "{:.2f}"),
     **_moving_labels(),
     "median_plane_itd_us": ("median-plane |ITD| µs (vertical circle, median / p95)", "{:.1f}"),
+    **{f"doppler_{c[0]}_pct": (f"Doppler pitch error % vs exact, poses {c[0].replace('_', ' ')} (p99 / max)",
+                               "{:.2f}") for c in DOPPLER_CASES},
+    "teleport_step_ratio": ("teleport 2 -> 60 m: largest sample step / before", "{:.2f}"),
+    "teleport_read_jump_ms": ("teleport 2 -> 60 m: read position jump ms (replay would be 170)", "{:.1f}"),
 }

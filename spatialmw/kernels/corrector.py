@@ -17,7 +17,7 @@ set of gains the engine uses, from the network or from the direction table, the 
    :data:`LF_CORRECTED_HZ`), so the level tends to the warp's distance gain, the ILD to 0
    and the phase to the warp's pure delay (the measured KEMAR set cannot say otherwise:
    its loudspeaker rolls off below about 200 Hz);
-3. a modelling delay of :data:`MODELING_DELAY_S` (32 samples at 48 kHz) makes the small
+3. a modelling delay of :data:`MODELING_DELAY_S` (12 samples at 48 kHz) makes the small
    non-causal part of the residual filter causal; the engine reports it in its latency;
 4. the impulse response (both ears in one complex transform) is multiplied by
    :func:`ir_window`: a raised-cosine rise over the modelling delay (energy before the
@@ -34,7 +34,7 @@ from numba import njit
 
 from .fft import fft_inplace
 
-MODELING_DELAY_S = 32.0 / 48000.0
+MODELING_DELAY_S = 12.0 / 48000.0
 LF_TRANSPARENT_HZ = 250.0
 LF_CORRECTED_HZ = 500.0
 IR_TAIL_TAPS = 64         # raised-cosine fall at the end of the impulse response window

@@ -44,7 +44,7 @@ BAND = (100.0, 16000.0)
 HELD_OUT_MOD, HELD_OUT_REM = 10, 3
 MIN_TRAIN_DIRECTIONS = 8
 STFT_N, STFT_HOP = 512, 256   # the engine's frame and hop (overlap-add convolution)
-PRE_ECHO_GUARD = 6            # samples before the warp's onset not counted as pre-echo
+PRE_ECHO_GUARD = 3            # samples before the warp's onset not counted as pre-echo
 W_PRE_ECHO = 30.0
 
 
