@@ -46,6 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spatialmw.cli import positive_int
+
 ROOT = Path(__file__).resolve().parent.parent
 SR = 48000
 BLOCK = 512
@@ -462,7 +464,7 @@ def _markdown(result):
                 f" (round by round: {', '.join(f'{x:.2f}' for x in per)})" if per else ""))
     if result.get("startup"):
         lines += ["", "Start-up, renderer creation to the end of the first block (s):", "",
-                  "| cache | C API (smw_renderer_create, incl. Python start) | Python Engine (incl. imports) |",
+                  "| cache | C API (smw_renderer_create) | Python Engine (incl. imports) |",
                   "|---|---|---|"]
         for label, e in result["startup"].items():
             lines.append(f"| {label} | {_fmt(e.get('c_api_s'), 2)} | {_fmt(e.get('python_engine_s'), 2)} |")
@@ -492,18 +494,8 @@ def _markdown(result):
 
 # ----------------------------------------------------------------------------- main
 
-def _count(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {v}")
-    return v
-
-
 def _sizes(text):
-    return tuple(_count(s) for s in text.split(","))
+    return tuple(positive_int(s) for s in text.split(","))
 
 
 def _parse(argv):
@@ -515,7 +507,7 @@ def _parse(argv):
     ap.add_argument("--sizes", type=_sizes, default=None,
                     help=f"comma-separated source counts (default: {','.join(map(str, DEFAULT_SIZES))}, "
                          f"with --quick {','.join(map(str, QUICK_SIZES))})")
-    ap.add_argument("--blocks", type=_count, default=None, help="timed blocks per point (default 150, 15 with --quick)")
+    ap.add_argument("--blocks", type=positive_int, default=None, help="timed blocks per point (default 150, 15 with --quick)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-cache start-up measurement")
     return ap.parse_args(argv)
 

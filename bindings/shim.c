@@ -586,7 +586,7 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
     atomic_init(&r->last_error, (const char*)NULL);
 
     /* warm-up: one silent block so the first real block pays no first-call costs. The
-     * stream must then start from the initial state, or the STFT hop phase would differ
+     * stream must then start from the initial state, or the hop phase would differ
      * from a Python Engine's and the same scene would not render to the same samples: the
      * int64 and float64 pools are restored (the float32 pool only received silence). */
     {

@@ -2,8 +2,9 @@
  * spatialmw.h -- public C API of spatialmw, binaural (headphone) spatial audio for games.
  *
  * Every source is rendered by Lite-INN: a per-ear time-domain warp (ITD, propagation
- * delay, distance gain, Doppler) followed by an implicit neural binaural corrector
- * (head shadow, pinna cues) applied in the STFT domain.
+ * delay, distance gain, exact Doppler) followed by an implicit neural binaural corrector
+ * (head shadow, pinna cues): per-bin gains whose impulse response fits the frame, applied
+ * by overlap-save convolution, so a static source is a linear time-invariant filter.
  *
  * ---------------------------------------------------------------------------------
  * QUICK START
@@ -171,7 +172,7 @@ typedef struct {
     int32_t enable_corrector;    /**< 1 = full Lite-INN (TDW + IBC), 0 = time-domain warp only (cheaper). Default 1 */
     float corrector_table_step_deg; /**< spacing of the corrector's direction table, 0.5..30 degrees,
                                       or 0 for none. Moving sources read the table every block they
-                                      move (~2 us each; 7 MB and ~70 ms of creation at 3 degrees);
+                                      move (about 19 MB and 0.1-0.5 s of creation at 3 degrees);
                                       without it every update evaluates the network (~14 us), under a
                                       budget of 16 per block. Default 3 */
     /* --- added in 0.2 (a 0.1 struct, sizeof without these two fields, is still accepted) --- */
@@ -278,9 +279,8 @@ SMW_API smw_result smw_source_set_velocity(smw_renderer* renderer, smw_source so
 /** Mark the source's next pose as a jump (game thread): instead of sweeping the Doppler
  *  shift across the distance, the delay line keeps playing on (nothing is replayed or
  *  skipped; the remaining delay offset fades at an inaudible 0.2 % rate) and the old and
- *  new positions crossfade over one block. Jumps faster than 0.9 x the speed of sound, or
- *  of more than 5 ms of path off the predicted motion in one update, are treated this way
- *  without the call. */
+ *  new positions crossfade over one block. Jumps faster than 0.9 x the speed of sound are
+ *  treated this way without the call; slower ones glide like fast motion. */
 SMW_API smw_result smw_source_teleport(smw_renderer* renderer, smw_source source);
 
 /** Linear gain, finite and in [0, 1000]. */

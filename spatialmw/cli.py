@@ -46,7 +46,8 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescription
         return super()._get_help_string(action)
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1, or a one-line error."""
     try:
         v = int(text)
     except ValueError:
@@ -204,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True,
                    help="output .wav (checked before rendering; written to a temporary file and "
                         "renamed when complete; missing folders are created)")
-    r.add_argument("--block", type=_positive_int, default=512, help="engine block size in frames")
+    r.add_argument("--block", type=positive_int, default=512, help="engine block size in frames")
     r.set_defaults(func=cmd_render)
 
     pl = add("play", "render a JSON scene and play it through OpenAL (already binaural: "
@@ -223,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--init-model", metavar="FILE", default=None,
                    help="with --binaural-speech: fine-tune this model .npz instead of starting from scratch")
     f.add_argument("-o", "--output", required=True, help="output model .npz (checked before fitting)")
-    f.add_argument("--steps", type=_positive_int, default=None,
+    f.add_argument("--steps", type=positive_int, default=None,
                    help="training steps, >= 1 (default: the fit's own, see docs/FITTING.md)")
     f.add_argument("--seed", type=int, default=0, help="random seed")
     f.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",

@@ -31,6 +31,7 @@ import numpy as np
 from . import geometry
 from .kernels import layout as L
 from .kernels import plan as P
+from .kernels.corrector import EQUALIZATIONS
 from .kernels.plan import (HOP, IBC_EVALS_PER_512_FRAMES, IBC_LOOKUPS_PER_512_FRAMES,  # noqa: F401
                            IBC_TABLE_STEP_DEGREES, N_FFT, REEVAL_DEGREES)
 from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
@@ -48,7 +49,6 @@ MAX_POSITION = 1.0e6      # metres; beyond this a pose is rejected as absurd
 # table (ibc_table_step = 0) moving sources are evaluated directly under that budget (with
 # more than 16 moving, each one's gains refresh every ceil(moving / 16) blocks).
 # New sources are always served at once (a lookup, or an evaluation without a table).
-EQUALIZATIONS = ("none", "diffuse_field")  # the C enum smw_equalization, in order
 # The budgets, the table step and the other constants above live in kernels/plan.py, which
 # the native library compiles too.
 
@@ -310,8 +310,8 @@ class Engine:
 
     def teleport_source(self, src: int) -> None:
         """Treat the source's next pose as a jump: no Doppler sweep, nothing replayed, the
-        old and new position crossfaded over one block. (Jumps faster than sound, or of
-        more than 1.7 m of path off the motion in one update, are detected without this.)"""
+        old and new position crossfaded over one block. (Jumps faster than 0.9 x the speed of
+        sound are detected without this; slower ones glide, as fast motion would.)"""
         self._ctl(src)
         self.f64[self.layout.source_params + src * L.PARAM_STRIDE + L.P_TELEPORTS] += 1.0
 

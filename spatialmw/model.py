@@ -245,7 +245,7 @@ def save_model(model: LiteINNModel, path) -> Path:
     meta["format"] = FORMAT_NAME
     meta["format_version"] = FORMAT_VERSION
     meta.setdefault("sample_rate", 48000)
-    meta.setdefault("stft", {"n_fft": 512, "hop": 256, "window": "sqrt-hann"})
+    meta.setdefault("stft", {"n_fft": 512, "hop": 256, "method": "overlap-save convolution"})
     meta["head_model"] = dict(meta.get("head_model", {}), radius=float(model.head_radius), kind="sphere-woodworth")
     meta["layers"] = {"n_dir": int(model.dims[D_NDIR]), "n_freq": int(model.dims[D_NFREQ]),
                       "hidden": int(model.dims[D_H]), "hidden_layers": int(model.dims[D_L]),

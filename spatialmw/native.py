@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from cffi import FFI
 
+from .kernels.corrector import EQUALIZATIONS
+
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ROOT / "include" / "spatialmw.h"
 DEFAULT_LIB = ROOT / "build" / "lib" / "libspatialmw.so"
@@ -67,13 +69,16 @@ class Renderer:
 
     def __init__(self, sample_rate: int = 48000, max_sources: int = 64, max_block: int = 1024,
                  model=None, coordinate_system: str = "native", corrector: bool = True,
-                 table_step: float = 3.0, lib=None):
+                 table_step: float = 3.0, speed_of_sound: float = 343.0,
+                 equalization: str = "none", lib=None):
         self.ffi, self.lib = load(lib)
         s = self.lib.smw_renderer_settings_default()
         s.sample_rate, s.max_sources, s.max_block_frames = sample_rate, max_sources, max_block
         s.coordinate_system = COORDS[coordinate_system]
         s.enable_corrector = int(bool(corrector))
         s.corrector_table_step_deg = table_step
+        s.speed_of_sound = speed_of_sound
+        s.equalization = EQUALIZATIONS.index(equalization) if equalization in EQUALIZATIONS else -1
         self._path = self.ffi.new("char[]", os.fsencode(model)) if model is not None else self.ffi.NULL
         s.model_path = self._path
         out = self.ffi.new("smw_renderer**")

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import geometry
 from .errors import SpatialmwError
+from .kernels.corrector import EQUALIZATIONS
 
 MAX_SCENE_BYTES = 4 * 2 ** 20
 MAX_SOURCES = 256
@@ -299,9 +300,12 @@ class Scene:
     sources: list = field(default_factory=list)
     coordinate_system: str = "native"
     base_dir: Path | None = None
+    equalization: str = "none"     # "none" (the measured HRTF) or "diffuse_field" (Lite-INN only)
 
     def __post_init__(self):
         _axes(self.coordinate_system)
+        if self.equalization not in EQUALIZATIONS:
+            raise SceneError(f"unknown equalization {self.equalization!r}; expected one of {EQUALIZATIONS}")
 
     def add(self, source: Source) -> Source:
         self.sources.append(source)
@@ -397,7 +401,8 @@ class Scene:
         if progress and kernel_cache_is_cold():
             print("compiling kernels (first run only)...", file=sys.stderr, flush=True)
         n = int(round(self.duration * self.sample_rate))
-        eng = Engine(self.sample_rate, len(self.sources), block, model=model, ibc=ibc)
+        eng = Engine(self.sample_rate, len(self.sources), block, model=model, ibc=ibc,
+                     equalization=self.equalization)
         lat = eng.latency_frames
         handles = [eng.add_source(gain=s.gain, distance_model=s.distance_model, min_distance=s.min_distance,
                                   max_distance=s.max_distance, rolloff=s.rolloff, doppler=s.doppler,
@@ -558,7 +563,8 @@ _ORIENT = {"static": ({"yaw_deg", "pitch_deg", "roll_deg"},
                                    _finite(d.get("yaw_deg", 0.0), "yaw_deg")))}
 _SOURCE_KEYS = {"name", "signal", "trajectory", "gain", "distance_model", "min_distance", "max_distance",
                 "rolloff", "doppler", "spatialize", "loop"}
-_SCENE_KEYS = {"sample_rate", "duration", "coordinate_system", "listener", "sources", "description"}
+_SCENE_KEYS = {"sample_rate", "duration", "coordinate_system", "listener", "sources", "description",
+               "equalization"}
 
 
 def _typed(d, table, what):
@@ -649,7 +655,7 @@ def _scene_from_dict(d, base_dir):
         raise SceneError(f"unsupported sample_rate {sr!r}; use 44100, 48000 or 96000")
     scene = Scene(duration=_finite(d.get("duration", 5.0), "duration", 1e-3, MAX_DURATION),
                   sample_rate=int(sr), listener=listener, sources=sources, coordinate_system=cs,
-                  base_dir=base_dir)
+                  base_dir=base_dir, equalization=d.get("equalization", "none"))
     # sample every trajectory once so a bad one fails at load, not mid-render
     t = np.linspace(0.0, scene.duration, 16)
     scene.listener_poses(t)

@@ -273,3 +273,13 @@ def test_host_environment_does_not_leak_in(hosts, run_host):
     r = run_host([hosts["create_time"]], timeout=120, env=env)
     assert r.rc == 0, r.log
     assert r.kv["FIRST_CREATE_S"] > 0
+
+
+def test_motion_settings_and_settings_sizes_through_c(c_host, run_host):
+    """Velocity setters, teleports, speed_of_sound, equalization and the settings sizes the
+    library accepts, each checked against its documented result (tests/c/motion_api.c)."""
+    r = run_host([c_host(CDIR / "motion_api.c")], timeout=300)
+    print(r.stdout)
+    failed = [line for line in r.stdout.splitlines() if line.startswith("CASE") and line.endswith(" 0")]
+    assert r.rc == 0 and not failed, f"{failed}\n{r.log}"
+    assert r.stdout.count("CASE") == 20

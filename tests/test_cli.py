@@ -59,7 +59,7 @@ def test_every_option_has_help_and_the_description_is_plain_text():
     p = build_parser()
     assert "``" not in p.description and "::" not in p.description
     sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(sub.choices) == {"render", "play", "fit", "eval", "info"}  # no 'bench': not in the package
+    assert set(sub.choices) == {"render", "play", "fit", "eval", "export", "info"}  # no 'bench': not in the package
     for name, sp in sub.choices.items():
         for a in sp._actions:
             assert a.help, f"{name} {a.option_strings or a.dest} has no help"
@@ -258,8 +258,8 @@ def test_every_public_exception_derives_from_spatialmw_error_and_keeps_its_old_b
                 "SOFAError": ValueError, "FitError": ValueError, "EvaluationError": RuntimeError,
                 "OpenALError": RuntimeError, "SofalizerError": RuntimeError, "PlaybackError": RuntimeError}
     found = {}
-    for mod in ("engine", "geometry", "scene", "model", "hrtf.sofa", "train.fit_hrtf", "evaluation",
-                "peers.openal", "peers.sofalizer", "playback"):
+    for mod in ("engine", "geometry", "scene", "model", "hrtf.sofa", "train.fit_hrtf", "evaluation.protocol",
+                "openal_binding", "peers.sofalizer", "playback"):
         m = importlib.import_module(f"spatialmw.{mod}")
         for name, cls in inspect.getmembers(m, inspect.isclass):
             if issubclass(cls, Exception) and cls.__module__ == m.__name__:

@@ -198,39 +198,50 @@ def test_dataset_frame_conversion():
     np.testing.assert_allclose(q[0] / np.linalg.norm(q[0]), to_native_quaternion(rows[0, 3:], "unreal"))
 
 
-def test_engine_effective_response_matches_stft_overlap_add():
-    """The fitter's model of the engine (G on the 257 bins of a 512-point sqrt-Hann STFT,
-    hop 256, overlap-add) equals the transfer function of that processing measured on noise."""
-    from spatialmw.train.fit_hrtf import engine_effective, stft_lag_window
+def test_fitter_sees_what_the_engine_renders():
+    """The fitter's model of the engine (``rendered_response``: the network through the
+    engine's shaping kernel) and its torch mirror (what the loss is computed on) equal the
+    engine's measured impulse response for a static source, relative to the warp."""
+    import torch
 
-    rng = np.random.default_rng(1)
-    n, hop = 512, 256
-    k = np.arange(n // 2 + 1)
-    # smooth magnitude, a phase ramp (40 samples delay) and a small acausal part
-    g = (1.0 + 0.5 * np.cos(k / 9.0)) * np.exp(-2j * np.pi * k * 40 / n) + 0.2 * np.exp(2j * np.pi * k * 30 / n)
-    x = rng.standard_normal(hop * 400)
-    w = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n))
-    y = np.zeros(x.size + n)
-    for s in range(0, x.size - n, hop):
-        y[s:s + n] += w * np.fft.irfft(np.fft.rfft(w * x[s:s + n]) * g, n)
-    # H1 estimate on long (8192-point) segments, input and output aligned, so the
-    # rectangular segments' bias (1 - |lag| / 8192) is small
-    seg = 8192
-    sxx = sxy = 0.0
-    for s in range(4096, x.size - 2 * seg, 1024):
-        xs = np.fft.rfft(x[s - seg // 2:s + seg // 2])
-        ys = np.fft.rfft(y[s - seg // 2:s + seg // 2])
-        sxx = sxx + np.abs(xs) ** 2
-        sxy = sxy + np.conj(xs) * ys
-    ir_est = np.fft.irfft(sxy / sxx, seg)
-    ir_est = np.concatenate([ir_est[:512], ir_est[seg - 512:]])  # lags -512..511 -> 1024 circular
-    heff = engine_effective(g[None])[0]
-    ir_ref = np.fft.irfft(heff, 1024)
-    seg = 1024
-    c = stft_lag_window()
-    assert c[n - 1] == pytest.approx(1.0)
-    for lag in (40, -30):
-        assert ir_est[lag % seg] == pytest.approx(ir_ref[lag % seg], abs=0.01)
-    assert np.max(np.abs(ir_est - ir_ref)) < 0.02
-    # G = 1 is transparent
-    assert np.allclose(engine_effective(np.ones((1, 257)))[0], 1.0, atol=1e-12)
+    from spatialmw.engine import Engine
+    from spatialmw.geometry import tdw_ear_targets
+    from spatialmw.model import load_model
+    from spatialmw.train.fit_hrtf import (N_FFT_EVAL, _torch_rendered, engine_shaping,
+                                          interp_matrix, rendered_response)
+    from spatialmw.train.torch_model import TorchIBC
+
+    sr = 48000
+    model = load_model(None)
+    pos = np.array([0.8, 1.0, 0.3])
+    u = pos / np.linalg.norm(pos)
+    resp = rendered_response(model, u, float(np.linalg.norm(pos)), sr)      # (2, 513)
+    # the torch mirror
+    fb, blend, window, delay = engine_shaping(sr)
+    net = TorchIBC.from_theta(model.theta, model.dims, dtype=torch.float64)
+    y = net(torch.tensor(u[None]), torch.tensor([np.linalg.norm(pos)]), torch.tensor(model.grid_hz))
+    f = np.fft.rfftfreq(N_FFT_EVAL, 1.0 / sr)
+    H, _ = _torch_rendered(y, torch.tensor(interp_matrix(model.grid_hz, fb).T), torch.tensor(blend),
+                           torch.tensor(2 * np.pi * fb * delay / sr), torch.tensor(window),
+                           torch.tensor(np.exp(2j * np.pi * f * delay / sr)), N_FFT_EVAL)
+    np.testing.assert_allclose(H.detach().numpy()[0], resp, atol=2e-3 * np.abs(resp).max())
+    # the engine: an impulse, latency and the warp's delay removed
+    eng = Engine(sr, max_sources=1, max_block=512, ibc_table_step=0)
+    h = eng.add_source(distance_model="none", doppler=False)
+    eng.set_source_pose(h, pos)
+    x = np.zeros(8 * 512, np.float32)
+    x[512] = 1.0
+    out = []
+    for b in range(8):
+        eng.write(h, x[b * 512:(b + 1) * 512])
+        out.append(eng.render(512))
+    ir = np.concatenate(out)[512 + eng.latency_frames:].astype(np.float64)[:N_FFT_EVAL]
+    dl, dr, _, _, dist = tdw_ear_targets(pos, model.head_radius, 343.0, False)
+    warp = (np.array([dl, dr]) * sr + 8.0)[:, None]                            # + MIN_DELAY
+    meas = np.fft.rfft(ir.T, N_FFT_EVAL, axis=-1) * np.exp(2j * np.pi * f * warp / sr)
+    band = (f > 100) & (f < 16000)
+    err_db = 20 * np.log10(np.abs(meas[:, band]) / np.abs(resp[:, band]))
+    assert np.median(np.abs(err_db)) < 0.05
+    assert np.max(np.abs(err_db)) < 0.5
+
+

@@ -180,24 +180,26 @@ def test_tiling_remainders_match_torch(hidden, layers, k):
     assert np.all(np.isnan(out[grid.size * 4:]))  # nothing written past K*4
 
 
-def test_engine_targets_match_model_gain(engine):
-    # _ibc_targets (vectorised expansion) == exp(a + j phi) interpolated as LiteINNModel.gain
+def test_engine_targets_are_the_shaped_network_output(engine):
+    """_ibc_targets stores, in the source's lane, the network's output shaped by the engine's
+    kernel; those gains' impulse response fits N - H + 1 taps (so the overlap-save
+    convolution is exact)."""
     from spatialmw.engine import N_FFT
     from spatialmw.kernels import layout as L
     from spatialmw.kernels.lanes import LANES
-    from spatialmw.kernels.render import _gain_base, _ibc_targets
+    from spatialmw.kernels.render import _gain_base, _ibc_targets, shape_gains
     eng = engine
     nb = N_FFT // 2 + 1
-    fb = np.arange(nb) * 48000.0 / N_FFT
     rng = np.random.default_rng(5)
     for s in range(2):
         u = rng.normal(size=3)
         u /= np.linalg.norm(u)
-        _ibc_targets(eng.f64, eng.f32, eng.i64, s, u[0], u[1], u[2], 1.7, nb, True)
+        _ibc_targets(eng.f64, eng.f32, eng.i64, s, u[0], u[1], u[2], 1.7, nb, True, True, 0.0)
         g0 = _gain_base(eng.i64, L.H_GTGT, s, nb)  # lane-major: bin k, part c at + (4k + c) LANES
-        got = eng.f32[g0:g0 + 4 * nb * LANES:LANES].astype(np.float64).reshape(nb, 2, 2)
-        ref = eng.model.gain(u, 1.7, fb)
-        ref[:, [0, -1]] = ref[:, [0, -1]].real  # real at DC and Nyquist, as a real filter is
-        for e in range(2):
-            np.testing.assert_allclose(got[:, e, 0] + 1j * got[:, e, 1], ref[e],
-                                       rtol=2e-6, atol=1e-6 * np.abs(ref[e]).max())
+        got = eng.f32[g0:g0 + 4 * nb * LANES:LANES].astype(np.float64)
+        ref = np.zeros(4 * nb)
+        shape_gains(eng.f64, eng.i64, eng.model.evaluate(u, 1.7).ravel(), ref)
+        np.testing.assert_allclose(got, ref, atol=1e-6 * np.abs(ref).max())
+        g = got.reshape(nb, 2, 2)
+        h = np.fft.irfft((g[:, :, 0] + 1j * g[:, :, 1]).T, N_FFT, axis=-1)
+        assert np.sum(h[:, N_FFT // 2 + 1:] ** 2) < 1e-10 * np.sum(h ** 2)

@@ -42,12 +42,13 @@ def test_scene_through_c_api_matches_python(c_host, run_host, speech_path, tmp_p
     scene = demo_like_scene(speech_path)
     block = 480
     corrector = 1
-    from spatialmw.engine import N_FFT
+    from spatialmw.engine import Engine
+    latency = Engine(scene.sample_rate, 1, block).latency_frames   # the C host's is the same
     script, out = tmp_path / "script.bin", tmp_path / "out.f32"
-    write_script(script, scene, block, N_FFT, corrector)
+    write_script(script, scene, block, latency, corrector)
     r = run_host([exe, script, out], timeout=300)
     assert r.rc == 0, r.log
-    y_c = np.fromfile(out, dtype="<f4").reshape(-1, 2)[N_FFT:]
+    y_c = np.fromfile(out, dtype="<f4").reshape(-1, 2)[latency:]
     y_py = scene.render("liteinn", block=block)
     assert y_c.shape == y_py.shape
     assert np.std(y_py) > 0.01

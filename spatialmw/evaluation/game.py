@@ -47,7 +47,7 @@ def pink_noise(seconds: float, seed: int = 7) -> np.ndarray:
     """Pink noise (sigma 0.25) as scenes generate it (``"noise:pink"``)."""
     from ..scene import _load_signal
     n = int(round(seconds * SR))
-    return _load_signal({"noise": "pink", "seed": seed}, SR, n, None).astype(np.float64)
+    return _load_signal({"noise": "pink", "seed": seed}, False, SR, n, None).astype(np.float64)
 
 
 def thdn(setup) -> dict:

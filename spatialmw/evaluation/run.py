@@ -31,11 +31,13 @@ class _Setup:
     """Everything one process needs to render and score (rebuilt in each worker process
     from plain arguments)."""
 
-    def __init__(self, sofa, model_path, with_openal, openal_lag, time_offset,
+    def __init__(self, sofa, model_path, with_openal, openal_lag, time_offset, head_radius,
                  speech_seconds=SPEECH_SECONDS):
+        from ..hrtf.conditioning import condition_hrirs
         from ..hrtf.sofa import read_sofa
 
-        self.hset = hset = read_sofa(sofa, sample_rate=SR)
+        # the reference the model was fitted to: level normalised, head-transparent bass
+        self.hset = hset = condition_hrirs(read_sofa(sofa, sample_rate=SR), head_radius)[0]
         self.train_idx, self.test_idx = split(hset.n_directions)
         self.T = float(time_offset)
         self.d0 = int(round(self.T * SR))
@@ -155,14 +157,14 @@ def _load_model(model_path, log):
     return mpath, load_model(mpath), None
 
 
-def _open_setup(sofa, model_arg, T, speech_s, log):
+def _open_setup(sofa, model_arg, T, head_radius, speech_s, log):
     """The parent's own setup, with OpenAL Soft if it opens (else a note why not)."""
     try:
-        return _Setup(sofa, model_arg, True, None, T, speech_s), None
+        return _Setup(sofa, model_arg, True, None, T, head_radius, speech_s), None
     except Exception as e:  # OpenALError / OSError: library or HRTF data set missing
         note = f"OpenAL Soft unavailable: {type(e).__name__}: {e}"
         log(note)
-        return _Setup(sofa, model_arg, False, None, T, speech_s), note
+        return _Setup(sofa, model_arg, False, None, T, head_radius, speech_s), note
 
 
 def _calibrate(setup, log):
@@ -282,10 +284,10 @@ def run_eval(model_path=None, sofa_path=None, json_path=None, plots_dir=None, qu
     sofa = Path(default_sofa_path() if sofa_path is None else os.fspath(sofa_path))
     mpath, model, model_note = _load_model(model_path, log)
     model_arg = str(mpath) if model is not None else None
-    T = read_sofa(sofa, sample_rate=SR).time_offset(model.head_radius if model is not None
-                                                    else DEFAULT_HEAD_RADIUS)
+    head_radius = model.head_radius if model is not None else DEFAULT_HEAD_RADIUS
+    T = read_sofa(sofa, sample_rate=SR).time_offset(head_radius)
     speech_s = QUICK_SPEECH_SECONDS if quick else SPEECH_SECONDS
-    setup, openal_note = _open_setup(sofa, model_arg, T, speech_s, log)
+    setup, openal_note = _open_setup(sofa, model_arg, T, head_radius, speech_s, log)
     hset, test_idx = setup.hset, setup.test_idx
     if test_idx.size == 0 or setup.train_idx.size == 0:
         raise EvaluationError(f"{sofa}: {hset.n_directions} directions leave no held-out or no fitted direction")
@@ -310,7 +312,7 @@ def run_eval(model_path=None, sofa_path=None, json_path=None, plots_dir=None, qu
     latencies = {k: float(v.latency) for k, v in setup.systems.items()}
     nearest = [setup.systems["nearest_hrir"].nearest(i) for i in eval_idx]
     speech_len = setup.speech.size
-    args = (str(sofa), model_arg, "openal_soft" in setup.systems, openal_lag, T, speech_s)
+    args = (str(sofa), model_arg, "openal_soft" in setup.systems, openal_lag, T, head_radius, speech_s)
     results, n_workers = _run_tasks(tasks, args, setup, n_workers, log)
 
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / SR)

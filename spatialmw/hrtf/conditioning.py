@@ -39,9 +39,8 @@ def residual_delay(hset, head_radius: float) -> np.ndarray:
 
 def condition_hrirs(hset, head_radius: float, n_fft: int = 1024):
     """(conditioned set, level_db): the set scaled to 0 dB in :data:`LEVEL_BAND_HZ` and made
-    head-transparent below the crossover, as IRs of ``n_fft`` taps (longer than the
-    measured ones: the flat low-frequency response needs the room). ``level_db`` is the
-    gain that was removed."""
+    head-transparent below the crossover (processed on ``n_fft`` points, returned with the
+    measured IRs' length). ``level_db`` is the gain that was removed."""
     if hset.n_taps > n_fft:
         raise ValueError(f"{hset.source}: {hset.n_taps}-tap HRIRs exceed the {n_fft}-point frame")
     fs = hset.sample_rate
@@ -55,5 +54,5 @@ def condition_hrirs(hset, head_radius: float, n_fft: int = 1024):
     b = lf_blend(f)
     low = b < 1.0
     g[..., low] = np.exp(b[low] * (np.log(np.abs(g[..., low]) + 1e-30) + 1j * np.angle(g[..., low])))
-    h = np.fft.irfft(g / spin, n_fft, axis=-1)
+    h = np.fft.irfft(g / spin, n_fft, axis=-1)[..., :hset.n_taps]
     return replace(hset, hrirs=np.ascontiguousarray(h)), 20.0 * level / np.log(10.0)

@@ -34,6 +34,7 @@ from numba import njit
 
 from .fft import fft_inplace
 
+EQUALIZATIONS = ("none", "diffuse_field")  # the equaliser choices, in the C enum's order
 MODELING_DELAY_S = 12.0 / 48000.0
 LF_TRANSPARENT_HZ = 250.0
 LF_CORRECTED_HZ = 500.0

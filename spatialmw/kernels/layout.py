@@ -116,14 +116,15 @@ ST_T_PREV = 11      # sample clock of the previous target (start of the gain ram
 ST_T_TGT = 12       # sample clock of the current target (end of the gain ramp)
 ST_PROP = 13        # propagation delay at the end of the last block (samples)
 ST_OFFSET = 14      # delay offset left by a teleport, decaying (samples)
-ST_TRACK = 15       # 7 values: velocity xyz, observed position xyz, observation clock (motion.py)
-ST_TELEPORTS_SEEN = 22  # P_TELEPORTS as of the last block
+ST_TRACK = 15       # 8 values: velocity xyz, observed position xyz, observation clock (motion.py),
+                    # then 1 once the motion has started (cleared with the slot)
+ST_TELEPORTS_SEEN = 23  # P_TELEPORTS as of the last block
 
 # listener motion (float64, H_LISTENER_TRACK)
-LT_TRACK = 0        # 7 values as ST_TRACK
-LT_STARTED = 7      # 1 once the track holds a pose
-LT_AT_START = 8     # extrapolated position xyz at this block's start
-LT_AT_END = 11      # ... and end
+LT_TRACK = 0        # 8 values as ST_TRACK
+LT_STARTED = 8      # 1 once the track holds a pose
+LT_AT_START = 9     # extrapolated position xyz at this block's start
+LT_AT_END = 12      # ... and end
 LT_LEN = 16
 
 # source_control fields

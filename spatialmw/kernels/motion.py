@@ -8,13 +8,12 @@ taken from the pose; it is integrated:
 
 * **velocity.** The game may give each source and the listener a velocity
   (``smw_source_set_velocity``): that is the exact path, whatever the pose rate.
-  Otherwise it is estimated from the poses as they arrive. Poses that change every block
-  (scenes, or a game whose frame rate is the block rate) trace the motion themselves: the
-  velocity is the last step's and the delay follows each pose exactly. Slower poses get
-  a velocity averaged over :data:`VELOCITY_TIME_S` (decaying to zero when poses stop
-  changing): right for straight and gently curved motion, but it lags the heading of a
-  fast orbit, so Doppler on tight, fast curves is approximate unless the game gives
-  velocities. Positions are extrapolated from the newest pose with the velocity (at most
+  Otherwise it is estimated from the poses as they arrive: averaged over
+  :data:`VELOCITY_TIME_S` (decaying to zero when poses stop changing), right for straight
+  and gently curved motion, but it lags the heading of a fast orbit, so the delay of a
+  tight, fast curve is approximate unless the velocity is given (scenes give it from their
+  trajectories). Positions are extrapolated from the newest pose (taken as the position at the end of the block it
+  arrives in) with the velocity (at most
   :data:`MAX_EXTRAPOLATION_S`).
 * **exact Doppler.** Each block, the delay moves by the change of the retarded delay
   (:func:`retarded_delay`: the time sound emitted by a source moving at constant velocity
@@ -24,9 +23,8 @@ taken from the pose; it is integrated:
 * **drift correction.** The delay is pulled towards the retarded delay of the newest pose
   with time constant :data:`CORRECTION_TIME_S`: pose jitter moves the pitch by well under
   0.1 % at 20 m/s, and no error accumulates.
-* **teleports.** A pose faster than 0.9 c, one that moves the retarded delay more than
-  :data:`TELEPORT_DELAY_S`
-  from the prediction (or a teleport request) re-bases the delay instead of sweeping it:
+* **teleports.** A pose that moved faster than 0.9 c since the last one (or a teleport
+  request) re-bases the delay instead of sweeping it:
   the delay line keeps reading where it was (nothing is replayed, no chirp), the offset to
   the new distance's delay shrinks at :data:`OFFSET_SLEW` (inaudible, 3.5 cents), and the
   renderer crossfades the old and new ear cues over one block (:mod:`.render`).
@@ -39,9 +37,8 @@ VELOCITY_TIME_S = 0.3       # time constant of the velocity estimated from poses
 STALE_POSE_S = 0.15         # no pose change for this long: the estimate decays to rest
 MAX_EXTRAPOLATION_S = 0.1   # positions are extrapolated at most this far past their pose (30 Hz poses with jitter arrive well within it)
 CORRECTION_TIME_S = 0.25    # the delay converges to the pose's retarded delay this fast
-TELEPORT_DELAY_S = 0.005    # 1.7 m of path off the prediction in one update is a teleport
 OFFSET_SLEW = 0.002         # samples per sample: how fast a teleport's delay offset decays
-MAX_SPEED_FRACTION = 0.9    # velocities are clamped below the speed of sound
+MAX_SPEED_FRACTION = 0.9    # velocities are clamped below the speed of sound; faster jumps are teleports
 
 
 @njit(cache=True, fastmath=True)
@@ -71,12 +68,8 @@ def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
     """Update a tracked body (``state[o:o + 7]`` = velocity xyz, observed position xyz,
     observation clock) with the pose position it has now, at sample ``clock``. With
     ``auto`` the velocity is estimated from the poses; otherwise the caller stores it.
-    Returns (jump, every_block): jump when the pose moved faster than MAX_SPEED_FRACTION
-    of ``c`` (a teleport); every_block when this pose and the previous one arrived in
-    consecutive blocks, so the poses themselves trace the motion (as a scene's do) and an
-    estimated velocity is the last step's, unsmoothed."""
+    Returns True when the pose moved faster than MAX_SPEED_FRACTION of ``c`` (a teleport)."""
     moved = px != state[o + 3] or py != state[o + 4] or pz != state[o + 5]
-    every_block = moved and clock - state[o + 6] == frames
     # a body whose pose has not changed for STALE_POSE_S was at rest: its next move took
     # at most that long (not the whole time since the last change)
     dt = min((clock - state[o + 6]) / sr, STALE_POSE_S)
@@ -87,7 +80,7 @@ def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
             speed = math.sqrt(dx * dx + dy * dy + dz * dz) / dt
             jump = speed > MAX_SPEED_FRACTION * c
             if auto and not jump:
-                beta = 1.0 if every_block else min(1.0, dt / VELOCITY_TIME_S)
+                beta = min(1.0, dt / VELOCITY_TIME_S)
                 state[o] += beta * (dx / dt - state[o])
                 state[o + 1] += beta * (dy / dt - state[o + 1])
                 state[o + 2] += beta * (dz / dt - state[o + 2])
@@ -104,28 +97,25 @@ def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
         state[o] = 0.0
         state[o + 1] = 0.0
         state[o + 2] = 0.0
-    return jump, every_block
+    return jump
 
 
 @njit(cache=True, inline="always")
 def extrapolate(state, o, t, sr, axis):
     """Coordinate ``axis`` of the tracked body's position at sample clock ``t``."""
-    ahead = min(max(t - state[o + 6], 0.0) / sr, MAX_EXTRAPOLATION_S)
+    ahead = min((t - state[o + 6]) / sr, MAX_EXTRAPOLATION_S)  # backwards too: a block start
     return state[o + 3 + axis] + state[o + axis] * ahead
 
 
 @njit(cache=True)
-def propagation_step(d, offset, tau_start, tau_end, frames, sr, teleport, follow):
-    """(delay at the block's end, new offset, teleported) in samples: the delay ``d`` moves
-    by the retarded delay's change over the block and converges towards ``tau_end`` +
-    ``offset`` (at once when ``follow``: poses that arrive every block trace the motion
-    themselves); a jump larger than TELEPORT_DELAY_S (or ``teleport``) re-bases instead."""
+def propagation_step(d, offset, tau_start, tau_end, frames, sr, teleport):
+    """(delay at the block's end, new offset) in samples: the delay ``d`` moves by the
+    retarded delay's change over the block and converges towards ``tau_end`` + ``offset``;
+    a ``teleport`` re-bases instead."""
     predicted = d + (tau_end - tau_start)
-    target = tau_end + offset
-    if teleport or abs(target - predicted) > TELEPORT_DELAY_S * sr:
+    if teleport:
         offset = predicted - tau_end
-        teleport = True
     step = min(abs(offset), OFFSET_SLEW * frames)
     offset -= step if offset > 0.0 else -step
-    k = 1.0 if follow else min(1.0, frames / (CORRECTION_TIME_S * sr))
-    return predicted + k * (tau_end + offset - predicted), offset, teleport
+    k = min(1.0, frames / (CORRECTION_TIME_S * sr))
+    return predicted + k * (tau_end + offset - predicted), offset

@@ -295,24 +295,28 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
     tr = st + ST_TRACK
     explicit = (flags & FLAG_VELOCITY) != 0
-    if restart:
+    # the motion starts on the first playing block (a source may start paused)
+    fresh = f64[tr + 7] == 0.0
+    if fresh:
         for m in range(3):
             f64[tr + m] = 0.0
             f64[tr + 3 + m] = f64[pose + m]
         f64[tr + 6] = clock
+        f64[tr + 7] = 1.0
         f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
-    jump, follow = track_pose(f64, tr, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames, sr,
-                              not explicit, c)
-    teleport = jump and not restart
+    teleport = track_pose(f64, tr, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames, sr,
+                          not explicit, c) and not fresh
     if explicit:
         f64[tr], f64[tr + 1], f64[tr + 2] = f64[par + P_VEL], f64[par + P_VEL + 1], f64[par + P_VEL + 2]
     teleport |= f64[par + P_TELEPORTS] != f64[st + ST_TELEPORTS_SEEN]
     f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
-    # positions relative to the listener at the block's start and end, extrapolated
-    t1 = float(clock + frames)
-    ax0 = extrapolate(f64, tr, float(clock), sr, 0) - f64[lt + LT_AT_START]
-    ay0 = extrapolate(f64, tr, float(clock), sr, 1) - f64[lt + LT_AT_START + 1]
-    az0 = extrapolate(f64, tr, float(clock), sr, 2) - f64[lt + LT_AT_START + 2]
+    # positions relative to the listener at the block's start and end, extrapolated (a pose
+    # is where the body is when the block it arrives in ends: observation clock + frames)
+    t0 = float(clock - frames)
+    t1 = float(clock)
+    ax0 = extrapolate(f64, tr, t0, sr, 0) - f64[lt + LT_AT_START]
+    ay0 = extrapolate(f64, tr, t0, sr, 1) - f64[lt + LT_AT_START + 1]
+    az0 = extrapolate(f64, tr, t0, sr, 2) - f64[lt + LT_AT_START + 2]
     ax1 = extrapolate(f64, tr, t1, sr, 0) - f64[lt + LT_AT_END]
     ay1 = extrapolate(f64, tr, t1, sr, 1) - f64[lt + LT_AT_END + 1]
     az1 = extrapolate(f64, tr, t1, sr, 2) - f64[lt + LT_AT_END + 2]
@@ -324,11 +328,11 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         vx, vy, vz = clamp_speed(f64[tr], f64[tr + 1], f64[tr + 2], c)
         tau0 = retarded_delay(ax0, ay0, az0, vx, vy, vz, c) * sr
         tau1 = retarded_delay(ax1, ay1, az1, vx, vy, vz, c) * sr
-        if restart:
+        if fresh:
             prop, offset = tau1, 0.0
         else:
-            prop, offset, teleport = propagation_step(f64[st + ST_PROP], f64[st + ST_OFFSET],
-                                                      tau0, tau1, frames, sr, teleport, follow)
+            prop, offset = propagation_step(f64[st + ST_PROP], f64[st + ST_OFFSET],
+                                            tau0, tau1, frames, sr, teleport)
         f64[st + ST_PROP] = prop
         f64[st + ST_OFFSET] = offset
         if teleport and not explicit:  # the jump says nothing about the source's speed
@@ -352,7 +356,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     dr = min(max(dr * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
     gl = g * nl
     gr = g * nr
-    if restart:
+    if fresh:  # the first playing block starts at its targets: no ramp from silence
         f64[st + ST_DELAY_L] = dl
         f64[st + ST_DELAY_R] = dr
         f64[st + ST_GAIN_L] = gl
@@ -682,9 +686,9 @@ def _track_listener(f64, i64, clock, frames):
             f64[lt + LT_TRACK + m] = f64[lis + L_VEL + m]
     vx, vy, vz = clamp_speed(f64[lt + LT_TRACK], f64[lt + LT_TRACK + 1], f64[lt + LT_TRACK + 2], c)
     f64[lt + LT_TRACK], f64[lt + LT_TRACK + 1], f64[lt + LT_TRACK + 2] = vx, vy, vz
-    for m in range(3):
-        f64[lt + LT_AT_START + m] = extrapolate(f64, lt + LT_TRACK, float(clock), sr, m)
-        f64[lt + LT_AT_END + m] = extrapolate(f64, lt + LT_TRACK, float(clock + frames), sr, m)
+    for m in range(3):  # as for sources: a pose is the position at its block's end
+        f64[lt + LT_AT_START + m] = extrapolate(f64, lt + LT_TRACK, float(clock - frames), sr, m)
+        f64[lt + LT_AT_END + m] = extrapolate(f64, lt + LT_TRACK, float(clock), sr, m)
 
 
 @njit(cache=True)

@@ -16,10 +16,8 @@ computed for the whole block first in a loop that vectorises (into int64 pool sc
 then 16 output samples at a time through one transposing reduction tree
 (:func:`_dot_taps16`): 2.4 us.
 
-Doppler is not computed; it emerges from reading the line at t - r(t)/c. For a moving
-listener that is exact; for a moving source it is the first-order form 1 + v/c of
-c / (c - v) (0.34 % low at 20 m/s). Solving for retarded time would need source
-velocities, which jitter with game frame timing and would warble.
+Doppler emerges from reading the line at t - d(t) with a moving delay d; the renderer
+integrates d from velocities so it is the exact retarded-time delay (:mod:`.motion`).
 """
 import math
 
