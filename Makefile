@@ -44,7 +44,7 @@ build/c_host: examples/c_host/game_loop.c $(LIB)
 demo: setup build/c_host
 	@mkdir -p out
 	$(PY) -m spatialmw info
-	$(PY) -m spatialmw render examples/scenes/demo.json -o out/demo.wav
+	$(PY) -m spatialmw render examples/scenes/demo.json -o out/demo.wav --normalize peak
 	env -i ./build/c_host out/c_host.wav
 
 test: setup
