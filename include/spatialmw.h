@@ -208,7 +208,7 @@ SMW_API void smw_renderer_destroy(smw_renderer* renderer);
 
 /** Algorithmic latency in frames: input sample n appears at the output at n + latency, plus
  *  the acoustic propagation delay of the source's distance when Doppler is on. 256 frames
- *  (one hop of the overlap-add convolution) plus, with the corrector on, its modelling
+ *  (one hop of the overlap-save convolution) plus, with the corrector on, its modelling
  *  delay (12 frames at 48 kHz, 11 at 44.1 and 24 at 96 kHz). */
 SMW_API smw_result smw_renderer_get_latency(const smw_renderer* renderer, int32_t* out_frames);
 

@@ -1,8 +1,8 @@
 """The corrector as a time-invariant filter: per-bin gains whose impulse response fits the frame.
 
-The engine applies each source's corrector by overlap-add convolution: every hop of H new
-samples is zero-padded to N, transformed, multiplied by per-bin gains, inverse transformed,
-and the N outputs overlap-add (:mod:`.render`). That is exact linear convolution, so a
+The engine applies each source's corrector by overlap-save convolution: each hop transforms
+the newest N input samples, multiplies them by per-bin gains, inverse transforms and keeps
+the last H outputs (:mod:`.render`). That is exact linear convolution, so a
 static source is a linear time-invariant system with no trace of the hop rate, provided the
 gains' impulse response is at most N - H + 1 taps long. The network returns log-amplitude
 and phase on a coarse frequency grid; interpolated to the bins, that response has an

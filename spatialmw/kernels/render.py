@@ -1,4 +1,4 @@
-"""The block renderer: TDW per source, corrector by overlap-add convolution, one inverse per hop.
+"""The block renderer: TDW per source, corrector by overlap-save convolution, one inverse per hop.
 
 Everything here runs on the audio thread (through the @cfunc wrappers in ``cabi.py``, or
 directly from the Python :class:`spatialmw.engine.Engine`): the functions only read and

@@ -13,12 +13,17 @@ Fit: the mono signal is time-domain warped per ear by the engine's own warp
 (:func:`spatialmw.geometry.tdw_ear_targets` for the Woodworth delay and near-field gain of
 each sample, positions linearly interpolated between rows, read by
 :func:`spatialmw.kernels.tdw.tdw_block` with the engine's 16-tap windowed sinc), both the
-warped ears W_e and the recorded binaural Y_e go through the engine's STFT
+warped ears W_e and the recorded binaural Y_e go through a sqrt-Hann STFT
 (:func:`spatialmw.metrics.stft`: n_fft 512, hop 256, sqrt-Hann, frames from sample 0),
 and the IBC gain G_e(frame direction, bin)
 is fitted by robust complex least squares: rho(|G W - Y|^2 / (|W|^2 + d)) with a Cauchy rho,
 i.e. G ~= Y / W where W has energy, outliers (noise, reverb, clicks) down-weighted.
 Row i of tx_positions is at sample 400 i. Rows: between floor(n/400) and ceil(n/400) + 1.
+
+Known gap: unlike ``spatialmw fit --sofa``, this fit is not trained through the engine's
+shaping of the gains (:mod:`spatialmw.kernels.corrector`: impulse response within the frame,
+transparent bass), and it warps with the near-field ear gains the engine drops when the
+corrector is on; the engine applies the shaping to whatever this fit learns.
 """
 from __future__ import annotations
 

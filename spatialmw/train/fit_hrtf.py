@@ -43,7 +43,7 @@ N_FFT_EVAL = 1024
 BAND = (100.0, 16000.0)
 HELD_OUT_MOD, HELD_OUT_REM = 10, 3
 MIN_TRAIN_DIRECTIONS = 8
-STFT_N, STFT_HOP = 512, 256   # the engine's frame and hop (overlap-add convolution)
+STFT_N, STFT_HOP = 512, 256   # the engine's frame and hop (overlap-save convolution)
 PRE_ECHO_GUARD = 3            # samples before the warp's onset not counted as pre-echo
 W_PRE_ECHO = 30.0
 
@@ -411,7 +411,7 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, pro
                             batch=batch, verbose=verbose, device=dev)
     meta = {
         "sample_rate": float(hset.sample_rate),
-        "stft": {"n_fft": 512, "hop": 256, "method": "overlap-add convolution",
+        "stft": {"n_fft": 512, "hop": 256, "method": "overlap-save convolution",
                  "modeling_delay_s": MODELING_DELAY_S},
         "conditioning": {"level_removed_db": round(level_db, 3),
                          "head_transparent_below_hz": LF_TRANSPARENT_HZ,
