@@ -57,10 +57,15 @@ typedef int32_t (*smw_write_fn)(double*, float*, int64_t*, int32_t, const float*
  * --------------------------------------------------------------------------------- */
 enum { LIFE_FREE = 0, LIFE_CLAIMED = 1, LIFE_LIVE = 2, LIFE_RELEASING = 3 };
 enum { CTL_STATE = 0, CTL_MODEL = 1, CTL_FLAGS = 2, CTL_STATUS = 3, CTL_STRIDE = 4 };
-enum { POSE_STRIDE = 8, PARAM_STRIDE = 8 };
+enum { POSE_STRIDE = 8, PARAM_STRIDE = 24 };
+/* layout.py PARAM_DEFAULTS */
+static const double param_defaults[PARAM_STRIDE] = {1.0, 1.0, 1.0e6, 1.0, 0, 0, 0, 0, 360.0, 360.0, 1.0, 1.0,
+                                                    1.0, 1.0, 1.0, 0.0, 0.0, 0, 0, 0, 0, 0, 0, 0};
 enum { FLAG_DOPPLER = 1, FLAG_BYPASS = 2, FLAG_PAUSED = 4, FLAG_VELOCITY = 8 };
-enum { P_VEL = 4, P_TELEPORTS = 7 };               /* layout.py P_* */
-enum { L_VEL = 8, L_VEL_SET = 11, LISTENER_LEN = 16 };  /* layout.py L_* */
+enum { P_VEL = 4, P_TELEPORTS = 7, P_CONE_INNER = 8, P_TRANSMISSION = 12, P_AIR_ABSORPTION = 15,
+       P_REVERB_SEND = 16 };                          /* layout.py P_* */
+enum { L_VEL = 8, L_VEL_SET = 11, L_REVERB = 12, LISTENER_LEN = 16 };  /* layout.py L_* */
+enum { PUB_LISTENER_VEL = 0, PUB_LISTENER_REVERB = 3 };  /* the listener's published params[] */
 /* source_control state values (spatialmw/kernels/layout.py, render.py) */
 enum { STATE_INACTIVE = 0, STATE_PLAYING = 1, STATE_RESTART = 2, STATE_STOP = 3 };
 
@@ -81,7 +86,7 @@ typedef struct {
 typedef struct {
     _Atomic uint32_t seq;           /* odd while a writer is updating */
     _Atomic(double) pose[7];        /* native px py pz qx qy qz qw */
-    _Atomic(double) params[8];      /* sources: layout P_* (gain, distances, rolloff, velocity, teleports);
+    _Atomic(double) params[PARAM_STRIDE]; /* sources: layout P_*;
                                        the listener: velocity xyz */
     _Atomic int32_t model;
     _Atomic int32_t flags;
@@ -236,7 +241,7 @@ static void pub_write_end(smw_published* p, uint32_t s)
 
 typedef struct {
     double pose[7];
-    double params[8];
+    double params[PARAM_STRIDE];
     int32_t model, flags;
 } smw_values;
 
@@ -246,7 +251,7 @@ static int pub_read(smw_published* p, smw_values* v, uint32_t* seq_out)
 {
     uint32_t s1 = atomic_load_explicit(&p->seq, memory_order_acquire);
     for (int k = 0; k < 7; ++k) v->pose[k] = atomic_load_explicit(&p->pose[k], memory_order_relaxed);
-    for (int k = 0; k < 8; ++k) v->params[k] = atomic_load_explicit(&p->params[k], memory_order_relaxed);
+    for (int k = 0; k < PARAM_STRIDE; ++k) v->params[k] = atomic_load_explicit(&p->params[k], memory_order_relaxed);
     v->model = atomic_load_explicit(&p->model, memory_order_relaxed);
     v->flags = atomic_load_explicit(&p->flags, memory_order_relaxed);
     atomic_thread_fence(memory_order_acquire);
@@ -260,11 +265,7 @@ static void pub_set_defaults(smw_published* p)
     uint32_t s = pub_write_begin(p);
     const double pose[7] = {0, 0, 0, 0, 0, 0, 1};
     for (int k = 0; k < 7; ++k) atomic_store_explicit(&p->pose[k], pose[k], memory_order_relaxed);
-    atomic_store_explicit(&p->params[0], 1.0, memory_order_relaxed);
-    atomic_store_explicit(&p->params[1], 1.0, memory_order_relaxed);
-    atomic_store_explicit(&p->params[2], SMW_MAX_POSITION_M, memory_order_relaxed);
-    atomic_store_explicit(&p->params[3], 1.0, memory_order_relaxed);
-    for (int k = 4; k < 8; ++k) atomic_store_explicit(&p->params[k], 0.0, memory_order_relaxed);
+    for (int k = 0; k < PARAM_STRIDE; ++k) atomic_store_explicit(&p->params[k], param_defaults[k], memory_order_relaxed);
     atomic_store_explicit(&p->model, SMW_DISTANCE_INVERSE_CLAMPED, memory_order_relaxed);
     atomic_store_explicit(&p->flags, FLAG_DOPPLER, memory_order_relaxed);  /* as the Python Engine */
     pub_write_end(p, s);
@@ -576,6 +577,10 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
         uint32_t q = pub_write_begin(&r->listener);
         const double pose[7] = {0, 0, 0, 0, 0, 0, 1};
         for (int k = 0; k < 7; ++k) atomic_store_explicit(&r->listener.pose[k], pose[k], memory_order_relaxed);
+        /* the reverb as smwk_init left it (off) */
+        for (int k = 0; k < 4; ++k)
+            atomic_store_explicit(&r->listener.params[PUB_LISTENER_REVERB + k], r->f64[r->off_listener + L_REVERB + k],
+                                  memory_order_relaxed);
         pub_write_end(&r->listener, q);
     }
     r->listener_seen_seq = 0xFFFFFFFFu;
@@ -667,7 +672,7 @@ smw_result smw_listener_set_velocity(smw_renderer* r, const float velocity[3])
     const char* err = convert_velocity(r->coords, velocity, v);
     if (err) return fail(r, SMW_ERROR_INVALID_ARGUMENT, err);
     uint32_t s = pub_write_begin(&r->listener);
-    for (int k = 0; k < 3; ++k) atomic_store_explicit(&r->listener.params[k], v[k], memory_order_relaxed);
+    for (int k = 0; k < 3; ++k) atomic_store_explicit(&r->listener.params[PUB_LISTENER_VEL + k], v[k], memory_order_relaxed);
     atomic_store_explicit(&r->listener.flags, 1, memory_order_relaxed);
     pub_write_end(&r->listener, s);
     return SMW_SUCCESS;
@@ -815,6 +820,89 @@ smw_result smw_source_set_distance_model(smw_renderer* r, smw_source h, int32_t 
     return SMW_SUCCESS;
 }
 
+/* Publish n consecutive source parameters from `first` (layout P_*), already validated. */
+static smw_result set_params(smw_renderer* r, smw_source h, int first, int n, const double* values)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    smw_result rc = SMW_SUCCESS;
+    smw_slot* sl = lookup(r, h, &rc);
+    if (!sl) return rc;
+    uint32_t s = pub_write_begin(&sl->pub);
+    for (int k = 0; k < n; ++k) atomic_store_explicit(&sl->pub.params[first + k], values[k], memory_order_relaxed);
+    pub_write_end(&sl->pub, s);
+    return SMW_SUCCESS;
+}
+
+static int in_range(float v, float lo, float hi) { return v >= lo && v <= hi; }  /* false for NaN */
+
+smw_result smw_source_set_cone(smw_renderer* r, smw_source h, float inner_deg, float outer_deg,
+                               float outer_gain, float outer_hf_gain)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (!in_range(inner_deg, 0.0f, 360.0f) || !in_range(outer_deg, inner_deg, 360.0f) ||
+        !in_range(outer_gain, 0.0f, 1.0f) || !in_range(outer_hf_gain, 0.0f, 1.0f))
+        return fail(r, SMW_ERROR_INVALID_ARGUMENT,
+                    "cone needs 0 <= inner_deg <= outer_deg <= 360 and gains in [0, 1]");
+    const double v[4] = {inner_deg, outer_deg, outer_gain, outer_hf_gain};
+    return set_params(r, h, P_CONE_INNER, 4, v);
+}
+
+smw_result smw_source_set_transmission(smw_renderer* r, smw_source h, float low, float mid, float high)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (!in_range(low, 0.0f, 1.0f) || !in_range(mid, 0.0f, 1.0f) || !in_range(high, 0.0f, 1.0f))
+        return fail(r, SMW_ERROR_INVALID_ARGUMENT, "transmission gains must be in [0, 1]");
+    const double v[3] = {low, mid, high};
+    return set_params(r, h, P_TRANSMISSION, 3, v);
+}
+
+smw_result smw_source_set_air_absorption(smw_renderer* r, smw_source h, float factor)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (!in_range(factor, 0.0f, 10.0f))
+        return fail(r, SMW_ERROR_INVALID_ARGUMENT, "air absorption factor must be in [0, 10]");
+    const double v[1] = {factor};
+    return set_params(r, h, P_AIR_ABSORPTION, 1, v);
+}
+
+smw_result smw_source_set_reverb_send(smw_renderer* r, smw_source h, float send)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (!in_range(send, 0.0f, 1.0f)) return fail(r, SMW_ERROR_INVALID_ARGUMENT, "reverb send must be in [0, 1]");
+    const double v[1] = {send};
+    return set_params(r, h, P_REVERB_SEND, 1, v);
+}
+
+smw_reverb_settings smw_reverb_settings_default(void)
+{
+    smw_reverb_settings s;
+    memset(&s, 0, sizeof s);
+    s.size = (uint32_t)sizeof s;
+    s.decay_time_s = 1.5f;      /* spatialmw/kernels/reverb.py DEFAULT_* */
+    s.pre_delay_s = 0.02f;
+    s.hf_decay_ratio = 0.5f;
+    s.wet_gain = 1.0f;
+    return s;
+}
+
+smw_result smw_renderer_set_reverb(smw_renderer* r, const smw_reverb_settings* rs)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (!rs) return fail(r, SMW_ERROR_NULL_POINTER, "smw_renderer_set_reverb: settings is NULL");
+    if (rs->size != (uint32_t)sizeof(smw_reverb_settings))
+        return fail(r, SMW_ERROR_SETTINGS_SIZE, "smw_renderer_set_reverb: settings.size unknown; use smw_reverb_settings_default()");
+    if (!in_range(rs->decay_time_s, 0.1f, 20.0f) || !in_range(rs->pre_delay_s, 0.0f, 0.5f) ||
+        !in_range(rs->hf_decay_ratio, 0.1f, 1.0f) || !in_range(rs->wet_gain, 0.0f, 4.0f))
+        return fail(r, SMW_ERROR_INVALID_ARGUMENT,
+                    "reverb needs decay_time_s 0.1..20, pre_delay_s 0..0.5, hf_decay_ratio 0.1..1, wet_gain 0..4");
+    const double v[4] = {rs->decay_time_s, rs->pre_delay_s, rs->hf_decay_ratio, rs->wet_gain};
+    uint32_t s = pub_write_begin(&r->listener);
+    for (int k = 0; k < 4; ++k)
+        atomic_store_explicit(&r->listener.params[PUB_LISTENER_REVERB + k], v[k], memory_order_relaxed);
+    pub_write_end(&r->listener, s);
+    return SMW_SUCCESS;
+}
+
 static smw_result set_flag(smw_renderer* r, smw_source h, int32_t bit, int on)
 {
     if (!r) return SMW_ERROR_NULL_POINTER;
@@ -861,7 +949,7 @@ static void store_slot_values(smw_renderer* r, int i, smw_values* v)
     double* par = r->f64 + r->off_params + (int64_t)i * PARAM_STRIDE;
     int64_t* ctl = r->i64 + r->off_control + (int64_t)i * CTL_STRIDE;
     for (int k = 0; k < 7; ++k) pose[k] = v->pose[k];
-    for (int k = 0; k < 8; ++k) par[k] = v->params[k];
+    for (int k = 0; k < PARAM_STRIDE; ++k) par[k] = v->params[k];
     ctl[CTL_MODEL] = v->model;
     ctl[CTL_FLAGS] = v->flags;
 }
@@ -904,7 +992,8 @@ static void sync_all(smw_renderer* r)
             normalise_quat(&v.pose[3]);
             double* lp = r->f64 + r->off_listener;
             for (int k = 0; k < 7; ++k) lp[k] = v.pose[k];
-            for (int k = 0; k < 3; ++k) lp[L_VEL + k] = v.params[k];
+            for (int k = 0; k < 3; ++k) lp[L_VEL + k] = v.params[PUB_LISTENER_VEL + k];
+            for (int k = 0; k < 4; ++k) lp[L_REVERB + k] = v.params[PUB_LISTENER_REVERB + k];
             lp[L_VEL_SET] = v.flags ? 1.0 : 0.0;
             r->listener_seen_seq = seq;
         }

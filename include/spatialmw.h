@@ -302,6 +302,67 @@ SMW_API smw_result smw_source_set_spatialize(smw_renderer* renderer, smw_source 
 SMW_API smw_result smw_source_set_paused(smw_renderer* renderer, smw_source source, int32_t paused);
 
 /* ================================================================================
+ * Source tone: directivity, occlusion / transmission, air absorption (game thread)
+ *
+ * These shape a source's spectrum with the corrector's per-bin gains (no extra cost per
+ * sample): the three bands are below 500 Hz, 500 Hz..5 kHz and above 5 kHz (second-order
+ * crossovers), the response is minimum phase, and a change is ramped like the
+ * corrector's direction cues (no clicks). With enable_corrector = 0 only the broadband
+ * parts apply: the cone's outer_gain and the transmission's mid gain.
+ * ================================================================================ */
+
+/** Directivity cone, as OpenAL's and EFX's: the source faces along the forward axis of its
+ *  orientation (smw_source_set_pose). Within half of inner_deg of that axis the level is
+ *  unchanged; beyond half of outer_deg it is scaled by outer_gain, and above 5 kHz also by
+ *  outer_hf_gain; between the two it moves linearly in angle.
+ *  Ranges: 0 <= inner_deg <= outer_deg <= 360 (full angles, degrees), gains 0..1.
+ *  Default 360, 360, 1, 1: omnidirectional.
+ *  @return SMW_SUCCESS, SMW_ERROR_INVALID_ARGUMENT, SMW_ERROR_INVALID_HANDLE, SMW_ERROR_NULL_POINTER. */
+SMW_API smw_result smw_source_set_cone(smw_renderer* renderer, smw_source source, float inner_deg,
+                                       float outer_deg, float outer_gain, float outer_hf_gain);
+
+/** Occlusion / transmission through geometry, as the game computes it (ray casts,
+ *  materials): linear gains of the low (< 500 Hz), mid and high (> 5 kHz) bands, 0..1.
+ *  Default 1, 1, 1 (unoccluded). A typical wall: 0.3, 0.1, 0.03. */
+SMW_API smw_result smw_source_set_transmission(smw_renderer* renderer, smw_source source,
+                                               float low, float mid, float high);
+
+/** Air absorption with distance after ISO 9613-1 at 20 degrees C, 50 % relative humidity
+ *  and one atmosphere (at 100 m: 0.5 dB at 1 kHz, 3.0 dB at 4 kHz, 10.5 dB at 8 kHz),
+ *  times `factor` (0..10). Default 0 (off); 1 is the standard atmosphere. Distances are
+ *  converted to metres first (Unreal's centimetres too). */
+SMW_API smw_result smw_source_set_air_absorption(smw_renderer* renderer, smw_source source, float factor);
+
+/* ================================================================================
+ * Reverb bus (game thread)
+ *
+ * One shared late reverb per renderer: an 8-line feedback delay network whose cost per
+ * block is fixed (it does not grow with the number of sources). Each source feeds it with
+ * its send (smw_source_set_reverb_send) times its gain, before distance attenuation; the
+ * two ears' outputs are decorrelated, as a diffuse field. A renderer starts with the
+ * reverb off (wet gain 0) and every send 0; while it is off it costs nothing.
+ * ================================================================================ */
+
+typedef struct {
+    uint32_t size;          /**< sizeof(smw_reverb_settings); set by smw_reverb_settings_default */
+    float decay_time_s;     /**< RT60 at low and mid frequencies, 0.1..20 s. Default 1.5 */
+    float pre_delay_s;      /**< the first echo comes max(pre_delay_s, 23 ms) after the dry sound, 0..0.5 s. Default 0.02 */
+    float hf_decay_ratio;   /**< decay time at high frequencies (towards Nyquist) over decay_time_s, 0.1..1. Default 0.5 */
+    float wet_gain;         /**< output gain, 0..4 (0 = off). Default 1 */
+} smw_reverb_settings;
+
+/** Defaults as documented in the struct (wet_gain 1: passing them turns the reverb on). */
+SMW_API smw_reverb_settings smw_reverb_settings_default(void);
+
+/** Set the renderer's reverb (game thread; picked up at the next smw_render, the wet gain
+ *  ramped across that block).
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_SETTINGS_SIZE, SMW_ERROR_INVALID_ARGUMENT. */
+SMW_API smw_result smw_renderer_set_reverb(smw_renderer* renderer, const smw_reverb_settings* settings);
+
+/** A source's linear send into the reverb, 0..1. Default 0. Ramped across the next block. */
+SMW_API smw_result smw_source_set_reverb_send(smw_renderer* renderer, smw_source source, float send);
+
+/* ================================================================================
  * Audio thread
  * ================================================================================ */
 

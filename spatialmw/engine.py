@@ -31,6 +31,7 @@ import numpy as np
 from . import geometry
 from .kernels import layout as L
 from .kernels import plan as P
+from .kernels import reverb
 from .kernels.corrector import EQUALIZATIONS
 from .kernels.plan import (HOP, IBC_EVALS_PER_512_FRAMES, IBC_LOOKUPS_PER_512_FRAMES,  # noqa: F401
                            IBC_TABLE_STEP_DEGREES, N_FFT, REEVAL_DEGREES)
@@ -246,6 +247,8 @@ class Engine:
         # a released slot is cleared at the next render; clear it now so a write before
         # that render is not wiped
         _clear_slot(self.f64, self.f32, self.i64, src, N_FFT // 2 + 1)
+        par = self.layout.source_params + src * L.PARAM_STRIDE
+        self.f64[par:par + L.PARAM_STRIDE] = L.PARAM_DEFAULTS
         self.set_source_params(src, gain=gain, distance_model=distance_model,
                                min_distance=min_distance, max_distance=max_distance,
                                rolloff=rolloff, doppler=doppler, spatialize=spatialize, paused=False)
@@ -343,6 +346,71 @@ class Engine:
             if v is not None:
                 flags = flags | bit if v else flags & ~bit
         self.i64[ctl + L.CTL_FLAGS] = flags
+
+    def set_source_cone(self, src: int, inner_deg: float = 360.0, outer_deg: float = 360.0,
+                        outer_gain: float = 0.0, outer_hf_gain: float = 1.0) -> None:
+        """Directivity, as OpenAL's and EFX's cones: full level within ``inner_deg`` (full
+        angle) of the source's forward axis (+x of its orientation), ``outer_gain`` and,
+        above the high band (:data:`spatialmw.kernels.tone.HIGH_BAND_HZ`), also
+        ``outer_hf_gain`` beyond ``outer_deg``, linear in angle between. Angles 0..360,
+        gains 0..1; 360/360 is omnidirectional (the default)."""
+        par = self._par(src)
+        for name, v, hi in (("inner_deg", inner_deg, 360.0), ("outer_deg", outer_deg, 360.0),
+                            ("outer_gain", outer_gain, 1.0), ("outer_hf_gain", outer_hf_gain, 1.0)):
+            if not (math.isfinite(float(v)) and 0.0 <= float(v) <= hi):
+                raise EngineError(f"{name} must be in [0, {hi:g}], got {v}")
+        if float(outer_deg) < float(inner_deg):
+            raise EngineError(f"outer_deg {outer_deg} < inner_deg {inner_deg}")
+        self.f64[par + L.P_CONE_INNER:par + L.P_CONE_OUTER_HF + 1] = (inner_deg, outer_deg, outer_gain,
+                                                                       outer_hf_gain)
+
+    def set_source_transmission(self, src: int, low: float = 1.0, mid: float = 1.0,
+                                high: float = 1.0) -> None:
+        """Occlusion or transmission through geometry, set by the game: linear gains (0..1)
+        of the low, mid and high bands (below :data:`~spatialmw.kernels.tone.LOW_BAND_HZ`,
+        between, above :data:`~spatialmw.kernels.tone.HIGH_BAND_HZ`), applied as a smooth
+        per-bin gain in the corrector and ramped like its cues. Without the corrector only
+        ``mid`` applies (broadband)."""
+        par = self._par(src)
+        for name, v in (("low", low), ("mid", mid), ("high", high)):
+            if not (math.isfinite(float(v)) and 0.0 <= float(v) <= 1.0):
+                raise EngineError(f"transmission {name} must be in [0, 1], got {v}")
+        self.f64[par + L.P_TRANSMISSION:par + L.P_TRANSMISSION + 3] = (low, mid, high)
+
+    def set_source_air_absorption(self, src: int, factor: float) -> None:
+        """Air absorption after ISO 9613-1 (20 degC, 50 % humidity), times ``factor`` (0..10;
+        0 is off, the default; 1 the standard atmosphere). Needs the corrector."""
+        par = self._par(src)
+        if not (math.isfinite(float(factor)) and 0.0 <= float(factor) <= 10.0):
+            raise EngineError(f"air absorption factor must be in [0, 10], got {factor}")
+        self.f64[par + L.P_AIR_ABSORPTION] = factor
+
+    def set_source_reverb_send(self, src: int, send: float) -> None:
+        """Linear send (0..1, default 0) of the source into the renderer's reverb
+        (:meth:`set_reverb`), times its gain, before distance attenuation."""
+        par = self._par(src)
+        if not (math.isfinite(float(send)) and 0.0 <= float(send) <= 1.0):
+            raise EngineError(f"reverb send must be in [0, 1], got {send}")
+        self.f64[par + L.P_REVERB_SEND] = send
+
+    def set_reverb(self, decay_time: float = reverb.DEFAULT_DECAY_TIME_S,
+                   pre_delay: float = reverb.DEFAULT_PRE_DELAY_S,
+                   hf_ratio: float = reverb.DEFAULT_HF_RATIO, wet_gain: float = 1.0) -> None:
+        """The shared late reverb (:mod:`spatialmw.kernels.reverb`): ``decay_time`` (RT60,
+        0.1..20 s) at low and mid frequencies, ``hf_ratio`` (0.1..1) times that at high
+        frequencies, ``pre_delay`` (0..0.5 s) after the dry sound, output ``wet_gain``
+        (0..4; 0 turns it off, which is how a renderer starts)."""
+        for name, v, lo, hi in (("decay_time", decay_time, reverb.MIN_DECAY_TIME_S, reverb.MAX_DECAY_TIME_S),
+                                ("pre_delay", pre_delay, 0.0, reverb.MAX_PRE_DELAY_S),
+                                ("hf_ratio", hf_ratio, 0.1, 1.0), ("wet_gain", wet_gain, 0.0, reverb.MAX_WET_GAIN)):
+            if not (math.isfinite(float(v)) and lo <= float(v) <= hi):
+                raise EngineError(f"reverb {name} must be in [{lo:g}, {hi:g}], got {v}")
+        lis = self.layout.listener
+        self.f64[lis + L.L_REVERB:lis + L.L_REVERB + 4] = (decay_time, pre_delay, hf_ratio, wet_gain)
+
+    def _par(self, src: int) -> int:
+        self._ctl(src)
+        return self.layout.source_params + src * L.PARAM_STRIDE
 
     def source_status(self, src: int) -> int:
         """Status bits the kernels reported (bit 0: a write had NaN/Inf and was muted); clears them."""

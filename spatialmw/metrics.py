@@ -534,3 +534,37 @@ def delay_samples(reference, output, at: int, length: int = 4096, search: int = 
     ref = np.asarray(reference[lo:at + length], dtype=np.float64)
     c = np.correlate(ref, seg, mode="valid")
     return int(at - lo - int(np.argmax(np.abs(c))))
+
+
+def decay_time_s(ir, sr: int, fmin: float, fmax: float, fit_db=(-5.0, -25.0)) -> float:
+    """Reverberation time (RT60) of an impulse response in one band: Schroeder backward
+    integration of the band-passed response (4th-order Butterworth, zero phase), a straight
+    line between the ``fit_db`` levels of the decay curve (T20 by default), extrapolated to
+    60 dB (ISO 3382-1)."""
+    from scipy.signal import butter, sosfiltfilt
+    x = sosfiltfilt(butter(4, [fmin, fmax], btype="band", fs=sr, output="sos"), _check_1d(ir, "ir"))
+    energy = np.cumsum((x * x)[::-1])[::-1]
+    curve = 10.0 * np.log10(np.maximum(energy / energy[0], 1e-30))
+    i0 = int(np.argmax(curve <= fit_db[0]))
+    i1 = int(np.argmax(curve <= fit_db[1]))
+    if i1 <= i0:
+        raise ValueError(f"the response does not decay by {-fit_db[1]:g} dB")
+    t = np.arange(i0, i1) / sr
+    slope = np.polyfit(t, curve[i0:i1], 1)[0]   # dB per second
+    return -60.0 / slope
+
+
+def interaural_coherence(left, right, sr: int, fmin: float, fmax: float) -> float:
+    """Interaural coherence in one band: the maximum over lags within +-1 ms of the
+    normalised cross-correlation of the band-passed ears (as in binaural room acoustics,
+    IACC)."""
+    from scipy.signal import butter, sosfiltfilt
+    sos = butter(4, [fmin, fmax], btype="band", fs=sr, output="sos")
+    l = sosfiltfilt(sos, _check_1d(left, "left"))
+    r = sosfiltfilt(sos, _check_1d(right, "right"))
+    n = l.shape[0]
+    spec = np.fft.rfft(l, 2 * n) * np.conj(np.fft.rfft(r, 2 * n))
+    c = np.fft.irfft(spec, 2 * n)
+    lag = int(round(1e-3 * sr))
+    peak = np.max(np.abs(np.concatenate([c[:lag + 1], c[-lag:]])))
+    return float(peak / np.sqrt(np.sum(l * l) * np.sum(r * r)))

@@ -123,6 +123,30 @@ class Renderer:
         self._check(self.lib.smw_source_set_pose(self._r, src, list(map(float, position)),
                                                  list(map(float, quaternion))))
 
+    def set_source_cone(self, src: int, inner_deg: float = 360.0, outer_deg: float = 360.0,
+                        outer_gain: float = 0.0, outer_hf_gain: float = 1.0) -> None:
+        """As :meth:`spatialmw.engine.Engine.set_source_cone` (smw_source_set_cone)."""
+        self._check(self.lib.smw_source_set_cone(self._r, src, inner_deg, outer_deg, outer_gain, outer_hf_gain))
+
+    def set_source_transmission(self, src: int, low: float = 1.0, mid: float = 1.0, high: float = 1.0) -> None:
+        """smw_source_set_transmission: occlusion as three band gains."""
+        self._check(self.lib.smw_source_set_transmission(self._r, src, low, mid, high))
+
+    def set_source_air_absorption(self, src: int, factor: float) -> None:
+        """smw_source_set_air_absorption."""
+        self._check(self.lib.smw_source_set_air_absorption(self._r, src, factor))
+
+    def set_source_reverb_send(self, src: int, send: float) -> None:
+        """smw_source_set_reverb_send."""
+        self._check(self.lib.smw_source_set_reverb_send(self._r, src, send))
+
+    def set_reverb(self, decay_time: float = 1.5, pre_delay: float = 0.02, hf_ratio: float = 0.5,
+                   wet_gain: float = 1.0) -> None:
+        """smw_renderer_set_reverb."""
+        s = self.lib.smw_reverb_settings_default()
+        s.decay_time_s, s.pre_delay_s, s.hf_decay_ratio, s.wet_gain = decay_time, pre_delay, hf_ratio, wet_gain
+        self._check(self.lib.smw_renderer_set_reverb(self._r, self.ffi.new("smw_reverb_settings*", s)))
+
     def write(self, src: int, samples) -> None:
         x = np.ascontiguousarray(samples, dtype=np.float32)
         self._check(self.lib.smw_source_write(self._r, src, self.ffi.from_buffer("float[]", x), x.shape[0]))

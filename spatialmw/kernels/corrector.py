@@ -174,33 +174,45 @@ def delay_gains(phase_step, nbins, gains):
 
 
 @njit(cache=True)
+def minimum_phase(re, im, cos, sin, rev):
+    """In place: given the log-magnitude in ``re[:nbins]`` (any ``im``), leave the log
+    magnitude in ``re[:nbins]`` and its minimum phase in ``im[:nbins]`` (real cepstrum,
+    folded). ``re``/``im``: N float64; ``cos``/``sin``/``rev``: the FFT tables for N."""
+    n = rev.shape[0]
+    nbins = n // 2 + 1
+    for k in range(nbins):
+        im[k] = 0.0
+        if 0 < k < nbins - 1:
+            re[n - k] = re[k]
+            im[n - k] = 0.0
+    fft_inplace(re, im, cos, sin, rev, True)   # real cepstrum (times n)
+    for t in range(n):
+        im[t] = 0.0
+        if 0 < t < n // 2:
+            re[t] *= 2.0 / n
+        elif t == 0 or t == n // 2:
+            re[t] *= 1.0 / n
+        else:
+            re[t] = 0.0
+    fft_inplace(re, im, cos, sin, rev, False)
+    im[0] = 0.0
+    im[nbins - 1] = 0.0
+
+
+@njit(cache=True)
 def diffuse_field_equaliser(power, count, cos, sin, rev, re, im, eq):
     """Minimum-phase inverse of the mean power response, per ear: the diffuse-field
     equaliser (as applied to OpenAL Soft's and makemhr's data sets).
 
     ``power`` (2 nbins): the sum over ``count`` directions of |G|^2 per ear and bin (the
     corrector's gains, uniform-ish directions); writes ``eq`` (4 nbins: a, phi per ear) with
-    a = -log(rms) and phi its minimum phase (real cepstrum, folded)."""
+    a = -log(rms) and phi its minimum phase."""
     n = rev.shape[0]
     nbins = n // 2 + 1
     for e in range(2):
         for k in range(nbins):
-            a = -0.5 * math.log(max(power[e * nbins + k] / count, 1e-30))
-            re[k] = a
-            im[k] = 0.0
-            if 0 < k < nbins - 1:
-                re[n - k] = a
-                im[n - k] = 0.0
-        fft_inplace(re, im, cos, sin, rev, True)   # real cepstrum (times n)
-        for t in range(n):
-            im[t] = 0.0
-            if 0 < t < n // 2:
-                re[t] *= 2.0 / n
-            elif t == 0 or t == n // 2:
-                re[t] *= 1.0 / n
-            else:
-                re[t] = 0.0
-        fft_inplace(re, im, cos, sin, rev, False)
+            re[k] = -0.5 * math.log(max(power[e * nbins + k] / count, 1e-30))
+        minimum_phase(re, im, cos, sin, rev)
         for k in range(nbins):
             eq[4 * k + 2 * e] = re[k]
-            eq[4 * k + 2 * e + 1] = 0.0 if k == 0 or k == nbins - 1 else im[k]
+            eq[4 * k + 2 * e + 1] = im[k]

@@ -79,15 +79,23 @@ H_LISTENER_TRACK = 69  # float64 (16): the listener's tracked motion, fields LT_
 H_LANE_MIX_DELTA = 70  # float32: per-lane H_MIX_DELTA, as H_LANE_MIX
 H_GDELTA = 71     # float32 gains: the previous hop's gains minus this hop's (changing sources)
 H_EQ_RINGS = 72   # int64: the diffuse-field equaliser's sphere (counts, offsets) during set-up
+H_TONE_BANDS = 73  # float64 (2 nbins): the tone's low and high band weights per bin (tone.py)
+H_AIR_ALPHA = 74   # float64 (nbins): air absorption per bin, dB per metre (tone.py)
+H_TONE = 75        # float32 (max_sources x 2 nbins): each source's tone response (tone.py)
+H_REVERB = 76      # float64: the reverb's state (reverb.py R_*)
+H_REVERB_LINES = 77  # float32: its delay lines
+H_REVERB_PRE = 78  # float32: its pre-delay ring
+H_REVERB_IN = 79   # float32 (max_block): this block's reverb input (the sources' sends)
 
 # per-slot strides
-LISTENER_LEN = 16  # px py pz qx qy qz qw - vx vy vz velocity_set - - - -
+LISTENER_LEN = 16  # px py pz qx qy qz qw - vx vy vz velocity_set, reverb settings (4)
 POSE_STRIDE = 8    # px py pz qx qy qz qw -
-PARAM_STRIDE = 8   # fields P_* below
+PARAM_STRIDE = 24  # fields P_* below
 
 # listener region fields (float64)
 L_VEL = 8          # velocity xyz, native m/s (used when L_VEL_SET is 1)
 L_VEL_SET = 11     # 1: the game sets the listener's velocity; 0: estimated from its poses
+L_REVERB = 12      # the reverb's settings: decay time (s), pre-delay (s), hf ratio, wet gain
 
 # per-source parameters (float64, PARAM_STRIDE per source)
 P_GAIN = 0
@@ -96,8 +104,21 @@ P_MAX_DISTANCE = 2
 P_ROLLOFF = 3
 P_VEL = 4          # velocity xyz, native m/s (used when FLAG_VELOCITY is set)
 P_TELEPORTS = 7    # teleport requests so far: the kernel treats each increment as a jump
+P_CONE_INNER = 8   # degrees (full angle); 360 with P_CONE_OUTER 360: omnidirectional
+P_CONE_OUTER = 9
+P_CONE_OUTER_GAIN = 10     # broadband gain outside the outer cone
+P_CONE_OUTER_HF = 11       # extra high-band gain outside the outer cone (tone.py)
+P_TRANSMISSION = 12        # 3 values: low, mid, high band gains (occlusion; tone.py)
+P_AIR_ABSORPTION = 15      # factor on ISO 9613-1 air absorption (0: off)
+P_REVERB_SEND = 16         # linear send to the renderer's reverb
+# a new source's parameters (the C library's smw_source_create and Engine.add_source)
+PARAM_DEFAULTS = (1.0, 1.0, 1.0e6, 1.0, 0.0, 0.0, 0.0, 0.0,    # gain, distances, rolloff, velocity, teleports
+                  360.0, 360.0, 1.0, 1.0,                      # omnidirectional
+                  1.0, 1.0, 1.0, 0.0, 0.0,                     # no occlusion, no air absorption, no reverb
+                  0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+assert len(PARAM_DEFAULTS) == PARAM_STRIDE
 CTL_STRIDE = 4     # state distance_model flags status
-STATE_STRIDE = 32  # per-source kernel state, fields ST_* below
+STATE_STRIDE = 48  # per-source kernel state, fields ST_* below
 COUNT_STRIDE = 4   # written gains_settling - -
 
 # per-source kernel state (float64, STATE_STRIDE per source)
@@ -119,6 +140,8 @@ ST_OFFSET = 14      # delay offset left by a teleport, decaying (samples)
 ST_TRACK = 15       # 8 values: velocity xyz, observed position xyz, observation clock (motion.py),
                     # then 1 once the motion has started (cleared with the slot)
 ST_TELEPORTS_SEEN = 23  # P_TELEPORTS as of the last block
+ST_TONE = 32        # 4 values: low, mid, high band gains and air path (m) of the current target
+ST_SEND = 36        # reverb send gain at the end of the last block
 
 # listener motion (float64, H_LISTENER_TRACK)
 LT_TRACK = 0        # 8 values as ST_TRACK

@@ -36,6 +36,8 @@ from .corrector import ir_window_fill, lf_blend_fill, modeling_delay
 from .ibc_table import (build_table, diffuse_field_table_eq, table_distance_rows, table_ring_total,
                         table_rings_fill)
 from .lanes import LANES
+from .tone import tone_tables_fill
+from . import reverb
 from .tdw import SINC_BETA, SINC_PHASES, SINC_TAPS, sinc_table_fill
 
 N_FFT = 512
@@ -75,11 +77,12 @@ REGIONS = np.array([
     (L.H_SCRATCH, F64), (L.H_IBC_OUT, F64), (L.H_BIN_W, F64), (L.H_TWID_COS, F64),
     (L.H_TWID_SIN, F64), (L.H_WINDOW, F64), (L.H_SRC_STATE, F64), (L.H_WORK, F64),
     (L.H_MIX, F64), (L.H_MIX_DELTA, F64), (L.H_CONST, F64), (L.H_LF_BLEND, F64), (L.H_EQ, F64),
-    (L.H_IR_WINDOW, F64), (L.H_LISTENER_TRACK, F64),
+    (L.H_IR_WINDOW, F64), (L.H_LISTENER_TRACK, F64), (L.H_TONE_BANDS, F64), (L.H_AIR_ALPHA, F64),
+    (L.H_REVERB, F64), (L.H_REVERB_LINES, F32), (L.H_REVERB_PRE, F32), (L.H_REVERB_IN, F32),
     (L.H_RING, F32), (L.H_STAGE, F32), (L.H_GCUR, F32), (L.H_GTGT, F32), (L.H_GPREV, F32),
     (L.H_GDELTA, F32), (L.H_GAIN_SCRATCH, F32), (L.H_LANE_MIX_DELTA, F32), (L.H_FIFO, F32),
     (L.H_SINC, F32), (L.H_LANE_WORK, F32), (L.H_LANE_MIX, F32), (L.H_TABLES32, F32),
-    (L.H_LANE_ALPHA, F32), (L.H_TDW_OUT, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
+    (L.H_LANE_ALPHA, F32), (L.H_TDW_OUT, F32), (L.H_TONE, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
     (L.H_TABLE_COUNTS, I64), (L.H_SRC_CTL, I64), (L.H_DIMS, I64), (L.H_BIN_IDX, I64),
     (L.H_BITREV, I64), (L.H_SRC_COUNT, I64), (L.H_GLOBAL, I64), (L.H_TDW_IDX, I64),
     (L.H_EQ_RINGS, I64),
@@ -138,6 +141,13 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_LF_BLEND] = nbins
     size[L.H_EQ] = 4 * nbins
     size[L.H_IR_WINDOW] = N_FFT
+    size[L.H_TONE_BANDS] = 2 * nbins
+    size[L.H_TONE] = s * 2 * nbins if ibc else 1
+    size[L.H_REVERB] = reverb.STATE_LEN
+    size[L.H_REVERB_LINES] = reverb.N_LINES * reverb.LINE_LEN
+    size[L.H_REVERB_PRE] = reverb.pre_delay_len(sr, HOP + (modeling_delay(sr) if ibc else 0))
+    size[L.H_REVERB_IN] = mb
+    size[L.H_AIR_ALPHA] = nbins
     size[L.H_MIX_DELTA] = 4 * nbins
     size[L.H_GAIN_SCRATCH] = 4 * nbins
     size[L.H_LANE_MIX_DELTA] = 4 * nbins * LANES
@@ -286,6 +296,12 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
         f32[t32 + 2 * N_FFT + n] = win[n]
     blend = f64[i64[L.H_LF_BLEND]:i64[L.H_LF_BLEND] + nbins]
     lf_blend_fill(sr / N_FFT, blend)
+    rv = i64[L.H_REVERB]
+    reverb.reverb_init(f64[rv:rv + reverb.STATE_LEN], sr)
+    for j in range(4):  # the listener region carries the game's settings (reverb off)
+        f64[lis + L.L_REVERB + j] = f64[rv + reverb.R_DECAY + j]
+    tone_tables_fill(sr, N_FFT, f64[i64[L.H_TONE_BANDS]:i64[L.H_TONE_BANDS] + 2 * nbins],
+                     f64[i64[L.H_AIR_ALPHA]:i64[L.H_AIR_ALPHA] + nbins])
     # each FFT bin reads the grid's (a, phi) linearly between its two enclosing points
     for b in range(nbins):
         fb = b * sr / N_FFT

@@ -62,10 +62,14 @@ from .layout import (
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_GPREV, H_LF_BLEND, H_EQ,
     H_IR_WINDOW, H_GAIN_SCRATCH, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
     LT_AT_END, LT_AT_START, LT_STARTED, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
-    P_ROLLOFF, P_TELEPORTS, P_VEL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
+    P_ROLLOFF, P_TELEPORTS, P_VEL, P_CONE_INNER, P_CONE_OUTER, P_CONE_OUTER_GAIN,
+    P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_SEND, P_REVERB_SEND, H_REVERB,
+    H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
+from . import reverb
+from .tone import AIR_REFERENCE_HZ, apply_tone, cone_weight, tone_changed, tone_is_flat, tone_response
 
 STATE_STOP = 3  # the shim asks the kernel to clear the slot and go inactive
 MIN_DELAY = float(SINC_LOOKAHEAD)
@@ -202,13 +206,15 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_no
 
 @njit(cache=True, boundscheck=False)
 def _set_target(f64, f32, i64, s, nbins, g, restart, t_now):
-    """Make ``g`` (4 nbins) source ``s``'s gain target at sample clock ``t_now``. A
-    (re)started source takes it at once; a playing one ramps to it from its previous
-    target, whose time becomes the ramp's start (at most one block back, so a source that
-    was at rest does not jump)."""
+    """Make ``g`` (4 nbins) source ``s``'s gain target at sample clock ``t_now``, times the
+    source's tone (ST_TONE, :mod:`.tone`). A (re)started source takes it at once; a playing
+    one ramps to it from its previous target, whose time becomes the ramp's start (at most
+    one block back, so a source that was at rest does not jump)."""
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    if not tone_is_flat(f64[st + ST_TONE], f64[st + ST_TONE + 1], f64[st + ST_TONE + 2], f64[st + ST_TONE + 3]):
+        apply_tone(g, f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins], nbins)
     gt = _gain_base(i64, H_GTGT, s, nbins)
     gp = _gain_base(i64, H_GPREV, s, nbins)
-    st = i64[H_SRC_STATE] + s * STATE_STRIDE
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     if restart:
         gc = _gain_base(i64, H_GCUR, s, nbins)
@@ -226,6 +232,25 @@ def _set_target(f64, f32, i64, s, nbins, g, restart, t_now):
         f64[st + ST_T_PREV] = max(f64[st + ST_T_TGT], t_now - i64[H_MAX_BLOCK])
         f64[st + ST_T_TGT] = t_now
         i64[cnt + 1] = 1
+
+
+@njit(cache=True)
+def _update_tone(f64, f32, i64, s, nbins, low, mid, high, air):
+    """Make (low, mid, high, air) source ``s``'s tone: its values (ST_TONE) and response."""
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    f64[st + ST_TONE] = low
+    f64[st + ST_TONE + 1] = mid
+    f64[st + ST_TONE + 2] = high
+    f64[st + ST_TONE + 3] = air
+    if tone_is_flat(low, mid, high, air):
+        return
+    n = i64[H_NFFT]
+    tone_response(f64[i64[H_TONE_BANDS]: i64[H_TONE_BANDS] + 2 * nbins],
+                  f64[i64[H_AIR_ALPHA]: i64[H_AIR_ALPHA] + nbins], low, mid, high, air,
+                  f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n], f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n],
+                  i64[i64[H_BITREV]: i64[H_BITREV] + n], f64[i64[H_WORK]: i64[H_WORK] + n],
+                  f64[i64[H_WORK] + n: i64[H_WORK] + 2 * n],
+                  f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins])
 
 
 @njit(cache=True, boundscheck=False)
@@ -343,6 +368,19 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         dr += prop / sr - dist / c
     g = f64[par + P_GAIN] * distance_gain(i64[ctl + CTL_DISTANCE_MODEL], dist, f64[par + P_MIN_DISTANCE],
                                           f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
+    # directivity: the angle between the source's forward axis and the way to the listener
+    to_lis = rotate_inverse(f64[pose + 3: pose + 7], (-ax1, -ay1, -az1))
+    cone = cone_weight(to_lis[0] / dist if dist > 1e-9 else 1.0, f64[par + P_CONE_INNER],
+                       f64[par + P_CONE_OUTER])
+    g *= 1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)
+    tone_l = f64[par + P_TRANSMISSION]
+    tone_m = f64[par + P_TRANSMISSION + 1]
+    tone_h = f64[par + P_TRANSMISSION + 2] * (1.0 + cone * (f64[par + P_CONE_OUTER_HF] - 1.0))
+    tone_air = f64[par + P_AIR_ABSORPTION] * dist
+    if not use_ibc:  # no per-source spectrum: the tone's broadband part only
+        g *= tone_m
+    retone = use_ibc and tone_changed(f64[st + ST_TONE: st + ST_TONE + 4], tone_l, tone_m, tone_h, tone_air,
+                                      f64[i64[H_AIR_ALPHA] + int(AIR_REFERENCE_HZ * i64[H_NFFT] / sr)])
     if bypass:
         dl = f64[st + ST_PROP] / sr if doppler else a / c
         dr = dl
@@ -381,10 +419,19 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     f64[st + ST_DELAY_R] = dr
     f64[st + ST_GAIN_L] = gl
     f64[st + ST_GAIN_R] = gr
+    send = f64[par + P_REVERB_SEND] * f64[par + P_GAIN]
+    if send != 0.0 or f64[st + ST_SEND] != 0.0:  # the room hears the emitted sound: no distance gain
+        rin = i64[H_REVERB_IN]
+        s0 = f64[st + ST_SEND]
+        ds = (send - s0) / frames
+        for j in range(frames):
+            f32[rin + j] += np.float32(0.5 * (s0 + ds * (j + 1))) * (tmp_l[j] + tmp_r[j])
+        f64[st + ST_SEND] = send
 
     t_now = float(clock + frames - 1)  # the warp reaches this block's pose on its last sample
     if use_ibc and bypass:
-        if f64[st + ST_UNIT_GAINS] == 0.0:
+        if f64[st + ST_UNIT_GAINS] == 0.0 or retone:
+            _update_tone(f64, f32, i64, s, nbins, tone_l, tone_m, tone_h, tone_air)
             _unit_targets(f64, f32, i64, s, nbins, restart, t_now)
             f64[st + ST_EVALUATED] = 0.0  # re-evaluate as soon as it is spatialised again
             f64[st + ST_UNIT_GAINS] = 1.0
@@ -398,7 +445,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         k = i64[H_CONST]
         gl_state = i64[H_GLOBAL]
         fresh = restart or f64[st + ST_EVALUATED] == 0.0
-        moved = cosang < f64[k + C_COS_REEVAL] or dlog > f64[k + C_LOGDIST_REEVAL]
+        moved = cosang < f64[k + C_COS_REEVAL] or dlog > f64[k + C_LOGDIST_REEVAL] or retone
         # new or moved: a table lookup (no table: an evaluation); at rest with gains from
         # the table: an exact evaluation. New sources are served at once, the others as
         # the block's budgets allow (round-robin from G_IBC_NEXT).
@@ -413,6 +460,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
             if not fresh:
                 i64[budget] -= 1
                 i64[gl_state + G_IBC_NEXT] = s + 1
+            _update_tone(f64, f32, i64, s, nbins, tone_l, tone_m, tone_h, tone_air)
             _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_now)
             f64[st + ST_UX] = ux
             f64[st + ST_UY] = uy
@@ -692,6 +740,21 @@ def _track_listener(f64, i64, clock, frames):
 
 
 @njit(cache=True)
+def _reverb(f64, f32, i64, out, frames):
+    """The shared reverb (:mod:`.reverb`) on this block's sends, added into ``out``; its
+    settings are the listener region's, as the game last set them."""
+    rv = i64[H_REVERB]
+    state = f64[rv:rv + reverb.STATE_LEN]
+    lis = i64[H_LISTENER]
+    for j in range(4):
+        state[reverb.R_DECAY + j] = f64[lis + L_REVERB + j]
+    lines = f32[i64[H_REVERB_LINES]: i64[H_REVERB_LINES] + reverb.N_LINES * reverb.LINE_LEN]
+    pre = f32[i64[H_REVERB_PRE]: i64[H_REVERB_PRE] + reverb.pre_delay_len(i64[H_SAMPLE_RATE], i64[H_HOP] + i64[H_DELAY])]
+    reverb.reverb_process(state, lines, pre, f32[i64[H_REVERB_IN]: i64[H_REVERB_IN] + frames], frames,
+                          float(i64[H_SAMPLE_RATE]), i64[H_HOP] + i64[H_DELAY], out)
+
+
+@njit(cache=True)
 def render_core(f64, f32, i64, out, frames):
     """Render ``frames`` interleaved stereo frames into ``out``, with flush-to-zero for its
     duration (:mod:`.fpu`). Returns 0, or 1 for a bad frame count (then ``out`` is
@@ -724,6 +787,7 @@ def _render(f64, f32, i64, out, frames):
         f32[i64[H_STAGE] + fill: i64[H_STAGE] + fill + frames] = 0.0
         f32[i64[H_STAGE] + sl + fill: i64[H_STAGE] + sl + fill + frames] = 0.0
     _track_listener(f64, i64, clock, frames)
+    f32[i64[H_REVERB_IN]: i64[H_REVERB_IN] + frames] = 0.0
     for j in range(nsrc):  # round-robin start so every moving source gets its turn
         _warp_source(f64, f32, i64, (first + j) % nsrc, clock, frames, fill, nbins)
     fill += frames
@@ -747,5 +811,6 @@ def _render(f64, f32, i64, out, frames):
             out[2 * j + ch] = v if math.isfinite(v) else 0.0
     i64[g + G_FIFO_READ] = (rpos + frames) % flen
     i64[g + G_FIFO_COUNT] -= frames
+    _reverb(f64, f32, i64, out, frames)
     i64[g + G_CLOCK] = clock + frames
     return 0
