@@ -115,6 +115,31 @@ class Renderer:
     def remove_source(self, src: int) -> None:
         self._check(self.lib.smw_source_destroy(self._r, src))
 
+    def set_source_paused(self, src: int, paused: bool) -> None:
+        """Pause: the source's stream time stops, its queued audio plays on resume."""
+        self._check(self.lib.smw_source_set_paused(self._r, src, int(paused)))
+
+    def source_status(self, src: int) -> int:
+        """The SMW_SOURCE_STATUS_* bits (layout.STATUS_*) since the last query; clears them."""
+        flags = self.ffi.new("uint32_t*")
+        self._check(self.lib.smw_source_get_status(self._r, src, flags))
+        return int(flags[0])
+
+    def set_master_gain(self, gain: float) -> None:
+        self._check(self.lib.smw_renderer_set_master_gain(self._r, gain))
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause-all (smw_renderer_set_paused)."""
+        self._check(self.lib.smw_renderer_set_paused(self._r, int(paused)))
+
+    def model_info(self) -> dict:
+        """smw_renderer_get_model_info as a dict of its fields (without ``size``)."""
+        info = self.ffi.new("smw_model_info*")
+        info.size = self.ffi.sizeof("smw_model_info")
+        self._check(self.lib.smw_renderer_get_model_info(self._r, info))
+        return {name: getattr(info, name) for name, _ in self.ffi.typeof("smw_model_info").fields
+                if name != "size"}
+
     def set_listener_pose(self, position, quaternion=(0.0, 0.0, 0.0, 1.0)) -> None:
         self._check(self.lib.smw_listener_set_pose(self._r, list(map(float, position)),
                                                    list(map(float, quaternion))))
