@@ -75,7 +75,11 @@ typedef struct {
 
 /* ... and of version 0.2 */
 typedef struct {
-    smw_renderer_settings_v0_1 v0_1;
+    uint32_t size;
+    int32_t sample_rate, max_block_frames, max_sources;
+    const char* model_path;
+    int32_t coordinate_system, enable_corrector;
+    float corrector_table_step_deg;
     float speed_of_sound;
     int32_t equalization;
 } smw_renderer_settings_v0_2;
@@ -851,7 +855,7 @@ smw_result smw_source_create(smw_renderer* r, smw_source* out)
         *out = (gen << 16) | (i + 1u);
         return SMW_SUCCESS;
     }
-    return fail(r, SMW_ERROR_OUT_OF_SOURCES, "all max_sources source slots hold live sources");
+    return fail(r, SMW_ERROR_OUT_OF_SOURCES, "all max_sources source slots are in use by live sources");
 }
 
 smw_result smw_source_destroy(smw_renderer* r, smw_source h)

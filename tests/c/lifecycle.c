@@ -181,8 +181,11 @@ typedef struct {   /* 0.1 */
     float corrector_table_step_deg;
 } settings_v0_1;
 typedef struct {   /* 0.2 */
-    settings_v0_1 v0_1;
-    float speed_of_sound;
+    uint32_t size;
+    int32_t sample_rate, max_block_frames, max_sources;
+    const char* model_path;
+    int32_t coordinate_system, enable_corrector;
+    float corrector_table_step_deg, speed_of_sound;
     int32_t equalization;
 } settings_v0_2;
 
