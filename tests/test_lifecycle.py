@@ -164,32 +164,34 @@ def test_master_gain_scales_after_its_ramp_without_a_click(kind):
     assert step <= 1.05 * ref_step, (step, ref_step)
 
 
+def _pause_all_run(kind, pause_at=None, silent=3):
+    """14 blocks of noise; pause-all set before block ``pause_at`` and cleared after
+    ``silent`` blocks of silence; the host writes only blocks the renderer will consume."""
+    x = _noise(20 * BLOCK, 7)
+    f = Front(kind, max_sources=2)
+    s = _source(f)
+    out, k = [], 0
+    for b in range(14):
+        if b == pause_at:
+            f.set_paused(True)
+        if pause_at is not None and b == pause_at + 1 + silent:
+            f.set_paused(False)
+        frozen = pause_at is not None and pause_at < b <= pause_at + silent
+        if not frozen:
+            f.write(s, x[k * BLOCK:(k + 1) * BLOCK])
+            k += 1
+        out.append(f.render(BLOCK))
+        if frozen:
+            assert f.source_status(s) & L.STATUS_PAUSED
+    return out
+
+
 @pytest.mark.parametrize("kind", FRONTS)
 def test_pause_all_is_silent_and_resumes_where_it_stopped(kind):
     """Pause-all before block 4: block 4 fades out, 3 blocks of exact silence follow and
     consume nothing; resume: the next block fades in and then the output is the unpaused
     run's, sample for sample."""
-    x = _noise(20 * BLOCK, 7)
-
-    def run(pause_at=None, silent=3):
-        f = Front(kind, max_sources=2)
-        s = _source(f)
-        out, k = [], 0
-        for b in range(14):
-            if b == pause_at:
-                f.set_paused(True)
-            if pause_at is not None and b == pause_at + 1 + silent:
-                f.set_paused(False)
-            frozen = pause_at is not None and pause_at < b <= pause_at + silent
-            if not frozen:
-                f.write(s, x[k * BLOCK:(k + 1) * BLOCK])
-                k += 1
-            out.append(f.render(BLOCK))
-            if frozen:
-                assert f.source_status(s) & L.STATUS_PAUSED
-        return out
-
-    ref, p = run(), run(pause_at=4)
+    ref, p = _pause_all_run(kind), _pause_all_run(kind, pause_at=4)
     assert np.max(np.abs(ref[4])) > 0.01
     ramp = (np.arange(1, BLOCK + 1, dtype=np.float32) / BLOCK)[:, None]
     np.testing.assert_allclose(p[4], ref[4] * (1 - ramp), atol=1e-6)     # fade-out block
@@ -198,6 +200,13 @@ def test_pause_all_is_silent_and_resumes_where_it_stopped(kind):
     np.testing.assert_allclose(p[8], ref[5] * ramp, atol=1e-6)           # fade-in block
     for b in range(9, 14):
         np.testing.assert_array_equal(p[b], ref[b - 3])
+
+
+def test_master_gain_and_pause_all_are_the_same_through_both_front_ends():
+    np.testing.assert_allclose(_tone_run("native", gain_at=5, gain=0.25),
+                               _tone_run("engine", gain_at=5, gain=0.25), atol=1e-6)
+    np.testing.assert_allclose(np.concatenate(_pause_all_run("native", pause_at=4)),
+                               np.concatenate(_pause_all_run("engine", pause_at=4)), atol=1e-6)
 
 
 @pytest.mark.parametrize("corrector", [True, False])
