@@ -336,3 +336,4 @@ def test_settings_sizes_of_every_version_accepted_others_rejected(lifecycle, run
     assert k["SIZE_V0_1"] == 0 and k["SIZE_V0_2"] == 0 and k["SIZE_V0_3"] == 0
     code = k["SETTINGS_SIZE_CODE"]
     assert k["SIZE_LARGER"] == code and k["SIZE_ZERO"] == code and k["SIZE_BETWEEN"] == code
+    assert k["OLD_STRUCT_LOG_CALLS"] == 0     # a 0.1/0.2 struct's later fields take their defaults

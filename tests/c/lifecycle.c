@@ -189,12 +189,18 @@ typedef struct {   /* 0.2 */
     int32_t equalization;
 } settings_v0_2;
 
+/* the struct of `size` bytes; the fields past it hold a log callback that must be ignored */
 static smw_result create_sized(uint32_t size)
 {
+    static int ignored_calls;
     smw_renderer_settings s = smw_renderer_settings_default();
     s.size = size;
     s.max_sources = 2;
     s.enable_corrector = 0;
+    if (size < sizeof s) {
+        s.log_callback = log_sink;
+        s.log_user_data = &ignored_calls;
+    }
     smw_renderer* r = NULL;
     smw_result rc = smw_renderer_create(&s, &r);
     smw_renderer_destroy(r);
@@ -208,6 +214,7 @@ static int sizes(void)
     printf("SIZE_LARGER %d\nSIZE_ZERO %d\nSIZE_BETWEEN %d\n", (int)create_sized(sizeof(smw_renderer_settings) + 8),
            (int)create_sized(0), (int)create_sized(sizeof(settings_v0_2) + 4));
     printf("SETTINGS_SIZE_CODE %d\n", (int)SMW_ERROR_SETTINGS_SIZE);
+    printf("OLD_STRUCT_LOG_CALLS %d\n", g_log_info + g_log_error);   /* fields past `size` unread */
     return 0;
 }
 
