@@ -70,7 +70,9 @@ class Renderer:
     def __init__(self, sample_rate: int = 48000, max_sources: int = 64, max_block: int = 1024,
                  model=None, coordinate_system: str = "native", corrector: bool = True,
                  table_step: float = 3.0, speed_of_sound: float = 343.0,
-                 equalization: str = "none", lib=None):
+                 equalization: str = "none", log=None, lib=None):
+        """``log(level, message)``, if given, is the settings' log callback (creation and
+        failing game-thread calls; never called from ``write``/``render``)."""
         self.ffi, self.lib = load(lib)
         s = self.lib.smw_renderer_settings_default()
         s.sample_rate, s.max_sources, s.max_block_frames = sample_rate, max_sources, max_block
@@ -81,6 +83,10 @@ class Renderer:
         s.equalization = EQUALIZATIONS.index(equalization) if equalization in EQUALIZATIONS else -1
         self._path = self.ffi.new("char[]", os.fsencode(model)) if model is not None else self.ffi.NULL
         s.model_path = self._path
+        if log is not None:  # kept alive with the renderer: the library holds the pointer
+            self._log = self.ffi.callback("smw_log_callback",
+                                          lambda user, level, text: log(int(level), self.ffi.string(text).decode()))
+            s.log_callback = self._log
         out = self.ffi.new("smw_renderer**")
         rc = self.lib.smw_renderer_create(self.ffi.new("smw_renderer_settings*", s), out)
         if rc != 0:

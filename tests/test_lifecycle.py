@@ -291,6 +291,18 @@ def test_model_info_is_the_same_through_both_front_ends():
     assert off["corrector_enabled"] == 0 and off["parameter_count"] == 0 and off["fitted_sample_rate"] == 0
 
 
+def test_native_log_callback():
+    from spatialmw.native import NativeError, Renderer
+    got = []
+    with Renderer(max_sources=2, max_block=BLOCK, corrector=False, log=lambda *m: got.append(m), lib=LIB) as r:
+        assert got and got[0][0] == 3 and "renderer created" in got[0][1]
+        with pytest.raises(NativeError):
+            r.set_master_gain(-1.0)
+        assert got[-1] == (1, "master gain must be finite and in [0, 1000]")
+        r.render(BLOCK)
+        assert len(got) == 2
+
+
 # ------------------------------------------------------------------------------ C hosts
 @pytest.fixture(scope="module")
 def lifecycle(c_host, default_model):
