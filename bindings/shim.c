@@ -67,7 +67,7 @@ enum { P_VEL = 4, P_TELEPORTS = 7, P_CONE_INNER = 8, P_TRANSMISSION = 12, P_AIR_
 enum { L_VEL = 8, L_VEL_SET = 11, L_REVERB = 12, LISTENER_LEN = 16 };  /* layout.py L_* */
 enum { PUB_LISTENER_VEL = 0, PUB_LISTENER_REVERB = 3 };  /* the listener's published params[] */
 /* source_control state values (spatialmw/kernels/layout.py, render.py) */
-enum { STATE_INACTIVE = 0, STATE_PLAYING = 1, STATE_RESTART = 2, STATE_STOP = 3 };
+enum { STATE_INACTIVE = 0, STATE_PLAYING = 1, STATE_RESTART = 2, STATE_STOP = 3, STATE_RECYCLE = 4 };
 
 /* the settings struct of version 0.1, to recognise its size */
 typedef struct {
@@ -77,6 +77,17 @@ typedef struct {
     int32_t coordinate_system, enable_corrector;
     float corrector_table_step_deg;
 } smw_renderer_settings_v0_1;
+
+/* ... and of version 0.2 */
+typedef struct {
+    uint32_t size;
+    int32_t sample_rate, max_block_frames, max_sources;
+    const char* model_path;
+    int32_t coordinate_system, enable_corrector;
+    float corrector_table_step_deg;
+    float speed_of_sound;
+    int32_t equalization;
+} smw_renderer_settings_v0_2;
 
 #define SMW_MAX_SOURCES_LIMIT 4096
 #define SMW_MAX_POSITION_M 1.0e6
@@ -96,6 +107,11 @@ typedef struct {
     _Alignas(64) smw_published pub;
     /* generation in bits 16..31, LIFE_* in bits 0..15: one word, so destroy is one CAS */
     _Atomic uint32_t word;
+    /* 1 once the generation counter has wrapped (every generation was issued once) */
+    _Atomic uint32_t wrapped;
+    /* SMW_SOURCE_STATUS_* bits of the incarnation in bits 16..31: the audio thread ORs
+     * the kernel's CTL_STATUS in after each call, smw_source_get_status takes them */
+    _Atomic uint32_t status;
     /* audio-thread-only */
     uint32_t seen_gen;
     uint32_t seen_seq;
@@ -104,8 +120,12 @@ typedef struct {
 
 struct smw_renderer {
     /* immutable after create */
+    uint64_t id;                 /* serial number: tells renderers apart in smw_last_error */
     int32_t sample_rate, max_block, max_sources, coords;
     int32_t latency_frames;
+    smw_model_info info;
+    void (*log_fn)(void* user, int32_t level, const char* message);
+    void* log_user;
     double* f64;
     float* f32;
     int64_t* i64;
@@ -117,12 +137,21 @@ struct smw_renderer {
     smw_slot* slots;
     smw_published listener;
     _Atomic uint32_t alloc_hint;
-    _Atomic(const char*) last_error;
+    _Atomic(float) master_gain;
+    _Atomic int32_t paused;
     /* audio-thread-only */
     uint32_t listener_seen_seq;
+    float applied_gain;          /* master gain x (not paused) reached at the last block's end */
 };
 
 static _Thread_local char tl_create_error[1024] = "";
+static _Atomic uint64_t next_renderer_id = 1;
+
+/* smw_last_error: each thread's most recent failure per renderer, for the few renderers it
+ * failed on last (most recent first). Renderers are told apart by serial number, not by
+ * address, which a new renderer may reuse. Static texts only, so nothing is copied. */
+enum { TL_ERRORS = 4 };
+static _Thread_local struct { uint64_t renderer; const char* text; } tl_errors[TL_ERRORS];
 
 /* ---------------------------------------------------------------------------------
  * Version, result strings, errors
@@ -152,9 +181,27 @@ const char* smw_result_string(smw_result r)
     }
 }
 
+static void set_error(const smw_renderer* r, const char* text)
+{
+    int k = 0;
+    while (k < TL_ERRORS - 1 && tl_errors[k].renderer != r->id) ++k;
+    for (; k > 0; --k) tl_errors[k] = tl_errors[k - 1];
+    tl_errors[0].renderer = r->id;
+    tl_errors[0].text = text;
+}
+
+/* A failed game-thread or control call: recorded for smw_last_error and logged. */
 static smw_result fail(smw_renderer* r, smw_result code, const char* text)
 {
-    if (r) atomic_store_explicit(&r->last_error, text, memory_order_release);
+    set_error(r, text);
+    if (r->log_fn) r->log_fn(r->log_user, SMW_LOG_ERROR, text);
+    return code;
+}
+
+/* A failed audio-thread call: recorded only (the log callback may block). */
+static smw_result fail_audio(smw_renderer* r, smw_result code, const char* text)
+{
+    set_error(r, text);
     return code;
 }
 
@@ -167,8 +214,9 @@ static smw_result create_fail(smw_result code, const char* fmt, const char* deta
 const char* smw_last_error(const smw_renderer* r)
 {
     if (!r) return tl_create_error;
-    const char* s = atomic_load_explicit(&((smw_renderer*)r)->last_error, memory_order_acquire);
-    return s ? s : "";
+    for (int k = 0; k < TL_ERRORS; ++k)
+        if (tl_errors[k].renderer == r->id) return tl_errors[k].text;
+    return "";
 }
 
 /* ---------------------------------------------------------------------------------
@@ -309,6 +357,7 @@ typedef struct {
     const double* grid;
     int64_t n_theta, n_grid;
     double head_radius;
+    double fitted_rate;      /* the metadata's top-level "sample_rate", 0 if absent */
 } smw_model;
 
 static uint32_t rd_u32(const unsigned char* p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -331,6 +380,39 @@ static const char* const model_check_text[] = {
     "grid_hz must be 2..4096 finite points, >= 0, strictly increasing, <= 1e6 Hz",
     "head radius outside 0.03..0.2 m",
 };
+
+/* The number after the top-level key "sample_rate" of the asset's metadata JSON (keys of
+ * nested objects, such as provenance's, do not count), or 0. */
+static double meta_sample_rate(const unsigned char* p, size_t n)
+{
+    static const char key[] = "\"sample_rate\"";
+    const size_t klen = sizeof key - 1;
+    int depth = 0, in_string = 0;
+    for (size_t i = 0; i < n; ++i) {
+        unsigned char c = p[i];
+        if (in_string) {
+            if (c == '\\') ++i;
+            else if (c == '"') in_string = 0;
+            continue;
+        }
+        if (c == '{' || c == '[') ++depth;
+        else if (c == '}' || c == ']') --depth;
+        else if (c == '"') {
+            if (depth == 1 && n - i > klen && memcmp(p + i, key, klen) == 0) {
+                size_t j = i + klen;
+                while (j < n && (p[j] == ' ' || p[j] == ':')) ++j;
+                char num[32];
+                size_t k = 0;
+                while (j < n && k < sizeof num - 1 && strchr("0123456789.eE+-", p[j]) && p[j]) num[k++] = (char)p[j++];
+                num[k] = 0;
+                double v = strtod(num, NULL);
+                return isfinite(v) && v > 0.0 && v < 1e7 ? v : 0.0;
+            }
+            in_string = 1;
+        }
+    }
+    return 0.0;
+}
 
 static smw_result model_fail(const char* path, const char* why)
 {
@@ -378,6 +460,7 @@ static smw_result load_model(const char* path, smw_model* m)
     m->grid = (const double*)(void*)(data + ASSET_FIXED_BYTES + 8ull * (n_theta + n_dims));
     m->n_theta = n_theta;
     m->n_grid = n_grid;
+    m->fitted_rate = meta_sample_rate(data + payload - n_meta, n_meta);
     smw__kernel_fault = 0;
     int32_t code = smwk_check_model(m->theta, m->n_theta, m->dims, m->grid, m->n_grid, m->head_radius);
     if (smw__kernel_fault) code = -1;
@@ -422,6 +505,8 @@ smw_renderer_settings smw_renderer_settings_default(void)
     s.corrector_table_step_deg = 3.0f;  /* = spatialmw.engine.IBC_TABLE_STEP_DEGREES (tested) */
     s.speed_of_sound = 343.0f;
     s.equalization = SMW_EQUALIZATION_NONE;
+    s.log_callback = NULL;
+    s.log_user_data = NULL;
     return s;
 }
 
@@ -444,18 +529,22 @@ static void free_renderer(smw_renderer* r)
     free(r);
 }
 
-smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_renderer** out)
+/* smw_renderer_create without the log: `used` receives the settings once they are read. */
+static smw_result create_renderer(const smw_renderer_settings* settings, smw_renderer** out,
+                                  smw_renderer_settings* used)
 {
-    tl_create_error[0] = 0;
     if (out) *out = NULL;
     if (!settings || !out)
         return create_fail(SMW_ERROR_NULL_POINTER, "smw_renderer_create: %s is NULL",
                            !settings ? "settings" : "out_renderer");
-    /* This version's struct, or 0.1's (which ended at corrector_table_step_deg: the fields
-     * added since take their defaults). Any other size is not a struct this library knows. */
+    /* This version's struct, 0.2's (which ended at equalization) or 0.1's (which ended at
+     * corrector_table_step_deg): the fields added since take their defaults. Any other
+     * size is not a struct this library knows. */
     smw_renderer_settings s = smw_renderer_settings_default();
     if (settings->size == (uint32_t)sizeof(smw_renderer_settings)) {
         s = *settings;
+    } else if (settings->size == (uint32_t)sizeof(smw_renderer_settings_v0_2)) {
+        memcpy(&s, settings, offsetof(smw_renderer_settings, log_callback));
     } else if (settings->size == (uint32_t)sizeof(smw_renderer_settings_v0_1)) {
         memcpy(&s, settings, offsetof(smw_renderer_settings, speed_of_sound));
     } else {
@@ -465,6 +554,7 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
                            "smw_renderer_create: settings.size %s is not a size this library knows; "
                            "initialise settings with smw_renderer_settings_default()", buf);
     }
+    *used = s;
     if (s.sample_rate != 44100 && s.sample_rate != 48000 && s.sample_rate != 96000) {
         char buf[32];
         snprintf(buf, sizeof buf, "%d", (int)s.sample_rate);
@@ -544,6 +634,18 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
     r->off_control = head[H_SRC_CTL];
     r->render_fn = smwk_render;
     r->write_fn = smwk_write;
+    r->id = atomic_fetch_add_explicit(&next_renderer_id, 1u, memory_order_relaxed);
+    r->log_fn = s.log_callback;
+    r->log_user = s.log_user_data;
+    r->info.size = (uint32_t)sizeof(smw_model_info);
+    r->info.sample_rate = s.sample_rate;
+    r->info.corrector_enabled = s.enable_corrector ? 1 : 0;
+    r->info.fitted_sample_rate = s.enable_corrector ? (int32_t)lround(model.fitted_rate) : 0;
+    r->info.parameter_count = s.enable_corrector ? model.n_theta : 0;
+    r->info.grid_points = s.enable_corrector ? (int32_t)model.n_grid : 0;
+    r->info.head_radius_m = (float)settings_v[S_HEAD_RADIUS];
+    r->info.corrector_table_step_deg = s.enable_corrector ? s.corrector_table_step_deg : 0.0f;
+    r->info.latency_frames = r->latency_frames;
 
     int layout_ok = plan == 0 && !smw__kernel_fault && r->n_f64 > 0 && r->n_f32 >= 0 && r->n_i64 >= HEADER_LEN &&
         r->off_listener >= 0 && r->off_listener + LISTENER_LEN <= r->n_f64 &&
@@ -588,7 +690,9 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
         atomic_init(&r->slots[i].word, (uint32_t)LIFE_FREE);
         r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = 0;
     }
-    atomic_init(&r->last_error, (const char*)NULL);
+    atomic_init(&r->master_gain, 1.0f);
+    atomic_init(&r->paused, 0);
+    r->applied_gain = 1.0f;
 
     /* warm-up: one silent block so the first real block pays no first-call costs. The
      * stream must then start from the initial state, or the hop phase would differ
@@ -618,6 +722,30 @@ smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_render
     }
     *out = r;
     return SMW_SUCCESS;
+}
+
+smw_result smw_renderer_create(const smw_renderer_settings* settings, smw_renderer** out)
+{
+    tl_create_error[0] = 0;
+    smw_renderer_settings used;
+    memset(&used, 0, sizeof used);
+    smw_result rc = create_renderer(settings, out, &used);
+    if (used.log_callback) {
+        if (rc == SMW_SUCCESS) {
+            const smw_model_info* m = &(*out)->info;
+            char text[256];
+            snprintf(text, sizeof text,
+                     "spatialmw %d.%d.%d: renderer created: %d Hz, %d sources, %d-frame blocks, corrector %s "
+                     "(%lld parameters), latency %d frames",
+                     SMW_VERSION_MAJOR, SMW_VERSION_MINOR, SMW_VERSION_PATCH, (int)used.sample_rate,
+                     (int)used.max_sources, (int)used.max_block_frames, m->corrector_enabled ? "on" : "off",
+                     (long long)m->parameter_count, (int)m->latency_frames);
+            used.log_callback(used.log_user_data, SMW_LOG_INFO, text);
+        } else {
+            used.log_callback(used.log_user_data, SMW_LOG_ERROR, tl_create_error);
+        }
+    }
+    return rc;
 }
 
 void smw_renderer_destroy(smw_renderer* r)
@@ -678,22 +806,32 @@ smw_result smw_listener_set_velocity(smw_renderer* r, const float velocity[3])
     return SMW_SUCCESS;
 }
 
-/* Resolve a handle to its slot if the source is alive. */
-static smw_slot* lookup(smw_renderer* r, smw_source h, smw_result* rc)
+static const char* const TEXT_STALE = "source handle is stale (the source was destroyed)";
+
+/* Resolve a handle to its slot if the source is alive (`audio`: on the audio thread). A
+ * slot's generations are issued in order from 1, so one above the slot's current
+ * generation (or 0) was never issued, unless the counter has wrapped. */
+static smw_slot* lookup_in(smw_renderer* r, smw_source h, smw_result* rc, int audio)
 {
+    smw_result (*failed)(smw_renderer*, smw_result, const char*) = audio ? fail_audio : fail;
     uint32_t idx1 = h & 0xFFFFu;
     if (h == SMW_SOURCE_INVALID || idx1 == 0 || (int64_t)idx1 > r->max_sources) {
-        *rc = fail(r, SMW_ERROR_INVALID_HANDLE, "source handle was never issued by this renderer");
+        *rc = failed(r, SMW_ERROR_INVALID_HANDLE, h == SMW_SOURCE_INVALID
+                     ? "source handle is 0 (SMW_SOURCE_INVALID)"
+                     : "source handle was never issued by this renderer (slot index out of range)");
         return NULL;
     }
     smw_slot* sl = &r->slots[idx1 - 1];
     uint32_t w = atomic_load_explicit(&sl->word, memory_order_acquire);
-    if ((w & 0xFFFFu) != LIFE_LIVE || (w >> 16) != (h >> 16)) {
-        *rc = fail(r, SMW_ERROR_INVALID_HANDLE, "source handle is stale (the source was destroyed)");
-        return NULL;
-    }
-    return sl;
+    uint32_t gen = h >> 16, cur = w >> 16;
+    if ((w & 0xFFFFu) == LIFE_LIVE && cur == gen) return sl;
+    int issued = atomic_load_explicit(&sl->wrapped, memory_order_relaxed) || (gen != 0 && gen <= cur);
+    *rc = failed(r, SMW_ERROR_INVALID_HANDLE, issued ? TEXT_STALE
+                 : "source handle was never issued by this renderer (no source of its slot had that generation)");
+    return NULL;
 }
+
+static smw_slot* lookup(smw_renderer* r, smw_source h, smw_result* rc) { return lookup_in(r, h, rc, 0); }
 
 smw_result smw_source_create(smw_renderer* r, smw_source* out)
 {
@@ -702,23 +840,27 @@ smw_result smw_source_create(smw_renderer* r, smw_source* out)
     *out = SMW_SOURCE_INVALID;
     uint32_t n = (uint32_t)r->max_sources;
     uint32_t start = atomic_fetch_add_explicit(&r->alloc_hint, 1u, memory_order_relaxed);
+    /* a free slot, or one destroyed since the last smw_render (so destroy-then-create in
+     * one game tick steals a voice): the audio thread clears a recycled slot before the new
+     * incarnation's first write or block (STATE_RECYCLE), never waiting for this thread */
     for (uint32_t k = 0; k < n; ++k) {
         uint32_t i = (start + k) % n;
         smw_slot* sl = &r->slots[i];
         uint32_t w = atomic_load_explicit(&sl->word, memory_order_relaxed);
-        if ((w & 0xFFFFu) != LIFE_FREE) continue;
+        if ((w & 0xFFFFu) != LIFE_FREE && (w & 0xFFFFu) != LIFE_RELEASING) continue;
         uint32_t gen = ((w >> 16) + 1u) & 0xFFFFu;
         uint32_t claimed = (gen << 16) | LIFE_CLAIMED;
         if (!atomic_compare_exchange_strong_explicit(&sl->word, &w, claimed, memory_order_acq_rel,
                                                      memory_order_relaxed))
             continue;
+        if (gen == 0) atomic_store_explicit(&sl->wrapped, 1u, memory_order_relaxed);
+        atomic_store_explicit(&sl->status, gen << 16, memory_order_relaxed);
         pub_set_defaults(&sl->pub);
         atomic_store_explicit(&sl->word, (gen << 16) | LIFE_LIVE, memory_order_release);
         *out = (gen << 16) | (i + 1u);
         return SMW_SUCCESS;
     }
-    return fail(r, SMW_ERROR_OUT_OF_SOURCES,
-                "all max_sources source slots are in use (destroyed slots are recycled at the next smw_render)");
+    return fail(r, SMW_ERROR_OUT_OF_SOURCES, "all max_sources source slots are in use by live sources");
 }
 
 smw_result smw_source_destroy(smw_renderer* r, smw_source h)
@@ -730,7 +872,7 @@ smw_result smw_source_destroy(smw_renderer* r, smw_source h)
     uint32_t expect = ((h >> 16) << 16) | LIFE_LIVE;
     if (!atomic_compare_exchange_strong_explicit(&sl->word, &expect, ((h >> 16) << 16) | LIFE_RELEASING,
                                                  memory_order_acq_rel, memory_order_relaxed))
-        return fail(r, SMW_ERROR_INVALID_HANDLE, "source handle is stale (the source was destroyed)");
+        return fail(r, SMW_ERROR_INVALID_HANDLE, TEXT_STALE);
     return SMW_SUCCESS;
 }
 
@@ -903,12 +1045,14 @@ smw_result smw_renderer_set_reverb(smw_renderer* r, const smw_reverb_settings* r
     return SMW_SUCCESS;
 }
 
-static smw_result set_flag(smw_renderer* r, smw_source h, int32_t bit, int on)
+static smw_result set_flag(smw_renderer* r, smw_source h, int32_t bit, int32_t value, int32_t on_value)
 {
     if (!r) return SMW_ERROR_NULL_POINTER;
     smw_result rc = SMW_SUCCESS;
     smw_slot* sl = lookup(r, h, &rc);
     if (!sl) return rc;
+    if (value != 0 && value != 1) return fail(r, SMW_ERROR_INVALID_ARGUMENT, "on/off flags must be 0 or 1");
+    int on = value == on_value;
     uint32_t s = pub_write_begin(&sl->pub);
     int32_t f = atomic_load_explicit(&sl->pub.flags, memory_order_relaxed);
     f = on ? (f | bit) : (f & ~bit);
@@ -919,17 +1063,62 @@ static smw_result set_flag(smw_renderer* r, smw_source h, int32_t bit, int on)
 
 smw_result smw_source_set_doppler(smw_renderer* r, smw_source h, int32_t enabled)
 {
-    return set_flag(r, h, FLAG_DOPPLER, enabled != 0);
+    return set_flag(r, h, FLAG_DOPPLER, enabled, 1);
 }
 
 smw_result smw_source_set_spatialize(smw_renderer* r, smw_source h, int32_t enabled)
 {
-    return set_flag(r, h, FLAG_BYPASS, enabled == 0);
+    return set_flag(r, h, FLAG_BYPASS, enabled, 0);
 }
 
 smw_result smw_source_set_paused(smw_renderer* r, smw_source h, int32_t paused)
 {
-    return set_flag(r, h, FLAG_PAUSED, paused != 0);
+    return set_flag(r, h, FLAG_PAUSED, paused, 1);
+}
+
+smw_result smw_source_get_status(smw_renderer* r, smw_source h, uint32_t* out_flags)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    smw_result rc = SMW_SUCCESS;
+    smw_slot* sl = lookup(r, h, &rc);
+    if (!sl) return rc;
+    if (!out_flags) return fail(r, SMW_ERROR_NULL_POINTER, "smw_source_get_status: out_flags is NULL");
+    uint32_t gen = h >> 16;
+    uint32_t old = atomic_load_explicit(&sl->status, memory_order_acquire);
+    do {
+        if ((old >> 16) != gen) { *out_flags = 0; return SMW_SUCCESS; }  /* destroyed meanwhile */
+    } while (!atomic_compare_exchange_weak_explicit(&sl->status, &old, gen << 16, memory_order_acq_rel,
+                                                    memory_order_acquire));
+    *out_flags = old & 0xFFFFu;
+    return SMW_SUCCESS;
+}
+
+smw_result smw_renderer_set_master_gain(smw_renderer* r, float gain)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (!isfinite(gain) || gain < 0.0f || gain > SMW_MAX_GAIN)
+        return fail(r, SMW_ERROR_INVALID_ARGUMENT, "master gain must be finite and in [0, 1000]");
+    atomic_store_explicit(&r->master_gain, gain, memory_order_relaxed);
+    return SMW_SUCCESS;
+}
+
+smw_result smw_renderer_set_paused(smw_renderer* r, int32_t paused)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (paused != 0 && paused != 1) return fail(r, SMW_ERROR_INVALID_ARGUMENT, "paused must be 0 or 1");
+    atomic_store_explicit(&r->paused, paused, memory_order_relaxed);
+    return SMW_SUCCESS;
+}
+
+smw_result smw_renderer_get_model_info(const smw_renderer* r, smw_model_info* out)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (!out) return fail((smw_renderer*)r, SMW_ERROR_NULL_POINTER, "smw_renderer_get_model_info: out is NULL");
+    if (out->size != (uint32_t)sizeof(smw_model_info))
+        return fail((smw_renderer*)r, SMW_ERROR_SETTINGS_SIZE,
+                    "smw_renderer_get_model_info: out->size must be sizeof(smw_model_info)");
+    *out = r->info;
+    return SMW_SUCCESS;
 }
 
 /* ---------------------------------------------------------------------------------
@@ -966,7 +1155,8 @@ static void sync_live_slot(smw_renderer* r, int i, uint32_t w)
         /* new source: take its values even if a writer interferes (fields are each valid) */
         int ok = pub_read(&sl->pub, &v, &seq);
         store_slot_values(r, i, &v);
-        r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = STATE_RESTART;
+        /* a stolen voice's slot still holds the previous incarnation: the kernel clears it */
+        r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = sl->active ? STATE_RECYCLE : STATE_RESTART;
         r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATUS] = 0;
         sl->active = 1;
         sl->seen_gen = gen;
@@ -1004,12 +1194,15 @@ static void sync_all(smw_renderer* r)
         uint32_t life = w & 0xFFFFu;
         if (life == LIFE_LIVE) {
             sync_live_slot(r, i, w);
-        } else if (life == LIFE_RELEASING) {
+        } else if (life == LIFE_RELEASING &&
+                   atomic_compare_exchange_strong_explicit(&sl->word, &w, (w & 0xFFFF0000u) | LIFE_FREE,
+                                                           memory_order_acq_rel, memory_order_acquire)) {
             /* STOP: the kernel clears the slot's delay line and state in this block, then
-             * sets it inactive; only then can a new incarnation write into it */
+             * sets it inactive (a create may also claim the slot before that: STATE_RECYCLE) */
             r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = STATE_STOP;
             sl->active = 0;
-            atomic_store_explicit(&sl->word, (w & 0xFFFF0000u) | LIFE_FREE, memory_order_release);
+        } else if ((w & 0xFFFFu) == LIFE_LIVE) {
+            sync_live_slot(r, i, w);   /* the CAS lost to a create that has finished */
         } else if (sl->active) {
             r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = STATE_STOP;
             sl->active = 0;
@@ -1017,38 +1210,85 @@ static void sync_all(smw_renderer* r)
     }
 }
 
+/* Audio thread: hand slot i's kernel status bits to the game thread (smw_source_get_status),
+ * tagged with the incarnation the kernel ran; a newer incarnation's word starts afresh. */
+static void publish_status(smw_renderer* r, int i, uint32_t bits)
+{
+    smw_slot* sl = &r->slots[i];
+    uint32_t gen = sl->seen_gen;
+    uint32_t old = atomic_load_explicit(&sl->status, memory_order_relaxed);
+    uint32_t want;
+    do {
+        if ((old >> 16) != gen) return;   /* the slot was claimed by a newer source */
+        want = old | bits;
+    } while (old != want && !atomic_compare_exchange_weak_explicit(&sl->status, &old, want, memory_order_release,
+                                                                   memory_order_relaxed));
+}
+
+static void take_kernel_status(smw_renderer* r, int i)
+{
+    int64_t* st = &r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATUS];
+    if (*st) {
+        publish_status(r, i, (uint32_t)*st);
+        *st = 0;
+    }
+}
+
 smw_result smw_source_write(smw_renderer* r, smw_source h, const float* mono, int32_t frames)
 {
     if (!r) return SMW_ERROR_NULL_POINTER;
     smw_result rc = SMW_SUCCESS;
-    smw_slot* sl = lookup(r, h, &rc);
+    smw_slot* sl = lookup_in(r, h, &rc, 1);
     if (!sl) return rc;
-    if (!mono) return fail(r, SMW_ERROR_NULL_POINTER, "smw_source_write: samples pointer is NULL");
+    if (!mono) return fail_audio(r, SMW_ERROR_NULL_POINTER, "smw_source_write: samples pointer is NULL");
     if (frames < 1 || frames > r->max_block)
-        return fail(r, SMW_ERROR_FRAME_COUNT, "smw_source_write: frames must be 1..max_block_frames");
+        return fail_audio(r, SMW_ERROR_FRAME_COUNT, "smw_source_write: frames must be 1..max_block_frames");
     int i = (int)((h & 0xFFFFu) - 1u);
     uint32_t w = atomic_load_explicit(&sl->word, memory_order_acquire);
     if ((w & 0xFFFFu) == LIFE_LIVE && (!sl->active || sl->seen_gen != (w >> 16)))
         sync_live_slot(r, i, w);
     int32_t k = r->write_fn(r->f64, r->f32, r->i64, (int32_t)i, mono, frames);
+    if (sl->active) take_kernel_status(r, i);
     switch (k) {
     case 0: return SMW_SUCCESS;
-    case 1: return fail(r, SMW_ERROR_NONFINITE_INPUT,
-                        "smw_source_write: samples contained NaN/Inf or |x| > 1e6; the block was replaced by silence");
-    case 2: return fail(r, SMW_ERROR_BUFFER_FULL,
-                        "smw_source_write: more than max_block_frames pending for this source; block rejected");
-    default: return fail(r, SMW_ERROR_INTERNAL, "smw_source_write: the write kernel returned an unexpected code");
+    case 1: return fail_audio(r, SMW_ERROR_NONFINITE_INPUT,
+                              "smw_source_write: samples contained NaN/Inf or |x| > 1e6; the block was replaced by silence");
+    case 2: return fail_audio(r, SMW_ERROR_BUFFER_FULL,
+                              "smw_source_write: more than max_block_frames pending for this source; block rejected");
+    default: return fail_audio(r, SMW_ERROR_INTERNAL, "smw_source_write: the write kernel returned an unexpected code");
     }
 }
 
 smw_result smw_render(smw_renderer* r, float* out, int32_t frames)
 {
     if (!r) return SMW_ERROR_NULL_POINTER;
-    if (!out) return fail(r, SMW_ERROR_NULL_POINTER, "smw_render: output pointer is NULL");
+    if (!out) return fail_audio(r, SMW_ERROR_NULL_POINTER, "smw_render: output pointer is NULL");
     if (frames < 1 || frames > r->max_block)
-        return fail(r, SMW_ERROR_FRAME_COUNT, "smw_render: frames must be 1..max_block_frames");
+        return fail_audio(r, SMW_ERROR_FRAME_COUNT, "smw_render: frames must be 1..max_block_frames");
+    int paused = atomic_load_explicit(&r->paused, memory_order_relaxed);
+    float g0 = r->applied_gain;
+    float g1 = paused ? 0.0f : atomic_load_explicit(&r->master_gain, memory_order_relaxed);
+    if (paused && g0 == 0.0f) {
+        /* paused and faded out: nothing runs, so every stream (and the clock) stands still */
+        memset(out, 0, (size_t)frames * 2 * sizeof(float));
+        for (int i = 0; i < r->max_sources; ++i)
+            if (r->slots[i].active) publish_status(r, i, SMW_SOURCE_STATUS_PAUSED);
+        return SMW_SUCCESS;
+    }
     sync_all(r);
     int32_t k = r->render_fn(r->f64, r->f32, r->i64, out, frames);
+    for (int i = 0; i < r->max_sources; ++i)
+        if (r->slots[i].active) take_kernel_status(r, i);
+    r->applied_gain = g1;
+    if (g0 != 1.0f || g1 != 1.0f) {
+        /* the master gain (x 0 while pausing, from 0 when resuming) ramps across the block */
+        float d = g1 - g0;
+        for (int32_t n = 0; n < frames; ++n) {
+            float g = g0 + d * (float)(n + 1) / (float)frames;
+            out[2 * n] *= g;
+            out[2 * n + 1] *= g;
+        }
+    }
     int bad = (k != 0);
     if (!bad) {
         /* safety net: the output must never carry NaN/Inf to the device */
@@ -1057,7 +1297,7 @@ smw_result smw_render(smw_renderer* r, float* out, int32_t frames)
     }
     if (bad) {
         memset(out, 0, (size_t)frames * 2 * sizeof(float));
-        return fail(r, SMW_ERROR_INTERNAL, "smw_render: the render kernel failed or produced non-finite output; block silenced");
+        return fail_audio(r, SMW_ERROR_INTERNAL, "smw_render: the render kernel failed or produced non-finite output; block silenced");
     }
     return SMW_SUCCESS;
 }

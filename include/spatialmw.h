@@ -48,7 +48,9 @@
  * Every fallible call returns an smw_result. No call aborts the process, and no input
  * (NaN/Inf samples or poses, zero quaternions, stale handles, wrong frame counts...)
  * can put NaN into the output. smw_result_string() names a code; smw_last_error() gives
- * a sentence about the most recent failure.
+ * a sentence about the calling thread's most recent failure on a renderer. An optional
+ * log callback (smw_renderer_settings.log_callback) also receives creation and the
+ * failures of game-thread and control calls, never anything from the audio thread.
  *
  * Safety of calls on invalid objects:
  *   - a NULL renderer pointer returns SMW_ERROR_NULL_POINTER from every call (and
@@ -57,7 +59,17 @@
  *     dangling pointer: using it is undefined behaviour, exactly as with free()d memory.
  *     The library cannot detect it. Set your pointer to NULL after destroying.
  *   - source handles ARE validated: a destroyed (stale), never-issued or zero handle
- *     returns SMW_ERROR_INVALID_HANDLE; double destroy returns SMW_ERROR_INVALID_HANDLE.
+ *     returns SMW_ERROR_INVALID_HANDLE, and smw_last_error() says which of the three it
+ *     was; double destroy returns SMW_ERROR_INVALID_HANDLE.
+ *
+ * ---------------------------------------------------------------------------------
+ * LIMITS (a value outside them is rejected with the code the function documents)
+ *
+ *   max_block_frames 1..16384        max_sources 1..4096          sample rates 44.1/48/96 kHz
+ *   |position| <= 1e6 m               |velocity| <= 1e6 m/s        speed of sound 1..10000 m/s
+ *   0 < min_distance <= max_distance <= 2e6 m                      0 <= rolloff <= 1000
+ *   source and master gains 0..1000   on/off flags exactly 0 or 1  |sample| <= 1e6 (else muted)
+ *   (distances in the renderer's units: 2e6 m is 2e8 cm in SMW_COORDS_UNREAL)
  *
  * ---------------------------------------------------------------------------------
  * COORDINATE SYSTEMS
@@ -100,7 +112,7 @@ extern "C" {
  * ================================================================================ */
 
 #define SMW_VERSION_MAJOR 0
-#define SMW_VERSION_MINOR 2
+#define SMW_VERSION_MINOR 3
 #define SMW_VERSION_PATCH 0
 
 /** Pack a version: major in bits 22..31, minor in bits 12..21, patch in bits 0..11. */
@@ -126,7 +138,7 @@ enum {
     SMW_ERROR_INVALID_ARGUMENT = 1,      /**< a value out of range or malformed (NaN/Inf pose, zero quaternion, |position| > 1e6 m, bad distance model...) */
     SMW_ERROR_NULL_POINTER = 2,          /**< a required pointer argument was NULL */
     SMW_ERROR_INVALID_HANDLE = 3,        /**< source handle never issued, already destroyed (stale), or zero */
-    SMW_ERROR_OUT_OF_SOURCES = 4,        /**< all max_sources slots are in use (destroyed slots are recycled at the next smw_render) */
+    SMW_ERROR_OUT_OF_SOURCES = 4,        /**< all max_sources slots hold live sources (a destroyed source's slot is reusable at once) */
     SMW_ERROR_UNSUPPORTED_SAMPLE_RATE = 5, /**< sample rate is not 44100, 48000 or 96000 */
     SMW_ERROR_FRAME_COUNT = 6,           /**< frames < 1 or > max_block_frames */
     SMW_ERROR_MODEL_LOAD = 7,            /**< model file missing, unreadable, corrupt or incompatible */
@@ -135,7 +147,7 @@ enum {
     SMW_ERROR_PYTHON_INIT = 10,          /**< not returned since 0.1 (the library no longer embeds Python); kept for source compatibility */
     SMW_ERROR_OUT_OF_MEMORY = 11,        /**< allocation failed (control calls only) */
     SMW_ERROR_NOT_INITIALIZED = 12,      /**< the renderer is not (or no longer) usable */
-    SMW_ERROR_SETTINGS_SIZE = 13,        /**< smw_renderer_settings.size is not a size this library knows */
+    SMW_ERROR_SETTINGS_SIZE = 13,        /**< smw_renderer_settings.size (or smw_model_info.size) is not a size this library knows */
     SMW_ERROR_INTERNAL = 14,             /**< a bug in spatialmw; smw_last_error() has details; output was silenced */
     SMW_ERROR_UNSUPPORTED_CPU = 15       /**< smw_renderer_create: the CPU lacks a feature of the x86-64-v3 baseline (AVX2, FMA, BMI2); smw_last_error() names it */
 };
@@ -156,6 +168,20 @@ typedef enum {
     SMW_COORDS_UNREAL = 2,
     SMW_COORDS_OPENAL = 3
 } smw_coordinate_system;
+
+/** Severity of a log message. */
+typedef enum {
+    SMW_LOG_ERROR = 1,    /**< a call failed (the message is smw_last_error()'s text) */
+    SMW_LOG_WARNING = 2,  /**< reserved */
+    SMW_LOG_INFO = 3      /**< the renderer was created (version, rate, sizes, model, latency) */
+} smw_log_level;
+
+/** A log sink: `level` is an smw_log_level, `message` a NUL-terminated sentence valid only
+ *  during the call. Called from smw_renderer_create (on the creating thread) and from
+ *  failing game-thread calls (on the thread that made them, possibly several at once: it
+ *  must be thread-safe), NEVER from smw_render or smw_source_write, so it may lock, allocate
+ *  or print. It must not call back into the renderer. */
+typedef void (*smw_log_callback)(void* user_data, int32_t level, const char* message);
 
 /** Creation settings. Always start from smw_renderer_settings_default() so that fields
  *  added in later versions get their defaults; `size` lets the library tell which
@@ -179,6 +205,9 @@ typedef struct {
     float speed_of_sound;        /**< metres per second (in every coordinate system), 1..10000:
                                       propagation delay and Doppler. Default 343 */
     int32_t equalization;        /**< an smw_equalization. Default SMW_EQUALIZATION_NONE */
+    /* --- added in 0.3 (0.2 and 0.1 structs, sizeof without these fields, are still accepted) --- */
+    smw_log_callback log_callback; /**< NULL = no logging (default). See smw_log_callback */
+    void* log_user_data;         /**< passed to log_callback. Default NULL */
 } smw_renderer_settings;
 
 /** Which frequency response the corrector renders. */
@@ -189,7 +218,7 @@ typedef enum {
 } smw_equalization;
 
 /** Defaults: 48000 Hz, 1024-frame blocks, 64 sources, default model, native coordinates,
- *  corrector on with a 3-degree direction table, 343 m/s, no equalization. */
+ *  corrector on with a 3-degree direction table, 343 m/s, no equalization, no log. */
 SMW_API smw_renderer_settings smw_renderer_settings_default(void);
 
 /** Create a renderer. Control call: reads the model asset and builds the corrector's
@@ -206,17 +235,57 @@ SMW_API smw_result smw_renderer_create(const smw_renderer_settings* settings,
  *  with any other call on this renderer; afterwards the pointer is dangling (UB to use). */
 SMW_API void smw_renderer_destroy(smw_renderer* renderer);
 
-/** Algorithmic latency in frames: input sample n appears at the output at n + latency, plus
- *  the acoustic propagation delay of the source's distance when Doppler is on. 256 frames
- *  (one hop of the overlap-save convolution) plus, with the corrector on, its modelling
- *  delay (12 frames at 48 kHz, 11 at 44.1 and 24 at 96 kHz). */
+/** Algorithmic latency in frames: with Doppler on (the default), input sample n of a source
+ *  at distance d appears at the output at n + latency + d / speed_of_sound (in frames;
+ *  d >= 8 frames' travel, about 6 cm, below which the warp's minimum delay of 8 frames
+ *  holds). 256 frames (one hop of the overlap-save convolution) plus, with the corrector on,
+ *  its modelling delay (12 frames at 48 kHz, 11 at 44.1 and 24 at 96 kHz). With Doppler off
+ *  the distance adds nothing and a fixed 8 frames plus head radius / speed_of_sound (the
+ *  interaural delays' reference; 20 frames at 48 kHz with the shipped model) take its
+ *  place. Measured end to end with an impulse in tests/test_lifecycle.py. */
 SMW_API smw_result smw_renderer_get_latency(const smw_renderer* renderer, int32_t* out_frames);
 
-/** Text describing the most recent failed call on `renderer` (any thread), or "" if none.
- *  With renderer == NULL: the most recent smw_renderer_create() failure on the calling
- *  thread. The pointer stays valid until the next failing call on the same renderer
- *  (or, for NULL, the next create on this thread). Never returns NULL. */
+/** Text describing the calling thread's most recent failed call on `renderer`, or "" if
+ *  this thread has none (each thread has its own: a failure on the audio thread does not
+ *  replace the game thread's). A thread remembers its last failure on each of the 4
+ *  renderers it failed on most recently. With renderer == NULL: the most recent
+ *  smw_renderer_create() failure on the calling thread. The text is static (for NULL: valid
+ *  until the next create on this thread). Never returns NULL. */
 SMW_API const char* smw_last_error(const smw_renderer* renderer);
+
+/** The renderer's master gain (game thread): linear, finite, 0..1000, default 1. Applied
+ *  to the output after everything else, ramped linearly across the next smw_render's
+ *  block (no click).
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_ARGUMENT. */
+SMW_API smw_result smw_renderer_set_master_gain(smw_renderer* renderer, float gain);
+
+/** Pause (1) / resume (0) the whole renderer (game thread): the next smw_render fades the
+ *  output out across its block (it still renders that block), the blocks after it are
+ *  silence and nothing advances: every source's stream time, the motion and the output
+ *  stream stand still, as for a paused source (smw_source_set_paused). Writes queue up to
+ *  max_block_frames per source, then return SMW_ERROR_BUFFER_FULL; game-thread calls keep
+ *  working and take effect on resume. On resume the output continues exactly where it
+ *  stopped, faded in across the first block. Sources report SMW_SOURCE_STATUS_PAUSED.
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_ARGUMENT (not 0 or 1). */
+SMW_API smw_result smw_renderer_set_paused(smw_renderer* renderer, int32_t paused);
+
+/** What a renderer runs. Set `size` to sizeof(smw_model_info) before the call. */
+typedef struct {
+    uint32_t size;               /**< sizeof(smw_model_info), set by the caller */
+    int32_t sample_rate;         /**< the renderer's sample rate (Hz) */
+    int32_t fitted_sample_rate;  /**< the rate the model was fitted at (Hz), 0 if the asset does not say or the corrector is off */
+    int32_t corrector_enabled;   /**< 1: Lite-INN's corrector runs; 0: time-domain warp only */
+    int64_t parameter_count;     /**< the corrector network's parameters (0 with the corrector off) */
+    int32_t grid_points;         /**< frequency points of the model's grid (0 with the corrector off) */
+    float head_radius_m;         /**< the head radius of the interaural delays (metres) */
+    float corrector_table_step_deg; /**< spacing of the direction table, 0 = none (or corrector off) */
+    int32_t latency_frames;      /**< as smw_renderer_get_latency */
+} smw_model_info;
+
+/** Fill *out (game thread).
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_SETTINGS_SIZE (out->size is not
+ *          sizeof(smw_model_info)). */
+SMW_API smw_result smw_renderer_get_model_info(const smw_renderer* renderer, smw_model_info* out);
 
 /* ================================================================================
  * Listener
@@ -255,12 +324,17 @@ typedef enum {
 /** Create a source (game thread). New sources: gain 1, inverse-clamped distance model
  *  (min 1 m, max 1e6 m, rolloff 1), Doppler on, spatialised, playing, at the origin with
  *  identity orientation. The audio thread starts it (clears its history) at its next
- *  smw_source_write or smw_render.
- *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_OUT_OF_SOURCES. */
+ *  smw_source_write or smw_render. A slot freed by smw_source_destroy is reusable at once:
+ *  destroying the oldest voice and creating the new one in the same game tick (voice
+ *  stealing) succeeds; the audio thread clears the old voice before the new one's first
+ *  samples, without waiting for either thread.
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_OUT_OF_SOURCES (max_sources
+ *          sources are alive). */
 SMW_API smw_result smw_source_create(smw_renderer* renderer, smw_source* out_source);
 
-/** Destroy a source (game thread). Deferred: the handle is invalid immediately, the audio
- *  thread silences the slot at its next smw_render and only then makes the slot reusable.
+/** Destroy a source (game thread). The handle is invalid immediately and the slot can be
+ *  claimed by the next smw_source_create; the audio thread silences it at its next
+ *  smw_render (or clears it for the new source, whichever comes first).
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE (incl. double destroy). */
 SMW_API smw_result smw_source_destroy(smw_renderer* renderer, smw_source source);
 
@@ -292,14 +366,36 @@ SMW_API smw_result smw_source_set_distance_model(smw_renderer* renderer, smw_sou
                                                  int32_t model, float min_distance,
                                                  float max_distance, float rolloff);
 
-/** Doppler shift on (1) / off (0). Off: only the interaural part of the delay moves. */
+/** Doppler shift on (1) / off (0); any other value: SMW_ERROR_INVALID_ARGUMENT. Off: only
+ *  the interaural part of the delay moves. */
 SMW_API smw_result smw_source_set_doppler(smw_renderer* renderer, smw_source source, int32_t enabled);
 
-/** Spatialisation on (1) / off (0 = bypass: the mono signal goes to both ears, gain applied). */
+/** Spatialisation on (1) / off (0 = bypass: the mono signal goes to both ears, gain
+ *  applied); any other value: SMW_ERROR_INVALID_ARGUMENT. */
 SMW_API smw_result smw_source_set_spatialize(smw_renderer* renderer, smw_source source, int32_t enabled);
 
-/** Pause (1) / resume (0). A paused source outputs nothing and keeps its queued audio. */
+/** Pause (1) / resume (0); any other value: SMW_ERROR_INVALID_ARGUMENT. A paused source
+ *  outputs nothing and its stream time stops (from the next smw_render): what was queued
+ *  before the pause, and its delay line's history, play on resume exactly as if the pause
+ *  had not happened. While paused, writes queue up to max_block_frames frames ahead, then
+ *  return SMW_ERROR_BUFFER_FULL (the host may keep writing every block and ignore that
+ *  code, or stop writing). Its position and motion keep following the renderer's time. */
 SMW_API smw_result smw_source_set_paused(smw_renderer* renderer, smw_source source, int32_t paused);
+
+/** Source status bits (smw_source_get_status). Sticky: set by the audio thread, cleared
+ *  when read. */
+enum {
+    SMW_SOURCE_STATUS_NONFINITE_MUTED = 1, /**< a write held NaN/Inf or |x| > 1e6 and was muted */
+    SMW_SOURCE_STATUS_UNDERRUN = 2,        /**< a playing block had fewer frames written than it rendered (silence played) */
+    SMW_SOURCE_STATUS_PAUSED = 4,          /**< a block was rendered while the source (or the renderer) was paused */
+    SMW_SOURCE_STATUS_PLAYING = 8          /**< a block of the source was rendered, not paused */
+};
+
+/** The source's status bits since the previous query (game thread), then cleared; a new
+ *  source starts with none. The host must write one block per source before each
+ *  smw_render: a missed or short write plays silence and sets SMW_SOURCE_STATUS_UNDERRUN.
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE. */
+SMW_API smw_result smw_source_get_status(smw_renderer* renderer, smw_source source, uint32_t* out_flags);
 
 /* ================================================================================
  * Source tone: directivity, occlusion / transmission, air absorption (game thread)
@@ -367,8 +463,9 @@ SMW_API smw_result smw_source_set_reverb_send(smw_renderer* renderer, smw_source
  * ================================================================================ */
 
 /** Queue `frames` mono float samples for `source` (audio thread). Normally called once
- *  per source per block with the same frame count as the following smw_render().
- *  Real-time safe.
+ *  per source per block with the same frame count as the following smw_render(); frames
+ *  missing at a render are played as silence (SMW_SOURCE_STATUS_UNDERRUN). A paused
+ *  source (or renderer) does not consume: see smw_source_set_paused. Real-time safe.
  *  @return SMW_SUCCESS; SMW_ERROR_NONFINITE_INPUT (block contained NaN/Inf or |x| > 1e6: it is
  *          replaced by silence, other sources unaffected); SMW_ERROR_BUFFER_FULL (more
  *          than max_block_frames would be pending: block rejected); SMW_ERROR_FRAME_COUNT;

@@ -221,6 +221,9 @@ class Engine:
         self._out = np.zeros(2 * self.max_block, dtype=np.float32)
         self._free = list(range(self.max_sources - 1, -1, -1))
         self._active: set[int] = set()
+        self._master_gain = 1.0
+        self._paused = False
+        self._applied_gain = np.float32(1.0)  # master gain x (not paused) at the last block's end
 
     @property
     def latency_frames(self) -> int:
@@ -413,11 +416,42 @@ class Engine:
         return self.layout.source_params + src * L.PARAM_STRIDE
 
     def source_status(self, src: int) -> int:
-        """Status bits the kernels reported (bit 0: a write had NaN/Inf and was muted); clears them."""
+        """The status bits since the last query, then cleared (the C API's
+        SMW_SOURCE_STATUS_*): ``layout.STATUS_NONFINITE`` (a write had NaN/Inf and was
+        muted), ``STATUS_UNDERRUN`` (a block had fewer frames written than it rendered),
+        ``STATUS_PAUSED`` (a block ran while it or the engine was paused), ``STATUS_PLAYING``
+        (a block of it was rendered)."""
         ctl = self._ctl(src)
         v = int(self.i64[ctl + L.CTL_STATUS])
         self.i64[ctl + L.CTL_STATUS] = 0
         return v
+
+    def set_master_gain(self, gain: float) -> None:
+        """Output gain 0..1000 (default 1), ramped across the next block."""
+        g = float(gain)
+        if not (math.isfinite(g) and 0.0 <= g <= 1000.0):
+            raise EngineError(f"master gain must be finite and in [0, 1000], got {gain}")
+        self._master_gain = g
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause-all, as smw_renderer_set_paused: the next render fades out across its
+        block, the renders after it are silence and advance nothing (every source's stream
+        time stands still; writes queue up to max_block frames); on resume the output
+        continues where it stopped, faded in across the first block."""
+        self._paused = bool(paused)
+
+    def model_info(self) -> dict:
+        """What the engine runs, as the C API's smw_model_info."""
+        m, cfg = self.model, self.layout.config
+        rate = m.meta.get("sample_rate", 0) if m is not None else 0
+        return {"sample_rate": self.sample_rate,
+                "fitted_sample_rate": int(round(rate)) if isinstance(rate, (int, float)) else 0,
+                "corrector_enabled": int(m is not None),
+                "parameter_count": int(m.theta.shape[0]) if m is not None else 0,
+                "grid_points": len(m.grid_hz) if m is not None else 0,
+                "head_radius_m": float(np.float32(self.layout.settings[P.S_HEAD_RADIUS])),
+                "corrector_table_step_deg": float(np.float32(cfg.ibc_table_step)) if m is not None else 0.0,
+                "latency_frames": self.latency_frames}
 
     def write(self, src: int, samples) -> bool:
         """Queue mono samples for the next render. Returns False if they were non-finite
@@ -428,12 +462,25 @@ class Engine:
             raise EngineError(f"source samples must be mono (1-D), got shape {x.shape}")
         rc = write_core(self.f64, self.f32, self.i64, src, x, x.shape[0])
         if rc == L.WRITE_FULL:
-            raise EngineError(f"more than max_block={self.max_block} frames queued before render")
+            raise EngineError(f"more than max_block={self.max_block} frames queued before render "
+                              "(a paused source or engine does not consume)")
         return rc == L.WRITE_OK
 
     def render(self, frames: int) -> np.ndarray:
         """Render ``frames`` (1..max_block) stereo frames; returns a new (frames, 2) float32 array."""
         if not 1 <= int(frames) <= self.max_block:
             raise EngineError(f"frame count must be in 1..{self.max_block}, got {frames}")
-        render_core(self.f64, self.f32, self.i64, self._out, int(frames))
-        return self._out[:2 * frames].reshape(frames, 2).copy()
+        frames = int(frames)
+        g0 = self._applied_gain
+        g1 = np.float32(0.0 if self._paused else self._master_gain)
+        if self._paused and g0 == 0.0:  # faded out: nothing runs, nothing advances
+            for src in self._active:
+                self.i64[self._ctl(src) + L.CTL_STATUS] |= L.STATUS_PAUSED
+            return np.zeros((frames, 2), dtype=np.float32)
+        render_core(self.f64, self.f32, self.i64, self._out, frames)
+        self._applied_gain = g1
+        out = self._out[:2 * frames].reshape(frames, 2).copy()
+        if g0 != 1.0 or g1 != 1.0:  # the same float32 ramp as smw_render
+            k = np.arange(1, frames + 1, dtype=np.float32)
+            out *= (g0 + (g1 - g0) * k / np.float32(frames))[:, None]
+        return out

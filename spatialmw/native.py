@@ -70,7 +70,9 @@ class Renderer:
     def __init__(self, sample_rate: int = 48000, max_sources: int = 64, max_block: int = 1024,
                  model=None, coordinate_system: str = "native", corrector: bool = True,
                  table_step: float = 3.0, speed_of_sound: float = 343.0,
-                 equalization: str = "none", lib=None):
+                 equalization: str = "none", log=None, lib=None):
+        """``log(level, message)``, if given, is the settings' log callback (creation and
+        failing game-thread calls; never called from ``write``/``render``)."""
         self.ffi, self.lib = load(lib)
         s = self.lib.smw_renderer_settings_default()
         s.sample_rate, s.max_sources, s.max_block_frames = sample_rate, max_sources, max_block
@@ -81,6 +83,10 @@ class Renderer:
         s.equalization = EQUALIZATIONS.index(equalization) if equalization in EQUALIZATIONS else -1
         self._path = self.ffi.new("char[]", os.fsencode(model)) if model is not None else self.ffi.NULL
         s.model_path = self._path
+        if log is not None:  # kept alive with the renderer: the library holds the pointer
+            self._log = self.ffi.callback("smw_log_callback",
+                                          lambda user, level, text: log(int(level), self.ffi.string(text).decode()))
+            s.log_callback = self._log
         out = self.ffi.new("smw_renderer**")
         rc = self.lib.smw_renderer_create(self.ffi.new("smw_renderer_settings*", s), out)
         if rc != 0:
@@ -114,6 +120,31 @@ class Renderer:
 
     def remove_source(self, src: int) -> None:
         self._check(self.lib.smw_source_destroy(self._r, src))
+
+    def set_source_paused(self, src: int, paused: bool) -> None:
+        """Pause: the source's stream time stops, its queued audio plays on resume."""
+        self._check(self.lib.smw_source_set_paused(self._r, src, int(paused)))
+
+    def source_status(self, src: int) -> int:
+        """The SMW_SOURCE_STATUS_* bits (layout.STATUS_*) since the last query; clears them."""
+        flags = self.ffi.new("uint32_t*")
+        self._check(self.lib.smw_source_get_status(self._r, src, flags))
+        return int(flags[0])
+
+    def set_master_gain(self, gain: float) -> None:
+        self._check(self.lib.smw_renderer_set_master_gain(self._r, gain))
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause-all (smw_renderer_set_paused)."""
+        self._check(self.lib.smw_renderer_set_paused(self._r, int(paused)))
+
+    def model_info(self) -> dict:
+        """smw_renderer_get_model_info as a dict of its fields (without ``size``)."""
+        info = self.ffi.new("smw_model_info*")
+        info.size = self.ffi.sizeof("smw_model_info")
+        self._check(self.lib.smw_renderer_get_model_info(self._r, info))
+        return {name: getattr(info, name) for name, _ in self.ffi.typeof("smw_model_info").fields
+                if name != "size"}
 
     def set_listener_pose(self, position, quaternion=(0.0, 0.0, 0.0, 1.0)) -> None:
         self._check(self.lib.smw_listener_set_pose(self._r, list(map(float, position)),

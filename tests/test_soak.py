@@ -49,9 +49,9 @@ def test_soak_churn_and_bookkeeping(soak):
     # the game thread replaces a source every 2 ms (~5 per audio block); it must have churned
     # at least one per block on average, or the audio thread never met a fresh slot
     assert soak["CREATES"] >= soak["BLOCKS"], "the game thread did not churn sources while rendering"
-    # OUT_OF_SOURCES is correct while the audio thread is late (destroyed slots are recycled
-    # only by smw_render); with capacity 2 x 16 it must stay rare
-    assert soak["CREATE_FULL"] <= 0.001 * soak["CREATES"]
+    # a destroyed source's slot is reusable at once, however late the audio thread is, and
+    # at most 16 of the 2 x 16 slots are live: every create succeeds
+    assert soak["CREATE_FULL"] == 0
     assert soak["DESTROY_ERRORS"] == 0
     assert soak["DESTROYS"] == soak["CREATES"]
     assert soak["POSE_UNEXPECTED"] == 0 and soak["POSE_REJECTED"] > 0

@@ -10,9 +10,15 @@
  * - Game thread, 60 Hz: 16 sources orbit the listener (radii 1.5..6 m, different speeds
  *   and heights) and the listener turns slowly; poses go through smw_*_set_pose
  *   (Unity coordinates: +x right, +y up, +z forward, to exercise the conversion).
- * - Audio thread: every 512 frames at 48 kHz it synthesises 16 mono signals, calls
- *   smw_source_write for each and smw_render once, and appends the stereo block to a
- *   buffer written to a float32 WAV file at the end.
+ *   Every 0.25 s it also fires a one-shot (a 3 s decaying knock) somewhere around the
+ *   listener; the renderer has room for 8 of them (max_sources 24), so when all 8 are
+ *   playing it steals the oldest voice: smw_source_destroy then smw_source_create in the
+ *   same tick (the slot is reusable at once).
+ * - Audio thread: every 512 frames at 48 kHz it synthesises the 16 orbiting signals and
+ *   the live one-shots, calls smw_source_write for each and smw_render once, and appends
+ *   the stereo block to a buffer written to a float32 WAV file at the end. A write with a
+ *   handle the game thread has just stolen fails with SMW_ERROR_INVALID_HANDLE, which is
+ *   expected there: the audio thread checks whether the voice changed before counting it.
  *
  * Timing: by default the audio thread is PACED IN REAL TIME like a device callback: block n
  * starts at t0 + n * 10.667 ms (absolute clock_nanosleep); a deadline miss is a block whose
@@ -37,10 +43,17 @@
 #define SAMPLE_RATE 48000
 #define BLOCK 512
 #define NSRC 16
+#define SHOTS 8            /* one-shot voices the renderer has room for */
+#define SHOT_EVERY_S 0.25
+#define SHOT_SECONDS 3.0
 #define PI 3.14159265358979323846
 
 static smw_renderer* g_r;
 static smw_source g_src[NSRC];
+/* one-shot voices: the game thread owns them, the audio thread reads handle and start */
+static _Atomic smw_source g_shot[SHOTS];        /* SMW_SOURCE_INVALID: free */
+static _Atomic long long g_shot_start[SHOTS];   /* audio frame the voice started at */
+static atomic_long g_steals, g_shots;
 static atomic_llong g_frames_done;   /* audio clock, read by the game thread */
 static atomic_int g_stop;
 static int g_fast;
@@ -80,6 +93,42 @@ static void* game_thread(void* arg)
             const float ident[4] = {0, 0, 0, 1};
             if (smw_source_set_pose(g_r, g_src[i], p, ident) != SMW_SUCCESS) ++errors;
         }
+        /* one-shots: finished ones go; a new one every SHOT_EVERY_S, stealing the oldest */
+        long long now_frame = atomic_load(&g_frames_done);
+        int free_voice = -1, oldest = 0;
+        for (int k = 0; k < SHOTS; ++k) {
+            smw_source h = atomic_load(&g_shot[k]);
+            long long start = atomic_load(&g_shot_start[k]);
+            if (h != SMW_SOURCE_INVALID && now_frame - start > (long long)(SHOT_SECONDS * SAMPLE_RATE)) {
+                atomic_store(&g_shot[k], SMW_SOURCE_INVALID);
+                if (smw_source_destroy(g_r, h) != SMW_SUCCESS) ++errors;
+                h = SMW_SOURCE_INVALID;
+            }
+            if (h == SMW_SOURCE_INVALID) free_voice = k;
+            else if (start < atomic_load(&g_shot_start[oldest]) || atomic_load(&g_shot[oldest]) == SMW_SOURCE_INVALID)
+                oldest = k;
+        }
+        if (t >= SHOT_EVERY_S * (double)atomic_load(&g_shots)) {
+            int k = free_voice;
+            if (k < 0) {   /* all voices busy: steal the oldest, destroy then create in this tick */
+                k = oldest;
+                smw_source old = atomic_exchange(&g_shot[k], SMW_SOURCE_INVALID);
+                if (smw_source_destroy(g_r, old) != SMW_SUCCESS) ++errors;
+                atomic_fetch_add(&g_steals, 1);
+            }
+            smw_source h;
+            if (smw_source_create(g_r, &h) == SMW_SUCCESS) {
+                long n = atomic_fetch_add(&g_shots, 1);
+                const float p[3] = {(float)(3.0 * cos(2.4 * n)), 1.0f, (float)(3.0 * sin(2.4 * n))};
+                const float ident[4] = {0, 0, 0, 1};
+                smw_source_set_pose(g_r, h, p, ident);
+                atomic_store(&g_shot_start[k], now_frame);
+                atomic_store(&g_shot[k], h);
+            } else {
+                ++errors;
+                fprintf(stderr, "one-shot: %s\n", smw_last_error(g_r));
+            }
+        }
         ++ticks;
         struct timespec ts = {0, g_fast ? 1000000L : 16666667L};
         nanosleep(&ts, NULL);
@@ -105,8 +154,9 @@ static void* audio_thread(void* arg)
     memset(&sp, 0, sizeof sp);
     sp.sched_priority = 80;
     job->realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
-    static float mono[NSRC][BLOCK];
+    static float mono[NSRC][BLOCK], shot[BLOCK];
     double phase[NSRC] = {0};
+    unsigned noise = 1;
     const double period = (double)BLOCK / SAMPLE_RATE;
     struct timespec next;
     clock_gettime(CLOCK_MONOTONIC, &next);
@@ -132,6 +182,19 @@ static void* audio_thread(void* arg)
                 mono[i][k] = (float)(0.08 * env * env * (sin(phase[i]) + 0.3 * sin(3 * phase[i])));
             }
             if (smw_source_write(g_r, g_src[i], mono[i], BLOCK) != SMW_SUCCESS) ++job->errors;
+        }
+        for (int k = 0; k < SHOTS; ++k) {
+            smw_source h = atomic_load(&g_shot[k]);
+            if (h == SMW_SOURCE_INVALID) continue;
+            long long age = frame0 - atomic_load(&g_shot_start[k]);
+            for (int j = 0; j < BLOCK; ++j) {
+                noise = noise * 1664525u + 1013904223u;
+                double env = exp(-(double)(age + j) / (0.08 * SAMPLE_RATE));
+                shot[j] = (float)(0.15 * env * ((double)(noise >> 8) / 8388608.0 - 1.0));
+            }
+            smw_result wr = smw_source_write(g_r, h, shot, BLOCK);
+            /* stolen or finished by the game thread since the load: expected, not an error */
+            if (wr != SMW_SUCCESS && !(wr == SMW_ERROR_INVALID_HANDLE && atomic_load(&g_shot[k]) != h)) ++job->errors;
         }
         if (smw_render(g_r, job->out + (size_t)n * BLOCK * 2, BLOCK) != SMW_SUCCESS) ++job->errors;
         double end = now_s();
@@ -192,7 +255,7 @@ int main(int argc, char** argv)
     smw_renderer_settings s = smw_renderer_settings_default();
     s.sample_rate = SAMPLE_RATE;
     s.max_block_frames = BLOCK;
-    s.max_sources = 64;
+    s.max_sources = NSRC + SHOTS;
     s.coordinate_system = SMW_COORDS_UNITY;
     s.enable_corrector = !tdw_only;
     s.model_path = model;
@@ -236,6 +299,8 @@ int main(int argc, char** argv)
     pthread_join(gt, &ticks);
 
     for (int i = 0; i < NSRC; ++i) smw_source_destroy(g_r, g_src[i]);
+    for (int k = 0; k < SHOTS; ++k)
+        if (g_shot[k] != SMW_SOURCE_INVALID) smw_source_destroy(g_r, g_shot[k]);
     smw_renderer_destroy(g_r);
     g_r = NULL;
 
@@ -253,8 +318,10 @@ int main(int argc, char** argv)
            g_fast ? "fast (unpaced)" : "paced in real time", job.nblocks, BLOCK, SAMPLE_RATE,
            1e3 * BLOCK / SAMPLE_RATE, NSRC, wall, (long)(intptr_t)ticks);
     printf("audio thread SCHED_FIFO: %s\n", job.realtime ? "yes" : "no (normal priority)");
-    printf("block work (16 writes + render): p50 %.3f ms  p99 %.3f ms  max %.3f ms  deadline misses %ld\n",
+    printf("block work (16-24 writes + render): p50 %.3f ms  p99 %.3f ms  max %.3f ms  deadline misses %ld\n",
            p50, p99, mx, job.misses);
+    printf("one-shots %ld, of which %ld stole the oldest voice\n", (long)atomic_load(&g_shots),
+           (long)atomic_load(&g_steals));
     printf("api errors %ld; output peak %.4f; non-finite samples %ld\n", job.errors, peak, nonfinite);
     if (write_wav_f32(path, job.out, job.nblocks * BLOCK, 2, SAMPLE_RATE) != 0) {
         fprintf(stderr, "cannot write %s\n", path);

@@ -140,6 +140,8 @@ ST_OFFSET = 14      # delay offset left by a teleport, decaying (samples)
 ST_TRACK = 15       # 8 values: velocity xyz, observed position xyz, observation clock (motion.py),
                     # then 1 once the motion has started (cleared with the slot)
 ST_TELEPORTS_SEEN = 23  # P_TELEPORTS as of the last block
+ST_PAUSE_OFFSET = 24    # frames the source has spent paused: its stream clock (the delay line's
+                        # write and read position) is the renderer's clock minus this
 ST_TONE = 32        # 4 values: low, mid, high band gains and air path (m) of the current target
 ST_SEND = 36        # reverb send gain at the end of the last block
 
@@ -162,7 +164,11 @@ FLAG_DOPPLER = 1
 FLAG_BYPASS = 2
 FLAG_PAUSED = 4
 FLAG_VELOCITY = 8  # the game sets this source's velocity (otherwise estimated from poses)
-STATUS_NONFINITE = 1
+# source status bits (CTL_STATUS, set by the kernels; the C API's SMW_SOURCE_STATUS_*)
+STATUS_NONFINITE = 1  # a write held NaN/Inf or |x| > 1e6 and was muted
+STATUS_UNDERRUN = 2   # a playing block had fewer frames queued than it rendered (silence filled in)
+STATUS_PAUSED = 4     # a block was rendered while the source was paused
+STATUS_PLAYING = 8    # a block of the source was rendered (not paused)
 
 # float64 constants region
 C_SPEED_OF_SOUND = 0

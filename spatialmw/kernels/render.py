@@ -58,7 +58,8 @@ from .layout import (
     H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN,
     H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_TDW_IDX, H_TDW_OUT, H_THETA,
     H_THETA_LEN, H_TWID_COS, H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE,
-    STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STRIDE, STATUS_NONFINITE,
+    STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STRIDE, STATUS_NONFINITE, STATUS_PAUSED,
+    STATUS_PLAYING, STATUS_UNDERRUN, ST_PAUSE_OFFSET,
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_GPREV, H_LF_BLEND, H_EQ,
     H_IR_WINDOW, H_GAIN_SCRATCH, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
     LT_AT_END, LT_AT_START, LT_STARTED, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
@@ -72,6 +73,10 @@ from . import reverb
 from .tone import AIR_REFERENCE_HZ, apply_tone, cone_weight, tone_changed, tone_is_flat, tone_response
 
 STATE_STOP = 3  # the shim asks the kernel to clear the slot and go inactive
+# a new incarnation of a slot whose previous one was not cleared yet (a voice stolen by
+# destroy-then-create in one game tick): the first kernel to see it, a write or a render,
+# clears the slot and restarts it, so the new incarnation's own samples are never wiped
+STATE_RECYCLE = 4
 MIN_DELAY = float(SINC_LOOKAHEAD)
 MAX_SAMPLE = 1.0e6
 
@@ -92,13 +97,20 @@ def _write(f64, f32, i64, slot, samples, frames):
 
     Non-finite input, or samples beyond +-MAX_SAMPLE (1e6: no real signal, but enough to
     overflow the shared float32 mix and silence every other source), mutes the whole
-    block (written as silence) and sets the status bit."""
+    block (written as silence) and sets the status bit. Samples queue on the source's
+    stream clock, which stands still while it is paused: up to max_block frames can wait
+    ahead of it, then WRITE_FULL."""
     if slot < 0 or slot >= i64[H_MAX_SOURCES]:
         return WRITE_BAD_SLOT
+    ctl = i64[H_SRC_CTL] + slot * CTL_STRIDE
+    if i64[ctl + CTL_STATE] == STATE_RECYCLE:
+        _clear_slot(f64, f32, i64, slot, i64[H_NFFT] // 2 + 1)
+        i64[ctl + CTL_STATE] = STATE_RESTART
     ring_len = i64[H_RING_LEN]
     mask = ring_len - 1
     cnt = i64[H_SRC_COUNT] + slot * COUNT_STRIDE
-    clock = i64[i64[H_GLOBAL] + G_CLOCK]
+    st = i64[H_SRC_STATE] + slot * STATE_STRIDE
+    clock = i64[i64[H_GLOBAL] + G_CLOCK] - int(f64[st + ST_PAUSE_OFFSET])  # the stream clock
     written = max(i64[cnt], clock)
     if frames < 0 or written - clock + frames > i64[H_MAX_BLOCK]:
         return WRITE_FULL
@@ -120,7 +132,7 @@ def _write(f64, f32, i64, slot, samples, frames):
     else:
         head[:] = 0.0
         tail[:] = 0.0
-        i64[i64[H_SRC_CTL] + slot * CTL_STRIDE + CTL_STATUS] |= STATUS_NONFINITE
+        i64[ctl + CTL_STATUS] |= STATUS_NONFINITE
     i64[cnt] = written + frames
     return WRITE_OK if finite else WRITE_NONFINITE
 
@@ -273,17 +285,19 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         _clear_slot(f64, f32, i64, s, nbins)
         i64[ctl + CTL_STATE] = STATE_INACTIVE
         return False
+    if state == STATE_RECYCLE:  # no write cleared the previous incarnation: do it now
+        _clear_slot(f64, f32, i64, s, nbins)
+        state = STATE_RESTART
+        i64[ctl + CTL_STATE] = STATE_RESTART
     restart = state == STATE_RESTART
     ring_len = i64[H_RING_LEN]
     mask = ring_len - 1
     ring = f32[i64[H_RING] + s * ring_len: i64[H_RING] + (s + 1) * ring_len]
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
-    end = clock + frames
-    written = max(i64[cnt], clock)
-    for t in range(written, end):  # the game wrote less than a block: silence, not stale audio
-        ring[t & mask] = 0.0
-    if written < end:
-        i64[cnt] = end
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    # the delay line runs on the source's stream clock (stopped while paused); the motion
+    # and the corrector's ramps stay on the renderer's clock
+    sclock = clock - int(f64[st + ST_PAUSE_OFFSET])
     sl = i64[H_STAGE_LEN]
     use_ibc = i64[H_IBC_ENABLED] != 0
     if use_ibc:  # the source's own lane of the staging
@@ -301,7 +315,9 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     dst_l += fill * stride
     dst_r += fill * stride
     flags = i64[ctl + CTL_FLAGS]
-    if flags & FLAG_PAUSED:
+    if flags & FLAG_PAUSED:  # stream time stops: the queued audio waits, history is kept
+        f64[st + ST_PAUSE_OFFSET] += frames
+        i64[ctl + CTL_STATUS] |= STATUS_PAUSED
         if use_ibc:
             for j in range(frames):
                 f32[dst_l + j * LANES] = 0.0
@@ -309,6 +325,14 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return True
+    end = sclock + frames
+    written = max(i64[cnt], sclock)
+    for t in range(written, end):  # the game wrote less than a block: silence, not stale audio
+        ring[t & mask] = 0.0
+    if written < end:
+        i64[cnt] = end
+        i64[ctl + CTL_STATUS] |= STATUS_UNDERRUN
+    i64[ctl + CTL_STATUS] |= STATUS_PLAYING
 
     sr = float(i64[H_SAMPLE_RATE])
     c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
@@ -317,7 +341,6 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     lt = i64[H_LISTENER_TRACK]
     pose = i64[H_SRC_POSE] + s * POSE_STRIDE
     par = i64[H_SRC_PARAM] + s * PARAM_STRIDE
-    st = i64[H_SRC_STATE] + s * STATE_STRIDE
     tr = st + ST_TRACK
     explicit = (flags & FLAG_VELOCITY) != 0
     # the motion starts on the first playing block (a source may start paused)
@@ -405,14 +428,14 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     tmp_l = f32[tmp:tmp + frames]
     tmp_r = f32[tmp + frames:tmp + 2 * frames]
     if teleport:  # the old ear cues fade out while the new ones fade in, each held still
-        tdw_block_stereo_idx(ring, mask, clock, frames, f64[st + ST_DELAY_L], f64[st + ST_DELAY_L],
+        tdw_block_stereo_idx(ring, mask, sclock, frames, f64[st + ST_DELAY_L], f64[st + ST_DELAY_L],
                              f64[st + ST_DELAY_R], f64[st + ST_DELAY_R], f64[st + ST_GAIN_L], 0.0,
                              f64[st + ST_GAIN_R], 0.0, sinc, tmp_l, tmp_r, tdw_idx, f32, dst_l, dst_r,
                              stride, not use_ibc)
-        tdw_block_stereo_idx(ring, mask, clock, frames, dl, dl, dr, dr, 0.0, gl, 0.0, gr, sinc,
+        tdw_block_stereo_idx(ring, mask, sclock, frames, dl, dl, dr, dr, 0.0, gl, 0.0, gr, sinc,
                              tmp_l, tmp_r, tdw_idx, f32, dst_l, dst_r, stride, True)
     else:
-        tdw_block_stereo_idx(ring, mask, clock, frames, f64[st + ST_DELAY_L], dl, f64[st + ST_DELAY_R],
+        tdw_block_stereo_idx(ring, mask, sclock, frames, f64[st + ST_DELAY_L], dl, f64[st + ST_DELAY_R],
                              dr, f64[st + ST_GAIN_L], gl, f64[st + ST_GAIN_R], gr, sinc, tmp_l, tmp_r,
                              tdw_idx, f32, dst_l, dst_r, stride, not use_ibc)
     f64[st + ST_DELAY_L] = dl

@@ -165,8 +165,11 @@ int main(int argc, char** argv)
     EXPECT("handle_never_issued_generation", smw_source_set_gain(r, src ^ 0x00050000u, 1.0f), SMW_ERROR_INVALID_HANDLE, r);
     smw_source other = ((src & 0xFFFFu) % 4u) + 1u;   /* a slot index that was never created */
     EXPECT("handle_never_issued_slot", smw_source_write(r, (src & 0xFFFF0000u) | other, buf, 16), SMW_ERROR_INVALID_HANDLE, r);
+    smw_source_set_gain(r, src ^ 0x00050000u, 1.0f);
+    report("never_issued_says_so", strstr(smw_last_error(r), "never issued") != NULL, "%ld%ld", 0, 0, smw_last_error(r));
     EXPECT("destroy", smw_source_destroy(r, src), SMW_SUCCESS, r);
     EXPECT("double_destroy", smw_source_destroy(r, src), SMW_ERROR_INVALID_HANDLE, r);
+    report("stale_says_stale", strstr(smw_last_error(r), "stale") != NULL, "%ld%ld", 0, 0, smw_last_error(r));
     EXPECT("stale_set_pose", smw_source_set_pose(r, src, ORIGIN, IDENT), SMW_ERROR_INVALID_HANDLE, r);
     EXPECT("stale_write", smw_source_write(r, src, buf, 16), SMW_ERROR_INVALID_HANDLE, r);
     float out[512];
@@ -180,10 +183,12 @@ int main(int argc, char** argv)
     EXPECT("more_sources_than_capacity", smw_source_create(r, &extra), SMW_ERROR_OUT_OF_SOURCES, r);
     EXPECT("stale_after_slot_reuse", smw_source_set_gain(r, src, 1.0f), SMW_ERROR_INVALID_HANDLE, r);
     EXPECT("destroy_one", smw_source_destroy(r, all[0]), SMW_SUCCESS, r);
-    EXPECT("slot_not_reused_before_render", smw_source_create(r, &extra), SMW_ERROR_OUT_OF_SOURCES, r);
-    smw_render(r, out, 256);
-    EXPECT("slot_reused_after_render", smw_source_create(r, &extra), SMW_SUCCESS, r);
+    /* voice stealing: the destroyed slot is reusable before the next render */
+    EXPECT("slot_reused_before_render", smw_source_create(r, &extra), SMW_SUCCESS, r);
     report("reused_handle_differs", extra != all[0], "new %ld old %ld", (long)extra, (long)all[0], "");
+    EXPECT("stolen_handle_stale", smw_source_set_gain(r, all[0], 1.0f), SMW_ERROR_INVALID_HANDLE, r);
+    smw_render(r, out, 256);
+    EXPECT("slot_full_after_render", smw_source_create(r, &extra), SMW_ERROR_OUT_OF_SOURCES, r);
     src = all[1];
 
     /* poses */
@@ -213,6 +218,28 @@ int main(int argc, char** argv)
     EXPECT("doppler_ok", smw_source_set_doppler(r, src, 1), SMW_SUCCESS, r);
     EXPECT("spatialize_ok", smw_source_set_spatialize(r, src, 0), SMW_SUCCESS, r);
     EXPECT("paused_ok", smw_source_set_paused(r, src, 1), SMW_SUCCESS, r);
+    EXPECT("doppler_two", smw_source_set_doppler(r, src, 2), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("doppler_minus_one", smw_source_set_doppler(r, src, -1), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("spatialize_two", smw_source_set_spatialize(r, src, 2), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("spatialize_minus_one", smw_source_set_spatialize(r, src, -1), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("paused_two", smw_source_set_paused(r, src, 2), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("paused_minus_one", smw_source_set_paused(r, src, -1), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("renderer_paused_two", smw_renderer_set_paused(r, 2), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("master_gain_negative", smw_renderer_set_master_gain(r, -0.5f), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("master_gain_nan", smw_renderer_set_master_gain(r, NAN), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("master_gain_above_max", smw_renderer_set_master_gain(r, 1001.0f), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("master_gain_ok", smw_renderer_set_master_gain(r, 1.0f), SMW_SUCCESS, r);
+    uint32_t flags = 0;
+    EXPECT("status_null_out", smw_source_get_status(r, src, NULL), SMW_ERROR_NULL_POINTER, r);
+    EXPECT("status_stale", smw_source_get_status(r, all[0], &flags), SMW_ERROR_INVALID_HANDLE, r);
+    EXPECT("status_ok", smw_source_get_status(r, src, &flags), SMW_SUCCESS, r);
+    smw_model_info info;
+    memset(&info, 0, sizeof info);
+    info.size = sizeof info - 4;
+    EXPECT("model_info_bad_size", smw_renderer_get_model_info(r, &info), SMW_ERROR_SETTINGS_SIZE, r);
+    EXPECT("model_info_null", smw_renderer_get_model_info(r, NULL), SMW_ERROR_NULL_POINTER, r);
+    info.size = sizeof info;
+    EXPECT("model_info_ok", smw_renderer_get_model_info(r, &info), SMW_SUCCESS, r);
 
     /* frame counts */
     EXPECT("write_frames_zero", smw_source_write(r, src, buf, 0), SMW_ERROR_FRAME_COUNT, r);

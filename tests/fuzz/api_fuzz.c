@@ -10,7 +10,8 @@
  *   - the result is inside the smw_result enum (0..14) AND in the set the header documents
  *     for that function;
  *   - an oracle: the host keeps its own model of which handles are live / stale, how many
- *     slots are free, how many frames are pending per source, and predicts the exact result
+ *     slots are free, how many frames are pending per source (a paused source, or a paused
+ *     renderer once faded out, consumes none), and predicts the exact result
  *     of every call (e.g. NaN pose on a live handle -> INVALID_ARGUMENT, stale handle ->
  *     INVALID_HANDLE, full renderer -> OUT_OF_SOURCES, NaN or |x| > 1e6 samples -> NONFINITE_INPUT);
  *   - smw_render output is finite, and nothing is read or written outside the caller's
@@ -91,13 +92,15 @@ static long g_calls, g_violations, g_nonfinite_out, g_internal;
 static long g_by_result[16];
 static int g_verbose;
 
-#define NFN 20
+#define NFN 28
 static const char* FN_NAMES[NFN] = {
     "renderer_create", "get_latency", "last_error", "listener_set_pose", "source_create",
     "source_destroy", "source_set_pose", "source_set_gain", "source_set_distance_model",
     "source_set_doppler", "source_set_spatialize", "source_set_paused", "source_write",
     "render", "result_string", "get_version", "renderer_destroy", "settings_default",
-    "null_renderer", "frame"};
+    "null_renderer", "frame", "source_set_velocity", "listener_set_velocity", "source_teleport",
+    "source_get_status", "renderer_set_master_gain", "renderer_set_paused", "renderer_get_model_info",
+    "steal"};
 static long g_fn_calls[NFN];
 
 static void violation(const char* fn, const char* what, long got, long want, const char* err)
@@ -136,7 +139,13 @@ static smw_result check(int fn, smw_result got, uint32_t documented, int want, c
 #define D_POSE (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_INVALID_ARGUMENT))
 #define D_LISTENER (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_ARGUMENT))
 #define D_SETTER (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_INVALID_ARGUMENT))
-#define D_FLAG (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE))
+#define D_FLAG (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_INVALID_ARGUMENT))
+#define D_VELOCITY D_SETTER
+#define D_LISTENER_VELOCITY D_LISTENER
+#define D_TELEPORT (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE))
+#define D_STATUS D_TELEPORT
+#define D_RENDERER_SET (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_ARGUMENT))
+#define D_MODEL_INFO (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_SETTINGS_SIZE))
 #define D_CREATE_SRC (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_OUT_OF_SOURCES))
 #define D_DESTROY_SRC (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE))
 #define D_WRITE (B(SMW_SUCCESS) | B(SMW_ERROR_NONFINITE_INPUT) | B(SMW_ERROR_BUFFER_FULL) | \
@@ -153,24 +162,28 @@ static smw_result check(int fn, smw_result got, uint32_t documented, int want, c
 typedef struct {
     smw_source h;
     int live;          /* 1 live, 0 stale */
-    long pending;      /* frames queued since the last render (live only) */
+    int paused;        /* smw_source_set_paused(1) was the last accepted value */
+    long pending;      /* frames queued ahead of the source's stream clock (live only) */
 } hrec;
 
 typedef struct {
     smw_renderer* r;
     int max_sources, max_block, coords;
-    int live, releasing;           /* live sources; destroyed but not yet recycled by a render */
+    int live;                      /* live sources (a destroyed one's slot is reusable at once) */
+    int paused;                    /* smw_renderer_set_paused(1) was the last accepted value */
+    float master, applied;         /* master gain set; gain reached at the last render's end */
     hrec hs[MAXH];
     int nh;
 } fz;
 
 static void remember(fz* z, smw_source h)
 {
-    if (z->nh < MAXH) { z->hs[z->nh].h = h; z->hs[z->nh].live = 1; z->hs[z->nh].pending = 0; ++z->nh; return; }
+    const hrec fresh = {h, 1, 0, 0};
+    if (z->nh < MAXH) { z->hs[z->nh++] = fresh; return; }
     /* table full: overwrite a random stale entry (live ones are kept) */
     for (int tries = 0; tries < 64; ++tries) {
         int k = (int)rndu(MAXH);
-        if (!z->hs[k].live) { z->hs[k].h = h; z->hs[k].live = 1; z->hs[k].pending = 0; return; }
+        if (!z->hs[k].live) { z->hs[k] = fresh; return; }
     }
 }
 
@@ -259,7 +272,7 @@ static void op_source_create(fz* z)
         return;
     }
     smw_source h = 0xDEADBEEFu;
-    int want = (z->live + z->releasing >= z->max_sources) ? SMW_ERROR_OUT_OF_SOURCES : SMW_SUCCESS;
+    int want = z->live >= z->max_sources ? SMW_ERROR_OUT_OF_SOURCES : SMW_SUCCESS;
     smw_result rc = check(4, smw_source_create(z->r, &h), D_CREATE_SRC, want, z->r);
     if (rc == SMW_SUCCESS) {
         if (h == SMW_SOURCE_INVALID || find(z, h))
@@ -278,7 +291,25 @@ static void op_source_destroy(fz* z)
     smw_result rc = check(5, smw_source_destroy(z->r, h), D_DESTROY_SRC,
                           live ? SMW_SUCCESS : SMW_ERROR_INVALID_HANDLE, z->r);
     hrec* e = find(z, h);
-    if (rc == SMW_SUCCESS && e) { e->live = 0; --z->live; ++z->releasing; }
+    if (rc == SMW_SUCCESS && e) { e->live = 0; --z->live; }
+}
+
+/* voice stealing: destroy a live source and create one in the same tick (no render between) */
+static void op_steal(fz* z)
+{
+    ++g_fn_calls[27];
+    for (int k = 0; k < z->nh; ++k)
+        if (z->hs[k].live) {
+            check(5, smw_source_destroy(z->r, z->hs[k].h), D_DESTROY_SRC, SMW_SUCCESS, z->r);
+            z->hs[k].live = 0;
+            --z->live;
+            smw_source h = SMW_SOURCE_INVALID;
+            if (check(4, smw_source_create(z->r, &h), D_CREATE_SRC, SMW_SUCCESS, z->r) == SMW_SUCCESS) {
+                ++z->live;
+                remember(z, h);
+            }
+            return;
+        }
 }
 
 static void op_set_pose(fz* z, int listener)
@@ -332,13 +363,90 @@ static void op_set_flag(fz* z, int which)
 {
     int live;
     smw_source h = pick_handle(z, &live);
-    int32_t v = rndu(3) ? (int32_t)rndu(2) : (int32_t)rnd();
+    int32_t v = rndu(3) ? (int32_t)rndu(2) : rndu(2) ? 2 - 3 * (int32_t)rndu(2) : (int32_t)rnd();
     smw_result rc;
-    int want = live ? SMW_SUCCESS : SMW_ERROR_INVALID_HANDLE;
+    int want = !live ? SMW_ERROR_INVALID_HANDLE : (v == 0 || v == 1) ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT;
     if (which == 0) rc = smw_source_set_doppler(z->r, h, v);
     else if (which == 1) rc = smw_source_set_spatialize(z->r, h, v);
     else rc = smw_source_set_paused(z->r, h, v);
-    check(9 + which, rc, D_FLAG, want, z->r);
+    rc = check(9 + which, rc, D_FLAG, want, z->r);
+    hrec* e = find(z, h);
+    if (which == 2 && rc == SMW_SUCCESS && e) e->paused = v;
+}
+
+static void op_set_velocity(fz* z, int listener)
+{
+    float v[3];
+    for (int k = 0; k < 3; ++k) v[k] = rndu(3) ? frand(30.0f) : hostile_float();
+    int null_ptr = rndu(40) == 0;
+    int want = SMW_SUCCESS;
+    double s = z->coords == SMW_COORDS_UNREAL ? 0.01 : 1.0, v2 = 0.0;
+    for (int k = 0; k < 3; ++k) {
+        if (!finitef_(v[k])) want = SMW_ERROR_INVALID_ARGUMENT;
+        v2 += (double)v[k] * v[k] * s * s;
+    }
+    if (want == SMW_SUCCESS && !(sqrt(v2) <= 1e6)) want = SMW_ERROR_INVALID_ARGUMENT;
+    if (want == SMW_SUCCESS && fabs(sqrt(v2) - 1e6) < 1.0) want = -1;   /* rounding at the limit */
+    if (null_ptr) want = SMW_ERROR_NULL_POINTER;
+    if (listener) {
+        check(21, smw_listener_set_velocity(z->r, null_ptr ? NULL : v), D_LISTENER_VELOCITY, want, z->r);
+        return;
+    }
+    int live;
+    smw_source h = pick_handle(z, &live);
+    check(20, smw_source_set_velocity(z->r, h, null_ptr ? NULL : v), D_VELOCITY,
+          live ? want : SMW_ERROR_INVALID_HANDLE, z->r);
+}
+
+static void op_teleport_or_status(fz* z)
+{
+    int live;
+    smw_source h = pick_handle(z, &live);
+    if (rndu(2)) {
+        check(22, smw_source_teleport(z->r, h), D_TELEPORT, live ? SMW_SUCCESS : SMW_ERROR_INVALID_HANDLE, z->r);
+        return;
+    }
+    int null_ptr = rndu(20) == 0;
+    uint32_t flags = 0xDEADu;
+    smw_result rc = check(23, smw_source_get_status(z->r, h, null_ptr ? NULL : &flags), D_STATUS,
+                          !live ? SMW_ERROR_INVALID_HANDLE : null_ptr ? SMW_ERROR_NULL_POINTER : SMW_SUCCESS, z->r);
+    if (rc == SMW_SUCCESS && (flags & ~0xFu))
+        violation("source_get_status", "undocumented status bits", (long)flags, 0, NULL);
+}
+
+static void op_renderer_controls(fz* z)
+{
+    switch (rndu(3)) {
+    case 0: {
+        float g = rndu(3) ? 1.0f + frand(1.0f) : hostile_float();
+        int ok = finitef_(g) && g >= 0.0f && g <= 1000.0f;
+        smw_result rc = check(24, smw_renderer_set_master_gain(z->r, g), D_RENDERER_SET,
+                              ok ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT, z->r);
+        if (rc == SMW_SUCCESS) z->master = g;
+        break;
+    }
+    case 1: {   /* pauses are short: most blocks should render */
+        int32_t v = rndu(8) ? (int32_t)(z->paused ? rndu(4) != 0 ? 0 : 1 : rndu(4) == 0) : (int32_t)rnd();
+        smw_result rc = check(25, smw_renderer_set_paused(z->r, v), D_RENDERER_SET,
+                              (v == 0 || v == 1) ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT, z->r);
+        if (rc == SMW_SUCCESS) z->paused = v;
+        break;
+    }
+    default: {
+        smw_model_info info;
+        memset(&info, 0xAB, sizeof info);
+        info.size = rndu(4) ? (uint32_t)sizeof info : (uint32_t)rnd();
+        int null_ptr = rndu(20) == 0;
+        int want = null_ptr ? SMW_ERROR_NULL_POINTER
+                 : info.size == sizeof info ? SMW_SUCCESS : SMW_ERROR_SETTINGS_SIZE;
+        smw_result rc = check(26, smw_renderer_get_model_info(z->r, null_ptr ? NULL : &info), D_MODEL_INFO, want, z->r);
+        int32_t lat = 0;
+        smw_renderer_get_latency(z->r, &lat);
+        if (rc == SMW_SUCCESS && (info.latency_frames != lat || info.size != sizeof info))
+            violation("renderer_get_model_info", "latency differs from smw_renderer_get_latency", info.latency_frames, lat, NULL);
+        break;
+    }
+    }
 }
 
 static int32_t hostile_frames(fz* z)
@@ -416,10 +524,15 @@ static void op_render(fz* z, int32_t frames_in)
     if (rc == SMW_SUCCESS || rc == SMW_ERROR_INTERNAL) {
         for (int32_t k = 0; k < 2 * frames; ++k)
             if (!finitef_(out[k]) || out[k] == 12345.0f) { ++g_nonfinite_out; break; }
-        /* the audio thread recycled destroyed slots and consumed `frames` per source */
-        z->releasing = 0;
-        for (int k = 0; k < z->nh; ++k)
-            if (z->hs[k].live) z->hs[k].pending = z->hs[k].pending > frames ? z->hs[k].pending - frames : 0;
+        /* each source not paused consumed `frames`, unless the renderer is paused and was
+         * already faded out (then nothing ran) */
+        int frozen = z->paused && z->applied == 0.0f;
+        if (!frozen) {
+            for (int k = 0; k < z->nh; ++k)
+                if (z->hs[k].live && !z->hs[k].paused)
+                    z->hs[k].pending = z->hs[k].pending > frames ? z->hs[k].pending - frames : 0;
+            z->applied = z->paused ? 0.0f : z->master;
+        }
     } else if (rc == SMW_ERROR_FRAME_COUNT && !null_ptr) {
         for (size_t k = 0; k < n; ++k)
             if (out[k] != 12345.0f) { violation("render", "wrote output on FRAME_COUNT", (long)k, -1, NULL); break; }
@@ -483,6 +596,15 @@ static void op_misc(fz* z)
         check(18, smw_source_set_paused(NULL, 1, 1), all, want, NULL);
         check(18, smw_source_write(NULL, 1, buf, 1), all, want, NULL);
         check(18, smw_render(NULL, buf, 1), all, want, NULL);
+        uint32_t flags;
+        smw_model_info info = {.size = sizeof info};
+        check(18, smw_source_set_velocity(NULL, 1, p), all, want, NULL);
+        check(18, smw_listener_set_velocity(NULL, p), all, want, NULL);
+        check(18, smw_source_teleport(NULL, 1), all, want, NULL);
+        check(18, smw_source_get_status(NULL, 1, &flags), all, want, NULL);
+        check(18, smw_renderer_set_master_gain(NULL, 1.0f), all, want, NULL);
+        check(18, smw_renderer_set_paused(NULL, 0), all, want, NULL);
+        check(18, smw_renderer_get_model_info(NULL, &info), all, want, NULL);
         smw_renderer_destroy(NULL);
         ++g_calls; ++g_fn_calls[16];
         break;
@@ -578,6 +700,7 @@ int main(int argc, char** argv)
         s.enable_corrector = corrector;
         s.model_path = model;
         memset(&z, 0, sizeof z);
+        z.master = z.applied = 1.0f;
         double tc = now();
         smw_result rc = check(0, smw_renderer_create(&s, &z.r), D_CREATE, SMW_SUCCESS, NULL);
         t_create += now() - tc;
@@ -594,15 +717,19 @@ int main(int argc, char** argv)
         long end = g_calls + per;
         while (g_calls < end) {
             uint32_t op = rndu(100);
-            if (op < 10) op_source_create(&z);
-            else if (op < 16) op_source_destroy(&z);
-            else if (op < 34) op_set_pose(&z, 0);
-            else if (op < 40) op_set_pose(&z, 1);
-            else if (op < 46) op_set_gain(&z);
-            else if (op < 52) op_set_distance(&z);
-            else if (op < 58) op_set_flag(&z, (int)rndu(3));
-            else if (op < 72) op_write(&z, NULL);
-            else if (op < 80) op_render(&z, 0);
+            if (op < 9) op_source_create(&z);
+            else if (op < 14) op_source_destroy(&z);
+            else if (op < 15) op_steal(&z);
+            else if (op < 29) op_set_pose(&z, 0);
+            else if (op < 33) op_set_pose(&z, 1);
+            else if (op < 36) op_set_velocity(&z, (int)rndu(2));
+            else if (op < 38) op_teleport_or_status(&z);
+            else if (op < 43) op_set_gain(&z);
+            else if (op < 48) op_set_distance(&z);
+            else if (op < 54) op_set_flag(&z, (int)rndu(3));
+            else if (op < 56) op_renderer_controls(&z);
+            else if (op < 70) op_write(&z, NULL);
+            else if (op < 79) op_render(&z, 0);
             else if (op < 92) op_frame(&z);
             else op_misc(&z);
         }

@@ -197,7 +197,7 @@ int main(int argc, char** argv)
     smw_renderer_settings s = smw_renderer_settings_default();
     s.sample_rate = RATE;
     s.max_block_frames = BLOCK;
-    s.max_sources = 2 * g_nsrc;   /* room for sources destroyed but not yet recycled */
+    s.max_sources = 2 * g_nsrc;   /* headroom (a destroyed source's slot is reusable at once) */
     s.enable_corrector = corrector;
     s.model_path = model;
     if (smw_renderer_create(&s, &g_r) != SMW_SUCCESS) {
