@@ -44,7 +44,7 @@ extern _Thread_local int smw__kernel_fault;   /* rt_stubs.c: a compiled function
 
 /* spatialmw/kernels/plan.py and layout.py (checked against them by tests/test_sdk.py) */
 enum { S_SAMPLE_RATE = 0, S_MAX_SOURCES = 1, S_MAX_BLOCK = 2, S_IBC = 3, S_TABLE_STEP = 4,
-       S_HEAD_RADIUS = 7, S_SPEED_OF_SOUND = 8, S_EQUALIZATION = 9, S_LEN = 16 };
+       S_HEAD_RADIUS = 7, S_SPEED_OF_SOUND = 8, S_EQUALIZATION = 9, S_HOP = 10, S_LEN = 16 };
 enum { HEADER_LEN = 96, PLAN_LEN = HEADER_LEN + 2 * 361, DIMS_LEN = 6 };
 enum { H_N_F64 = 1, H_N_F32 = 2, H_N_I64 = 3, H_NFFT = 7, H_HOP = 8, H_LISTENER = 20, H_SRC_POSE = 21,
        H_SRC_PARAM = 22, H_SRC_CTL = 50, H_DELAY = 68 };
@@ -505,6 +505,7 @@ smw_renderer_settings smw_renderer_settings_default(void)
     s.corrector_table_step_deg = 3.0f;  /* = spatialmw.engine.IBC_TABLE_STEP_DEGREES (tested) */
     s.speed_of_sound = 343.0f;
     s.equalization = SMW_EQUALIZATION_NONE;
+    s.hop_frames = 256;
     s.log_callback = NULL;
     s.log_user_data = NULL;
     return s;
@@ -571,6 +572,8 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
         return create_fail(SMW_ERROR_INVALID_ARGUMENT, "speed_of_sound must be 1..10000 m/s%s", "");
     if (s.equalization != SMW_EQUALIZATION_NONE && s.equalization != SMW_EQUALIZATION_DIFFUSE_FIELD)
         return create_fail(SMW_ERROR_INVALID_ARGUMENT, "unknown equalization (0 none, 1 diffuse field)%s", "");
+    if (s.hop_frames != 256 && s.hop_frames != 128 && s.hop_frames != 64)
+        return create_fail(SMW_ERROR_INVALID_ARGUMENT, "hop_frames must be 256, 128 or 64%s", "");
     if (!(s.corrector_table_step_deg == 0.0f ||
           (s.corrector_table_step_deg >= 0.5f && s.corrector_table_step_deg <= 30.0f)))  /* NaN too */
         return create_fail(SMW_ERROR_INVALID_ARGUMENT,
@@ -604,6 +607,7 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     settings_v[S_TABLE_STEP] = (double)s.corrector_table_step_deg;
     settings_v[S_SPEED_OF_SOUND] = (double)s.speed_of_sound;
     settings_v[S_EQUALIZATION] = (double)s.equalization;
+    settings_v[S_HOP] = (double)s.hop_frames;
     /* without a model: placeholder arrays and the grid [0, Nyquist] (engine.model_arrays) */
     const double no_theta[1] = {0.0};
     const int64_t no_dims[DIMS_LEN] = {0};

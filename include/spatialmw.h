@@ -208,6 +208,11 @@ typedef struct {
     /* --- added in 0.3 (0.2 and 0.1 structs, sizeof without these fields, are still accepted) --- */
     smw_log_callback log_callback; /**< NULL = no logging (default). See smw_log_callback */
     void* log_user_data;         /**< passed to log_callback. Default NULL */
+    int32_t hop_frames;          /**< low-latency mode: the overlap-save hop, 256, 128 or 64 frames. The
+                                      algorithmic latency is hop_frames plus the corrector's modelling
+                                      delay (268, 140 or 76 frames at 48 kHz; smw_renderer_get_latency);
+                                      the filters are the same, the transform cost per source is 1x, 2x
+                                      or 4x. Default 256 */
 } smw_renderer_settings;
 
 /** Which frequency response the corrector renders. */

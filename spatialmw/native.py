@@ -70,7 +70,7 @@ class Renderer:
     def __init__(self, sample_rate: int = 48000, max_sources: int = 64, max_block: int = 1024,
                  model=None, coordinate_system: str = "native", corrector: bool = True,
                  table_step: float = 3.0, speed_of_sound: float = 343.0,
-                 equalization: str = "none", log=None, lib=None):
+                 equalization: str = "none", hop: int = 256, log=None, lib=None):
         """``log(level, message)``, if given, is the settings' log callback (creation and
         failing game-thread calls; never called from ``write``/``render``)."""
         self.ffi, self.lib = load(lib)
@@ -80,6 +80,7 @@ class Renderer:
         s.enable_corrector = int(bool(corrector))
         s.corrector_table_step_deg = table_step
         s.speed_of_sound = speed_of_sound
+        s.hop_frames = hop
         s.equalization = EQUALIZATIONS.index(equalization) if equalization in EQUALIZATIONS else -1
         self._path = self.ffi.new("char[]", os.fsencode(model)) if model is not None else self.ffi.NULL
         s.model_path = self._path

@@ -232,3 +232,45 @@ def test_bad_reverb_settings_are_rejected(front):
     for kw in ({"decay_time": 0.0}, {"pre_delay": 0.6}, {"hf_ratio": 0.05}, {"wet_gain": float("nan")}):
         with pytest.raises(EngineError if front == "python" else NativeError):
             r.set_reverb(**kw)
+
+
+@pytest.mark.parametrize("hop", [256, 128, 64])
+@pytest.mark.parametrize("front", FRONTS)
+def test_low_latency_hop_reports_the_measured_latency(front, hop):
+    """An impulse from a non-spatialised source 2 m away peaks at the reported latency plus
+    the propagation delay, and the reported latency is the hop plus the modelling delay."""
+    r = _renderer(front, hop=hop)
+    s = r.add_source(distance_model="none", spatialize=False)
+    r.set_source_pose(s, (2.0, 0.0, 0.0))
+    x = np.zeros(BLOCK * 6, np.float32)
+    x[BLOCK + 37] = 1.0
+    y = np.concatenate([(r.write(s, x[b * BLOCK:(b + 1) * BLOCK]), r.render(BLOCK))[1] for b in range(6)])
+    assert r.latency_frames == hop + 12
+    measured = int(np.argmax(np.abs(y[:, 0]))) - (BLOCK + 37)
+    assert abs(measured - (r.latency_frames + 2.0 / 343.0 * SR)) <= 0.5
+
+
+@pytest.mark.parametrize("hop", [128, 64])
+def test_low_latency_hop_renders_the_default_filters_earlier(hop):
+    x = (0.1 * np.random.default_rng(3).standard_normal(BLOCK * 24)).astype(np.float32)
+
+    def run(h):
+        from spatialmw.engine import Engine
+        e = Engine(SR, max_sources=1, max_block=BLOCK, hop=h)
+        s = e.add_source(distance_model="none")
+        e.set_source_pose(s, (1.0, 2.0, 0.5))
+        return np.concatenate([(e.write(s, x[b * BLOCK:(b + 1) * BLOCK]), e.render(BLOCK))[1] for b in range(24)])
+    ref, fast = run(256), run(hop)
+    shift = 256 - hop
+    a, b = ref[shift + BLOCK * 4:], fast[BLOCK * 4:len(fast) - shift]
+    assert np.max(np.abs(a - b)) < 1e-5 * np.max(np.abs(a))
+
+
+def test_unknown_hop_is_rejected():
+    from spatialmw.engine import EngineConfigError
+    from spatialmw.native import NativeError
+    with pytest.raises(EngineConfigError):
+        _renderer("python", hop=100)
+    with pytest.raises(NativeError) as e:
+        _renderer("c", hop=100)
+    assert e.value.code == 1

@@ -41,7 +41,8 @@ from . import reverb
 from .tdw import SINC_BETA, SINC_PHASES, SINC_TAPS, sinc_table_fill
 
 N_FFT = 512
-HOP = 256
+HOP = 256                 # the default hop; the corrector's impulse response always fits N - HOP + 1 taps
+HOPS = (256, 128, 64)     # the hops a renderer may use: shorter ones lower the latency, same filters
 MAX_DELAY_SECONDS = 1.0   # 343 m of propagation delay; farther sources keep this delay
 REEVAL_DEGREES = 1.0      # a source's corrector gains are updated when its direction moves more than this
 REEVAL_LOG_DISTANCE = 0.05
@@ -60,6 +61,7 @@ S_LOOKUPS_PER_512 = 6  # <= 0: no limit
 S_HEAD_RADIUS = 7      # metres (the model's, or geometry.DEFAULT_HEAD_RADIUS)
 S_SPEED_OF_SOUND = 8
 S_EQUALIZATION = 9     # 0: none, 1: diffuse field (the C enum smw_equalization)
+S_HOP = 10             # overlap-save hop: one of HOPS (the algorithmic latency is hop + modelling delay)
 S_LEN = 16
 DIFFUSE_FIELD_STEP_DEGREES = 5.0  # directions the diffuse-field average is taken over (~1,650)
 EQ_RINGS = 37          # rings of that sphere
@@ -104,6 +106,7 @@ def settings_default(settings):
     settings[S_HEAD_RADIUS] = geometry.DEFAULT_HEAD_RADIUS
     settings[S_SPEED_OF_SOUND] = geometry.SPEED_OF_SOUND
     settings[S_EQUALIZATION] = 0.0
+    settings[S_HOP] = HOP
 
 
 @njit(cache=True)
@@ -117,6 +120,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     header's scalars, and the ring counts after the header (see :func:`plan_layout`)."""
     s = int(settings[S_MAX_SOURCES])
     sr = int(settings[S_SAMPLE_RATE])
+    hop = int(settings[S_HOP])
     mb = int(settings[S_MAX_BLOCK])
     ibc = settings[S_IBC] != 0.0
     nbins = N_FFT // 2 + 1
@@ -145,7 +149,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_TONE] = s * 2 * nbins if ibc else 1
     size[L.H_REVERB] = reverb.STATE_LEN
     size[L.H_REVERB_LINES] = reverb.N_LINES * reverb.LINE_LEN
-    size[L.H_REVERB_PRE] = reverb.pre_delay_len(sr, HOP + (modeling_delay(sr) if ibc else 0))
+    size[L.H_REVERB_PRE] = reverb.pre_delay_len(sr, hop + (modeling_delay(sr) if ibc else 0))
     size[L.H_REVERB_IN] = mb
     size[L.H_AIR_ALPHA] = nbins
     size[L.H_MIX_DELTA] = 4 * nbins
@@ -173,7 +177,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_GTGT] = size[L.H_GCUR]
     size[L.H_GPREV] = size[L.H_GCUR]
     size[L.H_GDELTA] = size[L.H_GCUR]
-    size[L.H_FIFO] = 2 * (mb + 2 * HOP)
+    size[L.H_FIFO] = 2 * (mb + 2 * hop)
     size[L.H_SINC] = (SINC_PHASES + 1) * SINC_TAPS
     size[L.H_LANE_WORK] = 2 * N_FFT * LANES
     size[L.H_LANE_MIX] = 4 * nbins * LANES
@@ -194,7 +198,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     head[L.H_MAX_SOURCES] = s
     head[L.H_MAX_BLOCK] = mb
     head[L.H_NFFT] = N_FFT
-    head[L.H_HOP] = HOP
+    head[L.H_HOP] = hop
     head[L.H_RING_LEN] = ring_len
     head[L.H_GRID_K] = k
     head[L.H_IBC_ENABLED] = 1 if ibc else 0
@@ -202,7 +206,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     head[L.H_DIMS_LEN] = dims_len
     head[L.H_SCRATCH_LEN] = scratch_len
     head[L.H_STAGE_LEN] = stage_len
-    head[L.H_FIFO_LEN] = mb + 2 * HOP
+    head[L.H_FIFO_LEN] = mb + 2 * hop
     head[L.H_MAX_DELAY] = ring_len - mb - 8
     head[L.H_IBC_PREP_LEN] = prep_len
     head[L.H_BATCHES] = batches
@@ -221,7 +225,8 @@ def settings_valid(settings):
             and 1.0 <= settings[S_MAX_BLOCK] <= 16384.0
             and (step == 0.0 or 0.5 <= step <= 30.0)
             and 1.0 <= settings[S_SPEED_OF_SOUND] <= 1.0e4
-            and (settings[S_EQUALIZATION] == 0.0 or settings[S_EQUALIZATION] == 1.0))
+            and (settings[S_EQUALIZATION] == 0.0 or settings[S_EQUALIZATION] == 1.0)
+            and (settings[S_HOP] == HOPS[0] or settings[S_HOP] == HOPS[1] or settings[S_HOP] == HOPS[2]))
 
 
 MAX_RINGS = 361                       # rings of the finest table (0.5 degrees)
@@ -354,8 +359,8 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
         out[:] = 0.0
         work[:] = 0.0
     g = i64[L.H_GLOBAL]
-    i64[g + L.G_STAGE_FILL] = N_FFT - HOP
-    i64[g + L.G_FIFO_COUNT] = HOP  # primed with one hop of silence: any frame count works
+    i64[g + L.G_STAGE_FILL] = N_FFT - i64[L.H_HOP]
+    i64[g + L.G_FIFO_COUNT] = i64[L.H_HOP]  # primed with one hop of silence: any frame count works
 
 
 # check_model results: 0 = usable; each other code names the first rule broken
