@@ -32,7 +32,7 @@ def _c_double(v: float) -> str:
 def _text(v: float) -> str:
     """A number as error messages print it: 1000, 0.5, 1e6."""
     s = f"{float(v):g}"
-    return s.replace("e+0", "e").replace("e+", "e")
+    return s.replace("e+0", "e").replace("e+", "e").replace("e-0", "e-")
 
 
 def _c_string(s: str) -> str:
@@ -138,6 +138,8 @@ def render() -> str:
         ("SMW_SPEED_OF_SOUND_MAX", _c_double(D.SPEED_OF_SOUND_MAX) + "f"),
         ("SMW_SPEED_OF_SOUND_RANGE_TEXT",
          _c_string(f"{_text(D.SPEED_OF_SOUND_MIN)}..{D.SPEED_OF_SOUND_MAX:.0f}")),
+        ("SMW_MIN_QUATERNION_NORM", _c_double(geometry.MIN_QUATERNION_NORM)),   # geometry.py
+        ("SMW_MIN_QUATERNION_NORM_TEXT", _c_string(_text(geometry.MIN_QUATERNION_NORM))),
         ("SMW_MAX_POSITION_M", _c_double(D.MAX_POSITION_M)),
         ("SMW_MAX_POSITION_TEXT", _c_string(_text(D.MAX_POSITION_M))),
         ("SMW_MAX_SPEED_M_S", _c_double(D.MAX_SPEED_M_S)),

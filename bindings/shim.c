@@ -177,7 +177,8 @@ static const char* convert_pose(int coords, const float p_in[3], const float q_i
     for (int k = 0; k < 4; ++k)
         if (!isfinite(q[k])) return "pose rejected: quaternion contains NaN or Inf";
     double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    if (!(n >= 1e-6)) return "pose rejected: quaternion has (near) zero length (< 1e-6)";
+    if (!(n >= SMW_MIN_QUATERNION_NORM))
+        return "pose rejected: quaternion has (near) zero length (< " SMW_MIN_QUATERNION_NORM_TEXT ")";
     const double (*m)[3] = coord_m[coords];
     double s = coord_scale[coords], det = coord_det(coords);
     double r2 = 0.0;
@@ -819,7 +820,7 @@ smw_result smw_source_set_paused(smw_renderer* r, smw_source h, int32_t paused)
 static void normalise_quat(double* q)
 {
     double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    if (n < 1e-6 || !isfinite(n)) { q[0] = q[1] = q[2] = 0.0; q[3] = 1.0; return; }
+    if (n < SMW_MIN_QUATERNION_NORM || !isfinite(n)) { q[0] = q[1] = q[2] = 0.0; q[3] = 1.0; return; }
     for (int k = 0; k < 4; ++k) q[k] /= n;
 }
 

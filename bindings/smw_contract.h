@@ -199,6 +199,8 @@ static const double coord_scale[SMW_N_COORDINATE_SYSTEMS] = {1.0, 1.0, 0.01, 1.0
 #define SMW_SPEED_OF_SOUND_MIN        1.0f
 #define SMW_SPEED_OF_SOUND_MAX        10000.0f
 #define SMW_SPEED_OF_SOUND_RANGE_TEXT "1..10000"
+#define SMW_MIN_QUATERNION_NORM       1e-06
+#define SMW_MIN_QUATERNION_NORM_TEXT  "1e-6"
 #define SMW_MAX_POSITION_M            1000000.0
 #define SMW_MAX_POSITION_TEXT         "1e6"
 #define SMW_MAX_SPEED_M_S             1000000.0

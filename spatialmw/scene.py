@@ -330,7 +330,7 @@ class Scene:
         m, _ = _axes(self.coordinate_system)
         v = np.linalg.det(m) * (q[:, :3] @ m.T)
         n = np.linalg.norm(q, axis=1, keepdims=True)
-        if np.any(~np.isfinite(n)) or np.any(n < 1e-6):
+        if np.any(~np.isfinite(n)) or np.any(n < geometry.MIN_QUATERNION_NORM):
             raise SceneError("listener orientation has a zero or non-finite quaternion")
         return np.concatenate([v, q[:, 3:]], axis=1) / n
 

@@ -48,8 +48,9 @@ def test_shim_keeps_no_copy_of_the_contract():
     redefined = sorted(n for n in names
                        if re.search(rf"\b{n}\s*=\s*[-\d({{]|#define\s+{n}\b|\b{n}\s*\[[^\]]*\]\s*=", shim))
     assert not redefined, f"shim.c restates {redefined}"
+    from spatialmw.geometry import MIN_QUATERNION_NORM
     numbers = {*D.SAMPLE_RATES, D.MAX_SOURCES_LIMIT, D.MAX_BLOCK_LIMIT, D.SPEED_OF_SOUND, D.SPEED_OF_SOUND_MAX,
-               D.MAX_POSITION_M, D.MAX_SPEED_M_S, D.MAX_GAIN, D.MAX_DISTANCE_M, D.MAX_ROLLOFF}
+               D.MAX_POSITION_M, D.MAX_SPEED_M_S, D.MAX_GAIN, D.MAX_DISTANCE_M, D.MAX_ROLLOFF, MIN_QUATERNION_NORM}
     spelled = sorted({form for v in numbers for form in {f"{float(v):g}", gen_contract._text(v), repr(float(v))}
                       if re.search(rf"(?<![\w.]){re.escape(form)}(?![\w.])", shim)})
     assert not spelled, f"shim.c spells out {spelled} instead of naming them (smw_contract.h)"
