@@ -340,6 +340,9 @@ class Engine:
         0 < min_distance <= max_distance <= MAX_DISTANCE_M, 0 <= rolloff <= MAX_ROLLOFF.
         Values are rounded to float32 first, as the C API receives them."""
         ctl = self._ctl(src)
+        if distance_model is not None and distance_model not in geometry.DISTANCE_MODELS:
+            raise EngineError(f"unknown distance model {distance_model!r}; "
+                              f"expected one of {sorted(geometry.DISTANCE_MODELS)}")
         par = self.layout.source_params + src * L.PARAM_STRIDE
         fields = (L.P_GAIN, L.P_MIN_DISTANCE, L.P_MAX_DISTANCE, L.P_ROLLOFF)
         cur = {i: float(self.f64[par + i]) for i in fields}
@@ -347,7 +350,8 @@ class Engine:
                            (L.P_MAX_DISTANCE, "max_distance", max_distance), (L.P_ROLLOFF, "rolloff", rolloff)):
             if v is not None:
                 try:
-                    cur[i] = float(np.float32(v))
+                    with np.errstate(over="ignore"):
+                        cur[i] = float(np.float32(v))
                 except (TypeError, ValueError):
                     raise EngineError(f"{name} must be a number, got {v!r}") from None
                 if not math.isfinite(cur[i]):
@@ -362,9 +366,6 @@ class Engine:
         for i in fields:
             self.f64[par + i] = cur[i]
         if distance_model is not None:
-            if distance_model not in geometry.DISTANCE_MODELS:
-                raise EngineError(f"unknown distance model {distance_model!r}; "
-                                  f"expected one of {sorted(geometry.DISTANCE_MODELS)}")
             self.i64[ctl + L.CTL_DISTANCE_MODEL] = geometry.DISTANCE_MODELS[distance_model]
         flags = int(self.i64[ctl + L.CTL_FLAGS])
         for bit, v in ((L.FLAG_DOPPLER, doppler), (L.FLAG_BYPASS, None if spatialize is None else not spatialize),
