@@ -5,8 +5,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 LIB    := build/lib/libspatialmw.so
 # the native library is rebuilt when the shim, the header or any compiled Python changes
-LIB_SOURCES := bindings/build_sdk.py bindings/shim.c bindings/rt_stubs.c include/spatialmw.h \
-               $(wildcard spatialmw/kernels/*.py) spatialmw/geometry.py spatialmw/asset.py \
+LIB_SOURCES := bindings/build_sdk.py bindings/gen_contract.py bindings/shim.c bindings/rt_stubs.c \
+               include/spatialmw.h $(wildcard spatialmw/kernels/*.py) spatialmw/geometry.py \
+               spatialmw/defaults.py spatialmw/asset.py \
                spatialmw/data/default_kemar.npz
 PKG    := PKG_CONFIG_PATH=build/lib/pkgconfig pkg-config
 CFLAGS_HOST := -O2 -Wall -Wextra -std=c11

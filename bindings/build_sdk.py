@@ -18,9 +18,12 @@ Steps:
    AVX2, not for the build machine), renames each to its C name (``smwk_*``), links the
    modules into one (shared helpers are ``linkonce_odr``) and emits a PIC object with
    llvmlite. Reused while the stamp (a hash of ``spatialmw/kernels/*.py``,
-   ``spatialmw/geometry.py`` and the numba/llvmlite versions) is unchanged; 1-2 minutes
+   ``spatialmw/geometry.py``, ``spatialmw/defaults.py`` and the numba/llvmlite versions)
+   is unchanged; 1-2 minutes
    otherwise.
-2. **Library**: ``bindings/shim.c`` + the kernels + ``bindings/rt_stubs.c`` (stand-ins for
+2. **Library**: ``bindings/smw_contract.h`` is regenerated (``bindings/gen_contract.py``:
+   every constant, limit and default the shim shares with Python), then
+   ``bindings/shim.c`` + the kernels + ``bindings/rt_stubs.c`` (stand-ins for
    numba's never-taken exception path) -> ``lib/libspatialmw.so.<major>`` (soname, only
    ``smw_*`` exported, needs libc and libm) and ``lib/libspatialmw.a`` (one relocatable
    object whose only global symbols are ``smw_*``).
@@ -48,11 +51,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))   # this tree's spatialmw, whatever the environment has installed
+sys.path.insert(0, str(ROOT / "bindings"))   # gen_contract
 BINDINGS = ROOT / "bindings"
 HEADER = ROOT / "include" / "spatialmw.h"
 CPU_NAME = "x86-64-v3"
 CPU_FEATURES = "+avx,+avx2,+fma,+bmi,+bmi2,+f16c,+lzcnt,+movbe,+popcnt,+sse4.2,+xsave"
-KERNEL_SOURCES = sorted((ROOT / "spatialmw" / "kernels").glob("*.py")) + [ROOT / "spatialmw" / "geometry.py"]
+KERNEL_SOURCES = sorted((ROOT / "spatialmw" / "kernels").glob("*.py")) + [ROOT / "spatialmw" / "geometry.py",
+                                                                          ROOT / "spatialmw" / "defaults.py"]
 CFLAGS = ["-O2", "-std=gnu11", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra", "-Wno-unused-parameter"]
 
 
@@ -127,6 +132,9 @@ def build_kernels(aot: Path) -> Path:
 
 # ------------------------------------------------------------------------------- library
 def build_library(prefix: Path, kernels: Path, cflags=(), ldflags=()) -> Path:
+    import gen_contract
+    if gen_contract.write():
+        print(f"build_sdk: regenerated {gen_contract.OUT.relative_to(ROOT)}", flush=True)
     major, minor, patch = version()
     lib = prefix / "lib"
     lib.mkdir(parents=True, exist_ok=True)

@@ -328,11 +328,13 @@ typedef enum {
 
 /** Create a source (game thread). New sources: gain 1, inverse-clamped distance model
  *  (min 1 m, max 1e6 m, rolloff 1), Doppler on, spatialised, playing, at the origin with
- *  identity orientation. The audio thread starts it (clears its history) at its next
- *  smw_source_write or smw_render. A slot freed by smw_source_destroy is reusable at once:
- *  destroying the oldest voice and creating the new one in the same game tick (voice
- *  stealing) succeeds; the audio thread clears the old voice before the new one's first
- *  samples, without waiting for either thread.
+ *  identity orientation. The origin is the default listener's own position: a source there
+ *  has no direction of its own and is rendered straight ahead at min_distance, so set its
+ *  pose before its first block (the Python Engine starts a source at the same place). The
+ *  audio thread starts it (clears its history) at its next smw_source_write or smw_render.
+ *  A slot freed by smw_source_destroy is reusable at once: destroying the oldest voice and
+ *  creating the new one in the same game tick (voice stealing) succeeds; the audio thread
+ *  clears the old voice before the new one's first samples, without waiting for either thread.
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_OUT_OF_SOURCES (max_sources
  *          sources are alive). */
 SMW_API smw_result smw_source_create(smw_renderer* renderer, smw_source* out_source);
@@ -348,7 +350,7 @@ SMW_API smw_result smw_source_destroy(smw_renderer* renderer, smw_source source)
 SMW_API smw_result smw_source_set_pose(smw_renderer* renderer, smw_source source,
                                        const float position[3], const float quat[4]);
 
-/** The source's velocity (game thread), as smw_listener_set_velocity: exact (retarded-time)
+/** The source's velocity (game thread), validated as smw_listener_set_velocity: exact (retarded-time)
  *  Doppler and the motion between pose updates follow it. Set it every frame with the pose
  *  (it should be the derivative of the positions you set). Until this is called for a
  *  source, its velocity is estimated from its poses. */
@@ -365,8 +367,9 @@ SMW_API smw_result smw_source_teleport(smw_renderer* renderer, smw_source source
 /** Linear gain, finite and in [0, 1000]. */
 SMW_API smw_result smw_source_set_gain(smw_renderer* renderer, smw_source source, float gain);
 
-/** Distance attenuation. Requires finite values, 0 < min_distance <= max_distance,
- *  rolloff >= 0. Distances are in the renderer's units (centimetres for Unreal). */
+/** Distance attenuation. Requires finite values, 0 < min_distance <= max_distance <= 2e6 m,
+ *  0 <= rolloff <= 1000. Distances are in the renderer's units (centimetres for Unreal;
+ *  the 2e6 m bound applies after conversion). */
 SMW_API smw_result smw_source_set_distance_model(smw_renderer* renderer, smw_source source,
                                                  int32_t model, float min_distance,
                                                  float max_distance, float rolloff);

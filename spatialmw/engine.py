@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import defaults as D
 from . import geometry
 from .kernels import layout as L
 from .kernels import plan as P
@@ -38,8 +39,8 @@ from .kernels.plan import (HOP, IBC_EVALS_PER_512_FRAMES, IBC_LOOKUPS_PER_512_FR
 from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
 from .errors import SpatialmwError
 
-SUPPORTED_SAMPLE_RATES = (44100, 48000, 96000)
-MAX_POSITION = 1.0e6      # metres; beyond this a pose is rejected as absurd
+# Limits and defaults (sample rates, sizes, |position|, |velocity|, gain, distances, a new
+# source's values) live in spatialmw/defaults.py, shared with the C library.
 # Corrector updates. A source whose direction moved more than REEVAL_DEGREES (or distance
 # more than REEVAL_LOG_DISTANCE) gets new gains from the direction table (kernels/
 # ibc_table.py: ~0.2 us lookup + ~2 us expansion to per-bin gains), at most
@@ -64,36 +65,40 @@ class EngineError(SpatialmwError, RuntimeError):
 
 @dataclass
 class EngineConfig:
-    """Creation settings, mirrored by the C ``smw_renderer_settings``."""
-    sample_rate: int = 48000
-    max_sources: int = 64
-    max_block: int = 1024
+    """Creation settings, mirrored by the C ``smw_renderer_settings`` (defaults and ranges:
+    :mod:`spatialmw.defaults`)."""
+    sample_rate: int = D.SAMPLE_RATE
+    max_sources: int = D.MAX_SOURCES
+    max_block: int = D.MAX_BLOCK
     model_path: str | None = None
-    ibc: bool = True
+    ibc: bool = D.CORRECTOR
     ibc_evals_per_512: float = IBC_EVALS_PER_512_FRAMES  # <= 0: no limit
     ibc_lookups_per_512: float = IBC_LOOKUPS_PER_512_FRAMES  # <= 0: no limit
-    ibc_table_step: float = IBC_TABLE_STEP_DEGREES  # degrees between table directions; 0: no table
-    equalization: str = "none"  # "none" (the measured HRTF) or "diffuse_field"
-    speed_of_sound: float = geometry.SPEED_OF_SOUND  # m/s: propagation delay and Doppler
-    hop: int = HOP  # overlap-save hop, one of plan.HOPS: latency = hop + the modelling delay
+    ibc_table_step: float = D.TABLE_STEP_DEG  # degrees between table directions; 0: no table
+    equalization: str = D.EQUALIZATION  # "none" (the measured HRTF) or "diffuse_field"
+    speed_of_sound: float = D.SPEED_OF_SOUND  # m/s: propagation delay and Doppler
+    hop: int = D.HOP_FRAMES  # overlap-save hop, one of D.HOP_FRAMES_CHOICES: latency = hop + modelling delay
 
     def validate(self) -> "EngineConfig":
-        if self.sample_rate not in SUPPORTED_SAMPLE_RATES:
+        if self.sample_rate not in D.SAMPLE_RATES:
             raise EngineConfigError(
-                f"unsupported sample rate {self.sample_rate}; supported: {SUPPORTED_SAMPLE_RATES}")
-        if not 1 <= int(self.max_sources) <= 4096:
-            raise EngineConfigError(f"max_sources must be in 1..4096, got {self.max_sources}")
-        if not 1 <= int(self.max_block) <= 16384:
-            raise EngineConfigError(f"max_block must be in 1..16384, got {self.max_block}")
+                f"unsupported sample rate {self.sample_rate}; supported: {D.SAMPLE_RATES}")
+        if not 1 <= int(self.max_sources) <= D.MAX_SOURCES_LIMIT:
+            raise EngineConfigError(f"max_sources must be in 1..{D.MAX_SOURCES_LIMIT}, got {self.max_sources}")
+        if not 1 <= int(self.max_block) <= D.MAX_BLOCK_LIMIT:
+            raise EngineConfigError(f"max_block must be in 1..{D.MAX_BLOCK_LIMIT}, got {self.max_block}")
         step = float(self.ibc_table_step)
-        if not (step == 0.0 or 0.5 <= step <= 30.0):
-            raise EngineConfigError(f"ibc_table_step must be 0 (no table) or 0.5..30 degrees, got {step}")
-        if not (math.isfinite(float(self.speed_of_sound)) and 1.0 <= float(self.speed_of_sound) <= 1.0e4):
-            raise EngineConfigError(f"speed_of_sound must be 1..10000 m/s, got {self.speed_of_sound}")
+        if not (step == 0.0 or D.TABLE_STEP_MIN_DEG <= step <= D.TABLE_STEP_MAX_DEG):
+            raise EngineConfigError(f"ibc_table_step must be 0 (no table) or {D.TABLE_STEP_MIN_DEG:g}.."
+                                    f"{D.TABLE_STEP_MAX_DEG:g} degrees, got {step}")
+        c = float(self.speed_of_sound)
+        if not (math.isfinite(c) and D.SPEED_OF_SOUND_MIN <= c <= D.SPEED_OF_SOUND_MAX):
+            raise EngineConfigError(f"speed_of_sound must be {D.SPEED_OF_SOUND_MIN:g}..{D.SPEED_OF_SOUND_MAX:g} m/s, "
+                                    f"got {self.speed_of_sound}")
         if self.equalization not in EQUALIZATIONS:
             raise EngineConfigError(f"equalization must be one of {EQUALIZATIONS}, got {self.equalization!r}")
-        if self.hop not in P.HOPS:
-            raise EngineConfigError(f"hop must be one of {P.HOPS}, got {self.hop!r}")
+        if self.hop not in D.HOP_FRAMES_CHOICES:
+            raise EngineConfigError(f"hop must be one of {D.HOP_FRAMES_CHOICES}, got {self.hop!r}")
         return self
 
 
@@ -192,6 +197,16 @@ def _as_float32(v):
         raise geometry.GeometryError(f"expected numbers, got {v!r}") from None
 
 
+def _checked(v, what: str, limit: float, unit: str) -> np.ndarray:
+    """A position or velocity as the C API receives it (float32), refused beyond ``limit``
+    by its Euclidean norm, as the C API refuses it."""
+    a = _as_float32(geometry.as_vector3(v, what))
+    n = D.norm3(a)
+    if not n <= limit:
+        raise geometry.GeometryError(f"{what} {a.tolist()}: its norm {n:g} {unit} is beyond {limit:g} {unit}")
+    return a
+
+
 class Engine:
     """A renderer over numpy-owned pools, driven from Python (native coordinates).
 
@@ -207,10 +222,10 @@ class Engine:
     the modelling delay with the same filters, at 2x or 4x the transform cost.
     """
 
-    def __init__(self, sample_rate: int = 48000, max_sources: int = 64, max_block: int = 1024,
-                 model: str | Path | None = None, ibc: bool = True,
-                 ibc_table_step: float = IBC_TABLE_STEP_DEGREES, equalization: str = "none",
-                 speed_of_sound: float = geometry.SPEED_OF_SOUND, hop: int = HOP):
+    def __init__(self, sample_rate: int = D.SAMPLE_RATE, max_sources: int = D.MAX_SOURCES,
+                 max_block: int = D.MAX_BLOCK, model: str | Path | None = None, ibc: bool = D.CORRECTOR,
+                 ibc_table_step: float = D.TABLE_STEP_DEG, equalization: str = D.EQUALIZATION,
+                 speed_of_sound: float = D.SPEED_OF_SOUND, hop: int = D.HOP_FRAMES):
         self.layout = build_engine_layout(EngineConfig(
             int(sample_rate), int(max_sources), int(max_block),
             None if model is None else str(model), bool(ibc), ibc_table_step=float(ibc_table_step),
@@ -242,11 +257,13 @@ class Engine:
             raise EngineError(f"unknown source handle {src!r}")
         return self.layout.source_control + src * L.CTL_STRIDE
 
-    def add_source(self, gain: float = 1.0, distance_model: str = "inverse_clamped",
-                   min_distance: float = 1.0, max_distance: float = 1.0e6, rolloff: float = 1.0,
-                   doppler: bool = True, spatialize: bool = True) -> int:
+    def add_source(self, gain: float = D.SOURCE_GAIN, distance_model: str = D.SOURCE_DISTANCE_MODEL,
+                   min_distance: float = D.SOURCE_MIN_DISTANCE, max_distance: float = D.SOURCE_MAX_DISTANCE,
+                   rolloff: float = D.SOURCE_ROLLOFF, doppler: bool = D.SOURCE_DOPPLER,
+                   spatialize: bool = D.SOURCE_SPATIALIZE) -> int:
         """Claim a slot; returns its handle. Raises EngineError when all slots are in use.
-        The defaults are the C API's (smw_source_create)."""
+        The source starts as smw_source_create's does (:mod:`spatialmw.defaults`: at the
+        origin, every parameter at its default), then takes the arguments."""
         if not self._free:
             raise EngineError(f"all {self.max_sources} source slots are in use")
         src = self._free.pop()
@@ -257,12 +274,18 @@ class Engine:
         # that render is not wiped
         _clear_slot(self.f64, self.f32, self.i64, src, N_FFT // 2 + 1)
         par = self.layout.source_params + src * L.PARAM_STRIDE
-        self.f64[par:par + L.PARAM_STRIDE] = L.PARAM_DEFAULTS
-        self.set_source_params(src, gain=gain, distance_model=distance_model,
-                               min_distance=min_distance, max_distance=max_distance,
-                               rolloff=rolloff, doppler=doppler, spatialize=spatialize, paused=False)
+        self.f64[par:par + L.PARAM_STRIDE] = D.source_params()
+        self.i64[ctl + L.CTL_DISTANCE_MODEL] = geometry.DISTANCE_MODELS[D.SOURCE_DISTANCE_MODEL]
+        self.i64[ctl + L.CTL_FLAGS] = D.source_flags()
         p = self.layout.source_pose + src * L.POSE_STRIDE
-        self.f64[p:p + 7] = (1.0, 0, 0, 0, 0, 0, 1)
+        self.f64[p:p + 7] = (*D.SOURCE_POSITION, *D.SOURCE_ORIENTATION)
+        try:
+            self.set_source_params(src, gain=gain, distance_model=distance_model,
+                                   min_distance=min_distance, max_distance=max_distance,
+                                   rolloff=rolloff, doppler=doppler, spatialize=spatialize)
+        except EngineError:
+            self.remove_source(src)
+            raise
         return src
 
     def remove_source(self, src: int) -> None:
@@ -275,9 +298,7 @@ class Engine:
     def set_listener_pose(self, position, quaternion=(0.0, 0.0, 0.0, 1.0)) -> None:
         """Poses are rounded to float32 first, as the C API receives them, so a scene
         renders to the same samples through either front end."""
-        pos = _as_float32(geometry.as_vector3(position, "listener position"))
-        if np.max(np.abs(pos)) > MAX_POSITION:
-            raise geometry.GeometryError(f"listener position {pos.tolist()} beyond {MAX_POSITION:g} m")
+        pos = _checked(position, "listener position", D.MAX_POSITION_M, "m")
         q = geometry.normalize_quaternion(_as_float32(quaternion), "listener")
         lis = self.layout.listener
         self.f64[lis:lis + 3] = pos
@@ -285,9 +306,7 @@ class Engine:
 
     def set_source_pose(self, src: int, position, quaternion=(0.0, 0.0, 0.0, 1.0)) -> None:
         self._ctl(src)
-        pos = _as_float32(geometry.as_vector3(position, "source position"))
-        if np.max(np.abs(pos)) > MAX_POSITION:
-            raise geometry.GeometryError(f"source position {pos.tolist()} beyond {MAX_POSITION:g} m")
+        pos = _checked(position, "source position", D.MAX_POSITION_M, "m")
         q = geometry.normalize_quaternion(_as_float32(quaternion), "source")
         p = self.layout.source_pose + src * L.POSE_STRIDE
         self.f64[p:p + 3] = pos
@@ -302,9 +321,7 @@ class Engine:
         if velocity is None:
             self.i64[ctl + L.CTL_FLAGS] &= ~L.FLAG_VELOCITY
             return
-        v = _as_float32(geometry.as_vector3(velocity, "source velocity"))
-        if np.max(np.abs(v)) > MAX_POSITION:
-            raise geometry.GeometryError(f"source velocity {v.tolist()} beyond {MAX_POSITION:g} m/s")
+        v = _checked(velocity, "source velocity", D.MAX_SPEED_M_S, "m/s")
         self.f64[par + L.P_VEL:par + L.P_VEL + 3] = v
         self.i64[ctl + L.CTL_FLAGS] |= L.FLAG_VELOCITY
 
@@ -314,9 +331,7 @@ class Engine:
         if velocity is None:
             self.f64[lis + L.L_VEL_SET] = 0.0
             return
-        v = _as_float32(geometry.as_vector3(velocity, "listener velocity"))
-        if np.max(np.abs(v)) > MAX_POSITION:
-            raise geometry.GeometryError(f"listener velocity {v.tolist()} beyond {MAX_POSITION:g} m/s")
+        v = _checked(velocity, "listener velocity", D.MAX_SPEED_M_S, "m/s")
         self.f64[lis + L.L_VEL:lis + L.L_VEL + 3] = v
         self.f64[lis + L.L_VEL_SET] = 1.0
 
@@ -330,24 +345,37 @@ class Engine:
     def set_source_params(self, src: int, *, gain=None, distance_model=None, min_distance=None,
                           max_distance=None, rolloff=None, doppler=None, spatialize=None,
                           paused=None) -> None:
-        """Change any subset of a source's parameters (validated; None keeps the value)."""
+        """Change any subset of a source's parameters (None keeps the value), validated as
+        the C setters validate them (:mod:`spatialmw.defaults`): 0 <= gain <= MAX_GAIN,
+        0 < min_distance <= max_distance <= MAX_DISTANCE_M, 0 <= rolloff <= MAX_ROLLOFF.
+        Values are rounded to float32 first, as the C API receives them."""
         ctl = self._ctl(src)
+        if distance_model is not None and distance_model not in geometry.DISTANCE_MODELS:
+            raise EngineError(f"unknown distance model {distance_model!r}; "
+                              f"expected one of {sorted(geometry.DISTANCE_MODELS)}")
         par = self.layout.source_params + src * L.PARAM_STRIDE
-        cur = self.f64[par:par + 4].copy()
-        for i, (name, v) in enumerate((("gain", gain), ("min_distance", min_distance),
-                                       ("max_distance", max_distance), ("rolloff", rolloff))):
+        fields = (L.P_GAIN, L.P_MIN_DISTANCE, L.P_MAX_DISTANCE, L.P_ROLLOFF)
+        cur = {i: float(self.f64[par + i]) for i in fields}
+        for i, name, v in ((L.P_GAIN, "gain", gain), (L.P_MIN_DISTANCE, "min_distance", min_distance),
+                           (L.P_MAX_DISTANCE, "max_distance", max_distance), (L.P_ROLLOFF, "rolloff", rolloff)):
             if v is not None:
-                v = float(v)
-                if not math.isfinite(v) or v < 0.0 or (name == "min_distance" and v <= 0.0):
-                    raise EngineError(f"{name} must be finite and {'> 0' if i == 1 else '>= 0'}, got {v}")
-                cur[i] = v
-        if cur[2] < cur[1]:
-            raise EngineError(f"max_distance {cur[2]} < min_distance {cur[1]}")
-        self.f64[par:par + 4] = cur
+                try:
+                    with np.errstate(over="ignore"):
+                        cur[i] = float(np.float32(v))
+                except (TypeError, ValueError):
+                    raise EngineError(f"{name} must be a number, got {v!r}") from None
+                if not math.isfinite(cur[i]):
+                    raise EngineError(f"{name} must be finite, got {v}")
+        if not 0.0 <= cur[L.P_GAIN] <= D.MAX_GAIN:
+            raise EngineError(f"gain must be in [0, {D.MAX_GAIN:g}], got {cur[L.P_GAIN]}")
+        if not 0.0 < cur[L.P_MIN_DISTANCE] <= cur[L.P_MAX_DISTANCE] <= D.MAX_DISTANCE_M:
+            raise EngineError(f"distances need 0 < min_distance ({cur[L.P_MIN_DISTANCE]}) <= max_distance "
+                              f"({cur[L.P_MAX_DISTANCE]}) <= {D.MAX_DISTANCE_M:g} m")
+        if not 0.0 <= cur[L.P_ROLLOFF] <= D.MAX_ROLLOFF:
+            raise EngineError(f"rolloff must be in [0, {D.MAX_ROLLOFF:g}], got {cur[L.P_ROLLOFF]}")
+        for i in fields:
+            self.f64[par + i] = cur[i]
         if distance_model is not None:
-            if distance_model not in geometry.DISTANCE_MODELS:
-                raise EngineError(f"unknown distance model {distance_model!r}; "
-                                  f"expected one of {sorted(geometry.DISTANCE_MODELS)}")
             self.i64[ctl + L.CTL_DISTANCE_MODEL] = geometry.DISTANCE_MODELS[distance_model]
         flags = int(self.i64[ctl + L.CTL_FLAGS])
         for bit, v in ((L.FLAG_DOPPLER, doppler), (L.FLAG_BYPASS, None if spatialize is None else not spatialize),
@@ -364,7 +392,7 @@ class Engine:
         ``outer_hf_gain`` beyond ``outer_deg``, linear in angle between. Angles 0..360,
         gains 0..1; 360/360 is omnidirectional (the default)."""
         par = self._par(src)
-        for name, v, hi in (("inner_deg", inner_deg, 360.0), ("outer_deg", outer_deg, 360.0),
+        for name, v, hi in (("inner_deg", inner_deg, D.MAX_CONE_DEG), ("outer_deg", outer_deg, D.MAX_CONE_DEG),
                             ("outer_gain", outer_gain, 1.0), ("outer_hf_gain", outer_hf_gain, 1.0)):
             if not (math.isfinite(float(v)) and 0.0 <= float(v) <= hi):
                 raise EngineError(f"{name} must be in [0, {hi:g}], got {v}")
@@ -390,8 +418,8 @@ class Engine:
         """Air absorption after ISO 9613-1 (20 degC, 50 % humidity), times ``factor`` (0..10;
         0 is off, the default; 1 the standard atmosphere). Needs the corrector."""
         par = self._par(src)
-        if not (math.isfinite(float(factor)) and 0.0 <= float(factor) <= 10.0):
-            raise EngineError(f"air absorption factor must be in [0, 10], got {factor}")
+        if not (math.isfinite(float(factor)) and 0.0 <= float(factor) <= D.MAX_AIR_ABSORPTION):
+            raise EngineError(f"air absorption factor must be in [0, {D.MAX_AIR_ABSORPTION:g}], got {factor}")
         self.f64[par + L.P_AIR_ABSORPTION] = factor
 
     def set_source_reverb_send(self, src: int, send: float) -> None:
@@ -404,14 +432,15 @@ class Engine:
 
     def set_reverb(self, decay_time: float = reverb.DEFAULT_DECAY_TIME_S,
                    pre_delay: float = reverb.DEFAULT_PRE_DELAY_S,
-                   hf_ratio: float = reverb.DEFAULT_HF_RATIO, wet_gain: float = 1.0) -> None:
+                   hf_ratio: float = reverb.DEFAULT_HF_RATIO, wet_gain: float = reverb.DEFAULT_WET_GAIN) -> None:
         """The shared late reverb (:mod:`spatialmw.kernels.reverb`): ``decay_time`` (RT60,
         0.1..20 s) at low and mid frequencies, ``hf_ratio`` (0.1..1) times that at high
         frequencies, ``pre_delay`` (0..0.5 s) after the dry sound, output ``wet_gain``
         (0..4; 0 turns it off, which is how a renderer starts)."""
         for name, v, lo, hi in (("decay_time", decay_time, reverb.MIN_DECAY_TIME_S, reverb.MAX_DECAY_TIME_S),
                                 ("pre_delay", pre_delay, 0.0, reverb.MAX_PRE_DELAY_S),
-                                ("hf_ratio", hf_ratio, 0.1, 1.0), ("wet_gain", wet_gain, 0.0, reverb.MAX_WET_GAIN)):
+                                ("hf_ratio", hf_ratio, reverb.MIN_HF_RATIO, 1.0),
+                                ("wet_gain", wet_gain, 0.0, reverb.MAX_WET_GAIN)):
             if not (math.isfinite(float(v)) and lo <= float(v) <= hi):
                 raise EngineError(f"reverb {name} must be in [{lo:g}, {hi:g}], got {v}")
         lis = self.layout.listener

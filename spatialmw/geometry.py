@@ -26,6 +26,7 @@ from .errors import SpatialmwError
 
 SPEED_OF_SOUND = 343.0  # m/s, air at 20 C
 DEFAULT_HEAD_RADIUS = 0.0875  # m
+MIN_QUATERNION_NORM = 1e-6  # shorter (or denormal) quaternions are refused, in C too
 
 # Rows map an engine's axes to native axes: native = M @ engine * scale.
 COORDINATE_SYSTEMS = {
@@ -80,7 +81,7 @@ def normalize_quaternion(q, what: str = "orientation") -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise GeometryError(f"{what} quaternion contains NaN or Inf: {a.tolist()}")
     n = float(np.sqrt(np.sum(a * a)))
-    if n < 1e-6:
+    if n < MIN_QUATERNION_NORM:
         raise GeometryError(f"{what} quaternion has (near) zero length {n:g}")
     return a / n
 

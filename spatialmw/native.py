@@ -23,13 +23,14 @@ from pathlib import Path
 import numpy as np
 from cffi import FFI
 
+from . import defaults as D
+from .geometry import COORDINATE_SYSTEM_IDS, DISTANCE_MODELS  # DISTANCE_MODELS: smw_distance_model's values
 from .kernels.corrector import EQUALIZATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ROOT / "include" / "spatialmw.h"
 DEFAULT_LIB = ROOT / "build" / "lib" / "libspatialmw.so"
-COORDS = {"native": 0, "unity": 1, "unreal": 2, "openal": 3}
-DISTANCE_MODELS = {"none": 0, "inverse_clamped": 1, "linear": 2}
+COORDS = {name: i for i, name in enumerate(COORDINATE_SYSTEM_IDS)}   # smw_coordinate_system
 
 _loaded: dict[str, tuple] = {}
 
@@ -67,10 +68,11 @@ class Renderer:
     """One ``smw_renderer``. Positions in the chosen coordinate system; not thread-safe
     from Python (the C library's game/audio thread split is for C hosts)."""
 
-    def __init__(self, sample_rate: int = 48000, max_sources: int = 64, max_block: int = 1024,
-                 model=None, coordinate_system: str = "native", corrector: bool = True,
-                 table_step: float = 3.0, speed_of_sound: float = 343.0,
-                 equalization: str = "none", hop: int = 256, log=None, lib=None):
+    def __init__(self, sample_rate: int = D.SAMPLE_RATE, max_sources: int = D.MAX_SOURCES,
+                 max_block: int = D.MAX_BLOCK, model=None, coordinate_system: str = D.COORDINATE_SYSTEM,
+                 corrector: bool = D.CORRECTOR, table_step: float = D.TABLE_STEP_DEG,
+                 speed_of_sound: float = D.SPEED_OF_SOUND, equalization: str = D.EQUALIZATION,
+                 hop: int = D.HOP_FRAMES, log=None, lib=None):
         """``log(level, message)``, if given, is the settings' log callback (creation and
         failing game-thread calls; never called from ``write``/``render``)."""
         self.ffi, self.lib = load(lib)
@@ -106,17 +108,24 @@ class Renderer:
         self._check(self.lib.smw_renderer_get_latency(self._r, n))
         return int(n[0])
 
-    def add_source(self, gain: float = 1.0, distance_model: str = "inverse_clamped",
-                   min_distance: float = 1.0, max_distance: float = 1.0e6, rolloff: float = 1.0,
-                   doppler: bool = True, spatialize: bool = True) -> int:
+    def add_source(self, gain: float = D.SOURCE_GAIN, distance_model: str = D.SOURCE_DISTANCE_MODEL,
+                   min_distance: float = D.SOURCE_MIN_DISTANCE, max_distance: float = D.SOURCE_MAX_DISTANCE,
+                   rolloff: float = D.SOURCE_ROLLOFF, doppler: bool = D.SOURCE_DOPPLER,
+                   spatialize: bool = D.SOURCE_SPATIALIZE) -> int:
+        """smw_source_create, then the setters for the arguments (a refused one destroys the
+        source again and raises, as ``Engine.add_source`` does)."""
         h = self.ffi.new("smw_source*")
         self._check(self.lib.smw_source_create(self._r, h))
         src = int(h[0])
-        self._check(self.lib.smw_source_set_gain(self._r, src, gain))
-        self._check(self.lib.smw_source_set_distance_model(
-            self._r, src, DISTANCE_MODELS[distance_model], min_distance, max_distance, rolloff))
-        self._check(self.lib.smw_source_set_doppler(self._r, src, int(doppler)))
-        self._check(self.lib.smw_source_set_spatialize(self._r, src, int(spatialize)))
+        try:
+            self._check(self.lib.smw_source_set_gain(self._r, src, gain))
+            self._check(self.lib.smw_source_set_distance_model(
+                self._r, src, DISTANCE_MODELS[distance_model], min_distance, max_distance, rolloff))
+            self._check(self.lib.smw_source_set_doppler(self._r, src, int(doppler)))
+            self._check(self.lib.smw_source_set_spatialize(self._r, src, int(spatialize)))
+        except NativeError:
+            self.lib.smw_source_destroy(self._r, src)
+            raise
         return src
 
     def remove_source(self, src: int) -> None:
@@ -178,6 +187,12 @@ class Renderer:
         s = self.lib.smw_reverb_settings_default()
         s.decay_time_s, s.pre_delay_s, s.hf_decay_ratio, s.wet_gain = decay_time, pre_delay, hf_ratio, wet_gain
         self._check(self.lib.smw_renderer_set_reverb(self._r, self.ffi.new("smw_reverb_settings*", s)))
+
+    def set_listener_velocity(self, velocity) -> None:
+        self._check(self.lib.smw_listener_set_velocity(self._r, list(map(float, velocity))))
+
+    def set_source_velocity(self, src: int, velocity) -> None:
+        self._check(self.lib.smw_source_set_velocity(self._r, src, list(map(float, velocity))))
 
     def write(self, src: int, samples) -> None:
         x = np.ascontiguousarray(samples, dtype=np.float32)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import defaults as D
 from . import geometry
 from .errors import SpatialmwError
 from .kernels.corrector import EQUALIZATIONS
@@ -260,13 +261,13 @@ def _read_wav(path, sample_rate, base):
 class Source:
     signal: object
     trajectory: object = field(default_factory=Static)
-    gain: float = 1.0
-    distance_model: str = "inverse_clamped"
-    min_distance: float = 1.0
-    max_distance: float = 1.0e6
-    rolloff: float = 1.0
-    doppler: bool = True
-    spatialize: bool = True
+    gain: float = D.SOURCE_GAIN
+    distance_model: str = D.SOURCE_DISTANCE_MODEL
+    min_distance: float = D.SOURCE_MIN_DISTANCE
+    max_distance: float = D.SOURCE_MAX_DISTANCE
+    rolloff: float = D.SOURCE_ROLLOFF
+    doppler: bool = D.SOURCE_DOPPLER
+    spatialize: bool = D.SOURCE_SPATIALIZE
     loop: bool = False    # True: repeat the signal until the scene ends; False: play it once
     name: str = ""
 
@@ -314,8 +315,8 @@ class Scene:
     # -- sampling the scene
     def _check(self):
         _finite(self.duration, "duration", 1e-3, MAX_DURATION)
-        if self.sample_rate not in (44100, 48000, 96000):
-            raise SceneError(f"unsupported sample rate {self.sample_rate}; use 44100, 48000 or 96000")
+        if self.sample_rate not in D.SAMPLE_RATES:
+            raise SceneError(f"unsupported sample rate {self.sample_rate}; use one of {D.SAMPLE_RATES}")
         if not self.sources:
             raise SceneError("the scene has no sources")
         if len(self.sources) > MAX_SOURCES:
@@ -329,7 +330,7 @@ class Scene:
         m, _ = _axes(self.coordinate_system)
         v = np.linalg.det(m) * (q[:, :3] @ m.T)
         n = np.linalg.norm(q, axis=1, keepdims=True)
-        if np.any(~np.isfinite(n)) or np.any(n < 1e-6):
+        if np.any(~np.isfinite(n)) or np.any(n < geometry.MIN_QUATERNION_NORM):
             raise SceneError("listener orientation has a zero or non-finite quaternion")
         return np.concatenate([v, q[:, 3:]], axis=1) / n
 
@@ -639,30 +640,34 @@ def _scene_from_dict(d, base_dir):
             signal=s["signal"] if isinstance(s["signal"], dict) else {"wav": str(s["signal"])},
             trajectory=_typed(s.get("trajectory", {"type": "static", "position": [1, 0, 0]}), _TRAJ,
                               f"source {i} trajectory"),
-            gain=_finite(s.get("gain", 1.0), f"source {i} gain", 0.0, 1e3),
+            gain=_finite(s.get("gain", D.SOURCE_GAIN), f"source {i} gain", 0.0, D.MAX_GAIN),
             distance_model=dm,
-            min_distance=_finite(s.get("min_distance", 1.0), f"source {i} min_distance", 1e-3, 1e6),
-            max_distance=_finite(s.get("max_distance", 1e6), f"source {i} max_distance", 1e-3, 1e9),
-            rolloff=_finite(s.get("rolloff", 1.0), f"source {i} rolloff", 0.0, 1e3),
-            doppler=_flag(s.get("doppler", True), f"source {i} doppler"),
-            spatialize=_flag(s.get("spatialize", True), f"source {i} spatialize"),
+            min_distance=_finite(s.get("min_distance", D.SOURCE_MIN_DISTANCE), f"source {i} min_distance",
+                                 1e-3, D.MAX_DISTANCE_M),
+            max_distance=_finite(s.get("max_distance", D.SOURCE_MAX_DISTANCE), f"source {i} max_distance",
+                                 1e-3, D.MAX_DISTANCE_M),
+            rolloff=_finite(s.get("rolloff", D.SOURCE_ROLLOFF), f"source {i} rolloff", 0.0, D.MAX_ROLLOFF),
+            doppler=_flag(s.get("doppler", D.SOURCE_DOPPLER), f"source {i} doppler"),
+            spatialize=_flag(s.get("spatialize", D.SOURCE_SPATIALIZE), f"source {i} spatialize"),
             loop=_flag(s.get("loop", False), f"source {i} loop"),
             name=str(s.get("name", f"source{i}"))))
         if sources[-1].max_distance < sources[-1].min_distance:
             raise SceneError(f"source {i}: max_distance < min_distance")
     sr = d.get("sample_rate", 48000)
-    if sr not in (44100, 48000, 96000):
-        raise SceneError(f"unsupported sample_rate {sr!r}; use 44100, 48000 or 96000")
+    if sr not in D.SAMPLE_RATES:
+        raise SceneError(f"unsupported sample_rate {sr!r}; use one of {D.SAMPLE_RATES}")
     scene = Scene(duration=_finite(d.get("duration", 5.0), "duration", 1e-3, MAX_DURATION),
                   sample_rate=int(sr), listener=listener, sources=sources, coordinate_system=cs,
                   base_dir=base_dir, equalization=d.get("equalization", "none"))
     # sample every trajectory once so a bad one fails at load, not mid-render
     t = np.linspace(0.0, scene.duration, 16)
-    scene.listener_poses(t)
-    for i in range(len(sources)):
-        p = scene.source_positions(i, t)
-        if not np.all(np.isfinite(p)) or np.max(np.abs(p)) > 1e6:
-            raise SceneError(f"source {i}: trajectory leaves the world (|x| > 1e6 m or non-finite)")
+    # (native positions, limited by their norm as the engine limits them)
+    paths = [("listener", scene.listener_poses(t)[0])]
+    paths += [(f"source {i}", scene.source_positions(i, t)) for i in range(len(sources))]
+    for what, p in paths:
+        if not np.all(np.isfinite(p)) or np.max(np.linalg.norm(p, axis=1)) > D.MAX_POSITION_M:
+            raise SceneError(f"{what}: trajectory leaves the world (farther than {D.MAX_POSITION_M:g} m "
+                             "from the origin, or non-finite)")
     return scene
 
 

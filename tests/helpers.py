@@ -89,8 +89,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LIB = ROOT / "build" / "lib" / "libspatialmw.so"
 # what the native library is built from (the Makefile's LIB_SOURCES)
 LIB_SOURCES = [ROOT / "bindings" / "shim.c", ROOT / "bindings" / "rt_stubs.c",
-               ROOT / "bindings" / "build_sdk.py", ROOT / "include" / "spatialmw.h",
-               ROOT / "spatialmw" / "geometry.py", ROOT / "spatialmw" / "asset.py",
+               ROOT / "bindings" / "build_sdk.py", ROOT / "bindings" / "gen_contract.py",
+               ROOT / "include" / "spatialmw.h", ROOT / "spatialmw" / "geometry.py",
+               ROOT / "spatialmw" / "defaults.py", ROOT / "spatialmw" / "asset.py",
                *sorted((ROOT / "spatialmw" / "kernels").glob("*.py"))]
 SAN_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
 SAN_ENV = {"ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1:abort_on_error=0:allocator_may_return_null=1",

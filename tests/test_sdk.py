@@ -71,23 +71,6 @@ def test_reads_no_environment_and_takes_no_signals():
     assert not undefined & forbidden, undefined & forbidden
 
 
-def test_layout_constants_in_shim_match_python():
-    """The few plan/layout indices bindings/shim.c names (to read the planned header)."""
-    from spatialmw.kernels import layout as L
-    from spatialmw.kernels import plan as P
-    from spatialmw.kernels.ibc import DIMS_LEN
-    text = (ROOT / "bindings" / "shim.c").read_text()
-    consts = dict((k, int(v)) for k, v in re.findall(r"\b([SH]_[A-Z0-9_]+|HEADER_LEN|DIMS_LEN|S_LEN) = (\d+)", text))
-    want = {"HEADER_LEN": L.HEADER_LEN, "DIMS_LEN": DIMS_LEN, "S_LEN": P.S_LEN}
-    for k in consts:
-        if k.startswith("H_"):
-            want[k] = getattr(L, k)
-        elif k.startswith("S_"):
-            want[k] = getattr(P, k)
-    assert consts == want
-    assert f"PLAN_LEN = HEADER_LEN + 2 * {P.MAX_RINGS}" in text
-
-
 # ------------------------------------------------------------------------ Python drives the binary
 def _scene_blocks(n_blocks, block, n_src, seed=0):
     rng = np.random.default_rng(seed)

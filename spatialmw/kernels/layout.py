@@ -111,12 +111,6 @@ P_CONE_OUTER_HF = 11       # extra high-band gain outside the outer cone (tone.p
 P_TRANSMISSION = 12        # 3 values: low, mid, high band gains (occlusion; tone.py)
 P_AIR_ABSORPTION = 15      # factor on ISO 9613-1 air absorption (0: off)
 P_REVERB_SEND = 16         # linear send to the renderer's reverb
-# a new source's parameters (the C library's smw_source_create and Engine.add_source)
-PARAM_DEFAULTS = (1.0, 1.0, 1.0e6, 1.0, 0.0, 0.0, 0.0, 0.0,    # gain, distances, rolloff, velocity, teleports
-                  360.0, 360.0, 1.0, 1.0,                      # omnidirectional
-                  1.0, 1.0, 1.0, 0.0, 0.0,                     # no occlusion, no air absorption, no reverb
-                  0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
-assert len(PARAM_DEFAULTS) == PARAM_STRIDE
 CTL_STRIDE = 4     # state distance_model flags status
 STATE_STRIDE = 48  # per-source kernel state, fields ST_* below
 COUNT_STRIDE = 4   # written gains_settling - -
@@ -160,6 +154,11 @@ CTL_STATUS = 3
 STATE_INACTIVE = 0
 STATE_PLAYING = 1
 STATE_RESTART = 2
+STATE_STOP = 3       # the shim asks the kernel to clear the slot and go inactive
+# a new incarnation of a slot whose previous one was not cleared yet (a voice stolen by
+# destroy-then-create in one game tick): the first kernel to see it, a write or a render,
+# clears the slot and restarts it, so the new incarnation's own samples are never wiped
+STATE_RECYCLE = 4
 FLAG_DOPPLER = 1
 FLAG_BYPASS = 2
 FLAG_PAUSED = 4

@@ -27,12 +27,13 @@ import math
 import numpy as np
 from numba import njit
 
+from .. import defaults as D
 from .. import geometry
 from . import layout as L
 from .fft import fft_tables_fill
 from . import ibc as ibc_mod
 from .ibc import ibc_prepare, ibc_prepared_len, ibc_scratch_len
-from .corrector import ir_window_fill, lf_blend_fill, modeling_delay
+from .corrector import EQUALIZATIONS, ir_window_fill, lf_blend_fill, modeling_delay
 from .ibc_table import (build_table, diffuse_field_table_eq, table_distance_rows, table_ring_total,
                         table_rings_fill)
 from .lanes import LANES
@@ -41,14 +42,13 @@ from . import reverb
 from .tdw import SINC_BETA, SINC_PHASES, SINC_TAPS, sinc_table_fill
 
 N_FFT = 512
-HOP = 256                 # the default hop; the corrector's impulse response always fits N - HOP + 1 taps
-HOPS = (256, 128, 64)     # the hops a renderer may use: shorter ones lower the latency, same filters
+HOP = D.HOP_FRAMES_CHOICES[0]  # the longest hop: the corrector's impulse response fits N - HOP + 1 taps at every hop
 MAX_DELAY_SECONDS = 1.0   # 343 m of propagation delay; farther sources keep this delay
 REEVAL_DEGREES = 1.0      # a source's corrector gains are updated when its direction moves more than this
 REEVAL_LOG_DISTANCE = 0.05
 IBC_EVALS_PER_512_FRAMES = 16     # see spatialmw.engine for what these budgets buy
 IBC_LOOKUPS_PER_512_FRAMES = 256
-IBC_TABLE_STEP_DEGREES = 3.0  # ~4,600 directions of shaped per-bin gains (4 x 257 float32 each: ~19 MB)
+IBC_TABLE_STEP_DEGREES = D.TABLE_STEP_DEG  # the creation default (spatialmw/defaults.py)
 
 # settings fields (float64)
 S_SAMPLE_RATE = 0
@@ -61,8 +61,10 @@ S_LOOKUPS_PER_512 = 6  # <= 0: no limit
 S_HEAD_RADIUS = 7      # metres (the model's, or geometry.DEFAULT_HEAD_RADIUS)
 S_SPEED_OF_SOUND = 8
 S_EQUALIZATION = 9     # 0: none, 1: diffuse field (the C enum smw_equalization)
-S_HOP = 10             # overlap-save hop: one of HOPS (the algorithmic latency is hop + modelling delay)
+S_HOP = 10             # overlap-save hop: one of defaults.HOP_FRAMES_CHOICES (latency = hop + modelling delay)
 S_LEN = 16
+_EQ_DEFAULT = float(EQUALIZATIONS.index(D.EQUALIZATION))
+_N_EQ = len(EQUALIZATIONS)
 DIFFUSE_FIELD_STEP_DEGREES = 5.0  # directions the diffuse-field average is taken over (~1,650)
 EQ_RINGS = 37          # rings of that sphere
 
@@ -93,20 +95,21 @@ REGIONS = np.array([
 
 @njit(cache=True)
 def settings_default(settings):
-    """Fill ``settings`` (float64 ``S_LEN``) with the defaults: 48 kHz, 64 sources,
-    1024-frame blocks, corrector on with the 3-degree table, the default head."""
+    """Fill ``settings`` (float64 ``S_LEN``) with the creation defaults of
+    :mod:`spatialmw.defaults` (48 kHz, 64 sources, 1024-frame blocks, corrector on with
+    the 3-degree table), the update budgets and the default head."""
     settings[:] = 0.0
-    settings[S_SAMPLE_RATE] = 48000.0
-    settings[S_MAX_SOURCES] = 64.0
-    settings[S_MAX_BLOCK] = 1024.0
-    settings[S_IBC] = 1.0
-    settings[S_TABLE_STEP] = IBC_TABLE_STEP_DEGREES
+    settings[S_SAMPLE_RATE] = D.SAMPLE_RATE
+    settings[S_MAX_SOURCES] = D.MAX_SOURCES
+    settings[S_MAX_BLOCK] = D.MAX_BLOCK
+    settings[S_IBC] = 1.0 if D.CORRECTOR else 0.0
+    settings[S_TABLE_STEP] = D.TABLE_STEP_DEG
     settings[S_EVALS_PER_512] = IBC_EVALS_PER_512_FRAMES
     settings[S_LOOKUPS_PER_512] = IBC_LOOKUPS_PER_512_FRAMES
     settings[S_HEAD_RADIUS] = geometry.DEFAULT_HEAD_RADIUS
-    settings[S_SPEED_OF_SOUND] = geometry.SPEED_OF_SOUND
-    settings[S_EQUALIZATION] = 0.0
-    settings[S_HOP] = HOP
+    settings[S_SPEED_OF_SOUND] = D.SPEED_OF_SOUND
+    settings[S_EQUALIZATION] = _EQ_DEFAULT
+    settings[S_HOP] = D.HOP_FRAMES
 
 
 @njit(cache=True)
@@ -217,16 +220,22 @@ def _region_sizes(settings, theta, dims, grid, head):
 
 @njit(cache=True)
 def settings_valid(settings):
-    """The ranges the engine serves (callers report which one failed themselves)."""
+    """The ranges the engine serves (:mod:`spatialmw.defaults`; callers report which
+    one failed themselves)."""
     sr = settings[S_SAMPLE_RATE]
+    rate_ok = False
+    for r in D.SAMPLE_RATES:
+        rate_ok = rate_ok or sr == r
     step = settings[S_TABLE_STEP]
-    return ((sr == 44100.0 or sr == 48000.0 or sr == 96000.0)
-            and 1.0 <= settings[S_MAX_SOURCES] <= 4096.0
-            and 1.0 <= settings[S_MAX_BLOCK] <= 16384.0
-            and (step == 0.0 or 0.5 <= step <= 30.0)
-            and 1.0 <= settings[S_SPEED_OF_SOUND] <= 1.0e4
-            and (settings[S_EQUALIZATION] == 0.0 or settings[S_EQUALIZATION] == 1.0)
-            and (settings[S_HOP] == HOPS[0] or settings[S_HOP] == HOPS[1] or settings[S_HOP] == HOPS[2]))
+    eq = settings[S_EQUALIZATION]
+    return (rate_ok
+            and 1.0 <= settings[S_MAX_SOURCES] <= D.MAX_SOURCES_LIMIT
+            and 1.0 <= settings[S_MAX_BLOCK] <= D.MAX_BLOCK_LIMIT
+            and (step == 0.0 or D.TABLE_STEP_MIN_DEG <= step <= D.TABLE_STEP_MAX_DEG)
+            and D.SPEED_OF_SOUND_MIN <= settings[S_SPEED_OF_SOUND] <= D.SPEED_OF_SOUND_MAX
+            and 0.0 <= eq < _N_EQ and eq == math.floor(eq)
+            and (settings[S_HOP] == D.HOP_FRAMES_CHOICES[0] or settings[S_HOP] == D.HOP_FRAMES_CHOICES[1]
+                 or settings[S_HOP] == D.HOP_FRAMES_CHOICES[2]))
 
 
 MAX_RINGS = 361                       # rings of the finest table (0.5 degrees)

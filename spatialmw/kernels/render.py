@@ -58,7 +58,7 @@ from .layout import (
     H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN,
     H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_TDW_IDX, H_TDW_OUT, H_THETA,
     H_THETA_LEN, H_TWID_COS, H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE,
-    STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STRIDE, STATUS_NONFINITE, STATUS_PAUSED,
+    STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STOP, STATE_RECYCLE, STATE_STRIDE, STATUS_NONFINITE, STATUS_PAUSED,
     STATUS_PLAYING, STATUS_UNDERRUN, ST_PAUSE_OFFSET,
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_GPREV, H_LF_BLEND, H_EQ,
     H_IR_WINDOW, H_GAIN_SCRATCH, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
@@ -72,11 +72,6 @@ from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
 from . import reverb
 from .tone import AIR_REFERENCE_HZ, apply_tone, cone_weight, tone_changed, tone_is_flat, tone_response
 
-STATE_STOP = 3  # the shim asks the kernel to clear the slot and go inactive
-# a new incarnation of a slot whose previous one was not cleared yet (a voice stolen by
-# destroy-then-create in one game tick): the first kernel to see it, a write or a render,
-# clears the slot and restarts it, so the new incarnation's own samples are never wiped
-STATE_RECYCLE = 4
 MIN_DELAY = float(SINC_LOOKAHEAD)
 MAX_SAMPLE = 1.0e6
 
