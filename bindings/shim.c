@@ -940,13 +940,16 @@ smw_result smw_source_set_distance_model(smw_renderer* r, smw_source h, int32_t 
     return SMW_SUCCESS;
 }
 
-/* Publish n consecutive source parameters from `first` (layout P_*), already validated. */
-static smw_result set_params(smw_renderer* r, smw_source h, int first, int n, const double* values)
+/* Publish n consecutive source parameters from `first` (layout P_*) for a live handle, or
+ * fail with `invalid` (a static message) when the caller found them out of range. */
+static smw_result set_params(smw_renderer* r, smw_source h, int first, int n, const double* values,
+                             const char* invalid)
 {
     if (!r) return SMW_ERROR_NULL_POINTER;
     smw_result rc = SMW_SUCCESS;
     smw_slot* sl = lookup(r, h, &rc);
     if (!sl) return rc;
+    if (invalid) return fail(r, SMW_ERROR_INVALID_ARGUMENT, invalid);
     uint32_t s = pub_write_begin(&sl->pub);
     for (int k = 0; k < n; ++k) atomic_store_explicit(&sl->pub.params[first + k], values[k], memory_order_relaxed);
     pub_write_end(&sl->pub, s);
@@ -958,39 +961,31 @@ static int in_range(float v, float lo, float hi) { return v >= lo && v <= hi; } 
 smw_result smw_source_set_cone(smw_renderer* r, smw_source h, float inner_deg, float outer_deg,
                                float outer_gain, float outer_hf_gain)
 {
-    if (!r) return SMW_ERROR_NULL_POINTER;
-    if (!in_range(inner_deg, 0.0f, SMW_MAX_CONE_DEG) || !in_range(outer_deg, inner_deg, SMW_MAX_CONE_DEG) ||
-        !in_range(outer_gain, 0.0f, 1.0f) || !in_range(outer_hf_gain, 0.0f, 1.0f))
-        return fail(r, SMW_ERROR_INVALID_ARGUMENT,
-                    "cone needs 0 <= inner_deg <= outer_deg <= " SMW_MAX_CONE_TEXT " and gains in [0, 1]");
+    int ok = in_range(inner_deg, 0.0f, SMW_MAX_CONE_DEG) && in_range(outer_deg, inner_deg, SMW_MAX_CONE_DEG) &&
+             in_range(outer_gain, 0.0f, 1.0f) && in_range(outer_hf_gain, 0.0f, 1.0f);
     const double v[4] = {inner_deg, outer_deg, outer_gain, outer_hf_gain};
-    return set_params(r, h, P_CONE_INNER, 4, v);
+    return set_params(r, h, P_CONE_INNER, 4, v,
+                      ok ? NULL : "cone needs 0 <= inner_deg <= outer_deg <= " SMW_MAX_CONE_TEXT " and gains in [0, 1]");
 }
 
 smw_result smw_source_set_transmission(smw_renderer* r, smw_source h, float low, float mid, float high)
 {
-    if (!r) return SMW_ERROR_NULL_POINTER;
-    if (!in_range(low, 0.0f, 1.0f) || !in_range(mid, 0.0f, 1.0f) || !in_range(high, 0.0f, 1.0f))
-        return fail(r, SMW_ERROR_INVALID_ARGUMENT, "transmission gains must be in [0, 1]");
+    int ok = in_range(low, 0.0f, 1.0f) && in_range(mid, 0.0f, 1.0f) && in_range(high, 0.0f, 1.0f);
     const double v[3] = {low, mid, high};
-    return set_params(r, h, P_TRANSMISSION, 3, v);
+    return set_params(r, h, P_TRANSMISSION, 3, v, ok ? NULL : "transmission gains must be in [0, 1]");
 }
 
 smw_result smw_source_set_air_absorption(smw_renderer* r, smw_source h, float factor)
 {
-    if (!r) return SMW_ERROR_NULL_POINTER;
-    if (!in_range(factor, 0.0f, SMW_MAX_AIR_ABSORPTION))
-        return fail(r, SMW_ERROR_INVALID_ARGUMENT, "air absorption factor must be in [0, " SMW_MAX_AIR_ABSORPTION_TEXT "]");
     const double v[1] = {factor};
-    return set_params(r, h, P_AIR_ABSORPTION, 1, v);
+    return set_params(r, h, P_AIR_ABSORPTION, 1, v, in_range(factor, 0.0f, SMW_MAX_AIR_ABSORPTION) ? NULL
+                      : "air absorption factor must be in [0, " SMW_MAX_AIR_ABSORPTION_TEXT "]");
 }
 
 smw_result smw_source_set_reverb_send(smw_renderer* r, smw_source h, float send)
 {
-    if (!r) return SMW_ERROR_NULL_POINTER;
-    if (!in_range(send, 0.0f, 1.0f)) return fail(r, SMW_ERROR_INVALID_ARGUMENT, "reverb send must be in [0, 1]");
     const double v[1] = {send};
-    return set_params(r, h, P_REVERB_SEND, 1, v);
+    return set_params(r, h, P_REVERB_SEND, 1, v, in_range(send, 0.0f, 1.0f) ? NULL : "reverb send must be in [0, 1]");
 }
 
 smw_reverb_settings smw_reverb_settings_default(void)

@@ -92,7 +92,7 @@ static long g_calls, g_violations, g_nonfinite_out, g_internal;
 static long g_by_result[16];
 static int g_verbose;
 
-#define NFN 28
+#define NFN 33
 static const char* FN_NAMES[NFN] = {
     "renderer_create", "get_latency", "last_error", "listener_set_pose", "source_create",
     "source_destroy", "source_set_pose", "source_set_gain", "source_set_distance_model",
@@ -100,7 +100,8 @@ static const char* FN_NAMES[NFN] = {
     "render", "result_string", "get_version", "renderer_destroy", "settings_default",
     "null_renderer", "frame", "source_set_velocity", "listener_set_velocity", "source_teleport",
     "source_get_status", "renderer_set_master_gain", "renderer_set_paused", "renderer_get_model_info",
-    "steal"};
+    "steal", "source_set_cone", "source_set_transmission", "source_set_air_absorption",
+    "source_set_reverb_send", "renderer_set_reverb"};
 static long g_fn_calls[NFN];
 
 static void violation(const char* fn, const char* what, long got, long want, const char* err)
@@ -412,6 +413,61 @@ static void op_teleport_or_status(fz* z)
                           !live ? SMW_ERROR_INVALID_HANDLE : null_ptr ? SMW_ERROR_NULL_POINTER : SMW_SUCCESS, z->r);
     if (rc == SMW_SUCCESS && (flags & ~0xFu))
         violation("source_get_status", "undocumented status bits", (long)flags, 0, NULL);
+}
+
+/* a value in range most of the time, else hostile; *ok says whether it lies in [lo, hi] */
+static float ranged(float lo, float hi, int* ok)
+{
+    float v = rndu(3) ? lo + (hi - lo) * (0.5f + 0.5f * frand(1.0f)) : rndu(2) ? hi + 0.25f : hostile_float();
+    if (!(v >= lo && v <= hi)) *ok = 0;
+    return v;
+}
+
+static void op_tone_and_reverb(fz* z)
+{
+    int live, ok = 1;
+    smw_source h = pick_handle(z, &live);
+    switch (rndu(5)) {
+    case 0: {
+        float in = ranged(0.0f, 360.0f, &ok), out = ranged(0.0f, 360.0f, &ok);
+        float og = ranged(0.0f, 1.0f, &ok), hf = ranged(0.0f, 1.0f, &ok);
+        if (ok && out < in) ok = 0;
+        check(28, smw_source_set_cone(z->r, h, in, out, og, hf), D_SETTER,
+              !live ? SMW_ERROR_INVALID_HANDLE : ok ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT, z->r);
+        break;
+    }
+    case 1: {
+        float lo = ranged(0.0f, 1.0f, &ok), mid = ranged(0.0f, 1.0f, &ok), hi = ranged(0.0f, 1.0f, &ok);
+        check(29, smw_source_set_transmission(z->r, h, lo, mid, hi), D_SETTER,
+              !live ? SMW_ERROR_INVALID_HANDLE : ok ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT, z->r);
+        break;
+    }
+    case 2: {
+        float f = ranged(0.0f, 10.0f, &ok);
+        check(30, smw_source_set_air_absorption(z->r, h, f), D_SETTER,
+              !live ? SMW_ERROR_INVALID_HANDLE : ok ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT, z->r);
+        break;
+    }
+    case 3: {
+        float send = ranged(0.0f, 1.0f, &ok);
+        check(31, smw_source_set_reverb_send(z->r, h, send), D_SETTER,
+              !live ? SMW_ERROR_INVALID_HANDLE : ok ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT, z->r);
+        break;
+    }
+    default: {
+        smw_reverb_settings rs = smw_reverb_settings_default();
+        rs.decay_time_s = ranged(0.1f, 20.0f, &ok);
+        rs.pre_delay_s = ranged(0.0f, 0.5f, &ok);
+        rs.hf_decay_ratio = ranged(0.1f, 1.0f, &ok);
+        rs.wet_gain = ranged(0.0f, 4.0f, &ok);
+        int want = ok ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT;
+        if (rndu(20) == 0) { rs.size = (uint32_t)rnd(); if (rs.size != sizeof rs) want = SMW_ERROR_SETTINGS_SIZE; }
+        int null_ptr = rndu(40) == 0;
+        check(32, smw_renderer_set_reverb(z->r, null_ptr ? NULL : &rs), D_MODEL_INFO | B(SMW_ERROR_INVALID_ARGUMENT),
+              null_ptr ? SMW_ERROR_NULL_POINTER : want, z->r);
+        break;
+    }
+    }
 }
 
 static void op_renderer_controls(fz* z)
@@ -728,6 +784,7 @@ int main(int argc, char** argv)
             else if (op < 48) op_set_distance(&z);
             else if (op < 54) op_set_flag(&z, (int)rndu(3));
             else if (op < 56) op_renderer_controls(&z);
+            else if (op < 59) op_tone_and_reverb(&z);
             else if (op < 70) op_write(&z, NULL);
             else if (op < 79) op_render(&z, 0);
             else if (op < 92) op_frame(&z);
