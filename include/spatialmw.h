@@ -413,6 +413,12 @@ SMW_API smw_result smw_source_get_status(smw_renderer* renderer, smw_source sour
  * crossovers), the response is minimum phase, and a change is ramped like the
  * corrector's direction cues (no clicks). With enable_corrector = 0 only the broadband
  * parts apply: the cone's outer_gain and the transmission's mid gain.
+ *
+ * Near field (no call: always on with the corrector): a source closer than the distance
+ * the model was fitted at (1.4 m for the default model) gets each ear scaled by the
+ * rigid-sphere ratio at its distance and angle (Duda & Martens), so the interaural level
+ * difference grows as a close source's does: +0.6 dB at 1 m, +2.7 dB at 0.5 m, +7.4 dB at
+ * 0.25 m for a source at the side.
  * ================================================================================ */
 
 /** Directivity cone, as OpenAL's and EFX's: the source faces along the forward axis of its

@@ -86,6 +86,7 @@ H_REVERB = 76      # float64: the reverb's state (reverb.py R_*)
 H_REVERB_LINES = 77  # float32: its delay lines
 H_REVERB_PRE = 78  # float32: its pre-delay ring
 H_REVERB_IN = 79   # float32 (max_block): this block's reverb input (the sources' sends)
+H_NEARFIELD = 91   # float64: the rigid-sphere near-field gain table (nearfield.py)
 
 # per-slot strides
 LISTENER_LEN = 16  # px py pz qx qy qz qw - vx vy vz velocity_set, reverb settings (4)

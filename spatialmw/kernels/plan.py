@@ -38,7 +38,7 @@ from .ibc_table import (build_table, diffuse_field_table_eq, table_distance_rows
                         table_rings_fill)
 from .lanes import LANES
 from .tone import tone_tables_fill
-from . import reverb
+from . import nearfield, reverb
 from .tdw import SINC_BETA, SINC_PHASES, SINC_TAPS, sinc_table_fill
 
 N_FFT = 512
@@ -82,7 +82,7 @@ REGIONS = np.array([
     (L.H_TWID_SIN, F64), (L.H_WINDOW, F64), (L.H_SRC_STATE, F64), (L.H_WORK, F64),
     (L.H_MIX, F64), (L.H_MIX_DELTA, F64), (L.H_CONST, F64), (L.H_LF_BLEND, F64), (L.H_EQ, F64),
     (L.H_IR_WINDOW, F64), (L.H_LISTENER_TRACK, F64), (L.H_TONE_BANDS, F64), (L.H_AIR_ALPHA, F64),
-    (L.H_REVERB, F64), (L.H_REVERB_LINES, F32), (L.H_REVERB_PRE, F32), (L.H_REVERB_IN, F32),
+    (L.H_NEARFIELD, F64), (L.H_REVERB, F64), (L.H_REVERB_LINES, F32), (L.H_REVERB_PRE, F32), (L.H_REVERB_IN, F32),
     (L.H_RING, F32), (L.H_STAGE, F32), (L.H_GCUR, F32), (L.H_GTGT, F32), (L.H_GPREV, F32),
     (L.H_GDELTA, F32), (L.H_GAIN_SCRATCH, F32), (L.H_LANE_MIX_DELTA, F32), (L.H_FIFO, F32),
     (L.H_SINC, F32), (L.H_LANE_WORK, F32), (L.H_LANE_MIX, F32), (L.H_TABLES32, F32),
@@ -150,6 +150,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_IR_WINDOW] = N_FFT
     size[L.H_TONE_BANDS] = 2 * nbins
     size[L.H_TONE] = s * 2 * nbins if ibc else 1
+    size[L.H_NEARFIELD] = nearfield.TABLE_LEN
     size[L.H_REVERB] = reverb.STATE_LEN
     size[L.H_REVERB_LINES] = reverb.N_LINES * reverb.LINE_LEN
     size[L.H_REVERB_PRE] = reverb.pre_delay_len(sr, hop + (modeling_delay(sr) if ibc else 0))
@@ -325,6 +326,9 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
         i64[i64[L.H_BIN_IDX] + b] = j
         f64[i64[L.H_BIN_W] + b] = min(max((fb - grid[j]) / (grid[j + 1] - grid[j]), 0.0), 1.0)
     if ibc:
+        nf = i64[L.H_NEARFIELD]
+        nearfield.nearfield_table_fill(settings[S_HEAD_RADIUS], settings[S_SPEED_OF_SOUND], theta[0],
+                                       f64[nf:nf + nearfield.TABLE_LEN])
         # element loops, not slice assignment: numba's array copy may allocate a temporary
         th = i64[L.H_THETA]
         for j in range(theta.shape[0]):

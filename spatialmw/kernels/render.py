@@ -65,11 +65,11 @@ from .layout import (
     LT_AT_END, LT_AT_START, LT_STARTED, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
     P_ROLLOFF, P_TELEPORTS, P_VEL, P_CONE_INNER, P_CONE_OUTER, P_CONE_OUTER_GAIN,
     P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_SEND, P_REVERB_SEND, H_REVERB,
-    H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
+    H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, H_NEARFIELD, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
-from . import reverb
+from . import nearfield, reverb
 from .tone import AIR_REFERENCE_HZ, apply_tone, cone_weight, tone_changed, tone_is_flat, tone_response
 
 MIN_DELAY = float(SINC_LOOKAHEAD)
@@ -404,9 +404,12 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         dr = dl
         nl = 1.0
         nr = 1.0
-    elif use_ibc:  # the corrector carries the level differences between the ears
-        nl = 1.0
-        nr = 1.0
+    elif use_ibc:  # the corrector carries the level differences, at its fitted distance (nearfield.py)
+        table = f64[i64[H_NEARFIELD]: i64[H_NEARFIELD] + nearfield.TABLE_LEN]
+        r = min(dist, f64[i64[H_THETA]])   # beyond the fitted distance the corrector's own ILD stands
+        side = rel[1] / dist if dist > 1e-9 else 0.0
+        nl = nearfield.nearfield_gain(table, r, side, a)
+        nr = nearfield.nearfield_gain(table, r, -side, a)
     max_delay = float(i64[H_MAX_DELAY])
     dl = min(max(dl * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
     dr = min(max(dr * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
