@@ -982,6 +982,13 @@ smw_result smw_source_set_air_absorption(smw_renderer* r, smw_source h, float fa
                       : "air absorption factor must be in [0, " SMW_MAX_AIR_ABSORPTION_TEXT "]");
 }
 
+smw_result smw_source_set_spread(smw_renderer* r, smw_source h, float degrees)
+{
+    const double v[1] = {degrees};
+    return set_params(r, h, P_SPREAD, 1, v, in_range(degrees, 0.0f, SMW_MAX_CONE_DEG) ? NULL
+                      : "spread must be in [0, " SMW_MAX_CONE_TEXT "] degrees");
+}
+
 smw_result smw_source_set_reverb_send(smw_renderer* r, smw_source h, float send)
 {
     const double v[1] = {send};

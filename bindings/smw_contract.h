@@ -107,6 +107,9 @@ enum {
     H_REVERB_LINES = 77,
     H_REVERB_PRE = 78,
     H_REVERB_IN = 79,
+    H_NEARFIELD = 91,
+    H_SPREAD = 92,
+    H_SPREAD_LEN = 93,
 };
 
 /* per-slot lengths (layout.py) */
@@ -115,7 +118,7 @@ enum {
     POSE_STRIDE = 8,
     PARAM_STRIDE = 24,
     CTL_STRIDE = 4,
-    STATE_STRIDE = 48,
+    STATE_STRIDE = 56,
     COUNT_STRIDE = 4,
 };
 
@@ -141,6 +144,7 @@ enum {
     P_TRANSMISSION = 12,
     P_AIR_ABSORPTION = 15,
     P_REVERB_SEND = 16,
+    P_SPREAD = 17,
 };
 
 /* source control fields (layout.py CTL_*) */
@@ -283,13 +287,13 @@ static const double SMW_SOURCE_PARAM_DEFAULTS[PARAM_STRIDE] = {
     1.0,  /* P_TRANSMISSION + 2 */
     0.0,  /* P_AIR_ABSORPTION */
     0.0,  /* P_REVERB_SEND */
-    0.0,  /* P_REVERB_SEND + 1 */
-    0.0,  /* P_REVERB_SEND + 2 */
-    0.0,  /* P_REVERB_SEND + 3 */
-    0.0,  /* P_REVERB_SEND + 4 */
-    0.0,  /* P_REVERB_SEND + 5 */
-    0.0,  /* P_REVERB_SEND + 6 */
-    0.0,  /* P_REVERB_SEND + 7 */
+    0.0,  /* P_SPREAD */
+    0.0,  /* P_SPREAD + 1 */
+    0.0,  /* P_SPREAD + 2 */
+    0.0,  /* P_SPREAD + 3 */
+    0.0,  /* P_SPREAD + 4 */
+    0.0,  /* P_SPREAD + 5 */
+    0.0,  /* P_SPREAD + 6 */
 };
 #define SMW_SOURCE_DISTANCE_MODEL_DEFAULT SMW_DISTANCE_INVERSE_CLAMPED
 #define SMW_SOURCE_FLAGS_DEFAULT          (FLAG_DOPPLER)

@@ -408,11 +408,12 @@ SMW_API smw_result smw_source_get_status(smw_renderer* renderer, smw_source sour
 /* ================================================================================
  * Source tone: directivity, occlusion / transmission, air absorption (game thread)
  *
- * These shape a source's spectrum with the corrector's per-bin gains (no extra cost per
- * sample): the three bands are below 500 Hz, 500 Hz..5 kHz and above 5 kHz (second-order
+ * These shape a source's spectrum with the corrector's per-bin gains (per-bin work when its
+ * corrector target is updated, every block for a moving source; nothing per sample): the three bands are below 500 Hz, 500 Hz..5 kHz and above 5 kHz (second-order
  * crossovers), the response is minimum phase, and a change is ramped like the
  * corrector's direction cues (no clicks). With enable_corrector = 0 only the broadband
- * parts apply: the cone's outer_gain and the transmission's mid gain.
+ * parts apply: the cone's outer_gain and the transmission's mid gain. A source's reverb send
+ * passes through those broadband parts too.
  *
  * Near field (no call: always on with the corrector): a source closer than the distance
  * the model was fitted at (1.4 m for the default model) gets each ear scaled by the
@@ -442,6 +443,15 @@ SMW_API smw_result smw_source_set_transmission(smw_renderer* renderer, smw_sourc
  *  times `factor` (0..10). Default 0 (off); 1 is the standard atmosphere. Distances are
  *  converted to metres first (Unreal's centimetres too). */
 SMW_API smw_result smw_source_set_air_absorption(smw_renderer* renderer, smw_source source, float factor);
+
+/** Spread (source size), 0 (a point: default) .. 360 degrees (diffuse, as FMOD's spread).
+ *  After the warp each ear passes through its own cascade of all-pass filters, stronger as
+ *  the spread grows: neither ear's spectrum is coloured (no comb filtering), and the
+ *  interaural coherence falls from the point source's towards 0.2 at 360 degrees; transients
+ *  gain a diffuse tail of up to ~20 ms. Changes are ramped across a block; after a spread is
+ *  set back to 0 its echoes ring out for 0.5 s. Costs about 8 multiply-adds per ear and
+ *  sample while on. Needs the corrector (ignored with enable_corrector = 0). */
+SMW_API smw_result smw_source_set_spread(smw_renderer* renderer, smw_source source, float degrees);
 
 /* ================================================================================
  * Reverb bus (game thread)

@@ -93,6 +93,7 @@ SOURCE_PARAMS = {
     "P_TRANSMISSION": (1.0, 1.0, 1.0),  # unoccluded
     "P_AIR_ABSORPTION": 0.0,           # off
     "P_REVERB_SEND": 0.0,
+    "P_SPREAD": 0.0,                   # a point source
 }
 
 

@@ -446,6 +446,16 @@ class Engine:
         lis = self.layout.listener
         self.f64[lis + L.L_REVERB:lis + L.L_REVERB + 4] = (decay_time, pre_delay, hf_ratio, wet_gain)
 
+    def set_source_spread(self, src: int, degrees: float) -> None:
+        """Spread of the source, 0 (a point, the default) .. 360 degrees (diffuse): each ear
+        passes through its own all-pass decorrelator, stronger as the spread grows, so the
+        interaural coherence falls while neither ear's spectrum is coloured
+        (:mod:`spatialmw.kernels.spread`). Needs the corrector."""
+        par = self._par(src)
+        if not (math.isfinite(float(degrees)) and 0.0 <= float(degrees) <= D.MAX_CONE_DEG):
+            raise EngineError(f"spread must be in [0, {D.MAX_CONE_DEG:g}] degrees, got {degrees}")
+        self.f64[par + L.P_SPREAD] = degrees
+
     def _par(self, src: int) -> int:
         self._ctl(src)
         return self.layout.source_params + src * L.PARAM_STRIDE

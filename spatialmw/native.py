@@ -177,6 +177,10 @@ class Renderer:
         """smw_source_set_air_absorption."""
         self._check(self.lib.smw_source_set_air_absorption(self._r, src, factor))
 
+    def set_source_spread(self, src: int, degrees: float) -> None:
+        """smw_source_set_spread."""
+        self._check(self.lib.smw_source_set_spread(self._r, src, degrees))
+
     def set_source_reverb_send(self, src: int, send: float) -> None:
         """smw_source_set_reverb_send."""
         self._check(self.lib.smw_source_set_reverb_send(self._r, src, send))

@@ -79,7 +79,7 @@ H_LISTENER_TRACK = 69  # float64 (16): the listener's tracked motion, fields LT_
 H_LANE_MIX_DELTA = 70  # float32: per-lane H_MIX_DELTA, as H_LANE_MIX
 H_GDELTA = 71     # float32 gains: the previous hop's gains minus this hop's (changing sources)
 H_EQ_RINGS = 72   # int64: the diffuse-field equaliser's sphere (counts, offsets) during set-up
-H_TONE_BANDS = 73  # float64 (2 nbins): the tone's low and high band weights per bin (tone.py)
+H_TONE_BANDS = 73  # float64 (tone.TONE_TABLE_ROWS x nbins): band weights and minimum phases (tone.py)
 H_AIR_ALPHA = 74   # float64 (nbins): air absorption per bin, dB per metre (tone.py)
 H_TONE = 75        # float32 (max_sources x 2 nbins): each source's tone response (tone.py)
 H_REVERB = 76      # float64: the reverb's state (reverb.py R_*)
@@ -87,6 +87,8 @@ H_REVERB_LINES = 77  # float32: its delay lines
 H_REVERB_PRE = 78  # float32: its pre-delay ring
 H_REVERB_IN = 79   # float32 (max_block): this block's reverb input (the sources' sends)
 H_NEARFIELD = 91   # float64: the rigid-sphere near-field gain table (nearfield.py)
+H_SPREAD = 92      # float32 (max_sources x 2 ears x spread.N_SECTIONS x H_SPREAD_LEN): all-pass histories
+H_SPREAD_LEN = 93  # scalar: each all-pass section's history length (spread.spread_ring_len)
 
 # per-slot strides
 LISTENER_LEN = 16  # px py pz qx qy qz qw - vx vy vz velocity_set, reverb settings (4)
@@ -112,8 +114,9 @@ P_CONE_OUTER_HF = 11       # extra high-band gain outside the outer cone (tone.p
 P_TRANSMISSION = 12        # 3 values: low, mid, high band gains (occlusion; tone.py)
 P_AIR_ABSORPTION = 15      # factor on ISO 9613-1 air absorption (0: off)
 P_REVERB_SEND = 16         # linear send to the renderer's reverb
+P_SPREAD = 17              # degrees, 0 (a point) .. 360 (diffuse): spread.py
 CTL_STRIDE = 4     # state distance_model flags status
-STATE_STRIDE = 48  # per-source kernel state, fields ST_* below
+STATE_STRIDE = 56  # per-source kernel state, fields ST_* below
 COUNT_STRIDE = 4   # written gains_settling - -
 
 # per-source kernel state (float64, STATE_STRIDE per source)
@@ -139,6 +142,10 @@ ST_PAUSE_OFFSET = 24    # frames the source has spent paused: its stream clock (
                         # write and read position) is the renderer's clock minus this
 ST_TONE = 32        # 4 values: low, mid, high band gains and air path (m) of the current target
 ST_SEND = 36        # reverb send gain at the end of the last block
+ST_SPREAD_K = 37    # the spread's all-pass coefficient at the end of the last block (0: off)
+ST_SPREAD_W = 38    # spread weight (0..1) at the end of the last block
+ST_SPREAD_POS = 39  # samples the spread's all-passes have processed
+ST_SPREAD_TAIL = 48  # samples a stopped spread still rings out
 
 # listener motion (float64, H_LISTENER_TRACK)
 LT_TRACK = 0        # 8 values as ST_TRACK

@@ -37,8 +37,8 @@ from .corrector import EQUALIZATIONS, ir_window_fill, lf_blend_fill, modeling_de
 from .ibc_table import (build_table, diffuse_field_table_eq, table_distance_rows, table_ring_total,
                         table_rings_fill)
 from .lanes import LANES
-from .tone import tone_tables_fill
-from . import nearfield, reverb
+from .tone import TONE_TABLE_ROWS, set_flat_tone, tone_tables_fill
+from . import nearfield, reverb, spread
 from .tdw import SINC_BETA, SINC_PHASES, SINC_TAPS, sinc_table_fill
 
 N_FFT = 512
@@ -86,7 +86,7 @@ REGIONS = np.array([
     (L.H_RING, F32), (L.H_STAGE, F32), (L.H_GCUR, F32), (L.H_GTGT, F32), (L.H_GPREV, F32),
     (L.H_GDELTA, F32), (L.H_GAIN_SCRATCH, F32), (L.H_LANE_MIX_DELTA, F32), (L.H_FIFO, F32),
     (L.H_SINC, F32), (L.H_LANE_WORK, F32), (L.H_LANE_MIX, F32), (L.H_TABLES32, F32),
-    (L.H_LANE_ALPHA, F32), (L.H_TDW_OUT, F32), (L.H_TONE, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
+    (L.H_LANE_ALPHA, F32), (L.H_TDW_OUT, F32), (L.H_TONE, F32), (L.H_SPREAD, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
     (L.H_TABLE_COUNTS, I64), (L.H_SRC_CTL, I64), (L.H_DIMS, I64), (L.H_BIN_IDX, I64),
     (L.H_BITREV, I64), (L.H_SRC_COUNT, I64), (L.H_GLOBAL, I64), (L.H_TDW_IDX, I64),
     (L.H_EQ_RINGS, I64),
@@ -148,9 +148,11 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_LF_BLEND] = nbins
     size[L.H_EQ] = 4 * nbins
     size[L.H_IR_WINDOW] = N_FFT
-    size[L.H_TONE_BANDS] = 2 * nbins
+    size[L.H_TONE_BANDS] = TONE_TABLE_ROWS * nbins
     size[L.H_TONE] = s * 2 * nbins if ibc else 1
     size[L.H_NEARFIELD] = nearfield.TABLE_LEN
+    size[L.H_SPREAD] = s * 2 * spread.N_SECTIONS * spread.spread_ring_len(sr) if ibc else 1
+    head[L.H_SPREAD_LEN] = spread.spread_ring_len(sr)
     size[L.H_REVERB] = reverb.STATE_LEN
     size[L.H_REVERB_LINES] = reverb.N_LINES * reverb.LINE_LEN
     size[L.H_REVERB_PRE] = reverb.pre_delay_len(sr, hop + (modeling_delay(sr) if ibc else 0))
@@ -290,6 +292,7 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
     f64[lis + 6] = 1.0   # identity orientation
     for j in range(s):
         f64[i64[L.H_SRC_POSE] + j * L.POSE_STRIDE + 6] = 1.0
+        set_flat_tone(f64, i64[L.H_SRC_STATE] + j * L.STATE_STRIDE + L.ST_TONE)
     c = i64[L.H_CONST]
     f64[c + L.C_SPEED_OF_SOUND] = settings[S_SPEED_OF_SOUND]
     f64[c + L.C_HEAD_RADIUS] = settings[S_HEAD_RADIUS]
@@ -315,8 +318,11 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
     reverb.reverb_init(f64[rv:rv + reverb.STATE_LEN], sr)
     for j in range(4):  # the listener region carries the game's settings (reverb off)
         f64[lis + L.L_REVERB + j] = f64[rv + reverb.R_DECAY + j]
-    tone_tables_fill(sr, N_FFT, f64[i64[L.H_TONE_BANDS]:i64[L.H_TONE_BANDS] + 2 * nbins],
-                     f64[i64[L.H_AIR_ALPHA]:i64[L.H_AIR_ALPHA] + nbins])
+    work = f64[i64[L.H_WORK]:i64[L.H_WORK] + 2 * N_FFT]
+    tone_tables_fill(sr, N_FFT, f64[i64[L.H_TONE_BANDS]:i64[L.H_TONE_BANDS] + TONE_TABLE_ROWS * nbins],
+                     f64[i64[L.H_AIR_ALPHA]:i64[L.H_AIR_ALPHA] + nbins], cos, sin,
+                     i64[i64[L.H_BITREV]:i64[L.H_BITREV] + N_FFT], work[:N_FFT], work[N_FFT:])
+    work[:] = 0.0
     # each FFT bin reads the grid's (a, phi) linearly between its two enclosing points
     for b in range(nbins):
         fb = b * sr / N_FFT

@@ -65,12 +65,13 @@ from .layout import (
     LT_AT_END, LT_AT_START, LT_STARTED, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
     P_ROLLOFF, P_TELEPORTS, P_VEL, P_CONE_INNER, P_CONE_OUTER, P_CONE_OUTER_GAIN,
     P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_SEND, P_REVERB_SEND, H_REVERB,
-    H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, H_NEARFIELD, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
+    H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, H_NEARFIELD, H_SPREAD, H_SPREAD_LEN, P_SPREAD,
+    ST_SPREAD_W, ST_SPREAD_POS, ST_SPREAD_K, ST_SPREAD_TAIL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
-from . import nearfield, reverb
-from .tone import AIR_REFERENCE_HZ, apply_tone, cone_weight, tone_changed, tone_is_flat, tone_response
+from . import nearfield, reverb, spread
+from .tone import TONE_TABLE_ROWS, AIR_REFERENCE_HZ, apply_tone, set_flat_tone, cone_weight, tone_changed, tone_is_flat, tone_response
 
 MIN_DELAY = float(SINC_LOOKAHEAD)
 MAX_SAMPLE = 1.0e6
@@ -162,6 +163,7 @@ def _clear_slot(f64, f32, i64, s, nbins):
             f32[gt + j * LANES] = 0.0
             f32[gp + j * LANES] = 0.0
     f64[i64[H_SRC_STATE] + s * STATE_STRIDE: i64[H_SRC_STATE] + (s + 1) * STATE_STRIDE] = 0.0
+    set_flat_tone(f64, i64[H_SRC_STATE] + s * STATE_STRIDE + ST_TONE)
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     i64[cnt] = i64[i64[H_GLOBAL] + G_CLOCK]
     i64[cnt + 1] = 0
@@ -242,6 +244,32 @@ def _set_target(f64, f32, i64, s, nbins, g, restart, t_now):
 
 
 @njit(cache=True)
+def _spread(f64, f32, i64, s, st, w, dst_l, dst_r, frames):
+    """Source ``s``'s spread (:mod:`.spread`) on the block just warped into its lane: start,
+    change, stop or ring out. A point source whose spread has rung out costs nothing."""
+    w0 = f64[st + ST_SPREAD_W]
+    tail = f64[st + ST_SPREAD_TAIL]
+    if w0 == 0.0 and w == 0.0 and tail <= 0.0:
+        return
+    n = i64[H_SPREAD_LEN]
+    ring = f32[i64[H_SPREAD] + s * 2 * spread.N_SECTIONS * n: i64[H_SPREAD] + (s + 1) * 2 * spread.N_SECTIONS * n]
+    if w0 == 0.0 and tail <= 0.0:  # starting: an empty history, the input fades in
+        ring[:] = 0.0
+    k0 = f64[st + ST_SPREAD_K] if f64[st + ST_SPREAD_K] > 0.0 else spread.section_k(w)
+    k1 = spread.section_k(w) if w > 0.0 else k0
+    g0 = 1.0 if w0 > 0.0 else 0.0
+    g1 = 1.0 if w > 0.0 else 0.0
+    pos = int(f64[st + ST_SPREAD_POS])
+    sr = float(i64[H_SAMPLE_RATE])
+    spread.spread_block(f32, dst_l, LANES, frames, ring[:spread.N_SECTIONS * n], n, 0, pos, sr, k0, k1, g0, g1)
+    spread.spread_block(f32, dst_r, LANES, frames, ring[spread.N_SECTIONS * n:], n, 1, pos, sr, k0, k1, g0, g1)
+    f64[st + ST_SPREAD_W] = w
+    f64[st + ST_SPREAD_K] = k1
+    f64[st + ST_SPREAD_POS] = float(pos + frames)
+    f64[st + ST_SPREAD_TAIL] = float(spread.TAIL_SAMPLES) if w > 0.0 else tail - frames
+
+
+@njit(cache=True)
 def _update_tone(f64, f32, i64, s, nbins, low, mid, high, air):
     """Make (low, mid, high, air) source ``s``'s tone: its values (ST_TONE) and response."""
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
@@ -251,12 +279,8 @@ def _update_tone(f64, f32, i64, s, nbins, low, mid, high, air):
     f64[st + ST_TONE + 3] = air
     if tone_is_flat(low, mid, high, air):
         return
-    n = i64[H_NFFT]
-    tone_response(f64[i64[H_TONE_BANDS]: i64[H_TONE_BANDS] + 2 * nbins],
+    tone_response(f64[i64[H_TONE_BANDS]: i64[H_TONE_BANDS] + TONE_TABLE_ROWS * nbins],
                   f64[i64[H_AIR_ALPHA]: i64[H_AIR_ALPHA] + nbins], low, mid, high, air,
-                  f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n], f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n],
-                  i64[i64[H_BITREV]: i64[H_BITREV] + n], f64[i64[H_WORK]: i64[H_WORK] + n],
-                  f64[i64[H_WORK] + n: i64[H_WORK] + 2 * n],
                   f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins])
 
 
@@ -440,7 +464,10 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     f64[st + ST_DELAY_R] = dr
     f64[st + ST_GAIN_L] = gl
     f64[st + ST_GAIN_R] = gr
-    send = f64[par + P_REVERB_SEND] * f64[par + P_GAIN]
+    if use_ibc:
+        _spread(f64, f32, i64, s, st, min(max(f64[par + P_SPREAD], 0.0), 360.0) / 360.0, dst_l, dst_r, frames)
+    # what the room hears: the emitted level through the cone and the wall (broadband parts)
+    send = f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * (1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)) * tone_m
     if send != 0.0 or f64[st + ST_SEND] != 0.0:  # the room hears the emitted sound: no distance gain
         rin = i64[H_REVERB_IN]
         s0 = f64[st + ST_SEND]

@@ -2,13 +2,15 @@
 
 The corrector already multiplies every source's spectrum by per-bin gains, so a source's
 frequency-dependent attenuation costs one complex multiply per bin when its corrector
-target is set, nothing per sample. The tone of a source has the magnitude
+target is set (each block for a moving source), nothing per sample. The tone of a source
+has the log-magnitude
 
-    |T(f)| = (g_low w_low(f) + g_mid w_mid(f) + g_high w_high(f)) * 10^(-alpha(f) m / 20)
+    ln|T(f)| = ln(g_low) w_low(f) + ln(g_mid) w_mid(f) + ln(g_high) w_high(f)
+               - ln(10) / 20 * alpha(f) m
 
-and the minimum phase of that magnitude (so it adds no pre-echo and, its transitions being
-second-order, its impulse response decays within about 1 ms: multiplied into the
-corrector's 257-tap response it stays inside the overlap-save frame).
+(the band gains blended in decibels) and its minimum phase, so it adds no pre-echo. Its
+impulse response decays within about 1 ms, so multiplied into the corrector's 257-tap
+response it stays (almost) inside the overlap-save frame.
 
 * The band weights are second-order Butterworth power responses at :data:`LOW_BAND_HZ`
   and :data:`HIGH_BAND_HZ` (w_low = 1 / (1 + (f/f_low)^4), w_high = (f/f_high)^4 /
@@ -20,9 +22,12 @@ corrector's 257-tap response it stays inside the overlap-save frame).
   :data:`AIR_TEMPERATURE_C`, :data:`AIR_HUMIDITY_PERCENT` and one atmosphere; ``m`` is the
   source's distance times its air-absorption factor (0: off).
 
-Each source keeps its tone's response (recomputed, two transforms, only when the tone
-changes audibly: :func:`tone_changed`). Cones follow OpenAL: inside half the inner angle
-full gain, outside half the outer angle the outer gains, linear in angle between.
+The log-magnitude is linear in ln(g_low / g_mid), ln(g_high / g_mid) and m, and so is its
+minimum phase (a Hilbert transform): the minimum phases of w_low, w_high and alpha are
+computed once at creation (:func:`tone_tables_fill`), and a tone costs one exp, cos and sin
+per bin when it changes audibly (:func:`tone_changed`). Cones follow OpenAL: inside half
+the inner angle full gain, outside half the outer angle the outer gains, linear in angle
+between.
 """
 import math
 
@@ -57,17 +62,29 @@ def air_absorption_db_per_m(f, temperature_c, humidity_percent):
         + 0.1068 * math.exp(-3352.0 / t) / (fr_n + f2 / fr_n)))
 
 
+# tone table rows (each nbins long): the band weights, their minimum phases, alpha's
+T_W_LOW, T_W_HIGH, T_PHI_LOW, T_PHI_HIGH, T_PHI_AIR = 0, 1, 2, 3, 4
+TONE_TABLE_ROWS = 5
+
+
 @njit(cache=True)
-def tone_tables_fill(sample_rate, n_fft, weights, alpha):
-    """``weights`` (2 nbins): w_low, w_high per bin; ``alpha`` (nbins): the air's absorption
-    in dB per metre per bin."""
+def tone_tables_fill(sample_rate, n_fft, table, alpha, cos, sin, rev, re, im):
+    """``table`` (TONE_TABLE_ROWS x nbins, rows T_*) and ``alpha`` (nbins): the air's
+    absorption in dB per metre per bin. ``cos``/``sin``/``rev``: FFT tables for ``n_fft``;
+    ``re``/``im``: scratch of ``n_fft``."""
     nbins = n_fft // 2 + 1
     for k in range(nbins):
         f = k * sample_rate / n_fft
-        weights[2 * k] = 1.0 / (1.0 + (f / LOW_BAND_HZ) ** 4)
+        table[T_W_LOW * nbins + k] = 1.0 / (1.0 + (f / LOW_BAND_HZ) ** 4)
         x = (f / HIGH_BAND_HZ) ** 4
-        weights[2 * k + 1] = x / (1.0 + x)
+        table[T_W_HIGH * nbins + k] = x / (1.0 + x)
         alpha[k] = air_absorption_db_per_m(f, AIR_TEMPERATURE_C, AIR_HUMIDITY_PERCENT)
+    for src, dst in ((T_W_LOW, T_PHI_LOW), (T_W_HIGH, T_PHI_HIGH), (-1, T_PHI_AIR)):
+        for k in range(nbins):
+            re[k] = alpha[k] if src < 0 else table[src * nbins + k]
+        minimum_phase(re, im, cos, sin, rev)
+        for k in range(nbins):
+            table[dst * nbins + k] = im[k]
 
 
 @njit(cache=True)
@@ -88,6 +105,15 @@ def cone_weight(cos_angle, inner_deg, outer_deg):
 
 
 @njit(cache=True, inline="always")
+def set_flat_tone(f64, at):
+    """The four tone values (low, mid, high, air) of no tone, at ``f64[at:at + 4]``."""
+    f64[at] = 1.0
+    f64[at + 1] = 1.0
+    f64[at + 2] = 1.0
+    f64[at + 3] = 0.0
+
+
+@njit(cache=True, inline="always")
 def tone_is_flat(g_low, g_mid, g_high, air_m):
     return g_low == 1.0 and g_mid == 1.0 and g_high == 1.0 and air_m == 0.0
 
@@ -101,22 +127,20 @@ def tone_changed(old, g_low, g_mid, g_high, air_m, alpha_ref):
             or alpha_ref * abs(air_m - old[3]) > TONE_AIR_STEP_DB)
 
 
-@njit(cache=True)
-def tone_response(weights, alpha, g_low, g_mid, g_high, air_m, cos, sin, rev, re, im, out):
-    """``out`` (2 nbins, re and im per bin) = the minimum-phase tone T(f) (module
-    docstring). ``re``/``im``: N float64 scratch; ``cos``/``sin``/``rev``: FFT tables."""
+@njit(cache=True, fastmath=True)
+def tone_response(table, alpha, g_low, g_mid, g_high, air_m, out):
+    """``out`` (2 nbins, re and im per bin) = the minimum-phase tone T(f) (module docstring)."""
     nbins = alpha.shape[0]
-    air = air_m * math.log(10.0) / 20.0
+    lm = math.log(max(g_mid, MIN_TONE_GAIN))
+    dl = math.log(max(g_low, MIN_TONE_GAIN)) - lm
+    dh = math.log(max(g_high, MIN_TONE_GAIN)) - lm
+    da = -air_m * math.log(10.0) / 20.0
     for k in range(nbins):
-        wl = weights[2 * k]
-        wh = weights[2 * k + 1]
-        mag = g_low * wl + g_mid * (1.0 - wl - wh) + g_high * wh
-        re[k] = math.log(max(mag, MIN_TONE_GAIN)) - air * alpha[k]
-    minimum_phase(re, im, cos, sin, rev)
-    for k in range(nbins):
-        m = math.exp(re[k])
-        out[2 * k] = m * math.cos(im[k])
-        out[2 * k + 1] = m * math.sin(im[k])
+        mag = lm + dl * table[T_W_LOW * nbins + k] + dh * table[T_W_HIGH * nbins + k] + da * alpha[k]
+        phase = dl * table[T_PHI_LOW * nbins + k] + dh * table[T_PHI_HIGH * nbins + k] + da * table[T_PHI_AIR * nbins + k]
+        m = math.exp(mag)
+        out[2 * k] = m * math.cos(phase)
+        out[2 * k + 1] = m * math.sin(phase)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
