@@ -136,6 +136,18 @@ def _max_n_within(points, budget_ms):
     return measured, int(n1 + (budget_ms - t1) / slope)
 
 
+def _ratios_by_n(systems, peer="openal_soft", mine=("spatialmw_liteinn", "spatialmw_features")):
+    """Time per source of each of ``mine`` over ``peer``'s at every N both measured."""
+    out = {}
+    p_peer = {p["n_sources"]: p for p in systems.get(peer, {}).get("points", [])}
+    for k in mine:
+        for p in systems.get(k, {}).get("points", []):
+            if p["n_sources"] in p_peer:
+                out.setdefault(f"{k} / {peer}", {})[str(p["n_sources"])] = (
+                    p["per_source_us"] / p_peer[p["n_sources"]]["per_source_us"])
+    return out
+
+
 def _blocks_for(n, blocks):
     """Fewer timed blocks for large N so the default run stays within ~3 minutes."""
     return blocks if n <= 64 else max(30, blocks * 64 // n)
@@ -171,7 +183,10 @@ def _c_env(extra=None):
     return env
 
 
-def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600, features=False, hop=256):
+ALL_FEATURES = 15   # smw_bench's mask: cone 1, transmission 2, air absorption 4, reverb send + bus 8
+
+
+def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600, features=0, hop=256):
     args = [str(exe), str(n), str(blocks), str(BLOCK), str(int(corrector)), model or "-", str(warmup),
             str(int(features)), str(hop)]
     proc = subprocess.run(args, capture_output=True, text=True, env=_c_env(env), timeout=timeout)
@@ -474,6 +489,11 @@ def _markdown(result):
             per = rounds.get(k)
             lines.append(f"- {k}: {v:.3f}" + (
                 f" (round by round: {', '.join(f'{x:.2f}' for x in per)})" if per else ""))
+    if result.get("ratios_by_n"):
+        lines += ["", "Ratio to OpenAL Soft, time per source, at every N (pooled rounds):", "",
+                  "| ratio | " + " | ".join(f"N={n}" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
+        for k, v in result["ratios_by_n"].items():
+            lines.append(f"| {k} | " + " | ".join(_fmt(v.get(str(n)), 2) for n in sizes) + " |")
     if result.get("startup"):
         lines += ["", "Start-up, renderer creation to the end of the first block (s):", "",
                   "| cache | C API (smw_renderer_create) | Python Engine (incl. imports) |",
@@ -545,7 +565,7 @@ def _measure(args, sizes, blocks, result, notes, log):
         # fallback drives bare kernels): without the library these columns are absent
         extra = {}
         if exe is not None:
-            extra["spatialmw_features"] = lambda n, b: _run_c_host(exe, n, b, True, model, features=True)[0]
+            extra["spatialmw_features"] = lambda n, b: _run_c_host(exe, n, b, True, model, features=ALL_FEATURES)[0]
             for hop in LOW_LATENCY_HOPS:
                 extra[f"spatialmw_hop{hop}"] = (
                     lambda n, b, hop=hop: _run_c_host(exe, n, b, True, model, hop=hop)[0] if n == 64 else None)
@@ -637,6 +657,7 @@ def _measure(args, sizes, blocks, result, notes, log):
                 if p_m and p_p:
                     ratios[f"{mine} / {peer}"] = p_m["per_source_us"] / p_p["per_source_us"]
         result["ratios_n64"] = ratios
+        result["ratios_by_n"] = _ratios_by_n(result["systems"])
         if 64 in sizes and times["openal_soft"][64]:
             # the same ratio within each round: its spread shows how much the machine drifted
             result["ratios_n64_rounds"] = {

@@ -3,10 +3,10 @@
  *
  *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP]]
  *
- * FEATURES 1 turns every per-source feature on for every source, as a game scene would:
- * a directivity cone, transmission through a wall, air absorption and a reverb send, with
- * the reverb bus on (default 0: all off, the renderer's defaults). HOP is the renderer's
- * hop_frames (256, 128 or 64; default 256).
+ * FEATURES is a bit mask of per-source features set on every source, as a game scene
+ * would: 1 a directivity cone, 2 transmission through a wall, 4 air absorption, 8 a reverb
+ * send with the reverb bus on; 15 is all of them (default 0: the renderer's defaults).
+ * HOP is the renderer's hop_frames (256, 128 or 64; default 256).
  *
  * Per block (timed): one smw_source_set_pose per source (every source circles the
  * listener at 2 m, 0.5 rev/s, as OpenAL's benchmark does), one smw_source_write per
@@ -78,15 +78,15 @@ int main(int argc, char** argv) {
             return 5;
         }
         smw_source_set_distance_model(r, src[i], SMW_DISTANCE_INVERSE_CLAMPED, 1.0f, 1000.0f, 1.0f);
-        if (features && (smw_source_set_cone(r, src[i], 90.0f, 240.0f, 0.3f, 0.5f) != SMW_SUCCESS
-                         || smw_source_set_transmission(r, src[i], 0.5f, 0.3f, 0.1f) != SMW_SUCCESS
-                         || smw_source_set_air_absorption(r, src[i], 1.0f) != SMW_SUCCESS
-                         || smw_source_set_reverb_send(r, src[i], 0.3f) != SMW_SUCCESS)) {
+        if (((features & 1) && smw_source_set_cone(r, src[i], 90.0f, 240.0f, 0.3f, 0.5f) != SMW_SUCCESS)
+                         || ((features & 2) && smw_source_set_transmission(r, src[i], 0.5f, 0.3f, 0.1f) != SMW_SUCCESS)
+                         || ((features & 4) && smw_source_set_air_absorption(r, src[i], 1.0f) != SMW_SUCCESS)
+                         || ((features & 8) && smw_source_set_reverb_send(r, src[i], 0.3f) != SMW_SUCCESS)) {
             fprintf(stderr, "feature setter failed: %s\n", smw_last_error(r));
             return 5;
         }
     }
-    if (features) {
+    if (features & 8) {
         smw_reverb_settings rv = smw_reverb_settings_default();   /* wet gain 1: the bus is on */
         if (smw_renderer_set_reverb(r, &rv) != SMW_SUCCESS) {
             fprintf(stderr, "smw_renderer_set_reverb: %s\n", smw_last_error(r));
