@@ -100,7 +100,9 @@ def _busy_cores(seconds=1.0):
         mine = (time.process_time() - c0) * tick
     except (OSError, ValueError):
         return None
-    return max(0.0, ((t1 - t0) - (i1 - i0) - mine) / (seconds * tick))
+    # clamped: the jiffy counts and this process's CPU time are sampled at slightly
+    # different instants, so a saturated machine read 2.01 of 2 cores
+    return min(float(os.cpu_count() or 1), max(0.0, ((t1 - t0) - (i1 - i0) - mine) / (seconds * tick)))
 
 
 def _stats(times_s, n_sources):
