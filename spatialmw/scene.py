@@ -186,10 +186,10 @@ class Turn:
 class Cone:
     """Directivity about the source's forward axis (+x of its ``orientation``), as
     ``Engine.set_source_cone``: full angles in degrees, gains 0..1."""
-    inner_deg: float = 360.0
-    outer_deg: float = 360.0
-    outer_gain: float = 1.0
-    outer_hf_gain: float = 1.0
+    inner_deg: float = D.SOURCE_PARAMS["P_CONE_INNER"]
+    outer_deg: float = D.SOURCE_PARAMS["P_CONE_OUTER"]
+    outer_gain: float = D.SOURCE_PARAMS["P_CONE_OUTER_GAIN"]
+    outer_hf_gain: float = D.SOURCE_PARAMS["P_CONE_OUTER_HF"]
 
 
 @dataclass
@@ -201,8 +201,11 @@ class Transmission:
     values: list = field(default_factory=lambda: [[1, 1, 1], [1, 1, 1]])
 
     def at(self, t):
-        times = np.asarray(self.times, dtype=np.float64)
-        v = np.asarray(self.values, dtype=np.float64)
+        try:
+            times = np.asarray(self.times, dtype=np.float64)
+            v = np.asarray(self.values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise SceneError("transmission keyframes must be numbers") from None
         if times.ndim != 1 or len(times) < 2 or v.shape != (len(times), 3):
             raise SceneError("transmission keyframes need >= 2 times and one [low, mid, high] per time")
         if np.any(~np.isfinite(times)) or np.any(np.diff(times) <= 0):
@@ -236,9 +239,11 @@ def _transmission_bands(tr, t):
         return tr.at(t)
     try:
         low, mid, high = tr
+        bands = np.array([low, mid, high], dtype=np.float64)
     except (TypeError, ValueError):
-        raise SceneError(f"transmission must be [low, mid, high] or transmission keyframes, got {tr!r}") from None
-    return np.broadcast_to(np.array([low, mid, high], dtype=np.float64), (len(t), 3))
+        raise SceneError(f"transmission must be [low, mid, high] (numbers) or transmission keyframes, "
+                         f"got {tr!r}") from None
+    return np.broadcast_to(bands, (len(t), 3))
 
 
 # ---------------------------------------------------------------- signals
@@ -347,7 +352,7 @@ class Source:
     name: str = ""
     orientation: object = field(default_factory=Facing)   # where the cone points (+x of it)
     cone: Cone | None = None                               # None: omnidirectional
-    transmission: object = (1.0, 1.0, 1.0)                 # (low, mid, high) or a Transmission
+    transmission: object = D.SOURCE_PARAMS["P_TRANSMISSION"]  # (low, mid, high) or a Transmission
     air_absorption: float = D.SOURCE_PARAMS["P_AIR_ABSORPTION"]
     reverb_send: float = D.SOURCE_PARAMS["P_REVERB_SEND"]
 
@@ -359,11 +364,12 @@ class Source:
             c = self.cone
             _engine_checked(f"{what} cone", E.check_cone, c.inner_deg, c.outer_deg, c.outer_gain, c.outer_hf_gain)
         tr = self.transmission
-        try:
-            rows = _transmission_bands(tr, np.asarray(tr.times if isinstance(tr, Transmission) else [0.0],
-                                                      dtype=np.float64))
-        except SceneError as e:
-            raise SceneError(f"{what}: {e}") from None
+        try:  # the values at the keyframes' own times: linear between, so none is out of range
+            times = tr.times if isinstance(tr, Transmission) else [0.0]
+            rows = _transmission_bands(tr, np.asarray(times, dtype=np.float64))
+        except (TypeError, ValueError) as e:  # SceneError included
+            msg = str(e) if isinstance(e, SceneError) else f"transmission times must be numbers ({e})"
+            raise SceneError(f"{what}: {msg}") from None
         for row in rows:
             _engine_checked(f"{what} transmission", E.check_transmission, *row)
         _engine_checked(f"{what} air_absorption", E.check_air_absorption, self.air_absorption)

@@ -364,3 +364,24 @@ def test_room_example_loads_and_renders():
     sc.duration = 1.0
     y = sc.render("tdw")
     assert np.all(np.isfinite(y)) and np.std(y) > 0.01
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"transmission": ("a", 1, 1)}, "source 0: transmission must be \\[low, mid, high\\]"),
+    ({"transmission": Transmission([0, "x"], [[1, 1, 1], [1, 1, 1]])}, "transmission times must be numbers"),
+    ({"transmission": Transmission([0, 1], [[1, 1, 1], [1, 1, 2]])}, "source 0 transmission: .*high must be in"),
+    ({"cone": Cone(inner_deg=400)}, "source 0 cone: inner_deg must be in \\[0, 360\\]"),
+    ({"air_absorption": float("nan")}, "air absorption factor must be in"),
+    ({"reverb_send": -0.1}, "reverb send must be in"),
+])
+def test_python_feature_values_are_checked_like_the_engine(kw, match):
+    sc = Scene(duration=0.1, sources=[Source({"tone": 440}, **kw)])
+    with pytest.raises(SceneError, match=match):
+        sc.render("tdw")
+
+
+def test_python_scene_settings_are_checked():
+    for kw, match in (({"hop": 96}, "hop must be one of"), ({"master_gain": 1e4}, "master gain must be in"),
+                      ({"reverb": Reverb(hf_ratio=2.0)}, "reverb hf_ratio must be in")):
+        with pytest.raises(SceneError, match=match):
+            Scene(duration=0.1, sources=[Source({"tone": 440})], **kw).render("tdw")
