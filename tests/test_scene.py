@@ -385,3 +385,13 @@ def test_python_scene_settings_are_checked():
                       ({"reverb": Reverb(hf_ratio=2.0)}, "reverb hf_ratio must be in")):
         with pytest.raises(SceneError, match=match):
             Scene(duration=0.1, sources=[Source({"tone": 440})], **kw).render("tdw")
+
+
+def test_cli_says_in_one_line_what_the_reference_renderer_ignores(tmp_path):
+    scene = tmp_path / "s.json"
+    scene.write_text(json.dumps(_noise_scene(duration=0.2, reverb_send=0.5)))
+    r = subprocess.run([sys.executable, "-m", "spatialmw", "render", str(scene), "-o", str(tmp_path / "o.wav"),
+                        "--renderer", "reference", "-q"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == ["spatialmw: warning: the reference renderer ignores source "
+                                     "cone/transmission/air_absorption/reverb_send (only liteinn and tdw render them)"]
