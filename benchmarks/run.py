@@ -14,7 +14,10 @@ Everything is measured in one run at 48 kHz with 512-frame blocks, every source 
 the listener at 2 m (0.5 rev/s) with a pose update every block:
 
 * spatialmw through the C API (the native library ``build/lib/libspatialmw.so``, driven by ``smw_bench.c``
-  compiled here with gcc): full Lite-INN (TDW + IBC) and TDW only. If the library or gcc
+  compiled here with gcc): full Lite-INN (TDW + IBC), Lite-INN with every feature on
+  (a directivity cone, transmission, air absorption and a reverb send on every source, the
+  reverb bus on) and TDW only; at N = 64 also the low-latency hops (128 and 64 frames,
+  Lite-INN, features off). If the library or gcc
   is missing, the same kernels are called through their @cfunc addresses with ctypes
   over numpy pools (the C hot path minus the shim's pose copy) and the JSON says so.
 * spatialmw's Python ``Engine`` (same kernels, Python front end) for reference.
@@ -57,6 +60,7 @@ ROUNDS = 5                 # spatialmw and OpenAL Soft alternate this many times
 DEFAULT_SIZES = (1, 8, 32, 64, 128, 256)
 QUICK_SIZES = (1, 8)
 REV_PER_S = 0.5
+LOW_LATENCY_HOPS = (128, 64)   # timed at N = 64 only (256 is the default, every other column)
 RADIUS_M = 2.0
 # literature (per second of audio, as reported)
 LITERATURE = [
@@ -96,7 +100,9 @@ def _busy_cores(seconds=1.0):
         mine = (time.process_time() - c0) * tick
     except (OSError, ValueError):
         return None
-    return max(0.0, ((t1 - t0) - (i1 - i0) - mine) / (seconds * tick))
+    # clamped: the jiffy counts and this process's CPU time are sampled at slightly
+    # different instants, so a saturated machine read 2.01 of 2 cores
+    return min(float(os.cpu_count() or 1), max(0.0, ((t1 - t0) - (i1 - i0) - mine) / (seconds * tick)))
 
 
 def _stats(times_s, n_sources):
@@ -130,6 +136,18 @@ def _max_n_within(points, budget_ms):
     (n0, t0), (n1, t1) = pts[-2], pts[-1]
     slope = max((t1 - t0) / (n1 - n0), 1e-9)
     return measured, int(n1 + (budget_ms - t1) / slope)
+
+
+def _ratios_by_n(systems, peer="openal_soft", mine=("spatialmw_liteinn", "spatialmw_features")):
+    """Time per source of each of ``mine`` over ``peer``'s at every N both measured."""
+    out = {}
+    p_peer = {p["n_sources"]: p for p in systems.get(peer, {}).get("points", [])}
+    for k in mine:
+        for p in systems.get(k, {}).get("points", []):
+            if p["n_sources"] in p_peer:
+                out.setdefault(f"{k} / {peer}", {})[str(p["n_sources"])] = (
+                    p["per_source_us"] / p_peer[p["n_sources"]]["per_source_us"])
+    return out
 
 
 def _blocks_for(n, blocks):
@@ -167,8 +185,12 @@ def _c_env(extra=None):
     return env
 
 
-def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600):
-    args = [str(exe), str(n), str(blocks), str(BLOCK), str(int(corrector)), model or "-", str(warmup)]
+ALL_FEATURES = 15   # smw_bench's mask: cone 1, transmission 2, air absorption 4, reverb send + bus 8
+
+
+def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600, features=0, hop=256):
+    args = [str(exe), str(n), str(blocks), str(BLOCK), str(int(corrector)), model or "-", str(warmup),
+            str(int(features)), str(hop)]
     proc = subprocess.run(args, capture_output=True, text=True, env=_c_env(env), timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"smw_bench exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
@@ -455,6 +477,13 @@ def _markdown(result):
         p = next((p for p in s.get("points", []) if p["n_sources"] == 64), None)
         lines.append(f"| {s['label']} | {_fmt(p and p['per_source_us'], 1)} | {_fmt(p and p['rtf'], 4)} | "
                      f"{s.get('max_n_50pct_measured', '–')} / {s.get('max_n_50pct_estimate', '–')} |")
+    if result.get("low_latency_n64"):
+        lines += ["", "Low-latency mode at N = 64 (Lite-INN, features off; hop 256 is the default, the "
+                  "Lite-INN column above):", "",
+                  "| hop (frames) | median (p99) ms per 512-frame block | µs per source per block |",
+                  "|---|---|---|"]
+        for p in result["low_latency_n64"].values():
+            lines.append(f"| {p['hop_frames']} | {p['median_ms']:.3f} ({p['p99_ms']:.3f}) | {p['per_source_us']:.1f} |")
     if result.get("ratios_n64"):
         lines += ["", "Ratio spatialmw / peer, time per source at N = 64 (< 1: spatialmw is faster):", ""]
         rounds = result.get("ratios_n64_rounds", {})
@@ -462,6 +491,11 @@ def _markdown(result):
             per = rounds.get(k)
             lines.append(f"- {k}: {v:.3f}" + (
                 f" (round by round: {', '.join(f'{x:.2f}' for x in per)})" if per else ""))
+    if result.get("ratios_by_n"):
+        lines += ["", "Ratio to OpenAL Soft, time per source, at every N (pooled rounds):", "",
+                  "| ratio | " + " | ".join(f"N={n}" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
+        for k, v in result["ratios_by_n"].items():
+            lines.append(f"| {k} | " + " | ".join(_fmt(v.get(str(n)), 2) for n in sizes) + " |")
     if result.get("startup"):
         lines += ["", "Start-up, renderer creation to the end of the first block (s):", "",
                   "| cache | C API (smw_renderer_create) | Python Engine (incl. imports) |",
@@ -529,10 +563,19 @@ def _measure(args, sizes, blocks, result, notes, log):
                 return _run_c_host(exe, n, b, corrector, model)[0]
             return _kernel_block_times(n, b, corrector, model)
 
+        # the features and the low-latency hops are set through the C API only (the ctypes
+        # fallback drives bare kernels): without the library these columns are absent
+        extra = {}
+        if exe is not None:
+            extra["spatialmw_features"] = lambda n, b: _run_c_host(exe, n, b, True, model, features=ALL_FEATURES)[0]
+            for hop in LOW_LATENCY_HOPS:
+                extra[f"spatialmw_hop{hop}"] = (
+                    lambda n, b, hop=hop: _run_c_host(exe, n, b, True, model, hop=hop)[0] if n == 64 else None)
+
         # spatialmw and OpenAL Soft alternate, ROUNDS times over every N, and each point
         # pools its rounds: a drift in this VM's speed during the run (we have seen 30 %
         # within a minute) then hits both sides of the ratio alike
-        live = ["spatialmw_liteinn", "spatialmw_tdw"]
+        live = ["spatialmw_liteinn", "spatialmw_tdw"] + list(extra)
         times = {k: {n: [] for n in sizes} for k in live + ["openal_soft"]}
         al = None
         try:
@@ -546,6 +589,10 @@ def _measure(args, sizes, blocks, result, notes, log):
                     b = max(10, _blocks_for(n, blocks) // ROUNDS)
                     times["spatialmw_liteinn"][n].append(smw_times(n, b, True))
                     times["spatialmw_tdw"][n].append(smw_times(n, b, False))
+                    for k, timed in extra.items():
+                        t = timed(n, b)
+                        if t is not None:
+                            times[k][n].append(t)
                     if al is not None:
                         times["openal_soft"][n].append(
                             al.render_block_timing(n, b + 10, block=BLOCK, moving=True)[10:])
@@ -556,12 +603,22 @@ def _measure(args, sizes, blocks, result, notes, log):
             if al is not None:
                 al.__exit__(None, None, None)
         labels = {"spatialmw_liteinn": (f"spatialmw Lite-INN ({'C API' if exe is not None else 'cfunc'})", via),
+                  "spatialmw_features": ("spatialmw Lite-INN, all features on (C API)", via),
                   "spatialmw_tdw": (f"spatialmw TDW only ({'C API' if exe is not None else 'cfunc'})", via),
                   "openal_soft": ("OpenAL Soft 1.19.1 HRTF", "ALC_SOFT_loopback via ctypes")}
         for k, (label, how) in labels.items():
-            if all(times[k][n] for n in sizes):
+            if k in times and all(times[k][n] for n in sizes):
                 result["systems"][k] = {"label": label, "via": how, "rounds": ROUNDS,
                                         "points": [_stats(np.concatenate(times[k][n]), n) for n in sizes]}
+        # the low-latency hops, N = 64 only: a table of their own, not a column of mostly gaps
+        hops = {}
+        for hop in LOW_LATENCY_HOPS:
+            k = f"spatialmw_hop{hop}"
+            if k in times and times[k].get(64):
+                hops[k] = dict(_stats(np.concatenate(times[k][64]), 64), hop_frames=hop,
+                               label=f"spatialmw Lite-INN, hop {hop} (C API)")
+        if hops:
+            result["low_latency_n64"] = hops
         pts = []
         for n in sizes:
             pts.append(_stats(_engine_block_times(n, _blocks_for(n, blocks), True, model), n))
@@ -589,19 +646,25 @@ def _measure(args, sizes, blocks, result, notes, log):
             s["max_n_50pct_measured"], s["max_n_50pct_estimate"] = _max_n_within(
                 s["points"], result["budget_ms"])
         ratios = {}
-        for mine in ("spatialmw_liteinn", "spatialmw_tdw"):
-            p_m = next((p for p in result["systems"][mine]["points"] if p["n_sources"] == 64), None)
+        for mine in ("spatialmw_liteinn", "spatialmw_features", "spatialmw_tdw") + tuple(hops):
+            if mine in hops:
+                p_m = hops[mine]
+            elif mine in result["systems"]:
+                p_m = next((p for p in result["systems"][mine]["points"] if p["n_sources"] == 64), None)
+            else:
+                continue
             for peer in ("openal_soft", "reference_hrir", "ffmpeg_sofalizer"):
                 s = result["systems"].get(peer)
                 p_p = s and next((p for p in s["points"] if p["n_sources"] == 64), None)
                 if p_m and p_p:
                     ratios[f"{mine} / {peer}"] = p_m["per_source_us"] / p_p["per_source_us"]
         result["ratios_n64"] = ratios
+        result["ratios_by_n"] = _ratios_by_n(result["systems"])
         if 64 in sizes and times["openal_soft"][64]:
             # the same ratio within each round: its spread shows how much the machine drifted
             result["ratios_n64_rounds"] = {
                 f"{k} / openal_soft": [float(np.median(a) / np.median(b)) for a, b in
-                                       zip(times[k][64], times["openal_soft"][64])] for k in live}
+                                       zip(times[k][64], times["openal_soft"][64])] for k in live if times[k][64]}
         result["cost"] = _cost(model)
         if not args.quick:
             try:

@@ -1,7 +1,12 @@
 /*
  * smw_bench -- times spatialmw's C API hot path the way a game drives it.
  *
- *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP
+ *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP]]
+ *
+ * FEATURES is a bit mask of per-source features set on every source, as a game scene
+ * would: 1 a directivity cone, 2 transmission through a wall, 4 air absorption, 8 a reverb
+ * send with the reverb bus on; 15 is all of them (default 0: the renderer's defaults).
+ * HOP is the renderer's hop_frames (256, 128 or 64; default 256).
  *
  * Per block (timed): one smw_source_set_pose per source (every source circles the
  * listener at 2 m, 0.5 rev/s, as OpenAL's benchmark does), one smw_source_write per
@@ -30,10 +35,11 @@ static double now(void) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP\n", argv[0]);
+    if (argc < 7 || argc > 9) {
+        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP]]\n", argv[0]);
         return 2;
     }
+    int features = argc > 7 ? atoi(argv[7]) : 0, hop = argc > 8 ? atoi(argv[8]) : 256;
     int n = atoi(argv[1]), blocks = atoi(argv[2]), block = atoi(argv[3]);
     int corrector = atoi(argv[4]), warmup = atoi(argv[6]);
     const char* model = strcmp(argv[5], "-") == 0 ? NULL : argv[5];
@@ -59,6 +65,7 @@ int main(int argc, char** argv) {
     s.model_path = model;
     s.coordinate_system = SMW_COORDS_NATIVE;
     s.enable_corrector = corrector;
+    s.hop_frames = hop;
     smw_renderer* r = NULL;
     smw_result rc = smw_renderer_create(&s, &r);
     if (rc != SMW_SUCCESS) {
@@ -71,6 +78,20 @@ int main(int argc, char** argv) {
             return 5;
         }
         smw_source_set_distance_model(r, src[i], SMW_DISTANCE_INVERSE_CLAMPED, 1.0f, 1000.0f, 1.0f);
+        if (((features & 1) && smw_source_set_cone(r, src[i], 90.0f, 240.0f, 0.3f, 0.5f) != SMW_SUCCESS)
+                         || ((features & 2) && smw_source_set_transmission(r, src[i], 0.5f, 0.3f, 0.1f) != SMW_SUCCESS)
+                         || ((features & 4) && smw_source_set_air_absorption(r, src[i], 1.0f) != SMW_SUCCESS)
+                         || ((features & 8) && smw_source_set_reverb_send(r, src[i], 0.3f) != SMW_SUCCESS)) {
+            fprintf(stderr, "feature setter failed: %s\n", smw_last_error(r));
+            return 5;
+        }
+    }
+    if (features & 8) {
+        smw_reverb_settings rv = smw_reverb_settings_default();   /* wet gain 1: the bus is on */
+        if (smw_renderer_set_reverb(r, &rv) != SMW_SUCCESS) {
+            fprintf(stderr, "smw_renderer_set_reverb: %s\n", smw_last_error(r));
+            return 5;
+        }
     }
     const float quat[4] = {0.0f, 0.0f, 0.0f, 1.0f};
     const double w = 2.0 * M_PI * 0.5 * (double)block / 48000.0;  /* 0.5 rev/s */

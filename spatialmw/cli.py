@@ -69,13 +69,26 @@ def _report_peak(y) -> float:
     return peak
 
 
+def _warned(render):
+    """``render()``, the scene's warnings (what a renderer ignores) as one
+    ``spatialmw: warning:`` line each instead of Python's file-and-line format."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        y = render()
+    for w in caught:
+        print(f"spatialmw: warning: {w.message}", file=sys.stderr)
+    return y
+
+
 def cmd_render(args) -> int:
     from .scene import load_scene
 
     scene = load_scene(args.scene)
     out = Path(args.output)
-    y = scene.write(out, renderer=args.renderer, progress=not args.quiet, normalize=args.normalize,
-                    model=args.model, block=args.block)
+    y = _warned(lambda: scene.write(out, renderer=args.renderer, progress=not args.quiet,
+                                    normalize=args.normalize, model=args.model, block=args.block))
     peak = _report_peak(y)
     print(f"wrote {out} ({y.shape[0] / scene.sample_rate:.2f} s, stereo, {scene.sample_rate} Hz, "
           f"renderer {args.renderer}, peak {peak:.3f})")
@@ -87,7 +100,8 @@ def cmd_play(args) -> int:
     from .scene import load_scene
 
     scene = load_scene(args.scene)
-    y = scene.render(args.renderer, progress=not args.quiet, model=args.model, normalize=args.normalize)
+    y = _warned(lambda: scene.render(args.renderer, progress=not args.quiet, model=args.model,
+                                     normalize=args.normalize))
     _report_peak(y)
     print(f"playing {y.shape[0] / scene.sample_rate:.2f} s through OpenAL"
           + (f" device {args.device!r}" if args.device else ""))

@@ -189,6 +189,52 @@ def init_pools(layout: EngineLayout, f64: np.ndarray, f32: np.ndarray, i64: np.n
     P.init_pools_core(layout.settings, theta, dims, grid, f64, f32, i64)
 
 
+def _in_range(name, v, lo, hi) -> float:
+    """``v`` as a float within [lo, hi], or an EngineError naming it (a string, None or
+    NaN included)."""
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise EngineError(f"{name} must be a number, got {v!r}") from None
+    if not (math.isfinite(x) and lo <= x <= hi):
+        raise EngineError(f"{name} must be in [{lo:g}, {hi:g}], got {v}")
+    return x
+
+
+# The feature setters' validation, shared by the Engine and scenes (spatialmw.scene), so
+# a value is accepted or refused identically whichever front end receives it.
+def check_cone(inner_deg, outer_deg, outer_gain, outer_hf_gain) -> tuple:
+    c = (_in_range("inner_deg", inner_deg, 0.0, D.MAX_CONE_DEG), _in_range("outer_deg", outer_deg, 0.0, D.MAX_CONE_DEG),
+         _in_range("outer_gain", outer_gain, 0.0, 1.0), _in_range("outer_hf_gain", outer_hf_gain, 0.0, 1.0))
+    if c[1] < c[0]:
+        raise EngineError(f"outer_deg {outer_deg} < inner_deg {inner_deg}")
+    return c
+
+
+def check_transmission(low, mid, high) -> tuple:
+    return tuple(_in_range(f"transmission {name}", v, 0.0, 1.0)
+                 for name, v in (("low", low), ("mid", mid), ("high", high)))
+
+
+def check_air_absorption(factor) -> float:
+    return _in_range("air absorption factor", factor, 0.0, D.MAX_AIR_ABSORPTION)
+
+
+def check_reverb_send(send) -> float:
+    return _in_range("reverb send", send, 0.0, 1.0)
+
+
+def check_reverb(decay_time, pre_delay, hf_ratio, wet_gain) -> tuple:
+    return (_in_range("reverb decay_time", decay_time, reverb.MIN_DECAY_TIME_S, reverb.MAX_DECAY_TIME_S),
+            _in_range("reverb pre_delay", pre_delay, 0.0, reverb.MAX_PRE_DELAY_S),
+            _in_range("reverb hf_ratio", hf_ratio, reverb.MIN_HF_RATIO, 1.0),
+            _in_range("reverb wet_gain", wet_gain, 0.0, reverb.MAX_WET_GAIN))
+
+
+def check_master_gain(gain) -> float:
+    return _in_range("master gain", gain, 0.0, D.MAX_GAIN)  # the C shim uses the source gain's cap too
+
+
 def _as_float32(v):
     try:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -392,14 +438,8 @@ class Engine:
         ``outer_hf_gain`` beyond ``outer_deg``, linear in angle between. Angles 0..360,
         gains 0..1; 360/360 is omnidirectional (the default)."""
         par = self._par(src)
-        for name, v, hi in (("inner_deg", inner_deg, D.MAX_CONE_DEG), ("outer_deg", outer_deg, D.MAX_CONE_DEG),
-                            ("outer_gain", outer_gain, 1.0), ("outer_hf_gain", outer_hf_gain, 1.0)):
-            if not (math.isfinite(float(v)) and 0.0 <= float(v) <= hi):
-                raise EngineError(f"{name} must be in [0, {hi:g}], got {v}")
-        if float(outer_deg) < float(inner_deg):
-            raise EngineError(f"outer_deg {outer_deg} < inner_deg {inner_deg}")
-        self.f64[par + L.P_CONE_INNER:par + L.P_CONE_OUTER_HF + 1] = (inner_deg, outer_deg, outer_gain,
-                                                                       outer_hf_gain)
+        self.f64[par + L.P_CONE_INNER:par + L.P_CONE_OUTER_HF + 1] = check_cone(inner_deg, outer_deg, outer_gain,
+                                                                                 outer_hf_gain)
 
     def set_source_transmission(self, src: int, low: float = 1.0, mid: float = 1.0,
                                 high: float = 1.0) -> None:
@@ -409,26 +449,19 @@ class Engine:
         per-bin gain in the corrector and ramped like its cues. Without the corrector only
         ``mid`` applies (broadband)."""
         par = self._par(src)
-        for name, v in (("low", low), ("mid", mid), ("high", high)):
-            if not (math.isfinite(float(v)) and 0.0 <= float(v) <= 1.0):
-                raise EngineError(f"transmission {name} must be in [0, 1], got {v}")
-        self.f64[par + L.P_TRANSMISSION:par + L.P_TRANSMISSION + 3] = (low, mid, high)
+        self.f64[par + L.P_TRANSMISSION:par + L.P_TRANSMISSION + 3] = check_transmission(low, mid, high)
 
     def set_source_air_absorption(self, src: int, factor: float) -> None:
         """Air absorption after ISO 9613-1 (20 degC, 50 % humidity), times ``factor`` (0..10;
         0 is off, the default; 1 the standard atmosphere). Needs the corrector."""
         par = self._par(src)
-        if not (math.isfinite(float(factor)) and 0.0 <= float(factor) <= D.MAX_AIR_ABSORPTION):
-            raise EngineError(f"air absorption factor must be in [0, {D.MAX_AIR_ABSORPTION:g}], got {factor}")
-        self.f64[par + L.P_AIR_ABSORPTION] = factor
+        self.f64[par + L.P_AIR_ABSORPTION] = check_air_absorption(factor)
 
     def set_source_reverb_send(self, src: int, send: float) -> None:
         """Linear send (0..1, default 0) of the source into the renderer's reverb
         (:meth:`set_reverb`), times its gain, before distance attenuation."""
         par = self._par(src)
-        if not (math.isfinite(float(send)) and 0.0 <= float(send) <= 1.0):
-            raise EngineError(f"reverb send must be in [0, 1], got {send}")
-        self.f64[par + L.P_REVERB_SEND] = send
+        self.f64[par + L.P_REVERB_SEND] = check_reverb_send(send)
 
     def set_reverb(self, decay_time: float = reverb.DEFAULT_DECAY_TIME_S,
                    pre_delay: float = reverb.DEFAULT_PRE_DELAY_S,
@@ -437,14 +470,8 @@ class Engine:
         0.1..20 s) at low and mid frequencies, ``hf_ratio`` (0.1..1) times that at high
         frequencies, ``pre_delay`` (0..0.5 s) after the dry sound, output ``wet_gain``
         (0..4; 0 turns it off, which is how a renderer starts)."""
-        for name, v, lo, hi in (("decay_time", decay_time, reverb.MIN_DECAY_TIME_S, reverb.MAX_DECAY_TIME_S),
-                                ("pre_delay", pre_delay, 0.0, reverb.MAX_PRE_DELAY_S),
-                                ("hf_ratio", hf_ratio, reverb.MIN_HF_RATIO, 1.0),
-                                ("wet_gain", wet_gain, 0.0, reverb.MAX_WET_GAIN)):
-            if not (math.isfinite(float(v)) and lo <= float(v) <= hi):
-                raise EngineError(f"reverb {name} must be in [{lo:g}, {hi:g}], got {v}")
         lis = self.layout.listener
-        self.f64[lis + L.L_REVERB:lis + L.L_REVERB + 4] = (decay_time, pre_delay, hf_ratio, wet_gain)
+        self.f64[lis + L.L_REVERB:lis + L.L_REVERB + 4] = check_reverb(decay_time, pre_delay, hf_ratio, wet_gain)
 
     def set_source_spread(self, src: int, degrees: float) -> None:
         """Spread of the source, 0 (a point, the default) .. 360 degrees (diffuse): each ear
@@ -472,11 +499,8 @@ class Engine:
         return v
 
     def set_master_gain(self, gain: float) -> None:
-        """Output gain 0..1000 (default 1), ramped across the next block."""
-        g = float(gain)
-        if not (math.isfinite(g) and 0.0 <= g <= 1000.0):
-            raise EngineError(f"master gain must be finite and in [0, 1000], got {gain}")
-        self._master_gain = g
+        """Output gain 0..MAX_GAIN (1000, default 1), ramped across the next block."""
+        self._master_gain = check_master_gain(gain)
 
     def set_paused(self, paused: bool) -> None:
         """Pause-all, as smw_renderer_set_paused: the next render fades out across its

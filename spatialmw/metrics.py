@@ -473,6 +473,16 @@ def pre_echo_db(ir, onset: int, sr: int, window_ms=(0.25, 1.3)) -> float:
     return 10.0 * math.log10(e / total) if e > 0.0 else float("-inf")
 
 
+def band_level_db(y, sr: int, fmin: float, fmax: float) -> np.ndarray:
+    """Energy (dB) of ``y`` (n,) or (n, channels) in [fmin, fmax) Hz, from one rfft of the
+    whole signal per channel (no window: for stationary noise, compared between renders)."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.abs(np.fft.rfft(y, axis=0)) ** 2
+    f = np.fft.rfftfreq(y.shape[0], 1.0 / sr)
+    sel = (f >= fmin) & (f < fmax)
+    return 10.0 * np.log10(np.maximum(p[sel].sum(axis=0), 1e-30))
+
+
 def third_octave_centres(fmin: float = 100.0, fmax: float = 16000.0) -> np.ndarray:
     """Base-2 third-octave centre frequencies fc = 1000 * 2^(k/3) of the bands that overlap
     [fmin, fmax] (fc 2^1/6 > fmin and fc 2^-1/6 < fmax: the nominal 100 Hz band, whose

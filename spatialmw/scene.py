@@ -17,6 +17,12 @@ rejected, so a typo fails loudly instead of being ignored.
 
 Offline renders are latency-compensated: sample 0 of the output is what the listener hears
 at time 0 (propagation delay included, the STFT latency removed).
+
+Sources can also have a directivity ``Cone`` (with an ``orientation``), a ``transmission``
+(three band gains, static or a ``Transmission`` over time), ``air_absorption`` and a
+``reverb_send``; the scene a ``Reverb``, a ``hop`` and a ``master_gain``. They are validated
+by the Engine's own checks (:func:`spatialmw.engine.check_cone` and the others), applied by
+the ``liteinn`` and ``tdw`` renderers, and ignored with a warning by ``reference``.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import math
 import os
 import sys
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +40,7 @@ import numpy as np
 from . import defaults as D
 from . import geometry
 from .errors import SpatialmwError
+from .kernels import reverb as R
 from .kernels.corrector import EQUALIZATIONS
 
 MAX_SCENE_BYTES = 4 * 2 ** 20
@@ -173,12 +181,77 @@ class Turn:
         return np.stack([np.zeros_like(h), np.zeros_like(h), np.sin(h), np.cos(h)], axis=1)
 
 
+# ---------------------------------------------------------------- room and tone features
+@dataclass
+class Cone:
+    """Directivity about the source's forward axis (+x of its ``orientation``), as
+    ``Engine.set_source_cone``: full angles in degrees, gains 0..1."""
+    inner_deg: float = D.SOURCE_PARAMS["P_CONE_INNER"]
+    outer_deg: float = D.SOURCE_PARAMS["P_CONE_OUTER"]
+    outer_gain: float = D.SOURCE_PARAMS["P_CONE_OUTER_GAIN"]
+    outer_hf_gain: float = D.SOURCE_PARAMS["P_CONE_OUTER_HF"]
+
+
+@dataclass
+class Transmission:
+    """Band gains (low, mid, high; 0..1) changing over time: one [low, mid, high] per entry
+    of ``times`` (seconds, strictly increasing), linear between, held outside. A static
+    transmission is a plain (low, mid, high) tuple."""
+    times: list = field(default_factory=lambda: [0.0, 1.0])
+    values: list = field(default_factory=lambda: [[1, 1, 1], [1, 1, 1]])
+
+    def at(self, t):
+        try:
+            times = np.asarray(self.times, dtype=np.float64)
+            v = np.asarray(self.values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise SceneError("transmission keyframes must be numbers") from None
+        if times.ndim != 1 or len(times) < 2 or v.shape != (len(times), 3):
+            raise SceneError("transmission keyframes need >= 2 times and one [low, mid, high] per time")
+        if np.any(~np.isfinite(times)) or np.any(np.diff(times) <= 0):
+            raise SceneError("transmission times must be finite and increase strictly")
+        return np.stack([np.interp(t, times, v[:, b]) for b in range(3)], axis=1)
+
+
+@dataclass
+class Reverb:
+    """The scene's shared late reverb, as ``Engine.set_reverb`` (RT60 seconds, seconds,
+    ratio, linear gain)."""
+    decay_time: float = R.DEFAULT_DECAY_TIME_S
+    pre_delay: float = R.DEFAULT_PRE_DELAY_S
+    hf_ratio: float = R.DEFAULT_HF_RATIO
+    wet_gain: float = R.DEFAULT_WET_GAIN
+
+
+def _engine_checked(what, check, *args):
+    """The Engine's validation of a feature value, its error as a SceneError naming ``what``."""
+    from .engine import EngineError
+
+    try:
+        return check(*args)
+    except EngineError as e:
+        raise SceneError(f"{what}: {e}") from None
+
+
+def _transmission_bands(tr, t):
+    """(len(t), 3) band gains of a static (low, mid, high) or a :class:`Transmission`."""
+    if isinstance(tr, Transmission):
+        return tr.at(t)
+    try:
+        low, mid, high = tr
+        bands = np.array([low, mid, high], dtype=np.float64)
+    except (TypeError, ValueError):
+        raise SceneError(f"transmission must be [low, mid, high] (numbers) or transmission keyframes, "
+                         f"got {tr!r}") from None
+    return np.broadcast_to(bands, (len(t), 3))
+
+
 # ---------------------------------------------------------------- signals
 def _check_signal_keys(spec: dict, what: str = "signal") -> None:
     if "loop" in spec:
         raise SceneError(f"{what}: 'loop' is a key of the source, not of its signal: "
                          "write \"loop\": true next to \"signal\" (see docs/SCENES.md)")
-    unknown = set(spec) - {"wav", "noise", "tone", "seed", "level"}
+    unknown = set(spec) - {"wav", "noise", "tone", "steps", "seed", "level"}
     if unknown:
         raise SceneError(f"{what}: unknown signal keys {sorted(unknown)}")
 
@@ -212,8 +285,15 @@ def _load_signal(spec, loop, sample_rate, n, base: Path | None):
         elif "tone" in spec:
             f0 = _finite(spec["tone"], "tone frequency", 1.0, sample_rate / 2)
             x = 0.5 * np.sin(2 * np.pi * f0 * np.arange(n) / sample_rate)
+        elif "steps" in spec:
+            # footsteps: a broadband noise thump (30 ms decay) every 1/rate seconds, 0.5 peak
+            rate = _finite(spec["steps"], "steps per second", 0.1, 50.0)
+            rng = np.random.default_rng(int(_finite(spec.get("seed", 0), "seed", 0, 2 ** 32)))
+            k = np.arange(n)
+            age = (k % max(1, int(round(sample_rate / rate)))) / sample_rate
+            x = rng.uniform(-0.5, 0.5, n) * np.exp(-age / 0.03)
         else:
-            raise SceneError("a signal needs one of 'wav', 'noise', 'tone'")
+            raise SceneError("a signal needs one of 'wav', 'noise', 'tone', 'steps'")
         x = x * level
     else:
         raise SceneError(f"a source signal must be a WAV path, dict or numpy array, got {type(spec).__name__}")
@@ -270,6 +350,35 @@ class Source:
     spatialize: bool = D.SOURCE_SPATIALIZE
     loop: bool = False    # True: repeat the signal until the scene ends; False: play it once
     name: str = ""
+    orientation: object = field(default_factory=Facing)   # where the cone points (+x of it)
+    cone: Cone | None = None                               # None: omnidirectional
+    transmission: object = D.SOURCE_PARAMS["P_TRANSMISSION"]  # (low, mid, high) or a Transmission
+    air_absorption: float = D.SOURCE_PARAMS["P_AIR_ABSORPTION"]
+    reverb_send: float = D.SOURCE_PARAMS["P_REVERB_SEND"]
+
+    def check_features(self, what: str = "source") -> None:
+        """The cone, transmission, air absorption and send, through the Engine's checks."""
+        from . import engine as E
+
+        if self.cone is not None:
+            c = self.cone
+            _engine_checked(f"{what} cone", E.check_cone, c.inner_deg, c.outer_deg, c.outer_gain, c.outer_hf_gain)
+        tr = self.transmission
+        try:  # the values at the keyframes' own times: linear between, so none is out of range
+            times = tr.times if isinstance(tr, Transmission) else [0.0]
+            rows = _transmission_bands(tr, np.asarray(times, dtype=np.float64))
+        except (TypeError, ValueError) as e:  # SceneError included
+            msg = str(e) if isinstance(e, SceneError) else f"transmission times must be numbers ({e})"
+            raise SceneError(f"{what}: {msg}") from None
+        for row in rows:
+            _engine_checked(f"{what} transmission", E.check_transmission, *row)
+        _engine_checked(f"{what} air_absorption", E.check_air_absorption, self.air_absorption)
+        _engine_checked(f"{what} reverb_send", E.check_reverb_send, self.reverb_send)
+
+    def has_features(self) -> bool:
+        """True when any room or tone feature differs from a plain source."""
+        plain_tr = not isinstance(self.transmission, Transmission) and tuple(self.transmission) == (1, 1, 1)
+        return not (self.cone is None and plain_tr and self.air_absorption == 0 and self.reverb_send == 0)
 
 
 @dataclass
@@ -302,6 +411,9 @@ class Scene:
     coordinate_system: str = "native"
     base_dir: Path | None = None
     equalization: str = "none"     # "none" (the measured HRTF) or "diffuse_field" (Lite-INN only)
+    reverb: Reverb | None = None   # None: no reverb (every source's reverb_send is then unheard)
+    hop: int = D.HOP_FRAMES        # 256, 128 or 64: the engine's overlap-save hop (latency, cost)
+    master_gain: float = 1.0       # linear, 0..1000, on the whole mix
 
     def __post_init__(self):
         _axes(self.coordinate_system)
@@ -321,6 +433,16 @@ class Scene:
             raise SceneError("the scene has no sources")
         if len(self.sources) > MAX_SOURCES:
             raise SceneError(f"too many sources ({len(self.sources)} > {MAX_SOURCES})")
+        from . import engine as E
+
+        if self.hop not in D.HOP_FRAMES_CHOICES or isinstance(self.hop, bool):
+            raise SceneError(f"hop must be one of {D.HOP_FRAMES_CHOICES}, got {self.hop!r}")
+        _engine_checked("scene", E.check_master_gain, self.master_gain)
+        if self.reverb is not None:
+            r = self.reverb
+            _engine_checked("scene", E.check_reverb, r.decay_time, r.pre_delay, r.hf_ratio, r.wet_gain)
+        for i, s in enumerate(self.sources):
+            s.check_features(f"source {i}")
 
     def _native(self, pos):
         m, scale = _axes(self.coordinate_system)
@@ -343,6 +465,10 @@ class Scene:
     def source_positions(self, i, t):
         """Native positions of source i at times t."""
         return self._native(_positions(self.sources[i].trajectory, t, self.duration))
+
+    def source_orientations(self, i, t):
+        """Native quaternions of source i at times t (where its cone points)."""
+        return self._native_q(self.sources[i].orientation.quaternions(t))
 
     def signals(self):
         """Every source's mono float32 signal, the scene's length at its sample rate (WAV
@@ -370,6 +496,13 @@ class Scene:
             raise SceneError(f"unknown normalize mode {normalize!r}; expected one of {NORMALIZE_MODES}")
         xs = self.signals()
         if renderer == "reference":
+            ignored = [name for name, on in (("reverb", self.reverb is not None), ("hop", self.hop != D.HOP_FRAMES),
+                                              ("master_gain", self.master_gain != 1.0),
+                                              ("source cone/transmission/air_absorption/reverb_send",
+                                               any(s.has_features() for s in self.sources))) if on]
+            if ignored:
+                warnings.warn(f"the reference renderer ignores {', '.join(ignored)} (only liteinn and tdw "
+                              "render them)", UserWarning, stacklevel=2)
             y = self._render_reference(xs, progress)
         else:
             y = self._render_engine(xs, renderer == "liteinn", block, model, progress)
@@ -393,6 +526,16 @@ class Scene:
             yield (int(e - a), lp[b], lq[b], [p[b] for p in sp],
                    [x[a:e] if a < n else np.zeros(0, np.float32) for x in xs])
 
+    def engine_features(self, block: int, extra: int = 0):
+        """Per block, as :meth:`engine_blocks` yields them (values at each block's end):
+        ([source quaternions], [source (low, mid, high) transmissions])."""
+        n = int(round(self.duration * self.sample_rate))
+        t_end = np.minimum(np.arange(0, n + extra, block) + block, n + extra) / self.sample_rate
+        sq = [self.source_orientations(i, t_end) for i in range(len(self.sources))]
+        tr = [_transmission_bands(s.transmission, t_end) for s in self.sources]
+        for b in range(len(t_end)):
+            yield [q[b] for q in sq], [x[b] for x in tr]
+
     def _render_engine(self, xs, ibc, block, model, progress):
         from tqdm import tqdm
 
@@ -403,18 +546,29 @@ class Scene:
             print("compiling kernels (first run only)...", file=sys.stderr, flush=True)
         n = int(round(self.duration * self.sample_rate))
         eng = Engine(self.sample_rate, len(self.sources), block, model=model, ibc=ibc,
-                     equalization=self.equalization)
+                     equalization=self.equalization, hop=self.hop)
         lat = eng.latency_frames
         handles = [eng.add_source(gain=s.gain, distance_model=s.distance_model, min_distance=s.min_distance,
                                   max_distance=s.max_distance, rolloff=s.rolloff, doppler=s.doppler,
                                   spatialize=s.spatialize) for s in self.sources]
+        for h, s in zip(handles, self.sources):
+            if s.cone is not None:
+                eng.set_source_cone(h, s.cone.inner_deg, s.cone.outer_deg, s.cone.outer_gain, s.cone.outer_hf_gain)
+            eng.set_source_air_absorption(h, s.air_absorption)
+            eng.set_source_reverb_send(h, s.reverb_send)
+        if self.reverb is not None:
+            r = self.reverb
+            eng.set_reverb(r.decay_time, r.pre_delay, r.hf_ratio, r.wet_gain)
+        eng.set_master_gain(self.master_gain)
         out = np.zeros((n + lat, 2), dtype=np.float32)
         pos = 0
         bar = None
-        for frames, lp, lq, sp, chunks in self.engine_blocks(block, extra=lat, signals=xs):
+        for (frames, lp, lq, sp, chunks), (sq, tr) in zip(self.engine_blocks(block, extra=lat, signals=xs),
+                                                          self.engine_features(block, extra=lat)):
             eng.set_listener_pose(lp, lq)
-            for h, p, x in zip(handles, sp, chunks):
-                eng.set_source_pose(h, p)
+            for h, p, q, bands, x in zip(handles, sp, sq, tr, chunks):
+                eng.set_source_pose(h, p, q)
+                eng.set_source_transmission(h, *bands)
                 if len(x):
                     eng.write(h, x)
             out[pos:pos + frames] = eng.render(frames)
@@ -563,9 +717,44 @@ _ORIENT = {"static": ({"yaw_deg", "pitch_deg", "roll_deg"},
                     lambda d: Turn(_finite(d.get("rate_deg_s", 90.0), "rate_deg_s", -1e5, 1e5),
                                    _finite(d.get("yaw_deg", 0.0), "yaw_deg")))}
 _SOURCE_KEYS = {"name", "signal", "trajectory", "gain", "distance_model", "min_distance", "max_distance",
-                "rolloff", "doppler", "spatialize", "loop"}
+                "rolloff", "doppler", "spatialize", "loop", "orientation", "cone", "transmission",
+                "air_absorption", "reverb_send"}
 _SCENE_KEYS = {"sample_rate", "duration", "coordinate_system", "listener", "sources", "description",
-               "equalization"}
+               "equalization", "reverb", "hop", "master_gain"}
+
+
+def _number(v, what):
+    """A JSON number (not a string, a boolean or null); its range is the Engine's to check."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise SceneError(f"{what} must be a number, got {v!r}")
+    return float(v)
+
+
+def _fields(d, cls, what):
+    """A dataclass of numbers from a JSON object with (a subset of) its field names."""
+    names = list(cls.__dataclass_fields__)
+    if not isinstance(d, dict):
+        raise SceneError(f"{what} must be an object with keys {names}")
+    unknown = set(d) - set(names)
+    if unknown:
+        raise SceneError(f"{what}: unknown keys {sorted(unknown)}; expected {names}")
+    return cls(**{k: _number(v, f"{what} {k}") for k, v in d.items()})
+
+
+def _transmission_from_json(v, what):
+    if isinstance(v, dict):
+        if set(v) != {"times", "values"}:
+            raise SceneError(f"{what} keyframes need exactly 'times' and 'values', got {sorted(v)}")
+        times, values = v["times"], v["values"]
+        if not isinstance(times, list) or not isinstance(values, list) or not all(
+                isinstance(row, list) for row in values):
+            raise SceneError(f"{what}: 'times' must be a list of seconds, 'values' a list of [low, mid, high]")
+        return Transmission([_number(t, f"{what} time") for t in times],
+                            [[_number(x, f"{what} value") for x in row] for row in values])
+    if not isinstance(v, list) or len(v) != 3:
+        raise SceneError(f"{what} must be [low, mid, high] or {{\"times\": [...], \"values\": [[low, mid, high], ...]}}, "
+                         f"got {v!r}")
+    return tuple(_number(x, f"{what} band") for x in v)
 
 
 def _typed(d, table, what):
@@ -650,15 +839,26 @@ def _scene_from_dict(d, base_dir):
             doppler=_flag(s.get("doppler", D.SOURCE_DOPPLER), f"source {i} doppler"),
             spatialize=_flag(s.get("spatialize", D.SOURCE_SPATIALIZE), f"source {i} spatialize"),
             loop=_flag(s.get("loop", False), f"source {i} loop"),
-            name=str(s.get("name", f"source{i}"))))
+            name=str(s.get("name", f"source{i}")),
+            orientation=_typed(s.get("orientation", {"type": "static"}), _ORIENT, f"source {i} orientation"),
+            cone=None if "cone" not in s else _fields(s["cone"], Cone, f"source {i} cone"),
+            transmission=_transmission_from_json(s.get("transmission", [1.0, 1.0, 1.0]), f"source {i} transmission"),
+            air_absorption=_number(s.get("air_absorption", 0.0), f"source {i} air_absorption"),
+            reverb_send=_number(s.get("reverb_send", 0.0), f"source {i} reverb_send")))
         if sources[-1].max_distance < sources[-1].min_distance:
             raise SceneError(f"source {i}: max_distance < min_distance")
     sr = d.get("sample_rate", 48000)
     if sr not in D.SAMPLE_RATES:
         raise SceneError(f"unsupported sample_rate {sr!r}; use one of {D.SAMPLE_RATES}")
+    hop = d.get("hop", D.HOP_FRAMES)
+    if isinstance(hop, bool) or hop not in D.HOP_FRAMES_CHOICES:
+        raise SceneError(f"hop must be one of {list(D.HOP_FRAMES_CHOICES)} (frames), got {hop!r}")
     scene = Scene(duration=_finite(d.get("duration", 5.0), "duration", 1e-3, MAX_DURATION),
                   sample_rate=int(sr), listener=listener, sources=sources, coordinate_system=cs,
-                  base_dir=base_dir, equalization=d.get("equalization", "none"))
+                  base_dir=base_dir, equalization=d.get("equalization", "none"),
+                  reverb=None if "reverb" not in d else _fields(d["reverb"], Reverb, "reverb"),
+                  hop=int(hop), master_gain=_number(d.get("master_gain", 1.0), "master_gain"))
+    scene._check()  # every value's range, by the Engine's own checks
     # sample every trajectory once so a bad one fails at load, not mid-render
     t = np.linspace(0.0, scene.duration, 16)
     # (native positions, limited by their norm as the engine limits them)

@@ -22,7 +22,7 @@ def test_quick_benchmark_writes_valid_json(smw_lib, tmp_path):
     assert data["sample_rate"] == 48000 and data["block"] == 512
     assert data["sizes"] == [1, 2]
     assert data["systems"]["spatialmw_liteinn"]["via"] == "C API (libspatialmw.so)"  # not the fallback
-    for key in ("spatialmw_liteinn", "spatialmw_tdw", "spatialmw_python", "openal_soft"):
+    for key in ("spatialmw_liteinn", "spatialmw_features", "spatialmw_tdw", "spatialmw_python", "openal_soft"):
         pts = data["systems"][key]["points"]
         assert [p["n_sources"] for p in pts] == [1, 2]
         for p in pts:

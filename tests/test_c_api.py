@@ -256,6 +256,42 @@ def test_c_host_game_loop_writes_10s_stereo_wav(c_host, default_model, run_host,
     assert m, r.stdout
 
 
+def test_c_host_game_loop_room_reverb_tail_and_wall(c_host, default_model, run_host, tmp_path):
+    """The game loop's room, measured on its WAV with every other source silent (--solo):
+    the voice leaves a decaying reverberant tail after it stops, and the footsteps lose more
+    of their high band than of their low band while the walker is behind the wall."""
+    import soundfile as sf
+    from spatialmw.metrics import band_level_db
+    exe = c_host(ROOT / "examples" / "c_host" / "game_loop.c")
+    runs = {}
+    for solo in ("voice", "footsteps"):
+        wav = tmp_path / f"{solo}.wav"
+        r = run_host([exe, wav, "--fast", "--solo", solo], timeout=120)
+        assert r.rc == 0, r.log
+        y, sr = sf.read(str(wav), dtype="float64", always_2d=True)
+        runs[solo] = (r.stdout, y)
+    out, y = runs["voice"]
+    v_end = float(re.search(r"voice from [0-9.]+ s to ([0-9.]+) s", out).group(1))
+
+    def level(y, a, b, lo=100.0, hi=16000.0):  # both ears' energy in [a, b) seconds, dB
+        seg = y[int(a * 48000):int(b * 48000)]
+        return 10 * np.log10(np.sum(10 ** (band_level_db(seg, 48000, lo, hi) / 10)))
+    direct = level(y, v_end - 2.0, v_end) - 10 * np.log10(2.0 / 0.4)   # per 0.4 s
+    tail1, tail2 = level(y, v_end + 0.05, v_end + 0.45), level(y, v_end + 0.45, v_end + 0.85)
+    print(f"voice: direct {direct:.1f} dB per 0.4 s, tail {tail1:.1f} then {tail2:.1f} dB")
+    assert tail1 > direct - 40.0 and tail2 < tail1 - 6.0
+    out, y = runs["footsteps"]
+    h0, h1 = (float(x) for x in re.search(r"behind the wall from ([0-9.]+) s to ([0-9.]+) s", out).groups())
+    drop = {}
+    for band, (lo, hi) in (("low", (100.0, 400.0)), ("high", (6000.0, 16000.0))):
+        open_ = 10 * np.log10(0.5 * (10 ** (level(y, 0.0, h0 - 0.7, lo, hi) / 10) / (h0 - 0.7)
+                                     + 10 ** (level(y, h1 + 0.7, 10.0, lo, hi) / 10) / (10.0 - h1 - 0.7)))
+        hidden = level(y, h0 + 0.3, h1 - 0.3, lo, hi) - 10 * np.log10(h1 - h0 - 0.6)
+        drop[band] = hidden - open_
+    print(f"footsteps behind the wall: low band {drop['low']:+.1f} dB, high band {drop['high']:+.1f} dB")
+    assert drop["high"] < -12.0 and drop["high"] < drop["low"] - 8.0
+
+
 def test_create_time(hosts, run_host):
     """First create in a fresh process (nothing is compiled at run time) and a second one,
     with the resident memory of one default renderer (64 sources, 3-degree table)."""

@@ -45,11 +45,7 @@ def _render(front, setup, pos=(2.0, 0.0, 0.0), quat=(0.0, 0.0, 0.0, 1.0), x=None
 
 
 def _band_db(y, lo, hi, skip=10 * BLOCK):
-    y = y[skip:]
-    spec = np.abs(np.fft.rfft(y, axis=0)) ** 2
-    f = np.fft.rfftfreq(y.shape[0], 1.0 / SR)
-    m = (f >= lo) & (f < hi)
-    return 10.0 * np.log10(spec[m].sum(axis=0))
+    return metrics.band_level_db(y[skip:], SR, lo, hi)
 
 
 FRONTS = ["python", "c"]

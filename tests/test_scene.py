@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spatialmw.scene import (Keyframes, Linear, Listener, Orbit, Scene, SceneError, Source, Static, Turn,
-                             load_scene, scene_from_dict)
+from spatialmw import metrics
+from spatialmw.scene import (Cone, Facing, Keyframes, Linear, Listener, Orbit, Reverb, Scene, SceneError, Source,
+                             Static, Transmission, Turn, load_scene, scene_from_dict)
 from tests.helpers import lag_samples, rms_db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +96,31 @@ BAD_SCENES = [
      "take 'positions'.*not 'points'"),
     ({"sources": [{"signal": {"tone": 440, "loop": True}}]}, "'loop' is a key of the source"),
     ({"sources": [{"signal": {"tone": 440}, "loop": "false"}]}, "loop must be true or false"),
+    # the room and tone features: types, shapes, and the Engine's own ranges
+    ({"sources": [{"signal": {"tone": 440}, "transmission": [0.5, 1.5, 0.5]}]}, "source 0 transmission: .*mid must be in \\[0, 1\\]"),
+    ({"sources": [{"signal": {"tone": 440}, "transmission": [0.5, 0.5]}]}, "transmission must be \\[low, mid, high\\]"),
+    ({"sources": [{"signal": {"tone": 440}, "transmission": ["a", 1, 1]}]}, "transmission band must be a number"),
+    ({"sources": [{"signal": {"tone": 440}, "transmission": {"times": [0, 1], "values": [[1, 1, 1], [1, 1, -0.1]]}}]},
+     "high must be in"),
+    ({"sources": [{"signal": {"tone": 440}, "transmission": {"times": [1, 0], "values": [[1, 1, 1], [1, 1, 1]]}}]},
+     "source 0: transmission times .* increase"),
+    ({"sources": [{"signal": {"tone": 440}, "transmission": {"times": [0, 1]}}]}, "exactly 'times' and 'values'"),
+    ({"sources": [{"signal": {"tone": 440}, "cone": {"inner_deg": 200, "outer_deg": 100}}]}, "outer_deg .* < inner_deg"),
+    ({"sources": [{"signal": {"tone": 440}, "cone": {"inner_deg": 90, "outer_gain": 2}}]}, "outer_gain must be in \\[0, 1\\]"),
+    ({"sources": [{"signal": {"tone": 440}, "cone": {"inner": 90}}]}, "cone: unknown keys \\['inner'\\]"),
+    ({"sources": [{"signal": {"tone": 440}, "cone": [90, 180]}]}, "cone must be an object"),
+    ({"sources": [{"signal": {"tone": 440}, "air_absorption": 11}]}, "air absorption factor must be in \\[0, 10\\]"),
+    ({"sources": [{"signal": {"tone": 440}, "air_absorption": "1"}]}, "air_absorption must be a number"),
+    ({"sources": [{"signal": {"tone": 440}, "reverb_send": 1.5}]}, "reverb send must be in \\[0, 1\\]"),
+    ({"sources": [{"signal": {"tone": 440}, "reverb_send": True}]}, "reverb_send must be a number"),
+    ({"sources": [{"signal": {"tone": 440}, "orientation": {"type": "static", "yaw": 3}}]}, "orientation"),
+    ({"reverb": {"decay_time": 0.01}, "sources": [{"signal": {"tone": 440}}]}, "decay_time must be in \\[0.1, 20\\]"),
+    ({"reverb": {"pre_delay": 0.6}, "sources": [{"signal": {"tone": 440}}]}, "pre_delay must be in"),
+    ({"reverb": {"wet": 1}, "sources": [{"signal": {"tone": 440}}]}, "reverb: unknown keys"),
+    ({"reverb": 1.5, "sources": [{"signal": {"tone": 440}}]}, "reverb must be an object"),
+    ({"hop": 100, "sources": [{"signal": {"tone": 440}}]}, "hop must be one of \\[256, 128, 64\\]"),
+    ({"hop": "64", "sources": [{"signal": {"tone": 440}}]}, "hop must be one of"),
+    ({"master_gain": -1, "sources": [{"signal": {"tone": 440}}]}, "master gain must be in"),
 ]
 
 
@@ -240,3 +266,132 @@ def test_progress_is_off_in_the_api_and_waits_for_the_engine(tmp_path, monkeypat
     assert err.startswith("compiling kernels (first run only)...\n") and "render: 100%" in err
     monkeypatch.undo()
     assert not spatialmw.kernel_cache_is_cold()  # the real cache: warm after the renders above
+
+
+# ---------------------------------------------------------------- room and tone features
+def _noise_scene(duration=1.0, **source):
+    """White noise 2 m ahead, no distance attenuation, with ``source``'s JSON keys."""
+    return {"duration": duration, "sources": [
+        {"signal": {"noise": "white", "seed": 4}, "trajectory": {"type": "static", "position": [2, 0, 0]},
+         "distance_model": "none", **source}]}
+
+
+def test_json_transmission_reaches_the_audio_and_matches_python():
+    """Transmission 0.1 on every band from a JSON scene: 20 dB less in the mid band (within
+    0.5 dB) than the same scene without it; the same scene built in Python renders the same."""
+    plain = scene_from_dict(_noise_scene()).render()
+    y = scene_from_dict(_noise_scene(transmission=[0.1, 0.1, 0.1])).render()
+    skip = 4800  # the first block ramps from the unoccluded gains
+    got = metrics.band_level_db(y[skip:], 48000, 1200, 2000) - metrics.band_level_db(plain[skip:], 48000, 1200, 2000)
+    assert np.all(np.abs(got + 20.0) < 0.5), got
+    py = Scene(duration=1.0, sources=[Source({"noise": "white", "seed": 4}, Static((2, 0, 0)), distance_model="none",
+                                             transmission=(0.1, 0.1, 0.1))])
+    np.testing.assert_array_equal(py.render(), y)
+
+
+def test_transmission_keyframes_change_it_over_time():
+    """Unoccluded for 0.5 s, then 0.1 on every band: the second half is 20 dB quieter."""
+    tr = {"times": [0.0, 0.5, 0.55, 1.0], "values": [[1, 1, 1], [1, 1, 1], [0.1, 0.1, 0.1], [0.1, 0.1, 0.1]]}
+    y = scene_from_dict(_noise_scene(transmission=tr)).render()
+    before, after = y[4800:23000], y[29000:47000]
+    drop = metrics.band_level_db(after, 48000, 1200, 2000) - metrics.band_level_db(before, 48000, 1200, 2000)
+    assert np.all(np.abs(drop + 20.0) < 1.0), drop
+
+
+def test_reverb_leaves_a_tail_after_the_source_stops():
+    """0.3 s of noise in a 1.2 s scene: with the reverb and a send, the last 0.5 s holds a
+    decaying tail (within 40 dB of the direct sound); without the reverb it is silent."""
+    x = np.zeros(57600, dtype=np.float32)
+    x[:14400] = np.random.default_rng(5).standard_normal(14400) * 0.25
+
+    def render(reverb):
+        sc = Scene(duration=1.2, reverb=reverb, sources=[Source(x, Static((2, 0, 0)), reverb_send=0.5)])
+        return sc.render()
+    wet, dry = render(Reverb(decay_time=2.0)), render(None)
+    direct = metrics.band_level_db(wet[:14400], 48000, 100, 16000)
+    tail = metrics.band_level_db(wet[-24000:], 48000, 100, 16000)
+    assert np.all(tail > direct - 40.0), (direct, tail)
+    assert np.max(np.abs(dry[-24000:])) < 1e-6
+    # the tail decays: its second half is quieter than its first
+    assert np.all(metrics.band_level_db(wet[-12000:], 48000, 100, 16000)
+                  < metrics.band_level_db(wet[-24000:-12000], 48000, 100, 16000) - 3.0)
+
+
+def test_cone_points_with_the_source_orientation():
+    """A source facing away from the listener (yaw 0 at +x: its forward axis points away)
+    with outer_gain 0.25 is 12 dB quieter than facing it (yaw 180)."""
+    def level(yaw):
+        sc = scene_from_dict(_noise_scene(cone={"inner_deg": 60, "outer_deg": 120, "outer_gain": 0.25},
+                                          orientation={"type": "static", "yaw_deg": yaw}))
+        return metrics.band_level_db(sc.render("tdw")[4800:], 48000, 300, 1000)
+    assert np.all(np.abs(level(0.0) - level(180.0) - 20 * np.log10(0.25)) < 0.5)
+
+
+def test_hop_and_master_gain_reach_the_engine():
+    """hop 64 renders latency-compensated like the default (the impulse lands on the same
+    sample); master_gain 0.5 halves the output."""
+    x = np.zeros(24000, dtype=np.float32)
+    x[1000] = 1.0
+    ys = {}
+    for hop, gain in ((256, 1.0), (64, 1.0), (256, 0.5)):
+        sc = Scene(duration=0.5, hop=hop, master_gain=gain,
+                   sources=[Source(x, Static((2, 0, 0)), distance_model="none", spatialize=False)])
+        ys[hop, gain] = sc.render("tdw")
+    assert np.argmax(np.abs(ys[64, 1.0][:, 0])) == np.argmax(np.abs(ys[256, 1.0][:, 0]))
+    np.testing.assert_allclose(ys[256, 0.5][2000:], 0.5 * ys[256, 1.0][2000:], atol=1e-7)
+
+
+def test_reference_renderer_ignores_the_features_with_a_warning():
+    sc = scene_from_dict(_noise_scene(duration=0.2, transmission=[0.1, 0.1, 0.1]))
+    with pytest.warns(UserWarning, match="reference renderer ignores source cone/transmission"):
+        y = sc.render("reference")
+    plain = scene_from_dict(_noise_scene(duration=0.2)).render("reference")
+    np.testing.assert_array_equal(y, plain)
+
+
+def test_steps_signal_is_a_footfall_every_period_and_checks_its_rate():
+    x = Scene(duration=1.0, sources=[Source({"steps": 2.0})]).signals()[0]
+    env = np.abs(x).reshape(2, 24000).max(axis=1)
+    assert np.all(env > 0.3) and np.max(np.abs(x[12000:24000])) < 0.5 * np.exp(-0.25 / 0.03) + 1e-9
+    with pytest.raises(SceneError, match="steps per second"):
+        scene_from_dict({"sources": [{"signal": {"steps": 0}}]}).render("tdw")
+
+
+def test_room_example_loads_and_renders():
+    sc = load_scene(ROOT / "examples/scenes/room.json")
+    assert sc.reverb is not None and isinstance(sc.sources[1].transmission, Transmission)
+    assert isinstance(sc.sources[0].cone, Cone) and isinstance(sc.sources[0].orientation, Facing)
+    sc.duration = 1.0
+    y = sc.render("tdw")
+    assert np.all(np.isfinite(y)) and np.std(y) > 0.01
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"transmission": ("a", 1, 1)}, "source 0: transmission must be \\[low, mid, high\\]"),
+    ({"transmission": Transmission([0, "x"], [[1, 1, 1], [1, 1, 1]])}, "transmission times must be numbers"),
+    ({"transmission": Transmission([0, 1], [[1, 1, 1], [1, 1, 2]])}, "source 0 transmission: .*high must be in"),
+    ({"cone": Cone(inner_deg=400)}, "source 0 cone: inner_deg must be in \\[0, 360\\]"),
+    ({"air_absorption": float("nan")}, "air absorption factor must be in"),
+    ({"reverb_send": -0.1}, "reverb send must be in"),
+])
+def test_python_feature_values_are_checked_like_the_engine(kw, match):
+    sc = Scene(duration=0.1, sources=[Source({"tone": 440}, **kw)])
+    with pytest.raises(SceneError, match=match):
+        sc.render("tdw")
+
+
+def test_python_scene_settings_are_checked():
+    for kw, match in (({"hop": 96}, "hop must be one of"), ({"master_gain": 1e4}, "master gain must be in"),
+                      ({"reverb": Reverb(hf_ratio=2.0)}, "reverb hf_ratio must be in")):
+        with pytest.raises(SceneError, match=match):
+            Scene(duration=0.1, sources=[Source({"tone": 440})], **kw).render("tdw")
+
+
+def test_cli_says_in_one_line_what_the_reference_renderer_ignores(tmp_path):
+    scene = tmp_path / "s.json"
+    scene.write_text(json.dumps(_noise_scene(duration=0.2, reverb_send=0.5)))
+    r = subprocess.run([sys.executable, "-m", "spatialmw", "render", str(scene), "-o", str(tmp_path / "o.wav"),
+                        "--renderer", "reference", "-q"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.splitlines() == ["spatialmw: warning: the reference renderer ignores source "
+                                     "cone/transmission/air_absorption/reverb_send (only liteinn and tdw render them)"]
