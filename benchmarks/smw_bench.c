@@ -1,12 +1,17 @@
 /*
  * smw_bench -- times spatialmw's C API hot path the way a game drives it.
  *
- *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP
+ *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [AUDIBLE]
+ *
+ * AUDIBLE (default N): that many of the N sources, spread evenly over the slots, play at
+ * gain 1; the others at gain 1e-5 (-100 dB, below SMW_VIRTUAL_THRESHOLD): virtual voices
+ * whose poses and writes still arrive every block.
  *
  * Per block (timed): one smw_source_set_pose per source (every source circles the
  * listener at 2 m, 0.5 rev/s, as OpenAL's benchmark does), one smw_source_write per
  * source, one smw_render. Prints "create_s <seconds from smw_renderer_create to the end
- * of the first rendered block>", then one "block <seconds>" line per timed block.
+ * of the first rendered block>", then one "block <seconds>" line per timed block and one
+ * "render <seconds>" line with its smw_render call alone.
  * The game-thread pose calls are included in the timed region, as they are for OpenAL
  * (alSource3f per source).
  */
@@ -30,14 +35,15 @@ static double now(void) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP\n", argv[0]);
+    if (argc != 7 && argc != 8) {
+        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [AUDIBLE]\n", argv[0]);
         return 2;
     }
     int n = atoi(argv[1]), blocks = atoi(argv[2]), block = atoi(argv[3]);
     int corrector = atoi(argv[4]), warmup = atoi(argv[6]);
     const char* model = strcmp(argv[5], "-") == 0 ? NULL : argv[5];
-    if (n < 1 || blocks < 1 || block < 1 || warmup < 0) return 2;
+    int audible = argc == 8 ? atoi(argv[7]) : n;
+    if (n < 1 || blocks < 1 || block < 1 || warmup < 0 || audible < 0 || audible > n) return 2;
 
     float* mono = malloc(sizeof(float) * (size_t)block * 4);
     float* out = malloc(sizeof(float) * 2 * (size_t)block);
@@ -71,6 +77,7 @@ int main(int argc, char** argv) {
             return 5;
         }
         smw_source_set_distance_model(r, src[i], SMW_DISTANCE_INVERSE_CLAMPED, 1.0f, 1000.0f, 1.0f);
+        if ((long)i * audible % n >= audible) smw_source_set_gain(r, src[i], 1e-5f);
     }
     const float quat[4] = {0.0f, 0.0f, 0.0f, 1.0f};
     const double w = 2.0 * M_PI * 0.5 * (double)block / 48000.0;  /* 0.5 rev/s */
@@ -86,11 +93,12 @@ int main(int argc, char** argv) {
             rc = smw_source_write(r, src[i], mono + off, block);
             if (rc != SMW_SUCCESS) { fprintf(stderr, "write: %s\n", smw_result_string(rc)); return 6; }
         }
+        double tr = now();
         rc = smw_render(r, out, block);
         if (rc != SMW_SUCCESS) { fprintf(stderr, "render: %s\n", smw_result_string(rc)); return 7; }
         double t1 = now();
         if (k == 0) printf("create_s %.6f\n", t1 - t_create);
-        if (k >= warmup) printf("block %.9f\n", t1 - t0);
+        if (k >= warmup) printf("block %.9f\nrender %.9f\n", t1 - t0, t1 - tr);
     }
     double peak = 0.0;
     for (int i = 0; i < 2 * block; i++) peak = fmax(peak, fabs((double)out[i]));

@@ -67,6 +67,8 @@ from .layout import (
     P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_SEND, P_REVERB_SEND, H_REVERB,
     H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
+    ST_SILENT, ST_VOICE, STATUS_VIRTUAL, VIRTUAL_HYSTERESIS, VIRTUAL_THRESHOLD, VOICE_AUDIBLE,
+    VOICE_SILENT, VOICE_TAIL,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
 from . import reverb
@@ -79,6 +81,11 @@ STATE_STOP = 3  # the shim asks the kernel to clear the slot and go inactive
 STATE_RECYCLE = 4
 MIN_DELAY = float(SINC_LOOKAHEAD)
 MAX_SAMPLE = 1.0e6
+# what _voice tells the warp to do with this block
+RENDER = 0     # audible: warp as usual
+FADE_OUT = 1   # just turned inaudible: warp to zero gain across the block, then go virtual
+RESUME = 2     # audible again: start like a fresh source, faded in across the block
+VIRTUAL = 3    # inaudible: no warp
 
 
 @njit(cache=True)
@@ -274,6 +281,58 @@ def _unit_targets(f64, f32, i64, s, nbins, restart, t_now):
     _set_target(f64, f32, i64, s, nbins, g, restart, t_now)
 
 
+@njit(cache=True, boundscheck=False)
+def _silence_lane(f32, i64, s, start, count):
+    """Zero staging samples [start, start + count) of source ``s``'s lane, both ears."""
+    b = _stage_base(i64, s)
+    r = b + i64[H_STAGE_LEN] * LANES
+    for j in range(start * LANES, (start + count) * LANES, LANES):
+        f32[b + j] = 0.0
+        f32[r + j] = 0.0
+
+
+@njit(cache=True)
+def _voice(f64, f32, i64, s, level, restart, fill, frames, use_ibc):
+    """Source ``s``'s virtual-voice state for this block, from its ``level`` (gain x
+    distance gain x cone x loudest transmission band; ``layout.VIRTUAL_THRESHOLD``, with
+    VIRTUAL_HYSTERESIS to come back). Returns what the warp does: RENDER, FADE_OUT,
+    RESUME or VIRTUAL.
+
+    A virtual source's lane must hold silence wherever a hop can read it. After its
+    fade-out block it stages zeros (VOICE_TAIL) until the whole staging has passed,
+    then its lane is cleared once and it leaves the transforms (VOICE_SILENT: a batch
+    of LANES slots with no other audible source is skipped). A source that comes back
+    from VOICE_SILENT restarts (the corrector's gains set at once: nothing of it is in
+    the window to crossfade from); from VOICE_TAIL its gains ramp as a moving source's."""
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    voice = f64[st + ST_VOICE]
+    if voice == VOICE_AUDIBLE:
+        if level >= VIRTUAL_THRESHOLD:
+            return RENDER
+        if not restart:
+            f64[st + ST_VOICE] = VOICE_TAIL
+            f64[st + ST_SILENT] = 0.0
+            return FADE_OUT
+        voice = VOICE_TAIL  # starts inaudible: nothing to fade
+        f64[st + ST_SILENT] = i64[H_STAGE_LEN]
+    elif level >= VIRTUAL_THRESHOLD * VIRTUAL_HYSTERESIS:
+        f64[st + ST_VOICE] = VOICE_AUDIBLE
+        f64[st + ST_EVALUATED] = 0.0  # a corrector target now, whatever the budgets
+        f64[st + ST_UNIT_GAINS] = 0.0
+        return RESUME
+    if voice == VOICE_TAIL:
+        if use_ibc:
+            _silence_lane(f32, i64, s, fill, frames)
+            f64[st + ST_SILENT] += frames
+            if f64[st + ST_SILENT] >= i64[H_STAGE_LEN]:  # every staged sample of it is zero
+                _silence_lane(f32, i64, s, 0, i64[H_STAGE_LEN])  # (and those beyond the fill)
+                voice = VOICE_SILENT
+        else:  # its fade-out is in the shared staging already
+            voice = VOICE_SILENT
+        f64[st + ST_VOICE] = voice
+    return VIRTUAL
+
+
 @njit(cache=True, fastmath=True)
 def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     """Step 1 for one source: warp into staging, refresh IBC targets. Returns False if idle."""
@@ -332,7 +391,6 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     if written < end:
         i64[cnt] = end
         i64[ctl + CTL_STATUS] |= STATUS_UNDERRUN
-    i64[ctl + CTL_STATUS] |= STATUS_PLAYING
 
     sr = float(i64[H_SAMPLE_RATE])
     c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
@@ -400,6 +458,18 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     tone_m = f64[par + P_TRANSMISSION + 1]
     tone_h = f64[par + P_TRANSMISSION + 2] * (1.0 + cone * (f64[par + P_CONE_OUTER_HF] - 1.0))
     tone_air = f64[par + P_AIR_ABSORPTION] * dist
+    voice = _voice(f64, f32, i64, s, g * max(tone_l, tone_m, tone_h), restart, fill, frames, use_ibc)
+    if voice == VIRTUAL:  # the delay line and the motion above are current: nothing else to do
+        i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
+        if restart:
+            i64[ctl + CTL_STATE] = STATE_PLAYING
+        return True
+    i64[ctl + CTL_STATUS] |= STATUS_PLAYING
+    if voice == FADE_OUT:
+        g = 0.0
+    resume = voice == RESUME
+    if resume and f64[st + ST_SILENT] >= i64[H_STAGE_LEN]:
+        restart = True  # its lane is silent: the corrector's gains are set at once
     if not use_ibc:  # no per-source spectrum: the tone's broadband part only
         g *= tone_m
     retone = use_ibc and tone_changed(f64[st + ST_TONE: st + ST_TONE + 4], tone_l, tone_m, tone_h, tone_air,
@@ -417,11 +487,11 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     dr = min(max(dr * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
     gl = g * nl
     gr = g * nr
-    if fresh:  # the first playing block starts at its targets: no ramp from silence
-        f64[st + ST_DELAY_L] = dl
+    if fresh or resume:  # the first playing block starts at its targets: no ramp from silence
+        f64[st + ST_DELAY_L] = dl  # (a virtual voice coming back: at its delay, faded in)
         f64[st + ST_DELAY_R] = dr
-        f64[st + ST_GAIN_L] = gl
-        f64[st + ST_GAIN_R] = gr
+        f64[st + ST_GAIN_L] = gl if fresh else 0.0
+        f64[st + ST_GAIN_R] = gr if fresh else 0.0
     sinc = f32[i64[H_SINC]: i64[H_SINC] + (SINC_PHASES + 1) * SINC_TAPS]
     tdw_idx = i64[i64[H_TDW_IDX]: i64[H_TDW_IDX] + 2 * frames]
     tmp = i64[H_TDW_OUT]
@@ -570,6 +640,8 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
             ctl = ctl0 + s * CTL_STRIDE
             if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:
                 continue
+            if f64[i64[H_SRC_STATE] + s * STATE_STRIDE + ST_VOICE] == VOICE_SILENT:
+                continue
             playing = True
             cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
             if i64[cnt + 1] != 0:
@@ -709,10 +781,10 @@ def _emit(f32, i64, re, im, fade_out, add):
 
 
 @njit(cache=True, boundscheck=False)
-def _slide_stages(f32, i64, consumed, remaining):
+def _slide_stages(f64, f32, i64, consumed, remaining):
     """Drop ``consumed`` samples from the front of the staging (once per render, however
     many hops ran), keeping ``remaining`` samples: each batch of lanes that has a playing
-    source, or the shared stereo staging."""
+    source that is not a silent virtual voice, or the shared stereo staging."""
     sl = i64[H_STAGE_LEN]
     stage0 = i64[H_STAGE]
     if i64[H_IBC_ENABLED] == 0:
@@ -726,7 +798,8 @@ def _slide_stages(f32, i64, consumed, remaining):
     for bt in range(i64[H_BATCHES]):
         playing = False
         for s in range(bt * LANES, min(nsrc, (bt + 1) * LANES)):
-            playing |= i64[ctl0 + s * CTL_STRIDE + CTL_STATE] == STATE_PLAYING
+            playing |= (i64[ctl0 + s * CTL_STRIDE + CTL_STATE] == STATE_PLAYING
+                        and f64[i64[H_SRC_STATE] + s * STATE_STRIDE + ST_VOICE] != VOICE_SILENT)
         if not playing:
             continue
         for e in range(2):
@@ -821,7 +894,7 @@ def _render(f64, f32, i64, out, frames):
         _hop(f64, f32, i64, nbins, off, t0)
         off += hop
     if off > 0:
-        _slide_stages(f32, i64, off, fill - off)
+        _slide_stages(f64, f32, i64, off, fill - off)
         fill -= off
         i64[g + G_STAGE_FILL] = fill
     flen = i64[H_FIFO_LEN]
