@@ -86,6 +86,8 @@ H_REVERB = 76      # float64: the reverb's state (reverb.py R_*)
 H_REVERB_LINES = 77  # float32: its delay lines
 H_REVERB_PRE = 78  # float32: its pre-delay ring
 H_REVERB_IN = 79   # float32 (max_block): this block's reverb input (the sources' sends)
+H_LANE_OF = 85     # int64 (max_sources): each slot's lane of the staging and gains + 1 (0: none)
+H_LANE_SLOT = 86   # int64 (batches x LANES): each lane's slot + 1 (0: free, its staging all zeros)
 
 # per-slot strides
 LISTENER_LEN = 16  # px py pz qx qy qz qw - vx vy vz velocity_set, reverb settings (4)
