@@ -453,27 +453,8 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     ax1 = extrapolate(f64, tr, t1, sr, 0) - f64[lt + LT_AT_END]
     ay1 = extrapolate(f64, tr, t1, sr, 1) - f64[lt + LT_AT_END + 1]
     az1 = extrapolate(f64, tr, t1, sr, 2) - f64[lt + LT_AT_END + 2]
-    rel = rotate_inverse(f64[lis + 3: lis + 7], (ax1, ay1, az1))
-    doppler = (flags & FLAG_DOPPLER) != 0
-    bypass = (flags & FLAG_BYPASS) != 0
-    dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
-    if doppler:  # the propagation delay is integrated (motion.py); the ears add their part
-        vx, vy, vz = clamp_speed(f64[tr], f64[tr + 1], f64[tr + 2], c)
-        tau0 = retarded_delay(ax0, ay0, az0, vx, vy, vz, c) * sr
-        tau1 = retarded_delay(ax1, ay1, az1, vx, vy, vz, c) * sr
-        if fresh:
-            prop, offset = tau1, 0.0
-        else:
-            prop, offset = propagation_step(f64[st + ST_PROP], f64[st + ST_OFFSET],
-                                            tau0, tau1, frames, sr, teleport)
-        f64[st + ST_PROP] = prop
-        f64[st + ST_OFFSET] = offset
-        if teleport and not explicit:  # the jump says nothing about the source's speed
-            f64[tr] = 0.0
-            f64[tr + 1] = 0.0
-            f64[tr + 2] = 0.0
-        dl += prop / sr - dist / c
-        dr += prop / sr - dist / c
+    # the level first, from the distance and the cone: an inaudible source stops here
+    dist = math.sqrt(ax1 * ax1 + ay1 * ay1 + az1 * az1)
     g = f64[par + P_GAIN] * distance_gain(i64[ctl + CTL_DISTANCE_MODEL], dist, f64[par + P_MIN_DISTANCE],
                                           f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
     # directivity: the angle between the source's forward axis and the way to the listener
@@ -486,7 +467,12 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     tone_h = f64[par + P_TRANSMISSION + 2] * (1.0 + cone * (f64[par + P_CONE_OUTER_HF] - 1.0))
     tone_air = f64[par + P_AIR_ABSORPTION] * dist
     voice = _voice(f64, f32, i64, s, g * max(tone_l, tone_m, tone_h), restart, fill, frames, use_ibc)
-    if voice == VIRTUAL:  # the delay line and the motion above are current: nothing else to do
+    doppler = (flags & FLAG_DOPPLER) != 0
+    if voice == VIRTUAL:  # its delay line and its track are current: nothing else to do
+        if doppler and teleport and not explicit:  # (as below)
+            f64[tr] = 0.0
+            f64[tr + 1] = 0.0
+            f64[tr + 2] = 0.0
         i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
@@ -509,6 +495,26 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         stride = 1
     dst_l += fill * stride
     dst_r += fill * stride
+    rel = rotate_inverse(f64[lis + 3: lis + 7], (ax1, ay1, az1))
+    bypass = (flags & FLAG_BYPASS) != 0
+    dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
+    if doppler:  # the propagation delay is integrated (motion.py); the ears add their part
+        vx, vy, vz = clamp_speed(f64[tr], f64[tr + 1], f64[tr + 2], c)
+        tau0 = retarded_delay(ax0, ay0, az0, vx, vy, vz, c) * sr
+        tau1 = retarded_delay(ax1, ay1, az1, vx, vy, vz, c) * sr
+        if fresh or resume:  # (a virtual voice's delay was not integrated: it starts afresh)
+            prop, offset = tau1, 0.0
+        else:
+            prop, offset = propagation_step(f64[st + ST_PROP], f64[st + ST_OFFSET],
+                                            tau0, tau1, frames, sr, teleport)
+        f64[st + ST_PROP] = prop
+        f64[st + ST_OFFSET] = offset
+        if teleport and not explicit:  # the jump says nothing about the source's speed
+            f64[tr] = 0.0
+            f64[tr + 1] = 0.0
+            f64[tr + 2] = 0.0
+        dl += prop / sr - dist / c
+        dr += prop / sr - dist / c
     if not use_ibc:  # no per-source spectrum: the tone's broadband part only
         g *= tone_m
     retone = use_ibc and tone_changed(f64[st + ST_TONE: st + ST_TONE + 4], tone_l, tone_m, tone_h, tone_air,
