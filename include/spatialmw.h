@@ -395,8 +395,9 @@ enum {
 /** Virtual voices. A playing source whose level -- gain x distance attenuation x the
  *  cone's outer gain where the listener is outside the cone x its loudest transmission
  *  band -- is below SMW_VIRTUAL_THRESHOLD (-70 dB re full scale; 0 beyond max_distance
- *  with SMW_DISTANCE_LINEAR) fades out over one block, then costs almost nothing: no
- *  warp, no transform (a batch of 8 slots with no audible source is skipped whole). Its
+ *  with SMW_DISTANCE_LINEAR) fades out over one block, then costs little: no warp, no
+ *  transform (it gives back its lane of the transforms, which are packed 8 to a batch for
+ *  the sources being rendered). What it still costs is its write and its pose. Its
  *  delay line keeps receiving smw_source_write's samples and its motion stays tracked,
  *  so when its level rises SMW_VIRTUAL_HYSTERESIS_DB above the threshold it comes back
  *  like a new source at the current pose and delay, faded in over one block. A virtual

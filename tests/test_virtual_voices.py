@@ -73,6 +73,44 @@ def test_returning_source_plays_the_samples_of_one_audible_throughout(corrector)
     assert np.abs(out[after] - ref[after]).max() <= 1e-6 * peak
 
 
+def test_other_sources_and_a_new_one_are_unaffected_and_the_voice_returns_in_another_lane():
+    """Twelve tones, one of which goes virtual; while it is, a new source starts (and takes
+    the freed lane of the staging); the returning voice gets another lane. The mix equals
+    the same scene with the voice audible throughout, except during its absence."""
+    from spatialmw.engine import Engine
+    blocks = 30
+    t = np.arange(blocks * BLOCK) / SR
+    tones = [(0.05 * np.sin(2 * np.pi * (150 + 37 * i) * t)).astype(np.float32) for i in range(13)]
+    runs = []
+    for toggle in (False, True):
+        eng = Engine(SR, 16, BLOCK)
+        srcs = []
+        for i in range(12):
+            srcs.append(eng.add_source(distance_model="none"))
+            eng.set_source_pose(srcs[-1], (2.0 * np.cos(i), 2.0 * np.sin(i), 0.0))
+        out = []
+        for k in range(blocks):
+            if k == 12:
+                srcs.append(eng.add_source(distance_model="none"))
+                eng.set_source_pose(srcs[-1], (0.0, -3.0, 0.5))
+            if toggle and k == OFF:
+                eng.set_source_params(srcs[3], gain=1e-5)
+            if toggle and k == ON:
+                eng.set_source_params(srcs[3], gain=1.0)
+            for i, h in enumerate(srcs):
+                eng.write(h, tones[i][k * BLOCK:(k + 1) * BLOCK])
+            out.append(eng.render(BLOCK).reshape(-1, 2).copy())
+        runs.append(np.concatenate(out))
+    ref, out = runs
+    peak = np.abs(ref).max()
+    assert np.abs(out[:OFF * BLOCK] - ref[:OFF * BLOCK]).max() <= 1e-6 * peak
+    after = slice((ON + 3) * BLOCK, None)
+    assert np.abs(out[after] - ref[after]).max() <= 1e-6 * peak
+    # while it is away, the difference is that one voice alone: about its level, not more
+    away = slice((OFF + 3) * BLOCK, ON * BLOCK)
+    assert 0.01 < np.abs(out[away] - ref[away]).max() < 0.2
+
+
 def _max_step(y):
     return np.abs(np.diff(y, axis=0)).max()
 
