@@ -443,13 +443,10 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         f64[tr], f64[tr + 1], f64[tr + 2] = f64[par + P_VEL], f64[par + P_VEL + 1], f64[par + P_VEL + 2]
     teleport |= f64[par + P_TELEPORTS] != f64[st + ST_TELEPORTS_SEEN]
     f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
-    # positions relative to the listener at the block's start and end, extrapolated (a pose
-    # is where the body is when the block it arrives in ends: observation clock + frames)
-    t0 = float(clock - frames)
+    # positions relative to the listener at the block's end (and, for Doppler, its start),
+    # extrapolated (a pose is where the body is when the block it arrives in ends:
+    # observation clock + frames)
     t1 = float(clock)
-    ax0 = extrapolate(f64, tr, t0, sr, 0) - f64[lt + LT_AT_START]
-    ay0 = extrapolate(f64, tr, t0, sr, 1) - f64[lt + LT_AT_START + 1]
-    az0 = extrapolate(f64, tr, t0, sr, 2) - f64[lt + LT_AT_START + 2]
     ax1 = extrapolate(f64, tr, t1, sr, 0) - f64[lt + LT_AT_END]
     ay1 = extrapolate(f64, tr, t1, sr, 1) - f64[lt + LT_AT_END + 1]
     az1 = extrapolate(f64, tr, t1, sr, 2) - f64[lt + LT_AT_END + 2]
@@ -458,9 +455,11 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     g = f64[par + P_GAIN] * distance_gain(i64[ctl + CTL_DISTANCE_MODEL], dist, f64[par + P_MIN_DISTANCE],
                                           f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
     # directivity: the angle between the source's forward axis and the way to the listener
-    to_lis = rotate_inverse(f64[pose + 3: pose + 7], (-ax1, -ay1, -az1))
-    cone = cone_weight(to_lis[0] / dist if dist > 1e-9 else 1.0, f64[par + P_CONE_INNER],
-                       f64[par + P_CONE_OUTER])
+    cone = 0.0
+    if f64[par + P_CONE_INNER] < 360.0 or f64[par + P_CONE_OUTER] < 360.0:  # (else omnidirectional)
+        to_lis = rotate_inverse(f64[pose + 3: pose + 7], (-ax1, -ay1, -az1))
+        cone = cone_weight(to_lis[0] / dist if dist > 1e-9 else 1.0, f64[par + P_CONE_INNER],
+                           f64[par + P_CONE_OUTER])
     g *= 1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)
     tone_l = f64[par + P_TRANSMISSION]
     tone_m = f64[par + P_TRANSMISSION + 1]
@@ -499,6 +498,10 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     bypass = (flags & FLAG_BYPASS) != 0
     dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
     if doppler:  # the propagation delay is integrated (motion.py); the ears add their part
+        t0 = float(clock - frames)
+        ax0 = extrapolate(f64, tr, t0, sr, 0) - f64[lt + LT_AT_START]
+        ay0 = extrapolate(f64, tr, t0, sr, 1) - f64[lt + LT_AT_START + 1]
+        az0 = extrapolate(f64, tr, t0, sr, 2) - f64[lt + LT_AT_START + 2]
         vx, vy, vz = clamp_speed(f64[tr], f64[tr + 1], f64[tr + 2], c)
         tau0 = retarded_delay(ax0, ay0, az0, vx, vy, vz, c) * sr
         tau1 = retarded_delay(ax1, ay1, az1, vx, vy, vz, c) * sr
