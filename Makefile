@@ -42,6 +42,10 @@ sdk: setup
 build/c_host: examples/c_host/game_loop.c $(LIB)
 	$(CC) $(CFLAGS_HOST) -o $@ $< $$($(PKG) --cflags --libs spatialmw) -Wl,-rpath,'$$ORIGIN/lib' -lpthread -lm
 
+# 1,000 emitters, most far or quiet: virtual voices (./build/rain out/rain.wav)
+build/rain: examples/c_host/rain.c $(LIB)
+	$(CC) $(CFLAGS_HOST) -o $@ $< $$($(PKG) --cflags --libs spatialmw) -Wl,-rpath,'$$ORIGIN/lib' -lm
+
 demo: setup build/c_host
 	@mkdir -p out
 	$(PY) -m spatialmw info

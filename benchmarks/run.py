@@ -25,6 +25,9 @@ the listener at 2 m (0.5 rev/s) with a pose update every block:
   API runs and OpenAL Soft alternate in ROUNDS rounds over every N, and each point pools its
   rounds, so a drift in the machine's speed affects both sides of a ratio. Everything
   runs pinned to one core (the child processes inherit the affinity).
+* virtual voices: 1,000 and 4,096 sources of which 50 and 256 are audible, and 1,024 all
+  audible, through the C API (``smw_bench``'s AUDIBLE argument), against OpenAL Soft with as
+  many sources, all playing; block time as % of the block period (mean, p99).
 * the project's reference HRIR-interpolation renderer and ffmpeg's ``sofalizer``: both
   are offline renderers, timed per source-second and scaled to a 512-frame block
   (block time = N x per-source cost; no mixing cost is added).
@@ -188,20 +191,28 @@ def _c_env(extra=None):
 ALL_FEATURES = 15   # smw_bench's mask: cone 1, transmission 2, air absorption 4, reverb send + bus 8
 
 
-def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600, features=0, hop=256):
+def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600, features=0, hop=256,
+                audible=None):
+    """(block times, creation seconds, smw_render times) of one smw_bench run: ``features``
+    (ALL_FEATURES' bits) set on every source, the renderer's ``hop``; ``audible`` of the ``n``
+    sources play, the others are virtual voices (default: all audible)."""
     args = [str(exe), str(n), str(blocks), str(BLOCK), str(int(corrector)), model or "-", str(warmup),
             str(int(features)), str(hop)]
+    if audible is not None:
+        args.append(str(audible))
     proc = subprocess.run(args, capture_output=True, text=True, env=_c_env(env), timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"smw_bench exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
-    times, create_s = [], None
+    times, create_s, render = [], None, []
     for line in proc.stdout.splitlines():
         key, _, val = line.partition(" ")
         if key == "block":
             times.append(float(val))
+        elif key == "render":
+            render.append(float(val))
         elif key == "create_s":
             create_s = float(val)
-    return np.array(times), create_s
+    return np.array(times), create_s, np.array(render)
 
 
 # ------------------------------------------------------------- kernels via ctypes
@@ -266,6 +277,73 @@ def _engine_block_times(n, blocks, ibc, model, warmup=10):
         if k >= warmup:
             times[k - warmup] = time.perf_counter() - t0
     return times
+
+
+# -------------------------------------------------------------------- virtual voices
+
+# (label, sources, audible): the audible ones are spread evenly over the slots, as a game's
+# would be; the others play at -100 dB, below the virtual-voice threshold, with poses and
+# writes every block. Rows are compared with the first one when they have as many audible.
+VIRTUAL_ROWS = (("50 real", 50, 50),
+                ("1,000: 50 audible + 950 virtual", 1000, 50),
+                ("4,096: 256 audible + 3,840 virtual", 4096, 256),
+                ("1,024 all audible (before LOD)", 1024, 1024))
+VIRTUAL_ROWS_QUICK = (("8 real", 8, 8), ("64: 8 audible + 56 virtual", 64, 8))
+OPENAL_MAX_MEASURED = 1024  # OpenAL Soft is timed up to this many sources (4,096: minutes per round)
+
+
+def _pct(t):
+    """Mean and p99 of block times ``t`` (s) as % of the block period."""
+    return {"mean_pct": float(np.mean(t)) / BLOCK_S * 100, "p99_pct": float(np.percentile(t, 99)) / BLOCK_S * 100}
+
+
+def _virtual_voices(exe, model, blocks, quick, log):
+    """Block time with many sources of which few are audible (the C API, Lite-INN), and
+    OpenAL Soft with the same number of sources (all playing: it has no virtual voices),
+    alternating in ROUNDS rounds."""
+    rows = VIRTUAL_ROWS_QUICK if quick else VIRTUAL_ROWS
+    al, al_note = None, None
+    al_max = min(OPENAL_MAX_MEASURED, max(n for _, n, _ in rows))
+    try:
+        from spatialmw.peers.openal import OpenALLoopback
+        al = OpenALLoopback(SR, hrtf=True, max_sources=al_max).__enter__()
+    except Exception as exc:
+        al_note = f"OpenAL Soft not measured: {exc}"
+    smw = {label: ([], []) for label, _, _ in rows}
+    peer = {label: [] for label, _, _ in rows}
+    try:
+        for r in range(ROUNDS):
+            for label, n, audible in rows:
+                b = max(10, _blocks_for(n, blocks) // ROUNDS)
+                t, _, rt = _run_c_host(exe, n, b, True, model, audible=audible)
+                smw[label][0].append(t)
+                smw[label][1].append(rt)
+                if al is not None and n <= al_max:
+                    peer[label].append(al.render_block_timing(n, b + 10, block=BLOCK, moving=True)[10:])
+            log(f"virtual voices round {r + 1}/{ROUNDS}")
+    finally:
+        if al is not None:
+            al.__exit__(None, None, None)
+    out = {"rows": [], "note": (
+        "C API, Lite-INN, every source circling at 2 m with a pose and a write every block; the "
+        "audible sources are spread evenly over the slots, the others at gain 1e-5 (virtual). "
+        "'block' = poses + writes + smw_render, 'render' = smw_render alone. OpenAL Soft 1.19.1 "
+        "renders the same number of sources, all playing (no virtual voices), timed as in the "
+        f"main table (poses + render; buffers queued up front); measured up to {al_max} sources.")}
+    if al_note:
+        out["note"] += " " + al_note
+    for label, n, audible in rows:
+        t = np.concatenate(smw[label][0])
+        row = {"label": label, "n_sources": n, "audible": audible, "blocks": int(t.size),
+               "block": _pct(t), "render": _pct(np.concatenate(smw[label][1]))}
+        if peer[label]:
+            row["openal_soft"] = _pct(np.concatenate(peer[label]))
+        out["rows"].append(row)
+    real = out["rows"][0]
+    for row in out["rows"][1:]:
+        if row["audible"] == real["audible"]:
+            row["vs_real"] = {k: row[k]["mean_pct"] / real[k]["mean_pct"] for k in ("block", "render")}
+    return out
 
 
 # ---------------------------------------------------------------------------- peers
@@ -350,7 +428,7 @@ def _startup(exe, model, cold: bool):
         for label, e in order:
             entry = {}
             if exe is not None:
-                _, create_s = _run_c_host(exe, 1, 1, 1, model, warmup=0, env=e)
+                _, create_s, _ = _run_c_host(exe, 1, 1, 1, model, warmup=0, env=e)
                 entry["c_api_s"] = create_s
             code = ("import time; t0 = time.perf_counter()\n"
                     "import numpy as np\nfrom spatialmw.engine import Engine\n"
@@ -496,6 +574,18 @@ def _markdown(result):
                   "| ratio | " + " | ".join(f"N={n}" for n in sizes) + " |", "|---|" + "---|" * len(sizes)]
         for k, v in result["ratios_by_n"].items():
             lines.append(f"| {k} | " + " | ".join(_fmt(v.get(str(n)), 2) for n in sizes) + " |")
+    vv = result.get("virtual_voices")
+    if vv:
+        lines += ["", "Virtual voices: block time as % of the 10.67 ms block period, mean / p99. " + vv["note"], "",
+                  "| sources | block (C API) | render alone | OpenAL Soft, all playing | block vs real |",
+                  "|---|---|---|---|---|"]
+        def pct(v):
+            return "–" if v is None else f"{v['mean_pct']:.1f} / {v['p99_pct']:.1f}"
+        for row in vv["rows"]:
+            vs = row.get("vs_real")
+            ratio = f"{vs['block']:.2f}x (render {vs['render']:.2f}x)" if vs else "–"
+            lines.append(f"| {row['label']} | {pct(row['block'])} | {pct(row['render'])} | "
+                         f"{pct(row.get('openal_soft'))} | {ratio} |")
     if result.get("startup"):
         lines += ["", "Start-up, renderer creation to the end of the first block (s):", "",
                   "| cache | C API (smw_renderer_create) | Python Engine (incl. imports) |",
@@ -665,6 +755,10 @@ def _measure(args, sizes, blocks, result, notes, log):
             result["ratios_n64_rounds"] = {
                 f"{k} / openal_soft": [float(np.median(a) / np.median(b)) for a, b in
                                        zip(times[k][64], times["openal_soft"][64])] for k in live if times[k][64]}
+        if exe is not None:
+            result["virtual_voices"] = _virtual_voices(exe, model, blocks, args.quick, log)
+        else:
+            notes.append("virtual voices not measured: they need the C library")
         result["cost"] = _cost(model)
         if not args.quick:
             try:

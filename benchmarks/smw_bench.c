@@ -1,17 +1,21 @@
 /*
  * smw_bench -- times spatialmw's C API hot path the way a game drives it.
  *
- *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP]]
+ *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE]]]
  *
  * FEATURES is a bit mask of per-source features set on every source, as a game scene
  * would: 1 a directivity cone, 2 transmission through a wall, 4 air absorption, 8 a reverb
  * send with the reverb bus on; 15 is all of them (default 0: the renderer's defaults).
  * HOP is the renderer's hop_frames (256, 128 or 64; default 256).
+ * AUDIBLE (default N): that many of the N sources, spread evenly over the slots, play at
+ * gain 1; the others at gain 1e-5 (-100 dB, below SMW_VIRTUAL_THRESHOLD): virtual voices
+ * whose poses and writes still arrive every block.
  *
  * Per block (timed): one smw_source_set_pose per source (every source circles the
  * listener at 2 m, 0.5 rev/s, as OpenAL's benchmark does), one smw_source_write per
  * source, one smw_render. Prints "create_s <seconds from smw_renderer_create to the end
- * of the first rendered block>", then one "block <seconds>" line per timed block.
+ * of the first rendered block>", then one "block <seconds>" line per timed block and one
+ * "render <seconds>" line with its smw_render call alone.
  * The game-thread pose calls are included in the timed region, as they are for OpenAL
  * (alSource3f per source).
  */
@@ -35,15 +39,16 @@ static double now(void) {
 }
 
 int main(int argc, char** argv) {
-    if (argc < 7 || argc > 9) {
-        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP]]\n", argv[0]);
+    if (argc < 7 || argc > 10) {
+        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE]]]\n", argv[0]);
         return 2;
     }
     int features = argc > 7 ? atoi(argv[7]) : 0, hop = argc > 8 ? atoi(argv[8]) : 256;
     int n = atoi(argv[1]), blocks = atoi(argv[2]), block = atoi(argv[3]);
     int corrector = atoi(argv[4]), warmup = atoi(argv[6]);
     const char* model = strcmp(argv[5], "-") == 0 ? NULL : argv[5];
-    if (n < 1 || blocks < 1 || block < 1 || warmup < 0) return 2;
+    int audible = argc > 9 ? atoi(argv[9]) : n;
+    if (n < 1 || blocks < 1 || block < 1 || warmup < 0 || audible < 0 || audible > n) return 2;
 
     float* mono = malloc(sizeof(float) * (size_t)block * 4);
     float* out = malloc(sizeof(float) * 2 * (size_t)block);
@@ -85,6 +90,7 @@ int main(int argc, char** argv) {
             fprintf(stderr, "feature setter failed: %s\n", smw_last_error(r));
             return 5;
         }
+        if ((long)i * audible % n >= audible) smw_source_set_gain(r, src[i], 1e-5f);
     }
     if (features & 8) {
         smw_reverb_settings rv = smw_reverb_settings_default();   /* wet gain 1: the bus is on */
@@ -107,11 +113,12 @@ int main(int argc, char** argv) {
             rc = smw_source_write(r, src[i], mono + off, block);
             if (rc != SMW_SUCCESS) { fprintf(stderr, "write: %s\n", smw_result_string(rc)); return 6; }
         }
+        double tr = now();
         rc = smw_render(r, out, block);
         if (rc != SMW_SUCCESS) { fprintf(stderr, "render: %s\n", smw_result_string(rc)); return 7; }
         double t1 = now();
         if (k == 0) printf("create_s %.6f\n", t1 - t_create);
-        if (k >= warmup) printf("block %.9f\n", t1 - t0);
+        if (k >= warmup) printf("block %.9f\nrender %.9f\n", t1 - t0, t1 - tr);
     }
     double peak = 0.0;
     for (int i = 0; i < 2 * block; i++) peak = fmax(peak, fabs((double)out[i]));

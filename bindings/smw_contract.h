@@ -107,6 +107,8 @@ enum {
     H_REVERB_LINES = 77,
     H_REVERB_PRE = 78,
     H_REVERB_IN = 79,
+    H_LANE_OF = 85,
+    H_LANE_SLOT = 86,
     H_NEARFIELD = 91,
     H_SPREAD = 92,
     H_SPREAD_LEN = 93,

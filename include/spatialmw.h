@@ -396,8 +396,23 @@ enum {
     SMW_SOURCE_STATUS_NONFINITE_MUTED = 1, /**< a write held NaN/Inf or |x| > 1e6 and was muted */
     SMW_SOURCE_STATUS_UNDERRUN = 2,        /**< a playing block had fewer frames written than it rendered (silence played) */
     SMW_SOURCE_STATUS_PAUSED = 4,          /**< a block was rendered while the source (or the renderer) was paused */
-    SMW_SOURCE_STATUS_PLAYING = 8          /**< a block of the source was rendered, not paused */
+    SMW_SOURCE_STATUS_PLAYING = 8,         /**< a block of the source was rendered, not paused */
+    SMW_SOURCE_STATUS_VIRTUAL = 16         /**< a block of the source was inaudible: a virtual voice (below) */
 };
+
+/** Virtual voices. A playing source whose level -- gain x distance attenuation x the
+ *  cone's outer gain where the listener is outside the cone x its loudest transmission
+ *  band -- is below SMW_VIRTUAL_THRESHOLD (-70 dB re full scale; 0 beyond max_distance
+ *  with SMW_DISTANCE_LINEAR) fades out over one block, then costs little: no warp, no
+ *  transform (it gives back its lane of the transforms, which are packed 8 to a batch for
+ *  the sources being rendered). What it still costs is its write and its pose. Its
+ *  delay line keeps receiving smw_source_write's samples and its motion stays tracked,
+ *  so when its level rises SMW_VIRTUAL_HYSTERESIS_DB above the threshold it comes back
+ *  like a new source at the current pose and delay, faded in over one block. A virtual
+ *  source reports SMW_SOURCE_STATUS_VIRTUAL instead of SMW_SOURCE_STATUS_PLAYING.
+ *  Paused sources cost about as little and report SMW_SOURCE_STATUS_PAUSED. */
+#define SMW_VIRTUAL_THRESHOLD 3.1622776e-4f   /* linear, -70 dB */
+#define SMW_VIRTUAL_HYSTERESIS_DB 3.0f
 
 /** The source's status bits since the previous query (game thread), then cleared; a new
  *  source starts with none. The host must write one block per source before each

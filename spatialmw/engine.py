@@ -492,7 +492,10 @@ class Engine:
         SMW_SOURCE_STATUS_*): ``layout.STATUS_NONFINITE`` (a write had NaN/Inf and was
         muted), ``STATUS_UNDERRUN`` (a block had fewer frames written than it rendered),
         ``STATUS_PAUSED`` (a block ran while it or the engine was paused), ``STATUS_PLAYING``
-        (a block of it was rendered)."""
+        (a block of it was rendered), ``STATUS_VIRTUAL`` (a block of it was inaudible: its
+        level, gain x distance gain x cone x loudest transmission band, was below
+        ``layout.VIRTUAL_THRESHOLD``, -70 dB, so it was not rendered; it comes back
+        ``VIRTUAL_HYSTERESIS`` (+3 dB) above, faded in over one block)."""
         ctl = self._ctl(src)
         v = int(self.i64[ctl + L.CTL_STATUS])
         self.i64[ctl + L.CTL_STATUS] = 0

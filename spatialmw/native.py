@@ -136,7 +136,8 @@ class Renderer:
         self._check(self.lib.smw_source_set_paused(self._r, src, int(paused)))
 
     def source_status(self, src: int) -> int:
-        """The SMW_SOURCE_STATUS_* bits (layout.STATUS_*) since the last query; clears them."""
+        """The SMW_SOURCE_STATUS_* bits (layout.STATUS_*, STATUS_VIRTUAL included: see
+        Engine.source_status) since the last query; clears them."""
         flags = self.ffi.new("uint32_t*")
         self._check(self.lib.smw_source_get_status(self._r, src, flags))
         return int(flags[0])

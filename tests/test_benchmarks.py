@@ -28,6 +28,12 @@ def test_quick_benchmark_writes_valid_json(smw_lib, tmp_path):
         for p in pts:
             for field in ("median_ms", "p99_ms", "rtf", "per_source_us"):
                 assert math.isfinite(p[field]) and p[field] > 0
+    vv = data["virtual_voices"]["rows"]  # many sources, few audible: it runs, at any speed
+    assert [(r["n_sources"], r["audible"]) for r in vv] == [(8, 8), (64, 8)]
+    for r in vv:
+        for part in ("block", "render", "openal_soft"):
+            assert 0 < r[part]["mean_pct"] < math.inf and 0 < r[part]["p99_pct"] < math.inf
+    assert math.isfinite(vv[1]["vs_real"]["block"])
     cost = data["cost"]["per_source"]
     assert set(cost) == {"tdw", "stft", "ibc"}
     assert cost["ibc"]["params"] > 0 and cost["ibc"]["macs_per_s"] > 0

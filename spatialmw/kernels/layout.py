@@ -86,6 +86,8 @@ H_REVERB = 76      # float64: the reverb's state (reverb.py R_*)
 H_REVERB_LINES = 77  # float32: its delay lines
 H_REVERB_PRE = 78  # float32: its pre-delay ring
 H_REVERB_IN = 79   # float32 (max_block): this block's reverb input (the sources' sends)
+H_LANE_OF = 85     # int64 (max_sources): each slot's lane of the staging and gains + 1 (0: none)
+H_LANE_SLOT = 86   # int64 (batches x LANES): each lane's slot + 1 (0: free, its staging all zeros)
 H_NEARFIELD = 91   # float64: the rigid-sphere near-field gain table (nearfield.py)
 H_SPREAD = 92      # float32 (max_sources x 2 ears x spread.N_SECTIONS x H_SPREAD_LEN): all-pass histories
 H_SPREAD_LEN = 93  # scalar: each all-pass section's history length (spread.spread_ring_len)
@@ -142,6 +144,8 @@ ST_PAUSE_OFFSET = 24    # frames the source has spent paused: its stream clock (
                         # write and read position) is the renderer's clock minus this
 ST_TONE = 32        # 4 values: low, mid, high band gains and air path (m) of the current target
 ST_SEND = 36        # reverb send gain at the end of the last block
+ST_VOICE = 40       # VOICE_* below: audible, or virtual (render.py _voice)
+ST_SILENT = 41      # frames of silence a virtual source has staged since its fade-out
 ST_SPREAD_K = 37    # the spread's all-pass coefficient at the end of the last block (0: off)
 ST_SPREAD_W = 38    # spread weight (0..1) at the end of the last block
 ST_SPREAD_POS = 39  # samples the spread's all-passes have processed
@@ -176,6 +180,17 @@ STATUS_NONFINITE = 1  # a write held NaN/Inf or |x| > 1e6 and was muted
 STATUS_UNDERRUN = 2   # a playing block had fewer frames queued than it rendered (silence filled in)
 STATUS_PAUSED = 4     # a block was rendered while the source was paused
 STATUS_PLAYING = 8    # a block of the source was rendered (not paused)
+STATUS_VIRTUAL = 16   # a block of the source was inaudible and not rendered (a virtual voice)
+
+# virtual voices: a source whose level (gain x distance gain x cone outer gain x loudest
+# transmission band) falls below VIRTUAL_THRESHOLD fades out over one block, then only its
+# delay line and motion are kept current; it comes back, faded in over one block, once the
+# level is VIRTUAL_HYSTERESIS above the threshold (so a source at the threshold does not flap)
+VIRTUAL_THRESHOLD = 3.1622776601683794e-4   # -70 dB re full scale
+VIRTUAL_HYSTERESIS = 1.4125375446227544     # +3 dB
+VOICE_AUDIBLE = 0
+VOICE_TAIL = 1      # virtual, but its staged fade-out is still inside the transforms' window
+VOICE_SILENT = 2    # virtual, its lane of the staging all zeros: no warp, no transform
 
 # float64 constants region
 C_SPEED_OF_SOUND = 0

@@ -89,7 +89,7 @@ REGIONS = np.array([
     (L.H_LANE_ALPHA, F32), (L.H_TDW_OUT, F32), (L.H_TONE, F32), (L.H_SPREAD, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
     (L.H_TABLE_COUNTS, I64), (L.H_SRC_CTL, I64), (L.H_DIMS, I64), (L.H_BIN_IDX, I64),
     (L.H_BITREV, I64), (L.H_SRC_COUNT, I64), (L.H_GLOBAL, I64), (L.H_TDW_IDX, I64),
-    (L.H_EQ_RINGS, I64),
+    (L.H_EQ_RINGS, I64), (L.H_LANE_OF, I64), (L.H_LANE_SLOT, I64),
 ], dtype=np.int64)
 
 
@@ -183,6 +183,8 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_GTGT] = size[L.H_GCUR]
     size[L.H_GPREV] = size[L.H_GCUR]
     size[L.H_GDELTA] = size[L.H_GCUR]
+    size[L.H_LANE_OF] = s
+    size[L.H_LANE_SLOT] = batches * LANES
     size[L.H_FIFO] = 2 * (mb + 2 * hop)
     size[L.H_SINC] = (SINC_PHASES + 1) * SINC_TAPS
     size[L.H_LANE_WORK] = 2 * N_FFT * LANES

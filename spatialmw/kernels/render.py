@@ -28,10 +28,13 @@ Per block of ``frames``:
      filter changes without hop-rate edges.
   3. copy ``frames`` from the output FIFO (primed with one hop) into the interleaved output.
 
-Staging and gains are lane-major per batch of LANES slots (slot s is lane s % LANES of
-batch s // LANES: :func:`_stage_base`, :func:`_gain_base`), so the transform, the gain
-interpolation and the gain multiply are LANES-wide vector operations with no transposes;
-the warp pays one strided store per sample instead.
+Staging and gains are lane-major per batch of LANES lanes (lane p is lane p % LANES of
+batch p // LANES: :func:`_lane_stage_base`, :func:`_lane_gain_base`), so the transform, the
+gain interpolation and the gain multiply are LANES-wide vector operations with no
+transposes; the warp pays one strided store per sample instead. A source holds a lane only
+while it is rendered (not a silent virtual voice): lanes are handed out lowest first
+(:func:`_take_lane`), so the audible sources of a scene with many virtual ones share few
+batches, and a batch with no playing lane costs no transform.
 """
 import math
 
@@ -68,6 +71,8 @@ from .layout import (
     H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, H_NEARFIELD, H_SPREAD, H_SPREAD_LEN, P_SPREAD,
     ST_SPREAD_W, ST_SPREAD_POS, ST_SPREAD_K, ST_SPREAD_TAIL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
+    H_LANE_OF, H_LANE_SLOT, ST_SILENT, ST_VOICE, STATUS_VIRTUAL, VIRTUAL_HYSTERESIS, VIRTUAL_THRESHOLD, VOICE_AUDIBLE,
+    VOICE_SILENT, VOICE_TAIL,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
 from . import nearfield, reverb, spread
@@ -75,6 +80,11 @@ from .tone import TONE_TABLE_ROWS, AIR_REFERENCE_HZ, apply_tone, set_flat_tone, 
 
 MIN_DELAY = float(SINC_LOOKAHEAD)
 MAX_SAMPLE = 1.0e6
+# what _voice tells the warp to do with this block
+RENDER = 0     # audible: warp as usual
+FADE_OUT = 1   # just turned inaudible: warp to zero gain across the block, then go virtual
+RESUME = 2     # audible again: start like a fresh source, faded in across the block
+VIRTUAL = 3    # inaudible: no warp
 
 
 @njit(cache=True)
@@ -134,27 +144,65 @@ def _write(f64, f32, i64, slot, samples, frames):
 
 
 @njit(cache=True, inline="always")
-def _stage_base(i64, s):
-    """Index of source ``s``'s left-ear staging sample 0 (corrector on: lane-major, sample j
+def _lane_stage_base(i64, p):
+    """Index of lane ``p``'s left-ear staging sample 0 (corrector on: lane-major, sample j
     at + j LANES, the right ear at + stage_len LANES)."""
-    return i64[H_STAGE] + (s // LANES) * 2 * i64[H_STAGE_LEN] * LANES + s % LANES
+    return i64[H_STAGE] + (p // LANES) * 2 * i64[H_STAGE_LEN] * LANES + p % LANES
+
+
+@njit(cache=True, inline="always")
+def _lane_gain_base(i64, region, p, nbins):
+    """Index of lane ``p``'s gain for bin 0, left real part, in ``region`` (H_GCUR or
+    H_GTGT): bin k, part c (left re, left im, right re, right im) at + (4 k + c) LANES."""
+    return i64[region] + (p // LANES) * 4 * nbins * LANES + p % LANES
+
+
+@njit(cache=True, inline="always")
+def _lane(i64, s):
+    """Source ``s``'s lane, or -1 while it has none (corrector on)."""
+    return i64[i64[H_LANE_OF] + s] - 1
+
+
+@njit(cache=True, inline="always")
+def _stage_base(i64, s):
+    """:func:`_lane_stage_base` of source ``s``'s lane (it must have one)."""
+    return _lane_stage_base(i64, _lane(i64, s))
 
 
 @njit(cache=True, inline="always")
 def _gain_base(i64, region, s, nbins):
-    """Index of source ``s``'s gain for bin 0, left real part, in ``region`` (H_GCUR or
-    H_GTGT): bin k, part c (left re, left im, right re, right im) at + (4 k + c) LANES."""
-    return i64[region] + (s // LANES) * 4 * nbins * LANES + s % LANES
+    """:func:`_lane_gain_base` of source ``s``'s lane (it must have one)."""
+    return _lane_gain_base(i64, region, _lane(i64, s), nbins)
+
+
+@njit(cache=True)
+def _take_lane(i64, s):
+    """Give source ``s`` the lowest free lane (all its staging is zeros; its gains are set
+    at once by a restart). There are as many lanes as slots."""
+    slots = i64[H_LANE_SLOT]
+    for p in range(i64[H_BATCHES] * LANES):
+        if i64[slots + p] == 0:
+            i64[slots + p] = s + 1
+            i64[i64[H_LANE_OF] + s] = p + 1
+            return
+
+
+@njit(cache=True)
+def _drop_lane(f32, i64, s):
+    """Silence source ``s``'s lane, if it has one, and free it."""
+    p = _lane(i64, s)
+    if p < 0:
+        return
+    _silence_lane(f32, i64, s, 0, i64[H_STAGE_LEN])
+    i64[i64[H_LANE_SLOT] + p] = 0
+    i64[i64[H_LANE_OF] + s] = 0
 
 
 @njit(cache=True)
 def _clear_slot(f64, f32, i64, s, nbins):
     ring_len = i64[H_RING_LEN]
     f32[i64[H_RING] + s * ring_len: i64[H_RING] + (s + 1) * ring_len] = 0.0
-    if i64[H_IBC_ENABLED] != 0:  # (otherwise the shared staging keeps the others' audio)
-        b = _stage_base(i64, s)
-        for j in range(2 * i64[H_STAGE_LEN]):
-            f32[b + j * LANES] = 0.0
+    if i64[H_IBC_ENABLED] != 0 and _lane(i64, s) >= 0:  # (corrector off: the shared staging keeps the others' audio)
         gc = _gain_base(i64, H_GCUR, s, nbins)
         gt = _gain_base(i64, H_GTGT, s, nbins)
         gp = _gain_base(i64, H_GPREV, s, nbins)
@@ -162,6 +210,7 @@ def _clear_slot(f64, f32, i64, s, nbins):
             f32[gc + j * LANES] = 0.0
             f32[gt + j * LANES] = 0.0
             f32[gp + j * LANES] = 0.0
+        _drop_lane(f32, i64, s)
     f64[i64[H_SRC_STATE] + s * STATE_STRIDE: i64[H_SRC_STATE] + (s + 1) * STATE_STRIDE] = 0.0
     set_flat_tone(f64, i64[H_SRC_STATE] + s * STATE_STRIDE + ST_TONE)
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
@@ -293,6 +342,58 @@ def _unit_targets(f64, f32, i64, s, nbins, restart, t_now):
     _set_target(f64, f32, i64, s, nbins, g, restart, t_now)
 
 
+@njit(cache=True, boundscheck=False)
+def _silence_lane(f32, i64, s, start, count):
+    """Zero staging samples [start, start + count) of source ``s``'s lane, both ears."""
+    b = _stage_base(i64, s)
+    r = b + i64[H_STAGE_LEN] * LANES
+    for j in range(start * LANES, (start + count) * LANES, LANES):
+        f32[b + j] = 0.0
+        f32[r + j] = 0.0
+
+
+@njit(cache=True)
+def _voice(f64, f32, i64, s, level, restart, fill, frames, use_ibc):
+    """Source ``s``'s virtual-voice state for this block, from its ``level`` (gain x
+    distance gain x cone x loudest transmission band; ``layout.VIRTUAL_THRESHOLD``, with
+    VIRTUAL_HYSTERESIS to come back). Returns what the warp does: RENDER, FADE_OUT,
+    RESUME or VIRTUAL.
+
+    A virtual source's lane must hold silence wherever a hop can read it. After its
+    fade-out block it stages zeros (VOICE_TAIL) until the whole staging has passed,
+    then its lane is cleared and freed (VOICE_SILENT: no transform). A source that comes
+    back from VOICE_SILENT takes a free lane and restarts (the corrector's gains set at
+    once: nothing of it is in the window to crossfade from); from VOICE_TAIL it keeps its
+    lane and its gains ramp as a moving source's."""
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    voice = f64[st + ST_VOICE]
+    if voice == VOICE_AUDIBLE:
+        if level >= VIRTUAL_THRESHOLD:
+            return RENDER
+        if not restart:
+            f64[st + ST_VOICE] = VOICE_TAIL
+            f64[st + ST_SILENT] = 0.0
+            return FADE_OUT
+        f64[st + ST_VOICE] = VOICE_SILENT  # starts inaudible: nothing to fade
+        return VIRTUAL
+    elif level >= VIRTUAL_THRESHOLD * VIRTUAL_HYSTERESIS:
+        f64[st + ST_VOICE] = VOICE_AUDIBLE
+        f64[st + ST_EVALUATED] = 0.0  # a corrector target now, whatever the budgets
+        f64[st + ST_UNIT_GAINS] = 0.0
+        return RESUME
+    if voice == VOICE_TAIL:
+        if use_ibc:
+            _silence_lane(f32, i64, s, fill, frames)
+            f64[st + ST_SILENT] += frames
+            if f64[st + ST_SILENT] >= i64[H_STAGE_LEN]:  # every staged sample of it is zero
+                _drop_lane(f32, i64, s)
+                voice = VOICE_SILENT
+        else:  # its fade-out is in the shared staging already
+            voice = VOICE_SILENT
+        f64[st + ST_VOICE] = voice
+    return VIRTUAL
+
+
 @njit(cache=True, fastmath=True)
 def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     """Step 1 for one source: warp into staging, refresh IBC targets. Returns False if idle."""
@@ -317,30 +418,15 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     # the delay line runs on the source's stream clock (stopped while paused); the motion
     # and the corrector's ramps stay on the renderer's clock
     sclock = clock - int(f64[st + ST_PAUSE_OFFSET])
-    sl = i64[H_STAGE_LEN]
     use_ibc = i64[H_IBC_ENABLED] != 0
-    if use_ibc:  # the source's own lane of the staging
-        dst_l = _stage_base(i64, s)
-        dst_r = dst_l + sl * LANES
-        stride = LANES
-        if restart:
-            for j in range(fill):
-                f32[dst_l + j * LANES] = 0.0
-                f32[dst_r + j * LANES] = 0.0
-    else:  # added into the shared staging
-        dst_l = i64[H_STAGE]
-        dst_r = dst_l + sl
-        stride = 1
-    dst_l += fill * stride
-    dst_r += fill * stride
+    if use_ibc and restart and _lane(i64, s) >= 0:
+        _silence_lane(f32, i64, s, 0, fill)
     flags = i64[ctl + CTL_FLAGS]
     if flags & FLAG_PAUSED:  # stream time stops: the queued audio waits, history is kept
         f64[st + ST_PAUSE_OFFSET] += frames
         i64[ctl + CTL_STATUS] |= STATUS_PAUSED
-        if use_ibc:
-            for j in range(frames):
-                f32[dst_l + j * LANES] = 0.0
-                f32[dst_r + j * LANES] = 0.0
+        if use_ibc and _lane(i64, s) >= 0:
+            _silence_lane(f32, i64, s, fill, frames)
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return True
@@ -351,7 +437,6 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     if written < end:
         i64[cnt] = end
         i64[ctl + CTL_STATUS] |= STATUS_UNDERRUN
-    i64[ctl + CTL_STATUS] |= STATUS_PLAYING
 
     sr = float(i64[H_SAMPLE_RATE])
     c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
@@ -377,25 +462,69 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         f64[tr], f64[tr + 1], f64[tr + 2] = f64[par + P_VEL], f64[par + P_VEL + 1], f64[par + P_VEL + 2]
     teleport |= f64[par + P_TELEPORTS] != f64[st + ST_TELEPORTS_SEEN]
     f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
-    # positions relative to the listener at the block's start and end, extrapolated (a pose
-    # is where the body is when the block it arrives in ends: observation clock + frames)
-    t0 = float(clock - frames)
+    # positions relative to the listener at the block's end (and, for Doppler, its start),
+    # extrapolated (a pose is where the body is when the block it arrives in ends:
+    # observation clock + frames)
     t1 = float(clock)
-    ax0 = extrapolate(f64, tr, t0, sr, 0) - f64[lt + LT_AT_START]
-    ay0 = extrapolate(f64, tr, t0, sr, 1) - f64[lt + LT_AT_START + 1]
-    az0 = extrapolate(f64, tr, t0, sr, 2) - f64[lt + LT_AT_START + 2]
     ax1 = extrapolate(f64, tr, t1, sr, 0) - f64[lt + LT_AT_END]
     ay1 = extrapolate(f64, tr, t1, sr, 1) - f64[lt + LT_AT_END + 1]
     az1 = extrapolate(f64, tr, t1, sr, 2) - f64[lt + LT_AT_END + 2]
-    rel = rotate_inverse(f64[lis + 3: lis + 7], (ax1, ay1, az1))
+    # the level first, from the distance and the cone: an inaudible source stops here
+    dist = math.sqrt(ax1 * ax1 + ay1 * ay1 + az1 * az1)
+    g = f64[par + P_GAIN] * distance_gain(i64[ctl + CTL_DISTANCE_MODEL], dist, f64[par + P_MIN_DISTANCE],
+                                          f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
+    # directivity: the angle between the source's forward axis and the way to the listener
+    cone = 0.0
+    if f64[par + P_CONE_INNER] < 360.0 or f64[par + P_CONE_OUTER] < 360.0:  # (else omnidirectional)
+        to_lis = rotate_inverse(f64[pose + 3: pose + 7], (-ax1, -ay1, -az1))
+        cone = cone_weight(to_lis[0] / dist if dist > 1e-9 else 1.0, f64[par + P_CONE_INNER],
+                           f64[par + P_CONE_OUTER])
+    g *= 1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)
+    tone_l = f64[par + P_TRANSMISSION]
+    tone_m = f64[par + P_TRANSMISSION + 1]
+    tone_h = f64[par + P_TRANSMISSION + 2] * (1.0 + cone * (f64[par + P_CONE_OUTER_HF] - 1.0))
+    tone_air = f64[par + P_AIR_ABSORPTION] * dist
+    voice = _voice(f64, f32, i64, s, g * max(tone_l, tone_m, tone_h), restart, fill, frames, use_ibc)
     doppler = (flags & FLAG_DOPPLER) != 0
+    if voice == VIRTUAL:  # its delay line and its track are current: nothing else to do
+        if doppler and teleport and not explicit:  # (as below)
+            f64[tr] = 0.0
+            f64[tr + 1] = 0.0
+            f64[tr + 2] = 0.0
+        i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
+        if restart:
+            i64[ctl + CTL_STATE] = STATE_PLAYING
+        return True
+    i64[ctl + CTL_STATUS] |= STATUS_PLAYING
+    if voice == FADE_OUT:
+        g = 0.0
+    resume = voice == RESUME
+    sl = i64[H_STAGE_LEN]
+    if use_ibc:  # the source's own lane of the staging
+        if _lane(i64, s) < 0:  # a free lane is silent: the corrector's gains are set at once
+            _take_lane(i64, s)
+            restart = True
+        dst_l = _stage_base(i64, s)
+        dst_r = dst_l + sl * LANES
+        stride = LANES
+    else:  # added into the shared staging
+        dst_l = i64[H_STAGE]
+        dst_r = dst_l + sl
+        stride = 1
+    dst_l += fill * stride
+    dst_r += fill * stride
+    rel = rotate_inverse(f64[lis + 3: lis + 7], (ax1, ay1, az1))
     bypass = (flags & FLAG_BYPASS) != 0
     dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
     if doppler:  # the propagation delay is integrated (motion.py); the ears add their part
+        t0 = float(clock - frames)
+        ax0 = extrapolate(f64, tr, t0, sr, 0) - f64[lt + LT_AT_START]
+        ay0 = extrapolate(f64, tr, t0, sr, 1) - f64[lt + LT_AT_START + 1]
+        az0 = extrapolate(f64, tr, t0, sr, 2) - f64[lt + LT_AT_START + 2]
         vx, vy, vz = clamp_speed(f64[tr], f64[tr + 1], f64[tr + 2], c)
         tau0 = retarded_delay(ax0, ay0, az0, vx, vy, vz, c) * sr
         tau1 = retarded_delay(ax1, ay1, az1, vx, vy, vz, c) * sr
-        if fresh:
+        if fresh or resume:  # (a virtual voice's delay was not integrated: it starts afresh)
             prop, offset = tau1, 0.0
         else:
             prop, offset = propagation_step(f64[st + ST_PROP], f64[st + ST_OFFSET],
@@ -408,17 +537,6 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
             f64[tr + 2] = 0.0
         dl += prop / sr - dist / c
         dr += prop / sr - dist / c
-    g = f64[par + P_GAIN] * distance_gain(i64[ctl + CTL_DISTANCE_MODEL], dist, f64[par + P_MIN_DISTANCE],
-                                          f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
-    # directivity: the angle between the source's forward axis and the way to the listener
-    to_lis = rotate_inverse(f64[pose + 3: pose + 7], (-ax1, -ay1, -az1))
-    cone = cone_weight(to_lis[0] / dist if dist > 1e-9 else 1.0, f64[par + P_CONE_INNER],
-                       f64[par + P_CONE_OUTER])
-    g *= 1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)
-    tone_l = f64[par + P_TRANSMISSION]
-    tone_m = f64[par + P_TRANSMISSION + 1]
-    tone_h = f64[par + P_TRANSMISSION + 2] * (1.0 + cone * (f64[par + P_CONE_OUTER_HF] - 1.0))
-    tone_air = f64[par + P_AIR_ABSORPTION] * dist
     if not use_ibc:  # no per-source spectrum: the tone's broadband part only
         g *= tone_m
     retone = use_ibc and tone_changed(f64[st + ST_TONE: st + ST_TONE + 4], tone_l, tone_m, tone_h, tone_air,
@@ -439,11 +557,11 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     dr = min(max(dr * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
     gl = g * nl
     gr = g * nr
-    if fresh:  # the first playing block starts at its targets: no ramp from silence
-        f64[st + ST_DELAY_L] = dl
+    if fresh or resume:  # the first playing block starts at its targets: no ramp from silence
+        f64[st + ST_DELAY_L] = dl  # (a virtual voice coming back: at its delay, faded in)
         f64[st + ST_DELAY_R] = dr
-        f64[st + ST_GAIN_L] = gl
-        f64[st + ST_GAIN_R] = gr
+        f64[st + ST_GAIN_L] = gl if fresh else 0.0
+        f64[st + ST_GAIN_R] = gr if fresh else 0.0
     sinc = f32[i64[H_SINC]: i64[H_SINC] + (SINC_PHASES + 1) * SINC_TAPS]
     tdw_idx = i64[i64[H_TDW_IDX]: i64[H_TDW_IDX] + 2 * frames]
     tmp = i64[H_TDW_OUT]
@@ -556,18 +674,17 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
     Returns True when some source's gains changed since the previous hop (``mix_delta``
     then holds the mix with the previous gains minus ``mix``).
 
-    Per batch of LANES slots with a playing source: each changing lane's gains for this hop
+    Per batch of LANES lanes with a playing source: each changing lane's gains for this hop
     are interpolated between its previous and current target at the hop's last sample
     (clock ``t0 + off + N - 1``; ``t0`` is the clock of staging sample 0), where the
     output crossfade reaches them, so gains move linearly in time as the warp's delay does,
     and the change from the previous hop's gains kept (H_GDELTA); the LANES frames are
     transformed at once (lane-major, float32), split into the two ears, multiplied by the
     lane's gains (and changes) and added into the per-lane spectral mixes. Idle lanes hold
-    silence (their staging is cleared when a slot stops). The lanes are summed into ``mix``
+    silence (a lane's staging is cleared when it is freed). The lanes are summed into ``mix``
     (float64) once at the end."""
     n = i64[H_NFFT]
     hop = i64[H_HOP]
-    nsrc = i64[H_MAX_SOURCES]
     sl = i64[H_STAGE_LEN]
     t32 = i64[H_TABLES32]
     cos = f32[t32:t32 + n]
@@ -584,13 +701,14 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
     ctl0 = i64[H_SRC_CTL]
     t_end = t0 + off + n - 1.0  # the crossfade reaches this hop's filters on its last sample
     changed = False
+    slots = i64[H_LANE_SLOT]
     for b in range(i64[H_BATCHES]):
         playing = False
         ramping = False
         for lane in range(LANES):
-            s = b * LANES + lane
+            s = i64[slots + b * LANES + lane] - 1
             alpha[lane] = 1.0
-            if s >= nsrc:
+            if s < 0:
                 continue
             ctl = ctl0 + s * CTL_STRIDE
             if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:
@@ -608,11 +726,11 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
                     i64[cnt + 1] = 0
         if not playing:
             continue
-        gc = _gain_base(i64, H_GCUR, b * LANES, nbins)
-        gd = _gain_base(i64, H_GDELTA, b * LANES, nbins)
+        gc = _lane_gain_base(i64, H_GCUR, b * LANES, nbins)
+        gd = _lane_gain_base(i64, H_GDELTA, b * LANES, nbins)
         if ramping:
-            gp = _gain_base(i64, H_GPREV, b * LANES, nbins)
-            gt = _gain_base(i64, H_GTGT, b * LANES, nbins)
+            gp = _lane_gain_base(i64, H_GPREV, b * LANES, nbins)
+            gt = _lane_gain_base(i64, H_GTGT, b * LANES, nbins)
             for j in range(rows):
                 lanes_copy(f32, gd + j * LANES, f32, gc + j * LANES)
                 lanes_lerp(f32, gc + j * LANES, f32, gp + j * LANES, f32, gt + j * LANES, alpha)
@@ -620,7 +738,7 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
             if not changed:
                 mixd[:] = 0.0
                 changed = True
-        sb = _stage_base(i64, b * LANES) + off * LANES
+        sb = _lane_stage_base(i64, b * LANES) + off * LANES
         fft_lanes_load(f32, sb, sb + sl * LANES, win, rev, re, im, n)
         fft_lanes_passes(re, im, cos, sin, n)
         lanes_split_gain_add(re, im, 0, 0, f32, gc, mixl, 0)
@@ -747,11 +865,12 @@ def _slide_stages(f32, i64, consumed, remaining):
                 f32[b + j] = f32[b + consumed + j]
         return
     ctl0 = i64[H_SRC_CTL]
-    nsrc = i64[H_MAX_SOURCES]
+    slots = i64[H_LANE_SLOT]
     for bt in range(i64[H_BATCHES]):
         playing = False
-        for s in range(bt * LANES, min(nsrc, (bt + 1) * LANES)):
-            playing |= i64[ctl0 + s * CTL_STRIDE + CTL_STATE] == STATE_PLAYING
+        for p in range(bt * LANES, (bt + 1) * LANES):
+            s = i64[slots + p] - 1
+            playing |= s >= 0 and i64[ctl0 + s * CTL_STRIDE + CTL_STATE] == STATE_PLAYING
         if not playing:
             continue
         for e in range(2):

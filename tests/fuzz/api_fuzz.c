@@ -411,7 +411,9 @@ static void op_teleport_or_status(fz* z)
     uint32_t flags = 0xDEADu;
     smw_result rc = check(23, smw_source_get_status(z->r, h, null_ptr ? NULL : &flags), D_STATUS,
                           !live ? SMW_ERROR_INVALID_HANDLE : null_ptr ? SMW_ERROR_NULL_POINTER : SMW_SUCCESS, z->r);
-    if (rc == SMW_SUCCESS && (flags & ~0xFu))
+    if (rc == SMW_SUCCESS && (flags & ~(uint32_t)(SMW_SOURCE_STATUS_NONFINITE_MUTED | SMW_SOURCE_STATUS_UNDERRUN |
+                                                  SMW_SOURCE_STATUS_PAUSED | SMW_SOURCE_STATUS_PLAYING |
+                                                  SMW_SOURCE_STATUS_VIRTUAL)))
         violation("source_get_status", "undocumented status bits", (long)flags, 0, NULL);
 }
 

@@ -1,0 +1,208 @@
+"""Virtual voices: a source whose level falls below layout.VIRTUAL_THRESHOLD (-70 dB) fades
+out over one block and stops being rendered; its delay line and motion stay current, so
+when it comes back (VIRTUAL_HYSTERESIS, +3 dB, above) it plays what a source audible
+throughout plays. Measured on the output audio, through both front ends where they share
+the controls (the C API via spatialmw.native, the Python Engine), and a C host with a
+thousand emitters (examples/c_host/rain.c)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spatialmw.kernels import layout as L
+from tests.helpers import LIB, ROOT
+
+BLOCK = 512
+SR = 48000
+TONE_HZ = 200.0
+FRONTS = ["native", "engine"]
+
+
+def _front(kind, corrector=True, max_sources=4):
+    if kind == "native":
+        from spatialmw.native import Renderer
+        return Renderer(max_sources=max_sources, max_block=BLOCK, lib=LIB, corrector=corrector)
+    from spatialmw.engine import Engine
+    return Engine(SR, max_sources, BLOCK, ibc=corrector)
+
+
+def _tone(blocks):
+    t = np.arange(blocks * BLOCK) / SR
+    return (0.5 * np.sin(2 * np.pi * TONE_HZ * t)).astype(np.float32)
+
+
+def _play(eng, src, x, events):
+    """Render ``x`` block by block; ``events[k]()`` runs before block k. Returns the
+    (frames, 2) output and each block's status."""
+    out, status = [], []
+    for k in range(len(x) // BLOCK):
+        if k in events:
+            events[k]()
+        eng.write(src, x[k * BLOCK:(k + 1) * BLOCK])
+        out.append(np.asarray(eng.render(BLOCK)).reshape(-1, 2).copy())
+        status.append(eng.source_status(src))
+    return np.concatenate(out), status
+
+
+OFF, ON, BLOCKS = 10, 20, 36
+
+
+@pytest.mark.parametrize("corrector", [True, False])
+def test_returning_source_plays_the_samples_of_one_audible_throughout(corrector):
+    from spatialmw.engine import Engine
+    x = _tone(BLOCKS)
+    runs = []
+    for toggle in (False, True):
+        eng = Engine(SR, 4, BLOCK, ibc=corrector)
+        s = eng.add_source()
+        eng.set_source_pose(s, (2.0, 1.0, 0.0))
+        events = {OFF: lambda: eng.set_source_params(s, gain=1e-5),
+                  ON: lambda: eng.set_source_params(s, gain=1.0)} if toggle else {}
+        runs.append(_play(eng, s, x, events))
+    (ref, _), (out, status) = runs
+    assert all(st & L.STATUS_VIRTUAL and not st & L.STATUS_PLAYING for st in status[OFF + 1:ON])
+    assert all(st == L.STATUS_PLAYING for st in status[:OFF + 1] + status[ON:])
+    # virtual: silent once the fade-out block and the filters' tails have been played
+    assert np.abs(out[(OFF + 3) * BLOCK:ON * BLOCK]).max() == 0.0
+    # after the fade-in block, the latency (hop + modelling delay + propagation: < 1 block)
+    # and the block in which the corrector's first gains, from the direction table, ramp to
+    # the network's exact ones (as a new source's do; -67 dB of difference until then)
+    after = slice((ON + 3) * BLOCK, None)
+    peak = np.abs(ref[after]).max()
+    assert peak > 0.05
+    assert np.abs(out[after] - ref[after]).max() <= 1e-6 * peak
+
+
+def test_other_sources_and_a_new_one_are_unaffected_and_the_voice_returns_in_another_lane():
+    """Twelve tones, one of which goes virtual; while it is, a new source starts (and takes
+    the freed lane of the staging); the returning voice gets another lane. The mix equals
+    the same scene with the voice audible throughout, except during its absence."""
+    from spatialmw.engine import Engine
+    blocks = 30
+    t = np.arange(blocks * BLOCK) / SR
+    tones = [(0.05 * np.sin(2 * np.pi * (150 + 37 * i) * t)).astype(np.float32) for i in range(13)]
+    runs = []
+    for toggle in (False, True):
+        eng = Engine(SR, 16, BLOCK)
+        srcs = []
+        for i in range(12):
+            srcs.append(eng.add_source(distance_model="none"))
+            eng.set_source_pose(srcs[-1], (2.0 * np.cos(i), 2.0 * np.sin(i), 0.0))
+        out = []
+        for k in range(blocks):
+            if k == 12:
+                srcs.append(eng.add_source(distance_model="none"))
+                eng.set_source_pose(srcs[-1], (0.0, -3.0, 0.5))
+            if toggle and k == OFF:
+                eng.set_source_params(srcs[3], gain=1e-5)
+            if toggle and k == ON:
+                eng.set_source_params(srcs[3], gain=1.0)
+            for i, h in enumerate(srcs):
+                eng.write(h, tones[i][k * BLOCK:(k + 1) * BLOCK])
+            out.append(eng.render(BLOCK).reshape(-1, 2).copy())
+        runs.append(np.concatenate(out))
+    ref, out = runs
+    peak = np.abs(ref).max()
+    assert np.abs(out[:OFF * BLOCK] - ref[:OFF * BLOCK]).max() <= 1e-6 * peak
+    after = slice((ON + 3) * BLOCK, None)
+    assert np.abs(out[after] - ref[after]).max() <= 1e-6 * peak
+    # while it is away, the difference is that one voice alone: about its level, not more
+    away = slice((OFF + 3) * BLOCK, ON * BLOCK)
+    assert 0.01 < np.abs(out[away] - ref[away]).max() < 0.2
+
+
+def _max_step(y):
+    return np.abs(np.diff(y, axis=0)).max()
+
+
+def _high_band_fraction(y, cutoff_hz=3000.0):
+    """Energy above ``cutoff_hz`` over the total (Hann window, both ears)."""
+    w = np.hanning(len(y))[:, None]
+    spec = np.abs(np.fft.rfft(y * w, axis=0)) ** 2
+    f = np.fft.rfftfreq(len(y), 1.0 / SR)
+    return spec[f > cutoff_hz].sum() / spec.sum()
+
+
+@pytest.mark.parametrize("kind", FRONTS)
+def test_no_click_going_virtual_or_coming_back(kind):
+    """A 200 Hz tone made inaudible (all transmission bands at 1e-5) and audible again: the
+    largest sample step around each transition stays within 10 % of the steady tone's, and the
+    transitions put no more than a trace of energy above 3 kHz."""
+    eng = _front(kind)
+    s = eng.add_source()
+    eng.set_source_pose(s, (2.0, 1.0, 0.0))
+    out, status = _play(eng, s, _tone(BLOCKS), {
+        OFF: lambda: eng.set_source_transmission(s, 1e-5, 1e-5, 1e-5),
+        ON: lambda: eng.set_source_transmission(s, 1.0, 1.0, 1.0)})
+    assert status[OFF + 2] & L.STATUS_VIRTUAL and status[ON] & L.STATUS_PLAYING
+    steady = out[4 * BLOCK:OFF * BLOCK]
+    for k in (OFF, ON):
+        around = out[(k - 1) * BLOCK:(k + 3) * BLOCK]
+        assert _max_step(around) <= 1.1 * _max_step(steady), k  # a cut would step by ~0.2
+        assert _high_band_fraction(around) < 1e-5, k
+    assert _high_band_fraction(steady) < 1e-5
+
+
+@pytest.mark.parametrize("kind", FRONTS)
+def test_beyond_max_distance_with_the_linear_model_is_virtual(kind):
+    eng = _front(kind)
+    s = eng.add_source(distance_model="linear", min_distance=1.0, max_distance=20.0)
+    eng.set_source_pose(s, (5.0, 0.0, 0.0))
+    out, status = _play(eng, s, _tone(24), {4: lambda: eng.set_source_pose(s, (30.0, 0.0, 0.0)),
+                                            14: lambda: eng.set_source_pose(s, (5.0, 0.0, 0.0))})
+    assert status[:5] == [L.STATUS_PLAYING] * 5
+    assert all(st == L.STATUS_VIRTUAL for st in status[5:14])
+    assert np.abs(out[8 * BLOCK:14 * BLOCK]).max() == 0.0
+    assert status[14:] == [L.STATUS_PLAYING] * 10
+    assert np.abs(out[16 * BLOCK:]).max() > 0.01
+
+
+@pytest.mark.parametrize("kind", FRONTS)
+def test_threshold_hysteresis(kind):
+    """Between the threshold and 3 dB above it a source keeps its state: an audible source
+    stays audible, a virtual one stays virtual."""
+    eng = _front(kind)
+    s = eng.add_source(distance_model="none")
+    eng.set_source_pose(s, (1.0, 1.0, 0.0))
+    between = L.VIRTUAL_THRESHOLD * 1.2
+    assert between < L.VIRTUAL_THRESHOLD * L.VIRTUAL_HYSTERESIS
+    steps = [(between, L.STATUS_PLAYING),                   # audible, 1.6 dB above: stays
+             (L.VIRTUAL_THRESHOLD * 0.9, L.STATUS_VIRTUAL),  # below: goes virtual
+             (between, L.STATUS_VIRTUAL),                   # back between: stays virtual
+             (L.VIRTUAL_THRESHOLD * 1.5, L.STATUS_PLAYING)]  # 3.5 dB above: audible
+    x = _tone(1)
+    for level, want in steps:
+        eng.set_source_transmission(s, level, level, level)
+        for _ in range(3):  # (the first block of a change may still fade)
+            eng.write(s, x)
+            eng.render(BLOCK)
+            eng.source_status(s)
+        eng.write(s, x)
+        eng.render(BLOCK)
+        assert eng.source_status(s) == want, level
+
+
+@pytest.mark.parametrize("kind", FRONTS)
+def test_a_source_created_inaudible_starts_virtual_and_comes_back_faded_in(kind):
+    eng = _front(kind)
+    s = eng.add_source(distance_model="linear", min_distance=1.0, max_distance=10.0)
+    eng.set_source_pose(s, (50.0, 0.0, 0.0))
+    out, status = _play(eng, s, _tone(12), {6: lambda: eng.set_source_pose(s, (2.0, 0.0, 0.0))})
+    assert status[:6] == [L.STATUS_VIRTUAL] * 6 and np.abs(out[:6 * BLOCK]).max() == 0.0
+    assert status[6:] == [L.STATUS_PLAYING] * 6
+    assert _max_step(out[5 * BLOCK:8 * BLOCK]) <= 1.1 * _max_step(out[9 * BLOCK:])
+
+
+def test_rain_example_renders_a_thousand_emitters(c_host, tmp_path):
+    """examples/c_host/rain.c: 1,000 emitters, most far or quiet, through the C API."""
+    import subprocess
+    import soundfile as sf
+    exe = c_host(ROOT / "examples" / "c_host" / "rain.c")
+    wav = tmp_path / "rain.wav"
+    r = subprocess.run([str(exe), str(wav), "40"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    vals = dict(line.split(None, 1) for line in r.stdout.splitlines() if line.strip())
+    assert int(vals["sources"]) == 1000
+    assert 800 <= int(vals["virtual"]) < 1000
+    y, sr = sf.read(wav)
+    assert sr == SR and y.shape[1] == 2 and np.isfinite(y).all() and 0.0 < np.abs(y).max() <= 1.0
