@@ -32,7 +32,7 @@ from .kernels.ibc import (D_ACT, D_H, D_L, D_NDIR, D_NFREQ, DIMS_LEN, N_OUT,
                           ibc_evaluate, ibc_macs_per_evaluation,
                           ibc_prepare, ibc_prepared_size, ibc_scratch_size, HEADER_LEN)
 from .errors import SpatialmwError
-from .kernels.plan import (HEAD_RADIUS_MAX, HEAD_RADIUS_MIN, MAX_PARAMS, MODEL_CHECK_TEXT,
+from .kernels.plan import (HOP, N_FFT, HEAD_RADIUS_MAX, HEAD_RADIUS_MIN, MAX_PARAMS, MODEL_CHECK_TEXT,
                            MODEL_OK, check_model_arrays)
 
 FORMAT_NAME = "spatialmw-liteinn"
@@ -211,8 +211,8 @@ def _parse_meta(raw, path):
     if not isinstance(sr, (int, float)) or not (8000 <= sr <= 384000):
         raise ModelError(f"{path}: metadata sample_rate {sr!r} unsupported")
     stft = meta["stft"]
-    if not isinstance(stft, dict) or stft.get("n_fft") != 512 or stft.get("hop") != 256:
-        raise ModelError(f"{path}: metadata stft must be n_fft 512 hop 256, got {stft!r}")
+    if not isinstance(stft, dict) or stft.get("n_fft") != N_FFT or stft.get("hop") != HOP:
+        raise ModelError(f"{path}: metadata stft must be n_fft {N_FFT} hop {HOP}, got {stft!r}")
     hm = meta["head_model"]
     r = hm.get("radius") if isinstance(hm, dict) else None
     if not isinstance(r, (int, float)) or not (math.isfinite(r) and HEAD_RADIUS_MIN <= r <= HEAD_RADIUS_MAX):
@@ -245,7 +245,7 @@ def save_model(model: LiteINNModel, path) -> Path:
     meta["format"] = FORMAT_NAME
     meta["format_version"] = FORMAT_VERSION
     meta.setdefault("sample_rate", 48000)
-    meta.setdefault("stft", {"n_fft": 512, "hop": 256, "method": "overlap-save convolution"})
+    meta.setdefault("stft", {"n_fft": N_FFT, "hop": HOP, "method": "overlap-save convolution"})
     meta["head_model"] = dict(meta.get("head_model", {}), radius=float(model.head_radius), kind="sphere-woodworth")
     meta["layers"] = {"n_dir": int(model.dims[D_NDIR]), "n_freq": int(model.dims[D_NFREQ]),
                       "hidden": int(model.dims[D_H]), "hidden_layers": int(model.dims[D_L]),

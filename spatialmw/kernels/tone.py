@@ -41,7 +41,7 @@ AIR_TEMPERATURE_C = 20.0
 AIR_HUMIDITY_PERCENT = 50.0
 AIR_REFERENCE_HZ = 8000.0   # where a change of air absorption is judged (TONE_AIR_STEP_DB)
 MIN_TONE_GAIN = 1.0e-6       # -120 dB: a band set to 0 (its minimum phase needs a finite log)
-TONE_GAIN_STEP = 0.01       # a band gain change that updates the corrector target
+TONE_STEP_DB = 0.25         # a band gain change (dB) that updates the corrector target
 TONE_AIR_STEP_DB = 0.25     # an air-absorption change (dB at AIR_REFERENCE_HZ) that does
 
 
@@ -121,10 +121,17 @@ def tone_is_flat(g_low, g_mid, g_high, air_m):
 @njit(cache=True)
 def tone_changed(old, g_low, g_mid, g_high, air_m, alpha_ref):
     """Whether a tone (the band gains and the air path ``air_m``) differs audibly from
-    ``old`` (the same four values as last applied)."""
-    return (abs(g_low - old[0]) > TONE_GAIN_STEP or abs(g_mid - old[1]) > TONE_GAIN_STEP
-            or abs(g_high - old[2]) > TONE_GAIN_STEP
+    ``old`` (the same four values as last applied): a band by more than TONE_STEP_DB, or
+    the air by more than TONE_AIR_STEP_DB at AIR_REFERENCE_HZ (``alpha_ref`` dB/m there).
+    Between updates the corrector's gains glide from one target to the next."""
+    return (_step_db(g_low, old[0]) > TONE_STEP_DB or _step_db(g_mid, old[1]) > TONE_STEP_DB
+            or _step_db(g_high, old[2]) > TONE_STEP_DB
             or alpha_ref * abs(air_m - old[3]) > TONE_AIR_STEP_DB)
+
+
+@njit(cache=True, inline="always")
+def _step_db(a, b):
+    return 8.685889638 * abs(math.log(max(a, MIN_TONE_GAIN) / max(b, MIN_TONE_GAIN)))
 
 
 @njit(cache=True, fastmath=True)

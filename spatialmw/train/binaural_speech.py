@@ -36,12 +36,12 @@ from numba import njit
 
 from .. import metrics
 from ..geometry import SPEED_OF_SOUND, tdw_ear_targets
+from ..kernels.plan import HOP, N_FFT   # the paired recordings are framed as the engine's hops
 from ..kernels.tdw import SINC_TAPS, sinc_table, tdw_block
 from .fit_hrtf import FitError, check_steps, default_grid, interp_matrix
 
 SAMPLE_RATE = 48000
 ROW_SAMPLES = 400
-N_FFT, HOP = 512, 256
 
 
 # ----------------------------------------------------------------- I/O

@@ -36,14 +36,14 @@ import time
 import numpy as np
 
 from .. import metrics
-from ..geometry import tdw_ear_targets
 from ..errors import SpatialmwError
+from ..evaluation.protocol import HELD_OUT_MOD, HELD_OUT_REM, split as split_indices
+from ..geometry import SPEED_OF_SOUND, tdw_ear_targets
+from ..kernels.plan import HOP as STFT_HOP, N_FFT as STFT_N   # the engine's frame and hop
 
 N_FFT_EVAL = 1024
 BAND = (100.0, 16000.0)
-HELD_OUT_MOD, HELD_OUT_REM = 10, 3
 MIN_TRAIN_DIRECTIONS = 8
-STFT_N, STFT_HOP = 512, 256   # the engine's frame and hop (overlap-save convolution)
 PRE_ECHO_GUARD = 3            # samples before the warp's onset not counted as pre-echo
 W_PRE_ECHO = 30.0
 
@@ -111,15 +111,9 @@ def hrtf_metrics(h_pred: np.ndarray, h_true: np.ndarray, sample_rate: float, n_f
 
 # ------------------------------------------------------------------ data
 
-def split_indices(m: int):
-    idx = np.arange(m)
-    held = idx % HELD_OUT_MOD == HELD_OUT_REM
-    return idx[~held], idx[held]
-
-
 def tdw_targets(positions: np.ndarray, head_radius: float):
     """(M, 2) delays (s), (M, 2) near-field gains, (M,) centre distances."""
-    t = np.array([tdw_ear_targets((float(p[0]), float(p[1]), float(p[2])), head_radius, 343.0, True)
+    t = np.array([tdw_ear_targets((float(p[0]), float(p[1]), float(p[2])), head_radius, SPEED_OF_SOUND, True)
                   for p in positions])
     return t[:, 0:2], t[:, 2:4], t[:, 4]
 
@@ -422,7 +416,7 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, pro
                      "r_ref": r_ref, "rho_range": list(rho), "f_scale": 24000.0,
                      "output": "log-amplitude (natural), unwrapped phase (rad); L then R"},
         "head_model": {"radius": head_radius, "fitted": "median ITD error over training directions",
-                       "time_offset_s": float(tr["T"]), "speed_of_sound": 343.0},
+                       "time_offset_s": float(tr["T"]), "speed_of_sound": SPEED_OF_SOUND},
         "provenance": {
             "source": str(sofa_path), "sofa_sha256": hset.sha256,
             "held_out_rule": f"index % {HELD_OUT_MOD} == {HELD_OUT_REM}",
