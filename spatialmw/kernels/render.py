@@ -597,7 +597,8 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     t_now = float(clock + frames - 1)  # the warp reaches this block's pose on its last sample
     if use_ibc and bypass:
         if f64[st + ST_UNIT_GAINS] == 0.0 or retone:
-            _update_tone(f64, f32, i64, s, nbins, tone_l, tone_m, tone_h, tone_air)
+            if retone:
+                _update_tone(f64, f32, i64, s, nbins, tone_l, tone_m, tone_h, tone_air)
             _unit_targets(f64, f32, i64, s, nbins, restart, t_now)
             f64[st + ST_EVALUATED] = 0.0  # re-evaluate as soon as it is spatialised again
             f64[st + ST_UNIT_GAINS] = 1.0
@@ -626,7 +627,8 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
             if not fresh:
                 i64[budget] -= 1
                 i64[gl_state + G_IBC_NEXT] = s + 1
-            _update_tone(f64, f32, i64, s, nbins, tone_l, tone_m, tone_h, tone_air)
+            if retone:  # (the tone's response is recomputed only when it changed audibly)
+                _update_tone(f64, f32, i64, s, nbins, tone_l, tone_m, tone_h, tone_air)
             _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_now)
             f64[st + ST_UX] = ux
             f64[st + ST_UY] = uy
