@@ -224,6 +224,10 @@ def check_reverb_send(send) -> float:
     return _in_range("reverb send", send, 0.0, 1.0)
 
 
+def check_spread(degrees) -> float:
+    return _in_range("spread (degrees)", degrees, 0.0, D.MAX_CONE_DEG)
+
+
 def check_reverb(decay_time, pre_delay, hf_ratio, wet_gain) -> tuple:
     return (_in_range("reverb decay_time", decay_time, reverb.MIN_DECAY_TIME_S, reverb.MAX_DECAY_TIME_S),
             _in_range("reverb pre_delay", pre_delay, 0.0, reverb.MAX_PRE_DELAY_S),
@@ -479,9 +483,7 @@ class Engine:
         interaural coherence falls while neither ear's spectrum is coloured
         (:mod:`spatialmw.kernels.spread`). Needs the corrector."""
         par = self._par(src)
-        if not (math.isfinite(float(degrees)) and 0.0 <= float(degrees) <= D.MAX_CONE_DEG):
-            raise EngineError(f"spread must be in [0, {D.MAX_CONE_DEG:g}] degrees, got {degrees}")
-        self.f64[par + L.P_SPREAD] = degrees
+        self.f64[par + L.P_SPREAD] = check_spread(degrees)
 
     def _par(self, src: int) -> int:
         self._ctl(src)

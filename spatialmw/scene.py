@@ -19,8 +19,8 @@ Offline renders are latency-compensated: sample 0 of the output is what the list
 at time 0 (propagation delay included, the STFT latency removed).
 
 Sources can also have a directivity ``Cone`` (with an ``orientation``), a ``transmission``
-(three band gains, static or a ``Transmission`` over time), ``air_absorption`` and a
-``reverb_send``; the scene a ``Reverb``, a ``hop`` and a ``master_gain``. They are validated
+(three band gains, static or a ``Transmission`` over time), ``air_absorption``, a
+``spread`` (degrees) and a ``reverb_send``; the scene a ``Reverb``, a ``hop`` and a ``master_gain``. They are validated
 by the Engine's own checks (:func:`spatialmw.engine.check_cone` and the others), applied by
 the ``liteinn`` and ``tdw`` renderers, and ignored with a warning by ``reference``.
 """
@@ -355,6 +355,7 @@ class Source:
     transmission: object = D.SOURCE_PARAMS["P_TRANSMISSION"]  # (low, mid, high) or a Transmission
     air_absorption: float = D.SOURCE_PARAMS["P_AIR_ABSORPTION"]
     reverb_send: float = D.SOURCE_PARAMS["P_REVERB_SEND"]
+    spread: float = D.SOURCE_PARAMS["P_SPREAD"]          # degrees, 0 (a point) .. 360
 
     def check_features(self, what: str = "source") -> None:
         """The cone, transmission, air absorption and send, through the Engine's checks."""
@@ -374,11 +375,13 @@ class Source:
             _engine_checked(f"{what} transmission", E.check_transmission, *row)
         _engine_checked(f"{what} air_absorption", E.check_air_absorption, self.air_absorption)
         _engine_checked(f"{what} reverb_send", E.check_reverb_send, self.reverb_send)
+        _engine_checked(f"{what} spread", E.check_spread, self.spread)
 
     def has_features(self) -> bool:
         """True when any room or tone feature differs from a plain source."""
         plain_tr = not isinstance(self.transmission, Transmission) and tuple(self.transmission) == (1, 1, 1)
-        return not (self.cone is None and plain_tr and self.air_absorption == 0 and self.reverb_send == 0)
+        return not (self.cone is None and plain_tr and self.air_absorption == 0 and self.reverb_send == 0
+                    and self.spread == 0)
 
 
 @dataclass
@@ -498,7 +501,7 @@ class Scene:
         if renderer == "reference":
             ignored = [name for name, on in (("reverb", self.reverb is not None), ("hop", self.hop != D.HOP_FRAMES),
                                               ("master_gain", self.master_gain != 1.0),
-                                              ("source cone/transmission/air_absorption/reverb_send",
+                                              ("source cone/transmission/air_absorption/reverb_send/spread",
                                                any(s.has_features() for s in self.sources))) if on]
             if ignored:
                 warnings.warn(f"the reference renderer ignores {', '.join(ignored)} (only liteinn and tdw "
@@ -556,6 +559,7 @@ class Scene:
                 eng.set_source_cone(h, s.cone.inner_deg, s.cone.outer_deg, s.cone.outer_gain, s.cone.outer_hf_gain)
             eng.set_source_air_absorption(h, s.air_absorption)
             eng.set_source_reverb_send(h, s.reverb_send)
+            eng.set_source_spread(h, s.spread)
         if self.reverb is not None:
             r = self.reverb
             eng.set_reverb(r.decay_time, r.pre_delay, r.hf_ratio, r.wet_gain)
@@ -718,7 +722,7 @@ _ORIENT = {"static": ({"yaw_deg", "pitch_deg", "roll_deg"},
                                    _finite(d.get("yaw_deg", 0.0), "yaw_deg")))}
 _SOURCE_KEYS = {"name", "signal", "trajectory", "gain", "distance_model", "min_distance", "max_distance",
                 "rolloff", "doppler", "spatialize", "loop", "orientation", "cone", "transmission",
-                "air_absorption", "reverb_send"}
+                "air_absorption", "reverb_send", "spread"}
 _SCENE_KEYS = {"sample_rate", "duration", "coordinate_system", "listener", "sources", "description",
                "equalization", "reverb", "hop", "master_gain"}
 
@@ -844,7 +848,8 @@ def _scene_from_dict(d, base_dir):
             cone=None if "cone" not in s else _fields(s["cone"], Cone, f"source {i} cone"),
             transmission=_transmission_from_json(s.get("transmission", [1.0, 1.0, 1.0]), f"source {i} transmission"),
             air_absorption=_number(s.get("air_absorption", 0.0), f"source {i} air_absorption"),
-            reverb_send=_number(s.get("reverb_send", 0.0), f"source {i} reverb_send")))
+            reverb_send=_number(s.get("reverb_send", 0.0), f"source {i} reverb_send"),
+            spread=_number(s.get("spread", 0.0), f"source {i} spread")))
         if sources[-1].max_distance < sources[-1].min_distance:
             raise SceneError(f"source {i}: max_distance < min_distance")
     sr = d.get("sample_rate", 48000)

@@ -394,4 +394,22 @@ def test_cli_says_in_one_line_what_the_reference_renderer_ignores(tmp_path):
                         "--renderer", "reference", "-q"], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stderr.splitlines() == ["spatialmw: warning: the reference renderer ignores source "
-                                     "cone/transmission/air_absorption/reverb_send (only liteinn and tdw render them)"]
+                                     "cone/transmission/air_absorption/reverb_send/spread (only liteinn and tdw render "
+                                     "them)"]
+
+
+def test_json_spread_reaches_the_audio_and_is_checked():
+    """A diffuse (360 degree) source's ears are far less coherent than the same point
+    source's; a spread outside 0..360 is a SceneError."""
+    from spatialmw.scene import scene_from_dict
+
+    def render(extra):
+        d = {"duration": 0.6, "sources": [{"signal": {"noise": "white", "seed": 3}, "distance_model": "none",
+                                           "trajectory": {"type": "static", "position": [2.0, 0.5, 0.0]},
+                                           **extra}]}
+        y = scene_from_dict(d).render()
+        return metrics.interaural_coherence(y[4800:, 0], y[4800:, 1], 48000, 1000.0, 4000.0)
+    assert render({}) > 0.9
+    assert render({"spread": 360}) < 0.4
+    with pytest.raises(SceneError, match="spread"):
+        scene_from_dict({"duration": 0.1, "sources": [{"signal": {"noise": "white"}, "spread": 400}]})
