@@ -110,28 +110,33 @@ def test_cone_attenuates_behind_the_source(front, reference_noise):
     assert np.all(np.abs(_band_db(half, 300, 1000) - _band_db(ref, 300, 1000) - expect) < 0.5)
 
 
-def test_tone_changes_do_not_click():
-    """A 300 Hz tone whose transmission drops from 1 to 0.1 in every band mid-stream: the
-    change ramps like the corrector's cues, so nothing appears above 3 kHz."""
+def _tone_with_changes(blocks, changes):
+    """Left ear of a 300 Hz tone from 2 m ahead, ``changes[b](engine, source)`` applied
+    before block b; and the same output high-passed at 3 kHz (where a click would show)."""
+    from scipy.signal import butter, sosfilt
+
     from spatialmw.engine import Engine
     e = Engine(SR, max_sources=1, max_block=BLOCK)
     s = e.add_source(distance_model="none")
     e.set_source_pose(s, (2.0, 0.0, 0.0))
-    t = np.arange(BLOCK * 40) / SR
-    x = (0.5 * np.sin(2 * np.pi * 300.0 * t)).astype(np.float32)
+    x = (0.5 * np.sin(2 * np.pi * 300.0 * np.arange(BLOCK * blocks) / SR)).astype(np.float32)
     out = []
-    for b in range(40):
-        if b == 20:
-            e.set_source_transmission(s, 0.1, 0.1, 0.1)
+    for b in range(blocks):
+        if b in changes:
+            changes[b](e, s)
         e.write(s, x[b * BLOCK:(b + 1) * BLOCK])
         out.append(e.render(BLOCK))
     y = np.concatenate(out)[:, 0].astype(np.float64)
-    from scipy.signal import butter, sosfilt
-    hf = sosfilt(butter(8, 3000, btype="high", fs=SR, output="sos"), y)
-    change = slice(19 * BLOCK, 24 * BLOCK)
-    assert 20 * np.log10(np.max(np.abs(hf[change])) / np.max(np.abs(y[10 * BLOCK:19 * BLOCK]))) < -60.0
-    level_after = np.max(np.abs(y[30 * BLOCK:]))
-    assert abs(20 * np.log10(level_after / np.max(np.abs(y[10 * BLOCK:19 * BLOCK]))) + 20.0) < 0.5
+    return x, y, sosfilt(butter(8, 3000, btype="high", fs=SR, output="sos"), y)
+
+
+def test_tone_changes_do_not_click():
+    """A tone whose transmission drops from 1 to 0.1 in every band mid-stream: the change
+    ramps like the corrector's cues, so nothing appears above 3 kHz."""
+    _, y, hf = _tone_with_changes(40, {20: lambda e, s: e.set_source_transmission(s, 0.1, 0.1, 0.1)})
+    level = np.max(np.abs(y[10 * BLOCK:19 * BLOCK]))
+    assert 20 * np.log10(np.max(np.abs(hf[19 * BLOCK:24 * BLOCK])) / level) < -60.0
+    assert abs(20 * np.log10(np.max(np.abs(y[30 * BLOCK:])) / level) + 20.0) < 0.5
 
 
 def test_tone_is_time_invariant_and_adds_no_pre_echo(engine):
@@ -336,21 +341,8 @@ def test_spread_lowers_interaural_coherence_without_colouring():
 
 
 def test_spread_changes_do_not_click():
-    from spatialmw.engine import Engine
-    e = Engine(SR, max_sources=1, max_block=BLOCK)
-    s = e.add_source(distance_model="none")
-    e.set_source_pose(s, (2.0, 0.0, 0.0))
-    t = np.arange(BLOCK * 80) / SR
-    x = (0.5 * np.sin(2 * np.pi * 300.0 * t)).astype(np.float32)
-    out = []
-    for b in range(80):
-        if b in (15, 25):
-            e.set_source_spread(s, 360.0 if b == 15 else 0.0)
-        e.write(s, x[b * BLOCK:(b + 1) * BLOCK])
-        out.append(e.render(BLOCK))
-    y = np.concatenate(out)[:, 0].astype(np.float64)
-    from scipy.signal import butter, sosfilt
-    hf = sosfilt(butter(8, 3000, btype="high", fs=SR, output="sos"), y)
+    x, y, hf = _tone_with_changes(80, {15: lambda e, s: e.set_source_spread(s, 360.0),
+                                       25: lambda e, s: e.set_source_spread(s, 0.0)})
     level = np.max(np.abs(y[8 * BLOCK:14 * BLOCK]))
     assert 20 * np.log10(np.max(np.abs(hf[14 * BLOCK:30 * BLOCK])) / level) < -60.0
     # back to a point: the echoes ring out (spread.TAIL_SAMPLES), then exactly the point
