@@ -112,6 +112,7 @@ enum {
     H_NEARFIELD = 91,
     H_SPREAD = 92,
     H_SPREAD_LEN = 93,
+    H_LF_PINS = 94,
 };
 
 /* per-slot lengths (layout.py) */

@@ -208,7 +208,7 @@ def test_fitter_sees_what_the_engine_renders():
     from spatialmw.geometry import tdw_ear_targets
     from spatialmw.model import load_model
     from spatialmw.train.fit_hrtf import (N_FFT_EVAL, _torch_rendered, engine_shaping,
-                                          interp_matrix, rendered_response)
+                                          interp_matrix, rendered_response, torch_pins)
     from spatialmw.train.torch_model import TorchIBC
 
     sr = 48000
@@ -217,12 +217,13 @@ def test_fitter_sees_what_the_engine_renders():
     u = pos / np.linalg.norm(pos)
     resp = rendered_response(model, u, float(np.linalg.norm(pos)), sr)      # (2, 513)
     # the torch mirror
-    fb, blend, window, delay = engine_shaping(sr)
+    fb, blend, window, pins, delay = engine_shaping(sr)
     net = TorchIBC.from_theta(model.theta, model.dims, dtype=torch.float64)
     y = net(torch.tensor(u[None]), torch.tensor([np.linalg.norm(pos)]), torch.tensor(model.grid_hz))
     f = np.fft.rfftfreq(N_FFT_EVAL, 1.0 / sr)
     H, _ = _torch_rendered(y, torch.tensor(interp_matrix(model.grid_hz, fb).T), torch.tensor(blend),
                            torch.tensor(2 * np.pi * fb * delay / sr), torch.tensor(window),
+                           torch_pins(pins, window.shape[0], dtype=torch.float64),
                            torch.tensor(np.exp(2j * np.pi * f * delay / sr)), N_FFT_EVAL)
     np.testing.assert_allclose(H.detach().numpy()[0], resp, atol=2e-3 * np.abs(resp).max())
     # the engine: an impulse, latency and the warp's delay removed

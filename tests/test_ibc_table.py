@@ -105,11 +105,11 @@ def test_distance_dependent_model_interpolates_between_distance_rows():
     from spatialmw.kernels.corrector import corrector_gains
     from spatialmw.kernels.fft import fft_tables
     from spatialmw.train.fit_hrtf import engine_shaping
-    fb, blend, window, delay = engine_shaping(48000.0)
+    fb, blend, window, pins, delay = engine_shaping(48000.0)
     k = np.clip(np.searchsorted(grid, fb, side="right") - 1, 0, grid.size - 2)
     w = np.clip((fb - grid[k]) / (grid[k + 1] - grid[k]), 0.0, 1.0)
     cos, sin, rev = fft_tables(N_FFT)
-    shaping = (k.astype(np.int64), w, blend, 2 * np.pi * delay / N_FFT, window, cos, sin, rev,
+    shaping = (k.astype(np.int64), w, blend, 2 * np.pi * delay / N_FFT, window, pins, cos, sin, rev,
                np.zeros(N_FFT), np.zeros(N_FFT))
     eq = np.zeros(4 * NB)
     counts, offsets = table_rings(10.0)

@@ -21,7 +21,13 @@ set of gains the engine uses, from the network or from the direction table, the 
    non-causal part of the residual filter causal; the engine reports it in its latency;
 4. the impulse response (both ears in one complex transform) is multiplied by
    :func:`ir_window`: a raised-cosine rise over the modelling delay (energy before the
-   warp's onset is pre-echo), flat, and a raised-cosine fall to zero at N - H + 1 taps.
+   warp's onset is pre-echo), flat, and a raised-cosine fall to zero at N - H + 1 taps;
+5. the window spreads the gains above the crossover down to the bass (by up to 6 dB at
+   50 Hz, and 4 dB of ILD, before this step): each ear's impulse response minus the
+   transparent head's (the modelling delay alone) is made to have exactly zero response at
+   :data:`LF_PINNED_HZ`, by the smallest correction in the window's span
+   (:func:`lf_pins_fill`). Below 100 Hz a source then plays at the warp's distance gain with
+   no ILD, and the held-out LSD does not change.
 
 The result is what the engine multiplies; the fitter trains through the same shaping, so
 the network learns what is rendered. Gains are stored 4 floats per bin: left re, left im,
@@ -42,6 +48,8 @@ IR_TAIL_TAPS = 64         # raised-cosine fall at the end of the impulse respons
 MAX_LOG_AMPLITUDE = 20.0  # exp(20) = +174 dB: nothing a fitted corrector comes near
 MIN_LOG_AMPLITUDE = -87.0
 MAX_PHASE = 1.0e3         # radians; a hostile model's phases stay finite and accurate
+LF_PINNED_HZ = (0.0, 50.0, 100.0)  # where the response is exactly the transparent head's
+LF_PIN_ROWS = 2 * len(LF_PINNED_HZ) - 1   # a cosine and a sine per pin (no sine at 0 Hz)
 
 
 @njit(cache=True)
@@ -84,6 +92,95 @@ def ir_window(n_fft: int, hop: int, delay: int) -> np.ndarray:
     return w
 
 
+@njit(cache=True)
+def lf_pins_len(n_fft):
+    """Length of :func:`lf_pins_fill`'s array for an ``n_fft``-point frame."""
+    return 2 * LF_PIN_ROWS * n_fft + LF_PIN_ROWS + LF_PIN_ROWS * LF_PIN_ROWS
+
+
+@njit(cache=True)
+def lf_pins_fill(sample_rate, delay, window, pins):
+    """``pins`` (:func:`lf_pins_len`) = what step 5 of the module docstring needs: the pinned
+    frequencies' cosine and sine rows B (LF_PIN_ROWS x N), the correction's rows
+    X = (B W B^T)^-1 B W (W = ``window``: the correction stays inside it), B's column at
+    the modelling ``delay``, and the Gram matrix's room (set-up scratch; no allocation, so
+    this runs in the compiled library). Returns False if the window cannot hold the pins."""
+    n = window.shape[0]
+    m = LF_PIN_ROWS
+    basis = pins[:m * n]
+    fix = pins[m * n:2 * m * n]
+    at_delay = pins[2 * m * n:2 * m * n + m]
+    gram = pins[2 * m * n + m:]
+    r = 0
+    for f in LF_PINNED_HZ:
+        w = 2.0 * math.pi * f / sample_rate
+        for t in range(n):
+            basis[r * n + t] = math.cos(w * t)
+        r += 1
+        if f > 0.0:
+            for t in range(n):
+                basis[r * n + t] = math.sin(w * t)
+            r += 1
+    for i in range(m):
+        for t in range(n):
+            fix[i * n + t] = basis[i * n + t] * window[t]
+        for j in range(m):
+            acc = 0.0
+            for t in range(n):
+                acc += fix[i * n + t] * basis[j * n + t]
+            gram[i * m + j] = acc
+        at_delay[i] = basis[i * n + delay]
+    # Gauss-Jordan on [gram | fix] (m = 5): fix becomes gram^-1 B W
+    for c in range(m):
+        p = c
+        for i in range(c + 1, m):
+            if abs(gram[i * m + c]) > abs(gram[p * m + c]):
+                p = i
+        if not abs(gram[p * m + c]) > 1e-12:
+            return False
+        for j in range(m):
+            gram[c * m + j], gram[p * m + j] = gram[p * m + j], gram[c * m + j]
+        for t in range(n):
+            fix[c * n + t], fix[p * n + t] = fix[p * n + t], fix[c * n + t]
+        inv = 1.0 / gram[c * m + c]
+        for j in range(m):
+            gram[c * m + j] *= inv
+        for t in range(n):
+            fix[c * n + t] *= inv
+        for i in range(m):
+            k = gram[i * m + c]
+            if i != c and k != 0.0:
+                for j in range(m):
+                    gram[i * m + j] -= k * gram[c * m + j]
+                for t in range(n):
+                    fix[i * n + t] -= k * fix[c * n + t]
+    return True
+
+
+def lf_pins(sample_rate: float, delay: int, window: np.ndarray) -> np.ndarray:
+    """:func:`lf_pins_fill` as a new array."""
+    pins = np.zeros(lf_pins_len(window.shape[0]))
+    if not lf_pins_fill(float(sample_rate), int(delay), window, pins):
+        raise ValueError("the impulse response window cannot hold the low-frequency pins")
+    return pins
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _pin_low_frequencies(h, pins):
+    """In place: ``h`` (N) minus the correction that zeroes its response relative to the
+    transparent head at :data:`LF_PINNED_HZ` (:func:`lf_pins_fill`)."""
+    n = h.shape[0]
+    m = LF_PIN_ROWS
+    for r in range(m):
+        c = -pins[2 * m * n + r]
+        for t in range(n):
+            c += pins[r * n + t] * h[t]
+        if c != 0.0:
+            fix = m * n + r * n
+            for t in range(n):
+                h[t] -= c * pins[fix + t]
+
+
 @njit(cache=True, inline="always")
 def _blend_at(f):
     t = min(max((f - LF_TRANSPARENT_HZ) / (LF_CORRECTED_HZ - LF_TRANSPARENT_HZ), 0.0), 1.0)
@@ -105,7 +202,7 @@ def lf_blend(freqs_hz) -> np.ndarray:
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def corrector_gains(grid_out, bin_idx, bin_w, blend, eq, phase_step, window, cos, sin, rev,
+def corrector_gains(grid_out, bin_idx, bin_w, blend, eq, phase_step, window, pins, cos, sin, rev,
                     re, im, gains):
     """Shaped per-bin gains from one corrector output on the grid.
 
@@ -114,7 +211,7 @@ def corrector_gains(grid_out, bin_idx, bin_w, blend, eq, phase_step, window, cos
     grid interval and weight; ``blend`` (nbins): the low-frequency blend; ``eq`` (4 nbins):
     an equaliser (a_L, phi_L, a_R, phi_R per bin, zeros for none); ``phase_step``:
     2 pi D / N (the modelling delay's phase per bin); ``window`` (N): :func:`ir_window`;
-    ``cos``/``sin``/``rev``: :func:`~spatialmw.kernels.fft.fft_tables` for N; ``re``/``im``
+    ``pins``: :func:`lf_pins`; ``cos``/``sin``/``rev``: :func:`~spatialmw.kernels.fft.fft_tables` for N; ``re``/``im``
     (N, float64): scratch. Writes ``gains`` (4 nbins, float32 or float64)."""
     n = rev.shape[0]
     nbins = n // 2 + 1
@@ -150,6 +247,8 @@ def corrector_gains(grid_out, bin_idx, bin_w, blend, eq, phase_step, window, cos
         wt = window[t] * scale
         re[t] *= wt
         im[t] *= wt
+    _pin_low_frequencies(re, pins)
+    _pin_low_frequencies(im, pins)
     fft_inplace(re, im, cos, sin, rev, False)
     for k in range(nbins):
         nk = (n - k) % n

@@ -78,10 +78,10 @@ def _node_direction(n_rings, ring, j, count):
 @njit(cache=True)
 def build_table(theta, dims, prep, counts, offsets, n_rho, shaping, eq, table, scratch, out):
     """Fill ``table`` (float32, nodes * n_rho * 4 nbins) with the shaped gains of the network
-    at every node; ``shaping`` = (bin_idx, bin_w, blend, phase_step, window, cos, sin, rev,
-    re, im) as for :func:`corrector_gains`, ``eq`` its equaliser; ``scratch``/``out`` as for
+    at every node; ``shaping`` = (bin_idx, bin_w, blend, phase_step, window, pins, cos, sin,
+    rev, re, im) as for :func:`corrector_gains`, ``eq`` its equaliser; ``scratch``/``out`` as for
     :func:`ibc_evaluate`. Run once at engine creation."""
-    bin_idx, bin_w, blend, phase_step, window, cos, sin, rev, re, im = shaping
+    bin_idx, bin_w, blend, phase_step, window, pins, cos, sin, rev, re, im = shaping
     n_rings = counts.shape[0]
     row_len = 4 * (rev.shape[0] // 2 + 1)
     for r in range(n_rings):
@@ -91,7 +91,7 @@ def build_table(theta, dims, prep, counts, offsets, n_rho, shaping, eq, table, s
                 rho = theta[1] if n_rho == 1 else theta[1] + i * (theta[2] - theta[1]) / (n_rho - 1)
                 ibc_evaluate(theta, dims, prep, ux, uy, uz, theta[0] * math.exp(rho), scratch, out)
                 row = ((offsets[r] + j) * n_rho + i) * row_len
-                corrector_gains(out, bin_idx, bin_w, blend, eq, phase_step, window, cos, sin, rev,
+                corrector_gains(out, bin_idx, bin_w, blend, eq, phase_step, window, pins, cos, sin, rev,
                                 re, im, table[row:row + row_len])
 
 
@@ -100,7 +100,7 @@ def diffuse_field_table_eq(theta, dims, prep, counts, shaping, scratch, out, gai
     """The diffuse-field equaliser of a model: :func:`diffuse_field_equaliser` of the mean
     power of its shaped gains (no equaliser) over the nodes of ``counts``' rings (about
     uniform on the sphere) at the model's reference distance. Writes ``eq`` (4 nbins)."""
-    bin_idx, bin_w, blend, phase_step, window, cos, sin, rev, re, im = shaping
+    bin_idx, bin_w, blend, phase_step, window, pins, cos, sin, rev, re, im = shaping
     n_rings = counts.shape[0]
     nbins = rev.shape[0] // 2 + 1
     eq[:] = 0.0
@@ -110,7 +110,7 @@ def diffuse_field_table_eq(theta, dims, prep, counts, shaping, scratch, out, gai
         for j in range(counts[r]):
             ux, uy, uz = _node_direction(n_rings, r, j, counts[r])
             ibc_evaluate(theta, dims, prep, ux, uy, uz, theta[0], scratch, out)
-            corrector_gains(out, bin_idx, bin_w, blend, eq, phase_step, window, cos, sin, rev,
+            corrector_gains(out, bin_idx, bin_w, blend, eq, phase_step, window, pins, cos, sin, rev,
                             re, im, gains)
             for k in range(nbins):
                 power[k] += gains[4 * k] ** 2 + gains[4 * k + 1] ** 2

@@ -91,6 +91,7 @@ H_LANE_SLOT = 86   # int64 (batches x LANES): each lane's slot + 1 (0: free, its
 H_NEARFIELD = 91   # float64: the rigid-sphere near-field gain table (nearfield.py)
 H_SPREAD = 92      # float32 (max_sources x 2 ears x spread.N_SECTIONS x H_SPREAD_LEN): all-pass histories
 H_SPREAD_LEN = 93  # scalar: each all-pass section's history length (spread.spread_ring_len)
+H_LF_PINS = 94     # float64: the corrector's low-frequency pins (corrector.lf_pins_fill)
 
 # per-slot strides
 LISTENER_LEN = 16  # px py pz qx qy qz qw - vx vy vz velocity_set, reverb settings (4)

@@ -33,7 +33,7 @@ from . import layout as L
 from .fft import fft_tables_fill
 from . import ibc as ibc_mod
 from .ibc import ibc_prepare, ibc_prepared_len, ibc_scratch_len
-from .corrector import EQUALIZATIONS, ir_window_fill, lf_blend_fill, modeling_delay
+from .corrector import EQUALIZATIONS, ir_window_fill, lf_blend_fill, lf_pins_fill, lf_pins_len, modeling_delay
 from .ibc_table import (build_table, diffuse_field_table_eq, table_distance_rows, table_ring_total,
                         table_rings_fill)
 from .lanes import LANES
@@ -81,7 +81,7 @@ REGIONS = np.array([
     (L.H_SCRATCH, F64), (L.H_IBC_OUT, F64), (L.H_BIN_W, F64), (L.H_TWID_COS, F64),
     (L.H_TWID_SIN, F64), (L.H_WINDOW, F64), (L.H_SRC_STATE, F64), (L.H_WORK, F64),
     (L.H_MIX, F64), (L.H_MIX_DELTA, F64), (L.H_CONST, F64), (L.H_LF_BLEND, F64), (L.H_EQ, F64),
-    (L.H_IR_WINDOW, F64), (L.H_LISTENER_TRACK, F64), (L.H_TONE_BANDS, F64), (L.H_AIR_ALPHA, F64),
+    (L.H_IR_WINDOW, F64), (L.H_LF_PINS, F64), (L.H_LISTENER_TRACK, F64), (L.H_TONE_BANDS, F64), (L.H_AIR_ALPHA, F64),
     (L.H_NEARFIELD, F64), (L.H_REVERB, F64), (L.H_REVERB_LINES, F32), (L.H_REVERB_PRE, F32), (L.H_REVERB_IN, F32),
     (L.H_RING, F32), (L.H_STAGE, F32), (L.H_GCUR, F32), (L.H_GTGT, F32), (L.H_GPREV, F32),
     (L.H_GDELTA, F32), (L.H_GAIN_SCRATCH, F32), (L.H_LANE_MIX_DELTA, F32), (L.H_FIFO, F32),
@@ -148,6 +148,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_LF_BLEND] = nbins
     size[L.H_EQ] = 4 * nbins
     size[L.H_IR_WINDOW] = N_FFT
+    size[L.H_LF_PINS] = lf_pins_len(N_FFT) if ibc else 1
     size[L.H_TONE_BANDS] = TONE_TABLE_ROWS * nbins
     size[L.H_TONE] = s * 2 * nbins if ibc else 1
     size[L.H_NEARFIELD] = nearfield.TABLE_LEN
@@ -349,13 +350,15 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
         ibc_prepare(theta, dims, grid, prep)
         window = f64[i64[L.H_IR_WINDOW]:i64[L.H_IR_WINDOW] + N_FFT]
         ir_window_fill(HOP, i64[L.H_DELAY], window)
+        pins = f64[i64[L.H_LF_PINS]:i64[L.H_LF_PINS] + lf_pins_len(N_FFT)]
+        lf_pins_fill(sr, i64[L.H_DELAY], window, pins)
         # the evaluation scratch, output and work regions serve the set-up, then start clean
         scratch = f64[i64[L.H_SCRATCH]:i64[L.H_SCRATCH] + i64[L.H_SCRATCH_LEN]]
         out = f64[i64[L.H_IBC_OUT]:i64[L.H_IBC_OUT] + 4 * k]
         work = f64[i64[L.H_WORK]:i64[L.H_WORK] + 2 * N_FFT]
         shaping = (i64[i64[L.H_BIN_IDX]:i64[L.H_BIN_IDX] + nbins],
                    f64[i64[L.H_BIN_W]:i64[L.H_BIN_W] + nbins], blend,
-                   2.0 * math.pi * i64[L.H_DELAY] / N_FFT, window, cos, sin,
+                   2.0 * math.pi * i64[L.H_DELAY] / N_FFT, window, pins, cos, sin,
                    i64[i64[L.H_BITREV]:i64[L.H_BITREV] + N_FFT], work[:N_FFT], work[N_FFT:])
         eq = f64[i64[L.H_EQ]:i64[L.H_EQ] + 4 * nbins]
         if settings[S_EQUALIZATION] == 1.0:

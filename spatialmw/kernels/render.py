@@ -44,7 +44,7 @@ from numba import njit, uint64
 from ..geometry import distance_gain, rotate_inverse, tdw_ear_targets
 from .fpu import enter_flush_to_zero, leave_flush_to_zero
 from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
-from .corrector import corrector_gains, delay_gains
+from .corrector import corrector_gains, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
 from .motion import clamp_speed, extrapolate, propagation_step, retarded_delay, track_pose
@@ -64,7 +64,7 @@ from .layout import (
     STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STOP, STATE_RECYCLE, STATE_STRIDE, STATUS_NONFINITE, STATUS_PAUSED,
     STATUS_PLAYING, STATUS_UNDERRUN, ST_PAUSE_OFFSET,
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_GPREV, H_LF_BLEND, H_EQ,
-    H_IR_WINDOW, H_GAIN_SCRATCH, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
+    H_IR_WINDOW, H_LF_PINS, H_GAIN_SCRATCH, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
     LT_AT_END, LT_AT_START, LT_STARTED, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
     P_ROLLOFF, P_TELEPORTS, P_VEL, P_CONE_INNER, P_CONE_OUTER, P_CONE_OUTER_GAIN,
     P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_SEND, P_REVERB_SEND, H_REVERB,
@@ -230,6 +230,7 @@ def shape_gains(f64, i64, grid_out, gains):
                     f64[i64[H_LF_BLEND]: i64[H_LF_BLEND] + nbins],
                     f64[i64[H_EQ]: i64[H_EQ] + 4 * nbins], 2.0 * math.pi * i64[H_DELAY] / n,
                     f64[i64[H_IR_WINDOW]: i64[H_IR_WINDOW] + n],
+                    f64[i64[H_LF_PINS]: i64[H_LF_PINS] + lf_pins_len(n)],
                     f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n], f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n],
                     i64[i64[H_BITREV]: i64[H_BITREV] + n], f64[i64[H_WORK]: i64[H_WORK] + n],
                     f64[i64[H_WORK] + n: i64[H_WORK] + 2 * n], gains)

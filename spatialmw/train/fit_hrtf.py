@@ -174,12 +174,13 @@ def prepare(hset, head_radius: float, idx: np.ndarray, time_offset: float):
 
 
 def engine_shaping(sample_rate: float, n_fft: int = STFT_N, hop: int = STFT_HOP):
-    """(bins_hz, blend, window, delay): the engine's corrector shaping at this rate
+    """(bins_hz, blend, window, pins, delay): the engine's corrector shaping at this rate
     (:mod:`spatialmw.kernels.corrector`)."""
-    from ..kernels.corrector import ir_window, lf_blend, modeling_delay
+    from ..kernels.corrector import ir_window, lf_blend, lf_pins, modeling_delay
     delay = modeling_delay(sample_rate)
     fb = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
-    return fb, lf_blend(fb), ir_window(n_fft, hop, delay), delay
+    window = ir_window(n_fft, hop, delay)
+    return fb, lf_blend(fb), window, lf_pins(sample_rate, delay, window), delay
 
 
 def rendered_response(model, u, dist, sample_rate: float, n_out: int = N_FFT_EVAL) -> np.ndarray:
@@ -188,14 +189,14 @@ def rendered_response(model, u, dist, sample_rate: float, n_out: int = N_FFT_EVA
     ``n_out`` bins, with the modelling delay removed."""
     from ..kernels.corrector import corrector_gains
     from ..kernels.fft import fft_tables
-    fb, blend, window, delay = engine_shaping(sample_rate)
+    fb, blend, window, pins, delay = engine_shaping(sample_rate)
     grid = model.grid_hz
     k = np.clip(np.searchsorted(grid, fb, side="right") - 1, 0, len(grid) - 2)
     w = np.clip((fb - grid[k]) / (grid[k + 1] - grid[k]), 0.0, 1.0)
     cos, sin, rev = fft_tables(STFT_N)
     gains = np.zeros(4 * fb.shape[0])
     corrector_gains(model.evaluate(u, dist).ravel(), k.astype(np.int64), w, blend,
-                    np.zeros(4 * fb.shape[0]), 2 * np.pi * delay / STFT_N, window, cos, sin, rev,
+                    np.zeros(4 * fb.shape[0]), 2 * np.pi * delay / STFT_N, window, pins, cos, sin, rev,
                     np.zeros(STFT_N), np.zeros(STFT_N), gains)
     g = gains[0::2] + 1j * gains[1::2]
     h = np.fft.irfft(np.stack([g[0::2], g[1::2]]), STFT_N, axis=-1)
@@ -250,7 +251,17 @@ def resolve_device(device: str):
     return torch.device(device)
 
 
-def _torch_rendered(y, a_bins, blend, phase_shift, window, unshift, n_out):
+def torch_pins(pins, n_fft, **tensor_args):
+    """:func:`~spatialmw.kernels.corrector.lf_pins`'s array as torch (basis, fix, at_delay)."""
+    import torch
+    from ..kernels.corrector import LF_PIN_ROWS
+    m = LF_PIN_ROWS
+    return (torch.tensor(pins[:m * n_fft].reshape(m, n_fft), **tensor_args),
+            torch.tensor(pins[m * n_fft:2 * m * n_fft].reshape(m, n_fft), **tensor_args),
+            torch.tensor(pins[2 * m * n_fft:2 * m * n_fft + m], **tensor_args))
+
+
+def _torch_rendered(y, a_bins, blend, phase_shift, window, pins, unshift, n_out):
     """Torch mirror of :func:`~spatialmw.kernels.corrector.corrector_gains` followed by the
     convolution's response: network outputs on the grid (B, K, 4) -> rendered response
     (B, 2, n_out//2+1) with the modelling delay removed, and the windowed impulse responses
@@ -264,6 +275,8 @@ def _torch_rendered(y, a_bins, blend, phase_shift, window, unshift, n_out):
     im = torch.cat([im[..., :1] * 0, im[..., 1:-1], im[..., -1:] * 0], dim=-1)
     g = torch.complex(ea * torch.cos(ph), im)
     h = torch.fft.irfft(g, window.shape[0], dim=-1) * window  # (B, 2, N): fits the frame
+    basis, fix, at_delay = pins                                # the low-frequency pins
+    h = h - (h @ basis.T - at_delay) @ fix
     return torch.fft.rfft(h, n_out, dim=-1) * unshift, h
 
 
@@ -289,7 +302,7 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
     net = net.to(dev)
     f = data["f"]
     fs = 2.0 * float(f[-1])
-    fb, blend_np, window_np, delay = engine_shaping(fs)
+    fb, blend_np, window_np, pins_np, delay = engine_shaping(fs)
     f32 = torch.float32
     a_fine = torch.tensor(interp_matrix(grid, f).T, dtype=f32, device=dev)        # (K, F)
     blend_fine = torch.tensor(np.interp(f, fb, blend_np), dtype=f32, device=dev)
@@ -297,6 +310,7 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
     blend = torch.tensor(blend_np, dtype=f32, device=dev)
     phase_shift = torch.tensor(2 * np.pi * fb * delay / fs, dtype=f32, device=dev)
     window = torch.tensor(window_np, dtype=f32, device=dev)
+    pins = torch_pins(pins_np, window_np.shape[0], dtype=f32, device=dev)
     unshift = torch.tensor(np.exp(2j * np.pi * f * delay / fs), dtype=torch.complex64, device=dev)
     pre_end = delay - PRE_ECHO_GUARD
     step_db = int(db_on_rendered_from * steps)
@@ -328,7 +342,7 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
     for step in range(steps):
         sel = torch.from_numpy(rng.choice(m, bsz, replace=False)).to(dev) if bsz < m else slice(None)
         y = net(u[sel], dist[sel], gridt)               # (B, K, 4)
-        H, h = _torch_rendered(y, a_bins, blend, phase_shift, window, unshift, N_FFT_EVAL)
+        H, h = _torch_rendered(y, a_bins, blend, phase_shift, window, pins, unshift, N_FFT_EVAL)
         p2 = H.real ** 2 + H.imag ** 2
         if step < step_db:
             a = torch.clamp(torch.einsum("bko,kf->bof", y, a_fine)[:, 0::2], max=6.0) * blend_fine
