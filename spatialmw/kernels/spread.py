@@ -55,7 +55,19 @@ def spread_block(buf, base, stride, frames, ring, ring_len, ear, pos, sample_rat
     ``ring``: this ear's N_SECTIONS x ring_len history (float32); ``pos``: samples processed
     before this block."""
     mask = ring_len - 1
-    inv = 1.0 / frames
+    if k0 == k1 and g0 == 1.0 and g1 == 1.0:
+        # steady spread (the common case): section by section, nothing ramps
+        for s in range(N_SECTIONS):
+            d = int(round(DELAYS_48K[ear][s] * sample_rate / 48000.0))
+            r0 = s * ring_len
+            for i in range(frames):
+                t = pos + i
+                old = ring[r0 + ((t - d) & mask)]
+                v = buf[base + i * stride] - k0 * old
+                ring[r0 + (t & mask)] = v
+                buf[base + i * stride] = k0 * v + old
+        return
+    inv = 1.0 / frames   # a starting, stopping or changing spread (rare): ramp per sample
     for i in range(frames):
         t = pos + i
         a = 0.5 - 0.5 * math.cos(math.pi * (i + 1) * inv)   # raised cosine: no corners
