@@ -403,7 +403,9 @@ enum {
 /** Virtual voices. A playing source whose level -- gain x distance attenuation x the
  *  cone's outer gain where the listener is outside the cone x its loudest transmission
  *  band -- is below SMW_VIRTUAL_THRESHOLD (-70 dB re full scale; 0 beyond max_distance
- *  with SMW_DISTANCE_LINEAR) fades out over one block, then costs little: no warp, no
+ *  with SMW_DISTANCE_LINEAR), and whose reverb send (x gain x cone x mid band x the
+ *  reverb's wet gain; the room hears the emitted sound, with no distance gain) is below it
+ *  too, fades out over one block, then costs little: no warp, no
  *  transform (it gives back its lane of the transforms, which are packed 8 to a batch for
  *  the sources being rendered). What it still costs is its write and its pose. Its
  *  delay line keeps receiving smw_source_write's samples and its motion stays tracked,

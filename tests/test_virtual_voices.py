@@ -158,6 +158,27 @@ def test_beyond_max_distance_with_the_linear_model_is_virtual(kind):
 
 
 @pytest.mark.parametrize("kind", FRONTS)
+def test_a_far_source_still_heard_in_the_reverb_is_not_virtual(kind):
+    """The room hears the emitted sound (the send has no distance gain): beyond max distance
+    a source with a send into a reverb that is on keeps playing, and only the reverb carries
+    it; with the send at 0 it is virtual and silent."""
+    energy = {}
+    for send in (0.0, 0.5):
+        eng = _front(kind)
+        eng.set_reverb(decay_time=1.0, pre_delay=0.0, hf_ratio=0.5, wet_gain=1.0)
+        s = eng.add_source(distance_model="linear", min_distance=1.0, max_distance=20.0)
+        eng.set_source_reverb_send(s, send)
+        eng.set_source_pose(s, (30.0, 0.0, 0.0))
+        out, status = _play(eng, s, _tone(16), {})
+        want = L.STATUS_PLAYING if send else L.STATUS_VIRTUAL
+        assert status[2:] == [want] * 14, send
+        energy[send] = float(np.mean(out[8 * BLOCK:].astype(np.float64) ** 2))
+    print(f"{kind}: output power beyond max distance, send 0 / 0.5: {energy[0.0]:.3g} / {energy[0.5]:.3g}")
+    assert energy[0.0] == 0.0
+    assert energy[0.5] > 1e-5
+
+
+@pytest.mark.parametrize("kind", FRONTS)
 def test_threshold_hysteresis(kind):
     """Between the threshold and 3 dB above it a source keeps its state: an audible source
     stays audible, a virtual one stays virtual."""

@@ -356,7 +356,8 @@ def _silence_lane(f32, i64, s, start, count):
 @njit(cache=True)
 def _voice(f64, f32, i64, s, level, restart, fill, frames, use_ibc):
     """Source ``s``'s virtual-voice state for this block, from its ``level`` (gain x
-    distance gain x cone x loudest transmission band; ``layout.VIRTUAL_THRESHOLD``, with
+    distance gain x cone x loudest transmission band, or its reverb send times the reverb's
+    wet gain if that is louder; ``layout.VIRTUAL_THRESHOLD``, with
     VIRTUAL_HYSTERESIS to come back). Returns what the warp does: RENDER, FADE_OUT,
     RESUME or VIRTUAL.
 
@@ -480,12 +481,18 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         to_lis = rotate_inverse(f64[pose + 3: pose + 7], (-ax1, -ay1, -az1))
         cone = cone_weight(to_lis[0] / dist if dist > 1e-9 else 1.0, f64[par + P_CONE_INNER],
                            f64[par + P_CONE_OUTER])
-    g *= 1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)
+    cone_g = 1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)
+    g *= cone_g
     tone_l = f64[par + P_TRANSMISSION]
     tone_m = f64[par + P_TRANSMISSION + 1]
     tone_h = f64[par + P_TRANSMISSION + 2] * (1.0 + cone * (f64[par + P_CONE_OUTER_HF] - 1.0))
     tone_air = f64[par + P_AIR_ABSORPTION] * dist
-    voice = _voice(f64, f32, i64, s, g * max(tone_l, tone_m, tone_h), restart, fill, frames, use_ibc)
+    # the room hears the emitted sound (no distance gain): a far source may be inaudible dry
+    # yet loud in the reverb, and then it is not virtual
+    wet = f64[lis + L_REVERB + reverb.R_WET - reverb.R_DECAY]
+    send_level = f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * cone_g * tone_m * wet
+    voice = _voice(f64, f32, i64, s, max(g * max(tone_l, tone_m, tone_h), send_level), restart, fill,
+                   frames, use_ibc)
     doppler = (flags & FLAG_DOPPLER) != 0
     if voice == VIRTUAL:  # its delay line and its track are current: nothing else to do
         if doppler and teleport and not explicit:  # (as below)
@@ -586,7 +593,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     if use_ibc:
         _spread(f64, f32, i64, s, st, min(max(f64[par + P_SPREAD], 0.0), 360.0) / 360.0, dst_l, dst_r, frames)
     # what the room hears: the emitted level through the cone and the wall (broadband parts)
-    send = f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * (1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)) * tone_m
+    send = f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * cone_g * tone_m
     if send != 0.0 or f64[st + ST_SEND] != 0.0:  # the room hears the emitted sound: no distance gain
         rin = i64[H_REVERB_IN]
         s0 = f64[st + ST_SEND]
