@@ -159,6 +159,8 @@ def render() -> str:
         ("SMW_MAX_CONE_TEXT", _c_string(_text(D.MAX_CONE_DEG))),
         ("SMW_MAX_AIR_ABSORPTION", _c_double(D.MAX_AIR_ABSORPTION) + "f"),
         ("SMW_MAX_AIR_ABSORPTION_TEXT", _c_string(_text(D.MAX_AIR_ABSORPTION))),
+        ("SMW_MAX_STEREO_WIDTH_DEG", _c_double(D.MAX_STEREO_WIDTH_DEG) + "f"),
+        ("SMW_MAX_STEREO_WIDTH_TEXT", _c_string(_text(D.MAX_STEREO_WIDTH_DEG))),
     ])
     out.append("")
 

@@ -33,6 +33,7 @@
  * --------------------------------------------------------------------------------- */
 int32_t smwk_render(double*, float*, int64_t*, float*, int32_t);
 int32_t smwk_write(double*, float*, int64_t*, int32_t, const float*, int32_t);
+int32_t smwk_write_stereo(double*, float*, int64_t*, int32_t, int32_t, const float*, int32_t);
 void smwk_settings_default(double* settings);
 int32_t smwk_check_model(const double* theta, int64_t n_theta, const int64_t* dims,
                          const double* grid, int64_t n_grid, double head_radius);
@@ -48,11 +49,16 @@ extern _Thread_local int smw__kernel_fault;   /* rt_stubs.c: a compiled function
 
 typedef int32_t (*smw_render_fn)(double*, float*, int64_t*, float*, int32_t);
 typedef int32_t (*smw_write_fn)(double*, float*, int64_t*, int32_t, const float*, int32_t);
+typedef int32_t (*smw_write_stereo_fn)(double*, float*, int64_t*, int32_t, int32_t, const float*, int32_t);
 
 /* ---------------------------------------------------------------------------------
  * Renderer state
  * --------------------------------------------------------------------------------- */
 enum { LIFE_FREE = 0, LIFE_CLAIMED = 1, LIFE_LIVE = 2, LIFE_RELEASING = 3 };
+/* a slot's part in a source: a mono source, or one of a stereo source's two voices. The
+ * handle names the left voice; the right one is hidden and takes the left one's published
+ * values (azimuth offset mirrored), so every setter reaches both */
+enum { VOICE_MONO = 0, VOICE_LEFT = 1, VOICE_RIGHT = 2 };
 enum { PUB_LISTENER_VEL = 0, PUB_LISTENER_REVERB = 3 };  /* the listener's published params[] */
 
 /* the settings struct of version 0.1, to recognise its size */
@@ -94,6 +100,10 @@ typedef struct {
     /* SMW_SOURCE_STATUS_* bits of the incarnation in bits 16..31: the audio thread ORs
      * the kernel's CTL_STATUS in after each call, smw_source_get_status takes them */
     _Atomic uint32_t status;
+    /* VOICE_* and the other voice's handle (0 for a mono source); written while the slot is
+     * CLAIMED, so read after the LIVE word is acquired */
+    _Atomic int32_t voice;
+    _Atomic uint32_t other;
     /* audio-thread-only */
     uint32_t seen_gen;
     uint32_t seen_seq;
@@ -115,6 +125,7 @@ struct smw_renderer {
     int64_t off_listener, off_pose, off_params, off_control;
     smw_render_fn render_fn;
     smw_write_fn write_fn;
+    smw_write_stereo_fn write_stereo_fn;
     /* shared */
     smw_slot* slots;
     smw_published listener;
@@ -159,6 +170,7 @@ const char* smw_result_string(smw_result r)
     case SMW_ERROR_SETTINGS_SIZE: return "SMW_ERROR_SETTINGS_SIZE: settings.size unknown; use smw_renderer_settings_default()";
     case SMW_ERROR_INTERNAL: return "SMW_ERROR_INTERNAL: internal error (output silenced)";
     case SMW_ERROR_UNSUPPORTED_CPU: return "SMW_ERROR_UNSUPPORTED_CPU: the CPU lacks a feature of the x86-64-v3 baseline";
+    case SMW_ERROR_CHANNEL_MISMATCH: return "SMW_ERROR_CHANNEL_MISMATCH: a mono call on a stereo source or a stereo call on a mono source";
     default: return "unknown smw_result";
     }
 }
@@ -611,6 +623,7 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     r->off_control = head[H_SRC_CTL];
     r->render_fn = smwk_render;
     r->write_fn = smwk_write;
+    r->write_stereo_fn = smwk_write_stereo;
     r->id = atomic_fetch_add_explicit(&next_renderer_id, 1u, memory_order_relaxed);
     r->log_fn = s.log_callback;
     r->log_user = s.log_user_data;
@@ -784,6 +797,11 @@ smw_result smw_listener_set_velocity(smw_renderer* r, const float velocity[3])
 }
 
 static const char* const TEXT_STALE = "source handle is stale (the source was destroyed)";
+static const char* const TEXT_STEREO_WIDTH = "stereo width must be in [0, " SMW_MAX_STEREO_WIDTH_TEXT "] degrees";
+static const char* const TEXT_MONO_SOURCE = "the source is mono (smw_source_create): use smw_source_write";
+static const char* const TEXT_STEREO_SOURCE = "the source is stereo (smw_source_create_stereo): use smw_source_write_stereo";
+
+static int in_range(float v, float lo, float hi) { return v >= lo && v <= hi; }  /* false for NaN */
 
 /* Resolve a handle to its slot if the source is alive (`audio`: on the audio thread). A
  * slot's generations are issued in order from 1, so one above the slot's current
@@ -801,7 +819,11 @@ static smw_slot* lookup_in(smw_renderer* r, smw_source h, smw_result* rc, int au
     smw_slot* sl = &r->slots[idx1 - 1];
     uint32_t w = atomic_load_explicit(&sl->word, memory_order_acquire);
     uint32_t gen = h >> 16, cur = w >> 16;
-    if ((w & 0xFFFFu) == LIFE_LIVE && cur == gen) return sl;
+    if ((w & 0xFFFFu) == LIFE_LIVE && cur == gen) {
+        if (atomic_load_explicit(&sl->voice, memory_order_relaxed) != VOICE_RIGHT) return sl;
+        *rc = failed(r, SMW_ERROR_INVALID_HANDLE, "source handle names the hidden voice of a stereo source");
+        return NULL;
+    }
     int issued = atomic_load_explicit(&sl->wrapped, memory_order_relaxed) || (gen != 0 && gen <= cur);
     *rc = failed(r, SMW_ERROR_INVALID_HANDLE, issued ? TEXT_STALE
                  : "source handle was never issued by this renderer (no source of its slot had that generation)");
@@ -810,34 +832,109 @@ static smw_slot* lookup_in(smw_renderer* r, smw_source h, smw_result* rc, int au
 
 static smw_slot* lookup(smw_renderer* r, smw_source h, smw_result* rc) { return lookup_in(r, h, rc, 0); }
 
-smw_result smw_source_create(smw_renderer* r, smw_source* out)
+/* Claim a free slot, or one destroyed since the last smw_render (so destroy-then-create in
+ * one game tick steals a voice): the audio thread clears a recycled slot before the new
+ * incarnation's first write or block (STATE_RECYCLE), never waiting for this thread.
+ * Returns the slot index (its word now CLAIMED with the next generation; `*was` its word
+ * before) or -1 when every slot holds a live source. */
+static int claim_slot(smw_renderer* r, uint32_t* was)
 {
-    if (!r) return SMW_ERROR_NULL_POINTER;
-    if (!out) return fail(r, SMW_ERROR_NULL_POINTER, "smw_source_create: out_source is NULL");
-    *out = SMW_SOURCE_INVALID;
     uint32_t n = (uint32_t)r->max_sources;
     uint32_t start = atomic_fetch_add_explicit(&r->alloc_hint, 1u, memory_order_relaxed);
-    /* a free slot, or one destroyed since the last smw_render (so destroy-then-create in
-     * one game tick steals a voice): the audio thread clears a recycled slot before the new
-     * incarnation's first write or block (STATE_RECYCLE), never waiting for this thread */
     for (uint32_t k = 0; k < n; ++k) {
         uint32_t i = (start + k) % n;
         smw_slot* sl = &r->slots[i];
         uint32_t w = atomic_load_explicit(&sl->word, memory_order_relaxed);
         if ((w & 0xFFFFu) != LIFE_FREE && (w & 0xFFFFu) != LIFE_RELEASING) continue;
-        uint32_t gen = ((w >> 16) + 1u) & 0xFFFFu;
-        uint32_t claimed = (gen << 16) | LIFE_CLAIMED;
+        uint32_t claimed = ((((w >> 16) + 1u) & 0xFFFFu) << 16) | LIFE_CLAIMED;
         if (!atomic_compare_exchange_strong_explicit(&sl->word, &w, claimed, memory_order_acq_rel,
                                                      memory_order_relaxed))
             continue;
-        if (gen == 0) atomic_store_explicit(&sl->wrapped, 1u, memory_order_relaxed);
-        atomic_store_explicit(&sl->status, gen << 16, memory_order_relaxed);
-        pub_set_defaults(&sl->pub);
-        atomic_store_explicit(&sl->word, (gen << 16) | LIFE_LIVE, memory_order_release);
-        *out = (gen << 16) | (i + 1u);
-        return SMW_SUCCESS;
+        *was = w;
+        return (int)i;
     }
-    return fail(r, SMW_ERROR_OUT_OF_SOURCES, "all max_sources source slots are in use by live sources");
+    return -1;
+}
+
+/* A claimed slot's new source, with a new source's values; returns its handle. The slot
+ * goes LIVE (visible to the audio thread and to lookups) only in publish_slot. */
+static smw_source start_slot(smw_renderer* r, int i, int32_t voice, smw_source other)
+{
+    smw_slot* sl = &r->slots[i];
+    uint32_t gen = atomic_load_explicit(&sl->word, memory_order_relaxed) >> 16;
+    if (gen == 0) atomic_store_explicit(&sl->wrapped, 1u, memory_order_relaxed);
+    atomic_store_explicit(&sl->status, gen << 16, memory_order_relaxed);
+    atomic_store_explicit(&sl->voice, voice, memory_order_relaxed);
+    atomic_store_explicit(&sl->other, other, memory_order_relaxed);
+    pub_set_defaults(&sl->pub);
+    return (gen << 16) | ((uint32_t)i + 1u);
+}
+
+static void publish_slot(smw_renderer* r, smw_source h)
+{
+    atomic_store_explicit(&r->slots[(h & 0xFFFFu) - 1u].word, (h & 0xFFFF0000u) | LIFE_LIVE, memory_order_release);
+}
+
+static const char* const TEXT_OUT_OF_SOURCES = "all max_sources source slots are in use by live sources";
+
+smw_result smw_source_create(smw_renderer* r, smw_source* out)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (!out) return fail(r, SMW_ERROR_NULL_POINTER, "smw_source_create: out_source is NULL");
+    *out = SMW_SOURCE_INVALID;
+    uint32_t was;
+    int i = claim_slot(r, &was);
+    if (i < 0) return fail(r, SMW_ERROR_OUT_OF_SOURCES, TEXT_OUT_OF_SOURCES);
+    smw_source h = start_slot(r, i, VOICE_MONO, 0);
+    publish_slot(r, h);
+    *out = h;
+    return SMW_SUCCESS;
+}
+
+smw_result smw_source_create_stereo(smw_renderer* r, float width_deg, smw_source* out)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    if (!out) return fail(r, SMW_ERROR_NULL_POINTER, "smw_source_create_stereo: out_source is NULL");
+    *out = SMW_SOURCE_INVALID;
+    if (!in_range(width_deg, 0.0f, SMW_MAX_STEREO_WIDTH_DEG))
+        return fail(r, SMW_ERROR_INVALID_ARGUMENT, TEXT_STEREO_WIDTH);
+    uint32_t was;
+    int i = claim_slot(r, &was);
+    if (i < 0) return fail(r, SMW_ERROR_OUT_OF_SOURCES, TEXT_OUT_OF_SOURCES);
+    uint32_t was_j;
+    int j = claim_slot(r, &was_j);
+    if (j < 0) {  /* one slot free: give it back as it was (no one else touches a CLAIMED slot) */
+        atomic_store_explicit(&r->slots[i].word, was, memory_order_release);
+        return fail(r, SMW_ERROR_OUT_OF_SOURCES, "a stereo source needs two free source slots (two voices)");
+    }
+    uint32_t gen_j = atomic_load_explicit(&r->slots[j].word, memory_order_relaxed) >> 16;
+    smw_source right = (gen_j << 16) | ((uint32_t)j + 1u);
+    smw_source h = start_slot(r, i, VOICE_LEFT, right);
+    start_slot(r, j, VOICE_RIGHT, h);
+    smw_published* p = &r->slots[i].pub;
+    uint32_t s = pub_write_begin(p);
+    atomic_store_explicit(&p->params[P_AZIMUTH_OFFSET], 0.5 * (double)width_deg, memory_order_relaxed);
+    pub_write_end(p, s);
+    /* left first: the right voice, once the audio thread sees it, always finds its values */
+    publish_slot(r, h);
+    publish_slot(r, right);
+    *out = h;
+    return SMW_SUCCESS;
+}
+
+/* The handle of a live source's right voice if it is stereo, else 0. */
+static smw_source right_voice(const smw_slot* sl)
+{
+    return atomic_load_explicit(&sl->voice, memory_order_relaxed) == VOICE_LEFT
+           ? atomic_load_explicit(&sl->other, memory_order_relaxed) : 0;
+}
+
+static int release(smw_renderer* r, smw_source h)
+{
+    uint32_t expect = ((h >> 16) << 16) | LIFE_LIVE;
+    return atomic_compare_exchange_strong_explicit(&r->slots[(h & 0xFFFFu) - 1u].word, &expect,
+                                                   ((h >> 16) << 16) | LIFE_RELEASING,
+                                                   memory_order_acq_rel, memory_order_relaxed);
 }
 
 smw_result smw_source_destroy(smw_renderer* r, smw_source h)
@@ -846,10 +943,9 @@ smw_result smw_source_destroy(smw_renderer* r, smw_source h)
     smw_result rc = SMW_SUCCESS;
     smw_slot* sl = lookup(r, h, &rc);
     if (!sl) return rc;
-    uint32_t expect = ((h >> 16) << 16) | LIFE_LIVE;
-    if (!atomic_compare_exchange_strong_explicit(&sl->word, &expect, ((h >> 16) << 16) | LIFE_RELEASING,
-                                                 memory_order_acq_rel, memory_order_relaxed))
-        return fail(r, SMW_ERROR_INVALID_HANDLE, TEXT_STALE);
+    smw_source right = right_voice(sl);
+    if (!release(r, h)) return fail(r, SMW_ERROR_INVALID_HANDLE, TEXT_STALE);
+    if (right) release(r, right);   /* hidden: only the destroy that released h reaches it */
     return SMW_SUCCESS;
 }
 
@@ -956,7 +1052,6 @@ static smw_result set_params(smw_renderer* r, smw_source h, int first, int n, co
     return SMW_SUCCESS;
 }
 
-static int in_range(float v, float lo, float hi) { return v >= lo && v <= hi; }  /* false for NaN */
 
 smw_result smw_source_set_cone(smw_renderer* r, smw_source h, float inner_deg, float outer_deg,
                                float outer_gain, float outer_hf_gain)
@@ -987,6 +1082,19 @@ smw_result smw_source_set_spread(smw_renderer* r, smw_source h, float degrees)
     const double v[1] = {degrees};
     return set_params(r, h, P_SPREAD, 1, v, in_range(degrees, 0.0f, SMW_MAX_CONE_DEG) ? NULL
                       : "spread must be in [0, " SMW_MAX_CONE_TEXT "] degrees");
+}
+
+smw_result smw_source_set_stereo_width(smw_renderer* r, smw_source h, float width_deg)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    smw_result rc = SMW_SUCCESS;
+    smw_slot* sl = lookup(r, h, &rc);
+    if (!sl) return rc;
+    if (!right_voice(sl))
+        return fail(r, SMW_ERROR_CHANNEL_MISMATCH, "smw_source_set_stereo_width: the source is mono; only a stereo source has a width");
+    const double v[1] = {0.5 * (double)width_deg};
+    return set_params(r, h, P_AZIMUTH_OFFSET, 1, v, in_range(width_deg, 0.0f, SMW_MAX_STEREO_WIDTH_DEG) ? NULL
+                      : TEXT_STEREO_WIDTH);
 }
 
 smw_result smw_source_set_reverb_send(smw_renderer* r, smw_source h, float send)
@@ -1057,6 +1165,19 @@ smw_result smw_source_set_paused(smw_renderer* r, smw_source h, int32_t paused)
     return set_flag(r, h, FLAG_PAUSED, paused, 1);
 }
 
+/* Take the status bits of slot (h's index) if it still holds incarnation h, else 0. */
+static uint32_t take_status(smw_renderer* r, smw_source h)
+{
+    smw_slot* sl = &r->slots[(h & 0xFFFFu) - 1u];
+    uint32_t gen = h >> 16;
+    uint32_t old = atomic_load_explicit(&sl->status, memory_order_acquire);
+    do {
+        if ((old >> 16) != gen) return 0;  /* destroyed meanwhile */
+    } while (!atomic_compare_exchange_weak_explicit(&sl->status, &old, gen << 16, memory_order_acq_rel,
+                                                    memory_order_acquire));
+    return old & 0xFFFFu;
+}
+
 smw_result smw_source_get_status(smw_renderer* r, smw_source h, uint32_t* out_flags)
 {
     if (!r) return SMW_ERROR_NULL_POINTER;
@@ -1064,13 +1185,8 @@ smw_result smw_source_get_status(smw_renderer* r, smw_source h, uint32_t* out_fl
     smw_slot* sl = lookup(r, h, &rc);
     if (!sl) return rc;
     if (!out_flags) return fail(r, SMW_ERROR_NULL_POINTER, "smw_source_get_status: out_flags is NULL");
-    uint32_t gen = h >> 16;
-    uint32_t old = atomic_load_explicit(&sl->status, memory_order_acquire);
-    do {
-        if ((old >> 16) != gen) { *out_flags = 0; return SMW_SUCCESS; }  /* destroyed meanwhile */
-    } while (!atomic_compare_exchange_weak_explicit(&sl->status, &old, gen << 16, memory_order_acq_rel,
-                                                    memory_order_acquire));
-    *out_flags = old & 0xFFFFu;
+    smw_source right = right_voice(sl);
+    *out_flags = take_status(r, h) | (right ? take_status(r, right) : 0u);   /* stereo: both voices */
     return SMW_SUCCESS;
 }
 
@@ -1114,6 +1230,7 @@ static void normalise_quat(double* q)
 
 static void store_slot_values(smw_renderer* r, int i, smw_values* v)
 {
+    if (r->slots[i].voice == VOICE_RIGHT) v->params[P_AZIMUTH_OFFSET] = -v->params[P_AZIMUTH_OFFSET];
     normalise_quat(&v->pose[3]);
     double* pose = r->f64 + r->off_pose + (int64_t)i * POSE_STRIDE;
     double* par = r->f64 + r->off_params + (int64_t)i * PARAM_STRIDE;
@@ -1132,9 +1249,19 @@ static void sync_live_slot(smw_renderer* r, int i, uint32_t w)
     uint32_t gen = w >> 16;
     smw_values v;
     uint32_t seq;
+    /* a stereo source's right voice follows its left voice's values while that one lives */
+    smw_published* pub = &sl->pub;
+    if (atomic_load_explicit(&sl->voice, memory_order_relaxed) == VOICE_RIGHT) {
+        smw_source left = atomic_load_explicit(&sl->other, memory_order_relaxed);
+        smw_slot* ls = &r->slots[(left & 0xFFFFu) - 1u];
+        if (atomic_load_explicit(&ls->word, memory_order_acquire) == ((left & 0xFFFF0000u) | LIFE_LIVE))
+            pub = &ls->pub;
+        else if (sl->active && sl->seen_gen == gen)
+            return;   /* the pair is being destroyed: keep the values */
+    }
     if (!sl->active || sl->seen_gen != gen) {
         /* new source: take its values even if a writer interferes (fields are each valid) */
-        int ok = pub_read(&sl->pub, &v, &seq);
+        int ok = pub_read(pub, &v, &seq);
         store_slot_values(r, i, &v);
         /* a stolen voice's slot still holds the previous incarnation: the kernel clears it */
         r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = sl->active ? STATE_RECYCLE : STATE_RESTART;
@@ -1144,9 +1271,9 @@ static void sync_live_slot(smw_renderer* r, int i, uint32_t w)
         sl->seen_seq = ok ? seq : 0xFFFFFFFFu;
         return;
     }
-    uint32_t cur = atomic_load_explicit(&sl->pub.seq, memory_order_acquire);
+    uint32_t cur = atomic_load_explicit(&pub->seq, memory_order_acquire);
     if (cur == sl->seen_seq) return;
-    if (pub_read(&sl->pub, &v, &seq)) {
+    if (pub_read(pub, &v, &seq)) {
         store_slot_values(r, i, &v);
         sl->seen_seq = seq;
     } /* else: writer mid-update; keep the previous values this block */
@@ -1215,21 +1342,17 @@ static void take_kernel_status(smw_renderer* r, int i)
     }
 }
 
-smw_result smw_source_write(smw_renderer* r, smw_source h, const float* mono, int32_t frames)
+/* Audio thread: start slot i's new incarnation before its first samples queue. */
+static void start_for_write(smw_renderer* r, int i)
 {
-    if (!r) return SMW_ERROR_NULL_POINTER;
-    smw_result rc = SMW_SUCCESS;
-    smw_slot* sl = lookup_in(r, h, &rc, 1);
-    if (!sl) return rc;
-    if (!mono) return fail_audio(r, SMW_ERROR_NULL_POINTER, "smw_source_write: samples pointer is NULL");
-    if (frames < 1 || frames > r->max_block)
-        return fail_audio(r, SMW_ERROR_FRAME_COUNT, "smw_source_write: frames must be 1..max_block_frames");
-    int i = (int)((h & 0xFFFFu) - 1u);
+    smw_slot* sl = &r->slots[i];
     uint32_t w = atomic_load_explicit(&sl->word, memory_order_acquire);
     if ((w & 0xFFFFu) == LIFE_LIVE && (!sl->active || sl->seen_gen != (w >> 16)))
         sync_live_slot(r, i, w);
-    int32_t k = r->write_fn(r->f64, r->f32, r->i64, (int32_t)i, mono, frames);
-    if (sl->active) take_kernel_status(r, i);
+}
+
+static smw_result write_result(smw_renderer* r, int32_t k)
+{
     switch (k) {
     case 0: return SMW_SUCCESS;
     case 1: return fail_audio(r, SMW_ERROR_NONFINITE_INPUT,
@@ -1239,6 +1362,43 @@ smw_result smw_source_write(smw_renderer* r, smw_source h, const float* mono, in
                               "smw_source_write: more than max_block_frames pending for this source; block rejected");
     default: return fail_audio(r, SMW_ERROR_INTERNAL, "smw_source_write: the write kernel returned an unexpected code");
     }
+}
+
+smw_result smw_source_write(smw_renderer* r, smw_source h, const float* mono, int32_t frames)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    smw_result rc = SMW_SUCCESS;
+    smw_slot* sl = lookup_in(r, h, &rc, 1);
+    if (!sl) return rc;
+    if (right_voice(sl)) return fail_audio(r, SMW_ERROR_CHANNEL_MISMATCH, TEXT_STEREO_SOURCE);
+    if (!mono) return fail_audio(r, SMW_ERROR_NULL_POINTER, "smw_source_write: samples pointer is NULL");
+    if (frames < 1 || frames > r->max_block)
+        return fail_audio(r, SMW_ERROR_FRAME_COUNT, "smw_source_write: frames must be 1..max_block_frames");
+    int i = (int)((h & 0xFFFFu) - 1u);
+    start_for_write(r, i);
+    int32_t k = r->write_fn(r->f64, r->f32, r->i64, (int32_t)i, mono, frames);
+    if (sl->active) take_kernel_status(r, i);
+    return write_result(r, k);
+}
+
+smw_result smw_source_write_stereo(smw_renderer* r, smw_source h, const float* interleaved_lr, int32_t frames)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    smw_result rc = SMW_SUCCESS;
+    smw_slot* sl = lookup_in(r, h, &rc, 1);
+    if (!sl) return rc;
+    smw_source right = right_voice(sl);
+    if (!right) return fail_audio(r, SMW_ERROR_CHANNEL_MISMATCH, TEXT_MONO_SOURCE);
+    if (!interleaved_lr) return fail_audio(r, SMW_ERROR_NULL_POINTER, "smw_source_write_stereo: samples pointer is NULL");
+    if (frames < 1 || frames > r->max_block)
+        return fail_audio(r, SMW_ERROR_FRAME_COUNT, "smw_source_write_stereo: frames must be 1..max_block_frames");
+    int i = (int)((h & 0xFFFFu) - 1u), j = (int)((right & 0xFFFFu) - 1u);
+    start_for_write(r, i);
+    start_for_write(r, j);
+    int32_t k = r->write_stereo_fn(r->f64, r->f32, r->i64, (int32_t)i, (int32_t)j, interleaved_lr, frames);
+    if (sl->active) take_kernel_status(r, i);
+    if (r->slots[j].active) take_kernel_status(r, j);
+    return write_result(r, k);
 }
 
 smw_result smw_render(smw_renderer* r, float* out, int32_t frames)

@@ -148,6 +148,7 @@ enum {
     P_AIR_ABSORPTION = 15,
     P_REVERB_SEND = 16,
     P_SPREAD = 17,
+    P_AZIMUTH_OFFSET = 18,
 };
 
 /* source control fields (layout.py CTL_*) */
@@ -243,6 +244,8 @@ static const double coord_scale[SMW_N_COORDINATE_SYSTEMS] = {1.0, 1.0, 0.01, 1.0
 #define SMW_MAX_CONE_TEXT             "360"
 #define SMW_MAX_AIR_ABSORPTION        10.0f
 #define SMW_MAX_AIR_ABSORPTION_TEXT   "10"
+#define SMW_MAX_STEREO_WIDTH_DEG      180.0f
+#define SMW_MAX_STEREO_WIDTH_TEXT     "180"
 
 /* ------------------------------------------------------------------ the reverb bus
  * (spatialmw/kernels/reverb.py; smw_reverb_settings_default, smw_renderer_set_reverb) */
@@ -291,12 +294,12 @@ static const double SMW_SOURCE_PARAM_DEFAULTS[PARAM_STRIDE] = {
     0.0,  /* P_AIR_ABSORPTION */
     0.0,  /* P_REVERB_SEND */
     0.0,  /* P_SPREAD */
-    0.0,  /* P_SPREAD + 1 */
-    0.0,  /* P_SPREAD + 2 */
-    0.0,  /* P_SPREAD + 3 */
-    0.0,  /* P_SPREAD + 4 */
-    0.0,  /* P_SPREAD + 5 */
-    0.0,  /* P_SPREAD + 6 */
+    0.0,  /* P_AZIMUTH_OFFSET */
+    0.0,  /* P_AZIMUTH_OFFSET + 1 */
+    0.0,  /* P_AZIMUTH_OFFSET + 2 */
+    0.0,  /* P_AZIMUTH_OFFSET + 3 */
+    0.0,  /* P_AZIMUTH_OFFSET + 4 */
+    0.0,  /* P_AZIMUTH_OFFSET + 5 */
 };
 #define SMW_SOURCE_DISTANCE_MODEL_DEFAULT SMW_DISTANCE_INVERSE_CLAMPED
 #define SMW_SOURCE_FLAGS_DEFAULT          (FLAG_DOPPLER)

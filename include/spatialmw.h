@@ -28,12 +28,12 @@
  * ---------------------------------------------------------------------------------
  * THREADING
  *
- * - "Game thread" calls (smw_source_create/destroy, smw_*_set_*) may be made from any
+ * - "Game thread" calls (smw_source_create[_stereo]/destroy, smw_*_set_*) may be made from any
  *   thread, concurrently with the audio thread. They publish their values lock-free
  *   (a sequence lock per source and one for the listener); the audio thread picks up the
  *   newest consistent values at the start of the next smw_render() and never waits for
  *   a writer (if a writer is mid-update it keeps the previous value for that block).
- * - "Audio thread" calls (smw_source_write, smw_render) must all be made from ONE
+ * - "Audio thread" calls (smw_source_write, smw_source_write_stereo, smw_render) must all be made from ONE
  *   thread at a time (the audio thread). They are real-time safe: no locks, no heap
  *   allocation, no I/O. They run kernels compiled ahead of time from the numba sources
  *   through plain C function pointers.
@@ -149,7 +149,8 @@ enum {
     SMW_ERROR_NOT_INITIALIZED = 12,      /**< the renderer is not (or no longer) usable */
     SMW_ERROR_SETTINGS_SIZE = 13,        /**< smw_renderer_settings.size (or smw_model_info.size) is not a size this library knows */
     SMW_ERROR_INTERNAL = 14,             /**< a bug in spatialmw; smw_last_error() has details; output was silenced */
-    SMW_ERROR_UNSUPPORTED_CPU = 15       /**< smw_renderer_create: the CPU lacks a feature of the x86-64-v3 baseline (AVX2, FMA, BMI2); smw_last_error() names it */
+    SMW_ERROR_UNSUPPORTED_CPU = 15,      /**< smw_renderer_create: the CPU lacks a feature of the x86-64-v3 baseline (AVX2, FMA, BMI2); smw_last_error() names it */
+    SMW_ERROR_CHANNEL_MISMATCH = 16      /**< a mono call on a stereo source (smw_source_write) or a stereo call on a mono source (smw_source_write_stereo, smw_source_set_stereo_width) */
 };
 
 /** Static, never-NULL English name of a result code ("SMW_ERROR_INVALID_HANDLE: ..."). */
@@ -339,6 +340,30 @@ typedef enum {
  *          sources are alive). */
 SMW_API smw_result smw_source_create(smw_renderer* renderer, smw_source* out_source);
 
+/** Create a stereo (two-channel) source (game thread), placed as two virtual points: its
+ *  left channel width_deg / 2 degrees to the listener's left of the source's direction, its
+ *  right channel as far to the right, turned about the listener's up axis every block (so
+ *  the pair keeps its width, left on the left, as the listener turns; distance and
+ *  elevation are the source's). width_deg 0..180 (a typical width: 60); 0 puts both
+ *  channels at the source (identical channels then render as a mono source would).
+ *  A stereo source is two voices: it takes TWO of the max_sources slots, and is refused
+ *  with SMW_ERROR_OUT_OF_SOURCES when fewer than two are free (nothing is claimed then).
+ *  Its one handle takes every smw_source_* call, which acts on both voices (destroy, pose,
+ *  velocity, teleport, gain, distance model, Doppler, spatialise, pause, cone, transmission,
+ *  air absorption, spread, reverb send); smw_source_get_status returns the OR of the two
+ *  voices' bits. Feed it with smw_source_write_stereo (smw_source_write returns
+ *  SMW_ERROR_CHANNEL_MISMATCH). Otherwise it starts as smw_source_create's sources do.
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_ARGUMENT (width NaN or
+ *          outside [0, 180]), SMW_ERROR_OUT_OF_SOURCES (fewer than two free slots). */
+SMW_API smw_result smw_source_create_stereo(smw_renderer* renderer, float width_deg, smw_source* out_source);
+
+/** A stereo source's width, 0..180 degrees (game thread; the voices move to their new
+ *  directions like a moving source's, ramped).
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE,
+ *          SMW_ERROR_CHANNEL_MISMATCH (a mono source), SMW_ERROR_INVALID_ARGUMENT (NaN or
+ *          outside [0, 180]). */
+SMW_API smw_result smw_source_set_stereo_width(smw_renderer* renderer, smw_source source, float width_deg);
+
 /** Destroy a source (game thread). The handle is invalid immediately and the slot can be
  *  claimed by the next smw_source_create; the audio thread silences it at its next
  *  smw_render (or clears it for the new source, whichever comes first).
@@ -503,7 +528,8 @@ SMW_API smw_result smw_source_set_reverb_send(smw_renderer* renderer, smw_source
  * Audio thread
  * ================================================================================ */
 
-/** Queue `frames` mono float samples for `source` (audio thread). Normally called once
+/** Queue `frames` mono float samples for a mono `source` (audio thread; a stereo source:
+ *  SMW_ERROR_CHANNEL_MISMATCH). Normally called once
  *  per source per block with the same frame count as the following smw_render(); frames
  *  missing at a render are played as silence (SMW_SOURCE_STATUS_UNDERRUN). A paused
  *  source (or renderer) does not consume: see smw_source_set_paused. Real-time safe.
@@ -513,6 +539,16 @@ SMW_API smw_result smw_source_set_reverb_send(smw_renderer* renderer, smw_source
  *          SMW_ERROR_INVALID_HANDLE; SMW_ERROR_NULL_POINTER. */
 SMW_API smw_result smw_source_write(smw_renderer* renderer, smw_source source,
                                     const float* mono, int32_t frames);
+
+/** Queue `frames` interleaved two-channel frames (L, R, L, R...: 2 * frames floats) for a
+ *  stereo source (smw_source_create_stereo; audio thread), as smw_source_write does for a
+ *  mono one: the left channel to its left voice, the right to its right voice, each at half
+ *  amplitude (identical channels at width 0 then render exactly as a mono source of that
+ *  signal: the downmix (L + R) / 2). Both or neither: a block that does not fit is refused
+ *  whole, and a non-finite sample in either channel mutes both for the block. Real-time safe.
+ *  @return as smw_source_write, and SMW_ERROR_CHANNEL_MISMATCH for a mono source. */
+SMW_API smw_result smw_source_write_stereo(smw_renderer* renderer, smw_source source,
+                                           const float* interleaved_lr, int32_t frames);
 
 /** Render `frames` of interleaved stereo (L, R, L, R...) float output into
  *  out_interleaved[0 .. 2*frames) (audio thread). Picks up the newest poses and

@@ -64,6 +64,7 @@ MAX_DISTANCE_M = 2.0e6                 # a distance model's max_distance (native
 MAX_ROLLOFF = 1000.0
 MAX_CONE_DEG = 360.0                   # cone angles 0..360 (full angles)
 MAX_AIR_ABSORPTION = 10.0              # factor on ISO 9613-1
+MAX_STEREO_WIDTH_DEG = 180.0           # a stereo source's width, 0..180 degrees
 
 # ------------------------------------------------------------------ a new source
 SOURCE_POSITION = (0.0, 0.0, 0.0)      # see the module docstring
@@ -76,6 +77,10 @@ SOURCE_ROLLOFF = 1.0
 SOURCE_DOPPLER = True
 SOURCE_SPATIALIZE = True
 SOURCE_PAUSED = False
+# A stereo source is two voices (two slots): its left channel at +width/2 (towards the
+# listener's left), its right channel at -width/2 about the source's direction, turned about
+# the listener's up axis, so the pair keeps its width as the listener turns.
+SOURCE_STEREO_WIDTH_DEG = 60.0
 # Every per-source parameter of kernels/layout.py (P_* -> value; a vector field takes a
 # tuple). A P_* added to layout.py must get its default here (tests/test_contract.py);
 # both the Engine and the generated C initialiser SMW_SOURCE_PARAM_DEFAULTS read this.
@@ -94,6 +99,7 @@ SOURCE_PARAMS = {
     "P_AIR_ABSORPTION": 0.0,           # off
     "P_REVERB_SEND": 0.0,
     "P_SPREAD": 0.0,                   # a point source
+    "P_AZIMUTH_OFFSET": 0.0,           # a mono source; a stereo source's voices: +-width/2
 }
 
 

@@ -36,7 +36,7 @@ from .kernels import reverb
 from .kernels.corrector import EQUALIZATIONS
 from .kernels.plan import (HOP, IBC_EVALS_PER_512_FRAMES, IBC_LOOKUPS_PER_512_FRAMES,  # noqa: F401
                            IBC_TABLE_STEP_DEGREES, N_FFT, REEVAL_DEGREES)
-from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core
+from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core, write_stereo_core
 from .errors import SpatialmwError
 
 # Limits and defaults (sample rates, sizes, |position|, |velocity|, gain, distances, a new
@@ -228,6 +228,10 @@ def check_spread(degrees) -> float:
     return _in_range("spread (degrees)", degrees, 0.0, D.MAX_CONE_DEG)
 
 
+def check_stereo_width(degrees) -> float:
+    return _in_range("stereo width (degrees)", degrees, 0.0, D.MAX_STEREO_WIDTH_DEG)
+
+
 def check_reverb(decay_time, pre_delay, hf_ratio, wet_gain) -> tuple:
     return (_in_range("reverb decay_time", decay_time, reverb.MIN_DECAY_TIME_S, reverb.MAX_DECAY_TIME_S),
             _in_range("reverb pre_delay", pre_delay, 0.0, reverb.MAX_PRE_DELAY_S),
@@ -292,6 +296,7 @@ class Engine:
         self._out = np.zeros(2 * self.max_block, dtype=np.float32)
         self._free = list(range(self.max_sources - 1, -1, -1))
         self._active: set[int] = set()
+        self._partner: dict[int, int] = {}   # a stereo source's handle -> its right voice's slot
         self._master_gain = 1.0
         self._paused = False
         self._applied_gain = np.float32(1.0)  # master gain x (not paused) at the last block's end
@@ -316,9 +321,39 @@ class Engine:
         origin, every parameter at its default), then takes the arguments."""
         if not self._free:
             raise EngineError(f"all {self.max_sources} source slots are in use")
-        src = self._free.pop()
+        src = self._claim()
         self._active.add(src)
-        ctl = self._ctl(src)
+        try:
+            self.set_source_params(src, gain=gain, distance_model=distance_model,
+                                   min_distance=min_distance, max_distance=max_distance,
+                                   rolloff=rolloff, doppler=doppler, spatialize=spatialize)
+        except EngineError:
+            self.remove_source(src)
+            raise
+        return src
+
+    def add_stereo_source(self, width: float = D.SOURCE_STEREO_WIDTH_DEG, **params) -> int:
+        """A two-channel source, as smw_source_create_stereo: two voices (two slots of
+        ``max_sources``), its left channel ``width / 2`` degrees to the listener's left of
+        the source's direction and its right channel as far to the right, turned about the
+        listener's up axis every block (so the pair keeps its width as the listener turns).
+        ``width`` 0..180 (default 60). The handle takes every source call (both voices
+        follow it; its status is the OR of theirs) and :meth:`write` of (frames, 2) arrays.
+        ``params`` as :meth:`add_source`. Raises EngineError when fewer than two slots are free."""
+        w = check_stereo_width(width)
+        if len(self._free) < 2:
+            raise EngineError(f"a stereo source needs two free slots of the {self.max_sources}; "
+                              f"{len(self._free)} free")
+        src = self.add_source(**params)
+        self._partner[src] = self._claim()
+        self.f64[self._par(src) + L.P_AZIMUTH_OFFSET] = 0.5 * w
+        self._sync_voices()
+        return src
+
+    def _claim(self) -> int:
+        """A free slot, started with a new source's values (not yet a handle)."""
+        src = self._free.pop()
+        ctl = self.layout.source_control + src * L.CTL_STRIDE
         self.i64[ctl:ctl + L.CTL_STRIDE] = (L.STATE_RESTART, 0, 0, 0)
         # a released slot is cleared at the next render; clear it now so a write before
         # that render is not wiped
@@ -329,21 +364,45 @@ class Engine:
         self.i64[ctl + L.CTL_FLAGS] = D.source_flags()
         p = self.layout.source_pose + src * L.POSE_STRIDE
         self.f64[p:p + 7] = (*D.SOURCE_POSITION, *D.SOURCE_ORIENTATION)
-        try:
-            self.set_source_params(src, gain=gain, distance_model=distance_model,
-                                   min_distance=min_distance, max_distance=max_distance,
-                                   rolloff=rolloff, doppler=doppler, spatialize=spatialize)
-        except EngineError:
-            self.remove_source(src)
-            raise
         return src
 
+    def _sync_voices(self) -> None:
+        """Each stereo source's right voice takes its pose, parameters and flags, with the
+        azimuth offset mirrored (as the C library does at each render)."""
+        lay = self.layout
+        for src, right in self._partner.items():
+            a, b = lay.source_pose + src * L.POSE_STRIDE, lay.source_pose + right * L.POSE_STRIDE
+            self.f64[b:b + L.POSE_STRIDE] = self.f64[a:a + L.POSE_STRIDE]
+            a, b = lay.source_params + src * L.PARAM_STRIDE, lay.source_params + right * L.PARAM_STRIDE
+            self.f64[b:b + L.PARAM_STRIDE] = self.f64[a:a + L.PARAM_STRIDE]
+            self.f64[b + L.P_AZIMUTH_OFFSET] = -self.f64[a + L.P_AZIMUTH_OFFSET]
+            a, b = lay.source_control + src * L.CTL_STRIDE, lay.source_control + right * L.CTL_STRIDE
+            self.i64[b + L.CTL_DISTANCE_MODEL] = self.i64[a + L.CTL_DISTANCE_MODEL]
+            self.i64[b + L.CTL_FLAGS] = self.i64[a + L.CTL_FLAGS]
+
+    def _voices(self, src: int) -> tuple:
+        """The slots of a source's voices: its own, and a stereo source's right voice."""
+        self._ctl(src)
+        return (src, self._partner[src]) if src in self._partner else (src,)
+
+    def is_stereo(self, src: int) -> bool:
+        self._ctl(src)
+        return src in self._partner
+
+    def set_source_stereo_width(self, src: int, degrees: float) -> None:
+        """A stereo source's width, 0..180 degrees (smw_source_set_stereo_width); a mono
+        source's handle raises EngineError."""
+        if not self.is_stereo(src):
+            raise EngineError(f"source {src} is mono: only a stereo source has a width")
+        self.f64[self._par(src) + L.P_AZIMUTH_OFFSET] = 0.5 * check_stereo_width(degrees)
+
     def remove_source(self, src: int) -> None:
-        """Release a slot; its audio stops at the next render."""
-        ctl = self._ctl(src)
-        self.i64[ctl + L.CTL_STATE] = STATE_STOP
+        """Release a slot (a stereo source: both); its audio stops at the next render."""
+        for slot in self._voices(src):
+            self.i64[self.layout.source_control + slot * L.CTL_STRIDE + L.CTL_STATE] = STATE_STOP
+            self._free.append(slot)
         self._active.discard(src)
-        self._free.append(src)
+        self._partner.pop(src, None)
 
     def set_listener_pose(self, position, quaternion=(0.0, 0.0, 0.0, 1.0)) -> None:
         """Poses are rounded to float32 first, as the C API receives them, so a scene
@@ -498,9 +557,11 @@ class Engine:
         level, gain x distance gain x cone x loudest transmission band, was below
         ``layout.VIRTUAL_THRESHOLD``, -70 dB, so it was not rendered; it comes back
         ``VIRTUAL_HYSTERESIS`` (+3 dB) above, faded in over one block)."""
-        ctl = self._ctl(src)
-        v = int(self.i64[ctl + L.CTL_STATUS])
-        self.i64[ctl + L.CTL_STATUS] = 0
+        v = 0
+        for slot in self._voices(src):   # a stereo source: the OR of its voices'
+            ctl = self.layout.source_control + slot * L.CTL_STRIDE
+            v |= int(self.i64[ctl + L.CTL_STATUS])
+            self.i64[ctl + L.CTL_STATUS] = 0
         return v
 
     def set_master_gain(self, gain: float) -> None:
@@ -528,13 +589,19 @@ class Engine:
                 "latency_frames": self.latency_frames}
 
     def write(self, src: int, samples) -> bool:
-        """Queue mono samples for the next render. Returns False if they were non-finite
-        (the block is muted, the other sources are unaffected)."""
+        """Queue samples for the next render: a mono source's as a 1-D array, a stereo
+        source's as (frames, 2) (left, right); the other shape raises EngineError. Returns
+        False if they were non-finite (the block is muted, the other sources are unaffected)."""
         self._ctl(src)
         x = np.ascontiguousarray(samples, dtype=np.float32)
-        if x.ndim != 1:
-            raise EngineError(f"source samples must be mono (1-D), got shape {x.shape}")
-        rc = write_core(self.f64, self.f32, self.i64, src, x, x.shape[0])
+        if src in self._partner:
+            if x.ndim != 2 or x.shape[1] != 2:
+                raise EngineError(f"source {src} is stereo: samples must be (frames, 2), got shape {x.shape}")
+            rc = write_stereo_core(self.f64, self.f32, self.i64, src, self._partner[src], x.reshape(-1), x.shape[0])
+        else:
+            if x.ndim != 1:
+                raise EngineError(f"source {src} is mono: samples must be 1-D, got shape {x.shape}")
+            rc = write_core(self.f64, self.f32, self.i64, src, x, x.shape[0])
         if rc == L.WRITE_FULL:
             raise EngineError(f"more than max_block={self.max_block} frames queued before render "
                               "(a paused source or engine does not consume)")
@@ -551,6 +618,7 @@ class Engine:
             for src in self._active:
                 self.i64[self._ctl(src) + L.CTL_STATUS] |= L.STATUS_PAUSED
             return np.zeros((frames, 2), dtype=np.float32)
+        self._sync_voices()
         render_core(self.f64, self.f32, self.i64, self._out, frames)
         self._applied_gain = g1
         out = self._out[:2 * frames].reshape(frames, 2).copy()

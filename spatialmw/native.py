@@ -116,7 +116,22 @@ class Renderer:
         source again and raises, as ``Engine.add_source`` does)."""
         h = self.ffi.new("smw_source*")
         self._check(self.lib.smw_source_create(self._r, h))
-        src = int(h[0])
+        return self._configure(int(h[0]), gain, distance_model, min_distance, max_distance, rolloff, doppler,
+                               spatialize)
+
+    def add_stereo_source(self, width: float = D.SOURCE_STEREO_WIDTH_DEG, gain: float = D.SOURCE_GAIN,
+                          distance_model: str = D.SOURCE_DISTANCE_MODEL, min_distance: float = D.SOURCE_MIN_DISTANCE,
+                          max_distance: float = D.SOURCE_MAX_DISTANCE, rolloff: float = D.SOURCE_ROLLOFF,
+                          doppler: bool = D.SOURCE_DOPPLER, spatialize: bool = D.SOURCE_SPATIALIZE) -> int:
+        """smw_source_create_stereo (two voices, two slots; as ``Engine.add_stereo_source``),
+        then the setters for the other arguments. :meth:`write` takes (frames, 2) arrays for it."""
+        h = self.ffi.new("smw_source*")
+        self._check(self.lib.smw_source_create_stereo(self._r, width, h))
+        return self._configure(int(h[0]), gain, distance_model, min_distance, max_distance, rolloff, doppler,
+                               spatialize)
+
+    def _configure(self, src, gain, distance_model, min_distance, max_distance, rolloff, doppler, spatialize):
+        """The setters of a new source's arguments; a refused one destroys it and raises."""
         try:
             self._check(self.lib.smw_source_set_gain(self._r, src, gain))
             self._check(self.lib.smw_source_set_distance_model(
@@ -182,6 +197,10 @@ class Renderer:
         """smw_source_set_spread."""
         self._check(self.lib.smw_source_set_spread(self._r, src, degrees))
 
+    def set_source_stereo_width(self, src: int, degrees: float) -> None:
+        """smw_source_set_stereo_width (a stereo source only)."""
+        self._check(self.lib.smw_source_set_stereo_width(self._r, src, degrees))
+
     def set_source_reverb_send(self, src: int, send: float) -> None:
         """smw_source_set_reverb_send."""
         self._check(self.lib.smw_source_set_reverb_send(self._r, src, send))
@@ -200,8 +219,12 @@ class Renderer:
         self._check(self.lib.smw_source_set_velocity(self._r, src, list(map(float, velocity))))
 
     def write(self, src: int, samples) -> None:
+        """Mono samples (1-D) through smw_source_write, (frames, 2) through
+        smw_source_write_stereo (interleaved L, R); the library refuses the call that does not
+        match the source (SMW_ERROR_CHANNEL_MISMATCH)."""
         x = np.ascontiguousarray(samples, dtype=np.float32)
-        self._check(self.lib.smw_source_write(self._r, src, self.ffi.from_buffer("float[]", x), x.shape[0]))
+        write = self.lib.smw_source_write_stereo if x.ndim == 2 else self.lib.smw_source_write
+        self._check(write(self._r, src, self.ffi.from_buffer("float[]", x), x.shape[0]))
 
     def render(self, frames: int) -> np.ndarray:
         """``frames`` stereo frames as a new (frames, 2) float32 array."""

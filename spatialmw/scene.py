@@ -256,20 +256,25 @@ def _check_signal_keys(spec: dict, what: str = "signal") -> None:
         raise SceneError(f"{what}: unknown signal keys {sorted(unknown)}")
 
 
-def _load_signal(spec, loop, sample_rate, n, base: Path | None):
-    """The mono float32 signal of a source, exactly ``n`` samples: cut, looped (``loop``)
-    or padded with silence (played once)."""
+def _load_signal(spec, loop, sample_rate, n, base: Path | None, stereo: bool = False):
+    """The float32 signal of a source, exactly ``n`` samples: cut, looped (``loop``) or
+    padded with silence (played once); mono (n,) or, for a ``stereo`` source, (n, 2)."""
     if isinstance(spec, str):
         spec = {"noise": spec[6:]} if spec.startswith("noise:") else {"wav": spec}
     if isinstance(spec, np.ndarray):
         x = np.asarray(spec, dtype=np.float64)
-        if x.ndim != 1:
-            raise SceneError(f"source signal arrays must be mono (1-D), got shape {x.shape}")
+        if stereo and (x.ndim != 2 or x.shape[1] != 2):
+            raise SceneError(f"a stereo source's signal array must be (n, 2), got shape {x.shape}")
+        if not stereo and x.ndim != 1:
+            raise SceneError(f"source signal arrays must be mono (1-D), got shape {x.shape} "
+                             "(a two-channel source needs a stereo_width)")
     elif isinstance(spec, dict):
         _check_signal_keys(spec)
         level = _finite(spec.get("level", 1.0), "signal level", 0.0, 100.0)
         if "wav" in spec:
-            x = _read_wav(spec["wav"], sample_rate, base)
+            x = _read_wav(spec["wav"], sample_rate, base, stereo)
+        elif stereo:
+            raise SceneError("a stereo source's signal must be a two-channel WAV or an (n, 2) array")
         elif "noise" in spec:
             rng = np.random.default_rng(int(_finite(spec.get("seed", 0), "seed", 0, 2 ** 32)))
             x = rng.standard_normal(n)
@@ -304,11 +309,13 @@ def _load_signal(spec, loop, sample_rate, n, base: Path | None):
     if len(x) >= n:
         return x[:n].astype(np.float32)
     if loop:
-        return np.tile(x, -(-n // len(x)))[:n].astype(np.float32)
-    return np.concatenate([x, np.zeros(n - len(x))]).astype(np.float32)
+        return np.tile(x, (-(-n // len(x)),) + (1,) * (x.ndim - 1))[:n].astype(np.float32)
+    return np.concatenate([x, np.zeros((n - len(x),) + x.shape[1:])]).astype(np.float32)
 
 
-def _read_wav(path, sample_rate, base):
+def _read_wav(path, sample_rate, base, stereo=False):
+    """A WAV file at ``sample_rate``: mono (channels averaged), or ``stereo`` (n, 2) from
+    a two-channel file."""
     import soundfile as sf
     from scipy.signal import resample_poly
 
@@ -329,10 +336,13 @@ def _read_wav(path, sample_rate, base):
         raise
     except Exception as e:  # soundfile raises RuntimeError/LibsndfileError/OSError variants
         raise SceneError(f"cannot read WAV {p}: {e}") from None
-    x = x.mean(axis=1)
+    if stereo and x.shape[1] != 2:
+        raise SceneError(f"{p}: a stereo source needs a two-channel WAV, this one has {x.shape[1]}")
+    if not stereo:
+        x = x.mean(axis=1)
     if sr != sample_rate:
         g = math.gcd(int(sr), int(sample_rate))
-        x = resample_poly(x, int(sample_rate) // g, int(sr) // g)
+        x = resample_poly(x, int(sample_rate) // g, int(sr) // g, axis=0)
     return x
 
 
@@ -356,6 +366,9 @@ class Source:
     air_absorption: float = D.SOURCE_PARAMS["P_AIR_ABSORPTION"]
     reverb_send: float = D.SOURCE_PARAMS["P_REVERB_SEND"]
     spread: float = D.SOURCE_PARAMS["P_SPREAD"]          # degrees, 0 (a point) .. 360
+    # None: a mono source (a multichannel WAV is averaged); degrees 0..180: a stereo source
+    # (two-channel WAV or (n, 2) array), its channels as two points +-width/2 about it
+    stereo_width: float | None = None
 
     def check_features(self, what: str = "source") -> None:
         """The cone, transmission, air absorption and send, through the Engine's checks."""
@@ -376,6 +389,8 @@ class Source:
         _engine_checked(f"{what} air_absorption", E.check_air_absorption, self.air_absorption)
         _engine_checked(f"{what} reverb_send", E.check_reverb_send, self.reverb_send)
         _engine_checked(f"{what} spread", E.check_spread, self.spread)
+        if self.stereo_width is not None:
+            _engine_checked(f"{what} stereo_width", E.check_stereo_width, self.stereo_width)
 
     def has_features(self) -> bool:
         """True when any room or tone feature differs from a plain source."""
@@ -474,10 +489,11 @@ class Scene:
         return self._native_q(self.sources[i].orientation.quaternions(t))
 
     def signals(self):
-        """Every source's mono float32 signal, the scene's length at its sample rate (WAV
-        files are read, checked and resampled here)."""
+        """Every source's float32 signal, the scene's length at its sample rate: (n,), or
+        (n, 2) for a stereo source (WAV files are read, checked and resampled here)."""
         n = int(round(self.duration * self.sample_rate))
-        return [_load_signal(s.signal, s.loop, self.sample_rate, n, self.base_dir) for s in self.sources]
+        return [_load_signal(s.signal, s.loop, self.sample_rate, n, self.base_dir, s.stereo_width is not None)
+                for s in self.sources]
 
     # -- rendering
     def render(self, renderer: str = "liteinn", block: int = 512, model=None, progress: bool = False,
@@ -548,12 +564,16 @@ class Scene:
         if progress and kernel_cache_is_cold():
             print("compiling kernels (first run only)...", file=sys.stderr, flush=True)
         n = int(round(self.duration * self.sample_rate))
-        eng = Engine(self.sample_rate, len(self.sources), block, model=model, ibc=ibc,
+        voices = sum(1 if s.stereo_width is None else 2 for s in self.sources)   # a stereo source: two
+        eng = Engine(self.sample_rate, voices, block, model=model, ibc=ibc,
                      equalization=self.equalization, hop=self.hop)
         lat = eng.latency_frames
-        handles = [eng.add_source(gain=s.gain, distance_model=s.distance_model, min_distance=s.min_distance,
-                                  max_distance=s.max_distance, rolloff=s.rolloff, doppler=s.doppler,
-                                  spatialize=s.spatialize) for s in self.sources]
+        handles = []
+        for s in self.sources:
+            params = dict(gain=s.gain, distance_model=s.distance_model, min_distance=s.min_distance,
+                          max_distance=s.max_distance, rolloff=s.rolloff, doppler=s.doppler, spatialize=s.spatialize)
+            handles.append(eng.add_source(**params) if s.stereo_width is None
+                           else eng.add_stereo_source(s.stereo_width, **params))
         for h, s in zip(handles, self.sources):
             if s.cone is not None:
                 eng.set_source_cone(h, s.cone.inner_deg, s.cone.outer_deg, s.cone.outer_gain, s.cone.outer_hf_gain)
@@ -603,10 +623,15 @@ class Scene:
             rel = _rotate_inverse(lq, self.source_positions(i, t) - lp)
             d = np.linalg.norm(rel, axis=1)
             gain = s.gain * _distance_gain_array(s, d)
-            if not s.spatialize:
-                out += (gain * xs[i])[:, None]
-                continue
-            out += ref.render(xs[i], rel, gain)
+            # a stereo source's channels: two points turned +-width/2 about the listener's up axis
+            half = 0.0 if s.stereo_width is None else math.radians(s.stereo_width) / 2
+            for x, turn in ([(xs[i], 0.0)] if s.stereo_width is None else [(xs[i][:, 0], half), (xs[i][:, 1], -half)]):
+                if not s.spatialize:
+                    out += (gain * x)[:, None]
+                    continue
+                c, sn = math.cos(turn), math.sin(turn)
+                out += ref.render(x, np.stack([c * rel[:, 0] - sn * rel[:, 1], sn * rel[:, 0] + c * rel[:, 1],
+                                               rel[:, 2]], axis=1), gain)
         return out.astype(np.float32)
 
     def write(self, path, renderer: str = "liteinn", progress: bool = False, normalize: str | None = None,
@@ -722,7 +747,7 @@ _ORIENT = {"static": ({"yaw_deg", "pitch_deg", "roll_deg"},
                                    _finite(d.get("yaw_deg", 0.0), "yaw_deg")))}
 _SOURCE_KEYS = {"name", "signal", "trajectory", "gain", "distance_model", "min_distance", "max_distance",
                 "rolloff", "doppler", "spatialize", "loop", "orientation", "cone", "transmission",
-                "air_absorption", "reverb_send", "spread"}
+                "air_absorption", "reverb_send", "spread", "stereo_width"}
 _SCENE_KEYS = {"sample_rate", "duration", "coordinate_system", "listener", "sources", "description",
                "equalization", "reverb", "hop", "master_gain"}
 
@@ -849,7 +874,8 @@ def _scene_from_dict(d, base_dir):
             transmission=_transmission_from_json(s.get("transmission", [1.0, 1.0, 1.0]), f"source {i} transmission"),
             air_absorption=_number(s.get("air_absorption", 0.0), f"source {i} air_absorption"),
             reverb_send=_number(s.get("reverb_send", 0.0), f"source {i} reverb_send"),
-            spread=_number(s.get("spread", 0.0), f"source {i} spread")))
+            spread=_number(s.get("spread", 0.0), f"source {i} spread"),
+            stereo_width=None if "stereo_width" not in s else _number(s["stereo_width"], f"source {i} stereo_width")))
         if sources[-1].max_distance < sources[-1].min_distance:
             raise SceneError(f"source {i}: max_distance < min_distance")
     sr = d.get("sample_rate", 48000)

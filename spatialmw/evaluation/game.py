@@ -52,15 +52,18 @@ def pink_noise(seconds: float, seed: int = 7) -> np.ndarray:
 
 def thdn(setup) -> dict:
     """THD+N per ear (``metrics.thd_n_db``) of a steady tone, source 2 m in front."""
+    return {name: thdn_row(s, THD_FREQS) for name, s in _systems(setup).items()}
+
+
+def thdn_row(system, freqs) -> dict:
+    """{"thdn_<f0>hz_db": [left, right]} of ``system`` for each tone frequency in ``freqs``
+    (the steady tone of :func:`thdn`)."""
     n = SETTLE + THD_SEGMENT
-    out = {}
-    for name, s in _systems(setup).items():
-        row = {}
-        for f0 in THD_FREQS:
-            y = s.render_path(_tone(f0, n + 2048), _still(FRONT_2M, n + 2048))[SETTLE:n]
-            row[f"thdn_{f0}hz_db"] = [M.thd_n_db(y[:, e], SR, f0) for e in range(2)]
-        out[name] = row
-    return out
+    row = {}
+    for f0 in freqs:
+        y = system.render_path(_tone(f0, n + 2048), _still(FRONT_2M, n + 2048))[SETTLE:n]
+        row[f"thdn_{f0}hz_db"] = [M.thd_n_db(y[:, e], SR, f0) for e in range(2)]
+    return row
 
 
 def start_offset(setup) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import game as G
+from . import low_latency as LL
 from .cost import liteinn_cost
 from .protocol import (BASELINES, HELD_OUT_RULE, IR_PRE, METRIC_KEYS, N_FFT, NOISE_SECONDS,
                        PREROLL, QUICK_SPEECH_SECONDS, SPEECH_DIR, SPEECH_PAD, SPEECH_SECONDS,
@@ -40,6 +41,7 @@ class _Setup:
         self.hset = hset = condition_hrirs(read_sofa(sofa, sample_rate=SR), head_radius)[0]
         self.train_idx, self.test_idx = split(hset.n_directions)
         self.T = float(time_offset)
+        self.model_path = model_path
         self.d0 = int(round(self.T * SR))
         self.systems = {}
         if model_path is not None:
@@ -88,6 +90,8 @@ class _Setup:
             return self.direction(key, with_pesq)
         if kind == "hor":
             return self.horizontal(key)
+        if kind == "lowlat":  # key: (hop, directions)
+            return LL.render_hop(self, *key)
         return G.MEASUREMENTS[key](self)
 
     def close(self):
@@ -303,6 +307,8 @@ def run_eval(model_path=None, sofa_path=None, json_path=None, plots_dir=None, qu
     horiz_idx = el0 if (plots_dir is not None and not quick) else np.zeros(0, dtype=int)
     # the long game measurements first, so the workers finish together
     tasks = [("game", name, False) for name in reversed(G.MEASUREMENTS)]
+    if model is not None:
+        tasks += [("lowlat", (hop, tuple(int(i) for i in eval_idx)), False) for hop in LL.LOW_HOPS]
     tasks += [("dir", int(i), int(i) in pesq_set) for i in eval_idx]
     tasks += [("hor", int(i), False) for i in horiz_idx]
     n_workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
@@ -333,6 +339,13 @@ def run_eval(model_path=None, sofa_path=None, json_path=None, plots_dir=None, qu
     if hrtf_name is not None:
         systems_out["openal_soft"]["hrtf"] = hrtf_name
     baselines = _score_baselines(hset, setup.train_idx, eval_idx, H_meas, itd_meas, freqs)
+    game = _game_results(results, eval_idx)
+    low_latency = None
+    if model is not None:
+        low_latency = LL.low_latency_rows(
+            np.array([results[("dir", int(i))]["irs"]["liteinn"] for i in eval_idx]), latencies["liteinn"],
+            game["liteinn"], {hop: results[("lowlat", (hop, tuple(int(i) for i in eval_idx)))] for hop in LL.LOW_HOPS},
+            H_meas, itd_meas, freqs)
 
     plot_files = []
     if plots_dir is not None:
@@ -344,7 +357,8 @@ def run_eval(model_path=None, sofa_path=None, json_path=None, plots_dir=None, qu
     result = {
         "systems": {**{k: systems_out[k] for k in SYSTEMS}, **baselines},
         "reference_floor": reference_floor,
-        "game": _game_results(results, eval_idx),
+        "game": game,
+        "low_latency": low_latency,
         "per_direction": {
             "index": eval_idx, "azimuth_deg": hset.directions_deg[eval_idx, 0],
             "elevation_deg": hset.directions_deg[eval_idx, 1],
@@ -462,6 +476,10 @@ def format_table(result: dict) -> str:
                "waveform metrics) mostly measure that EQ; LSD-EQ is its directional error.")
     if result.get("game"):
         out += [""] + _game_table(result["game"])
+    if result.get("low_latency"):
+        out += [""] + _markdown(LL.TABLE_HEAD, LL.table_rows(result["low_latency"]))
+        out.append(f"low latency: the same held-out directions and estimator as the liteinn row; goal: "
+                   f"latency <= 256 frames with LSD within {LL.LSD_GOAL_DB:g} dB of the default hop")
     if md.get("seconds") is not None:
         out.append(f"runtime {md['seconds']} s")
     return "\n".join(out)

@@ -5,7 +5,8 @@ Renderers (``render(x, idx)``: a static source at measured direction ``idx``;
 ``render_path(x, pos)``: ``pos`` (n, 3) head-relative native positions per sample; both
 return (len(x), 2) float64 aligned by the system's one global latency):
 
-``liteinn``       :class:`spatialmw.engine.Engine` with the Lite-INN model (TDW + IBC),
+``liteinn``       :class:`spatialmw.engine.Engine` with the Lite-INN model (TDW + IBC)
+                  (with another ``hop``: the low-latency rows, :mod:`.low_latency`),
 ``tdw``           the same engine with ``ibc=False`` (the DSP baseline),
 ``nearest_hrir``  convolution with the nearest measured HRIR among the *fitted* directions
                   (static only),
@@ -24,6 +25,7 @@ import math
 
 import numpy as np
 
+from ..defaults import HOP_FRAMES
 from ..hrtf.reference import ReferenceRenderer, fractional_delay_fft, render_static
 from .protocol import BLOCK, N_FFT, SR, itd_of_irs, lag_samples
 
@@ -82,11 +84,11 @@ class EngineSystem:
     through its public API only; the latency is the engine's own ``latency_frames``."""
     has_bypass = True
 
-    def __init__(self, name, hset, model_path, ibc):
+    def __init__(self, name, hset, model_path, ibc, hop=HOP_FRAMES):
         from ..engine import Engine
         self.name = name
         self.hset = hset
-        self._make = lambda: Engine(SR, 1, BLOCK, model=model_path, ibc=ibc)
+        self._make = lambda: Engine(SR, 1, BLOCK, model=model_path, ibc=ibc, hop=hop)
         eng = self._make()
         self.latency = float(eng.latency_frames)
         self.model = eng.model

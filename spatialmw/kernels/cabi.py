@@ -9,6 +9,8 @@ Real-time path (audio thread)::
     int32_t smwk_render(double *f64, float *f32, int64_t *i64, float *out_lr, int32_t frames);
     int32_t smwk_write(double *f64, float *f32, int64_t *i64, int32_t slot,
                        const float *samples, int32_t frames);
+    int32_t smwk_write_stereo(double *f64, float *f32, int64_t *i64, int32_t slot_l,
+                              int32_t slot_r, const float *interleaved_lr, int32_t frames);
 
 Control path (``smw_renderer_create``; :mod:`.plan`)::
 
@@ -29,7 +31,7 @@ from numba import carray, cfunc, types
 from .ibc import DIMS_LEN
 from .layout import H_MAX_BLOCK, H_N_F32, H_N_F64, H_N_I64, HEADER_LEN
 from .plan import PLAN_LEN, S_LEN, check_model, init_pools_core, plan_layout, settings_default
-from .render import render_core, write_core
+from .render import render_core, write_core, write_stereo_core
 
 _f64p = types.CPointer(types.float64)
 _f32p = types.CPointer(types.float32)
@@ -37,6 +39,7 @@ _i64p = types.CPointer(types.int64)
 
 RENDER_SIG = types.int32(_f64p, _f32p, _i64p, _f32p, types.int32)
 WRITE_SIG = types.int32(_f64p, _f32p, _i64p, types.int32, _f32p, types.int32)
+WRITE_STEREO_SIG = types.int32(_f64p, _f32p, _i64p, types.int32, types.int32, _f32p, types.int32)
 
 
 @cfunc(RENDER_SIG, cache=True, nopython=True)
@@ -61,6 +64,18 @@ def write_cfunc(f64p, f32p, i64p, slot, samplesp, frames):
     i64 = carray(i64p, head[H_N_I64])
     samples = carray(samplesp, frames)
     return write_core(f64, f32, i64, slot, samples, frames)
+
+
+@cfunc(WRITE_STEREO_SIG, cache=True, nopython=True)
+def write_stereo_cfunc(f64p, f32p, i64p, slot_l, slot_r, samplesp, frames):
+    head = carray(i64p, HEADER_LEN)
+    if frames < 0 or frames > head[H_MAX_BLOCK]:
+        return 2
+    f64 = carray(f64p, head[H_N_F64])
+    f32 = carray(f32p, head[H_N_F32])
+    i64 = carray(i64p, head[H_N_I64])
+    samples = carray(samplesp, 2 * frames)
+    return write_stereo_core(f64, f32, i64, slot_l, slot_r, samples, frames)
 
 
 PLAN_SIG = types.int32(_f64p, _f64p, types.int64, _i64p, _f64p, types.int64, _i64p)
@@ -98,6 +113,7 @@ def init_cfunc(settingsp, thetap, n_theta, dimsp, gridp, n_grid, f64p, f32p, i64
 ENTRY_POINTS = {
     "smwk_render": render_cfunc,
     "smwk_write": write_cfunc,
+    "smwk_write_stereo": write_stereo_cfunc,
     "smwk_settings_default": settings_default_cfunc,
     "smwk_check_model": check_model_cfunc,
     "smwk_plan": plan_cfunc,

@@ -118,6 +118,8 @@ P_TRANSMISSION = 12        # 3 values: low, mid, high band gains (occlusion; ton
 P_AIR_ABSORPTION = 15      # factor on ISO 9613-1 air absorption (0: off)
 P_REVERB_SEND = 16         # linear send to the renderer's reverb
 P_SPREAD = 17              # degrees, 0 (a point) .. 360 (diffuse): spread.py
+P_AZIMUTH_OFFSET = 18      # degrees: the direction turned about the listener's up axis (+: to the
+                           # listener's left); one voice of a stereo source sits at +-width/2
 CTL_STRIDE = 4     # state distance_model flags status
 STATE_STRIDE = 56  # per-source kernel state, fields ST_* below
 COUNT_STRIDE = 4   # written gains_settling - -

@@ -68,7 +68,7 @@ from .layout import (
     LT_AT_END, LT_AT_START, LT_STARTED, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
     P_ROLLOFF, P_TELEPORTS, P_VEL, P_CONE_INNER, P_CONE_OUTER, P_CONE_OUTER_GAIN,
     P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_SEND, P_REVERB_SEND, H_REVERB,
-    H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, H_NEARFIELD, H_SPREAD, H_SPREAD_LEN, P_SPREAD,
+    H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, H_NEARFIELD, H_SPREAD, H_SPREAD_LEN, P_SPREAD, P_AZIMUTH_OFFSET,
     ST_SPREAD_W, ST_SPREAD_POS, ST_SPREAD_K, ST_SPREAD_TAIL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
     H_LANE_OF, H_LANE_SLOT, ST_SILENT, ST_VOICE, STATUS_VIRTUAL, VIRTUAL_HYSTERESIS, VIRTUAL_THRESHOLD, VOICE_AUDIBLE,
@@ -80,6 +80,7 @@ from .tone import TONE_TABLE_ROWS, AIR_REFERENCE_HZ, apply_tone, set_flat_tone, 
 
 MIN_DELAY = float(SINC_LOOKAHEAD)
 MAX_SAMPLE = 1.0e6
+STEREO_SCALE = 0.5   # each channel of a stereo source enters its voice at half amplitude (write_stereo_core)
 # what _voice tells the warp to do with this block
 RENDER = 0     # audible: warp as usual
 FADE_OUT = 1   # just turned inaudible: warp to zero gain across the block, then go virtual
@@ -98,6 +99,28 @@ def write_core(f64, f32, i64, slot, samples, frames):
 
 
 @njit(cache=True)
+def write_stereo_core(f64, f32, i64, slot_l, slot_r, samples, frames):
+    """Append ``frames`` interleaved (L, R) frames to the two voices of a stereo source
+    (audio thread): the left channel to ``slot_l``, the right to ``slot_r``, each at half
+    amplitude, so that identical channels at width 0 render exactly as a mono source of
+    that signal (the downmix (L + R) / 2). Both or neither: a block that does not fit
+    either voice is rejected whole (WRITE_FULL), and a non-finite sample in either channel
+    mutes both (WRITE_NONFINITE), so the voices' streams never drift apart. Returns a
+    WRITE_* code."""
+    saved = enter_flush_to_zero()
+    rc = _room(f64, f32, i64, slot_l, frames)
+    if rc == WRITE_OK:
+        rc = _room(f64, f32, i64, slot_r, frames)
+    if rc == WRITE_OK:
+        finite = _finite(samples, 2 * frames)
+        _queue(f64, f32, i64, slot_l, samples, 0, 2, frames, finite, STEREO_SCALE)
+        _queue(f64, f32, i64, slot_r, samples, 1, 2, frames, finite, STEREO_SCALE)
+        rc = WRITE_OK if finite else WRITE_NONFINITE
+    leave_flush_to_zero(saved)
+    return rc
+
+
+@njit(cache=True)
 def _write(f64, f32, i64, slot, samples, frames):
     """:func:`write_core` without the FPU control.
 
@@ -106,41 +129,69 @@ def _write(f64, f32, i64, slot, samples, frames):
     block (written as silence) and sets the status bit. Samples queue on the source's
     stream clock, which stands still while it is paused: up to max_block frames can wait
     ahead of it, then WRITE_FULL."""
+    rc = _room(f64, f32, i64, slot, frames)
+    if rc != WRITE_OK:
+        return rc
+    finite = _finite(samples, frames)
+    _queue(f64, f32, i64, slot, samples, 0, 1, frames, finite, 1.0)
+    return WRITE_OK if finite else WRITE_NONFINITE
+
+
+@njit(cache=True)
+def _room(f64, f32, i64, slot, frames):
+    """WRITE_OK when ``frames`` more fit the slot's queue, else WRITE_BAD_SLOT or
+    WRITE_FULL. A recycled slot (STATE_RECYCLE) is started first: the queue is the new
+    source's."""
     if slot < 0 or slot >= i64[H_MAX_SOURCES]:
         return WRITE_BAD_SLOT
     ctl = i64[H_SRC_CTL] + slot * CTL_STRIDE
     if i64[ctl + CTL_STATE] == STATE_RECYCLE:
         _clear_slot(f64, f32, i64, slot, i64[H_NFFT] // 2 + 1)
         i64[ctl + CTL_STATE] = STATE_RESTART
+    st = i64[H_SRC_STATE] + slot * STATE_STRIDE
+    clock = i64[i64[H_GLOBAL] + G_CLOCK] - int(f64[st + ST_PAUSE_OFFSET])  # the stream clock
+    written = max(i64[i64[H_SRC_COUNT] + slot * COUNT_STRIDE], clock)
+    if frames < 0 or written - clock + frames > i64[H_MAX_BLOCK]:
+        return WRITE_FULL
+    return WRITE_OK
+
+
+@njit(cache=True)
+def _finite(samples, n):
+    """No sample of ``samples[:n]`` is NaN, Inf or beyond +-MAX_SAMPLE."""
+    bad = 0
+    for i in range(n):  # an integer count, so the loop vectorises
+        bad += 0 if abs(samples[i]) <= MAX_SAMPLE else 1  # also counts NaN
+    return bad == 0
+
+
+@njit(cache=True)
+def _queue(f64, f32, i64, slot, samples, first, stride, frames, finite, scale):
+    """Append ``scale * samples[first + i * stride]`` (i < frames) to the slot's delay line
+    after :func:`_room` said they fit, or as many zeros (and the status bit) if not ``finite``."""
+    ctl = i64[H_SRC_CTL] + slot * CTL_STRIDE
     ring_len = i64[H_RING_LEN]
     mask = ring_len - 1
     cnt = i64[H_SRC_COUNT] + slot * COUNT_STRIDE
     st = i64[H_SRC_STATE] + slot * STATE_STRIDE
-    clock = i64[i64[H_GLOBAL] + G_CLOCK] - int(f64[st + ST_PAUSE_OFFSET])  # the stream clock
+    clock = i64[i64[H_GLOBAL] + G_CLOCK] - int(f64[st + ST_PAUSE_OFFSET])
     written = max(i64[cnt], clock)
-    if frames < 0 or written - clock + frames > i64[H_MAX_BLOCK]:
-        return WRITE_FULL
     base = i64[H_RING] + slot * ring_len
-    bad = 0
-    for i in range(frames):  # an integer count, so the loop vectorises
-        bad += 0 if abs(samples[i]) <= MAX_SAMPLE else 1  # also counts NaN
-    finite = bad == 0
     # at most two contiguous runs: up to the ring's end, then from its start
     start = written & mask
-    first = min(frames, ring_len - start)
-    head = f32[base + start:base + start + first]
-    tail = f32[base:base + frames - first]
+    head_n = min(frames, ring_len - start)
+    head = f32[base + start:base + start + head_n]
+    tail = f32[base:base + frames - head_n]
     if finite:
-        for i in range(first):
-            head[i] = samples[i]
-        for i in range(frames - first):
-            tail[i] = samples[first + i]
+        for i in range(head_n):
+            head[i] = scale * samples[first + i * stride]
+        for i in range(frames - head_n):
+            tail[i] = scale * samples[first + (head_n + i) * stride]
     else:
         head[:] = 0.0
         tail[:] = 0.0
         i64[ctl + CTL_STATUS] |= STATUS_NONFINITE
     i64[cnt] = written + frames
-    return WRITE_OK if finite else WRITE_NONFINITE
 
 
 @njit(cache=True, inline="always")
@@ -396,6 +447,16 @@ def _voice(f64, f32, i64, s, level, restart, fill, frames, use_ibc):
     return VIRTUAL
 
 
+@njit(cache=True, inline="always")
+def _turn(rel, degrees):
+    """A listener-frame position turned by ``degrees`` about the listener's up axis (+z;
+    positive towards +y, the listener's left). Distance and elevation are unchanged, so only
+    the direction the ears and the corrector see moves; the propagation delay does not."""
+    a = math.radians(degrees)
+    c, s = math.cos(a), math.sin(a)
+    return (c * rel[0] - s * rel[1], s * rel[0] + c * rel[1], rel[2])
+
+
 @njit(cache=True, fastmath=True)
 def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     """Step 1 for one source: warp into staging, refresh IBC targets. Returns False if idle."""
@@ -522,6 +583,8 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     dst_l += fill * stride
     dst_r += fill * stride
     rel = rotate_inverse(f64[lis + 3: lis + 7], (ax1, ay1, az1))
+    if f64[par + P_AZIMUTH_OFFSET] != 0.0:  # one voice of a stereo source: turned about the listener's up axis
+        rel = _turn(rel, f64[par + P_AZIMUTH_OFFSET])
     bypass = (flags & FLAG_BYPASS) != 0
     dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
     if doppler:  # the propagation delay is integrated (motion.py); the ears add their part

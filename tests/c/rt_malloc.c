@@ -3,7 +3,8 @@
  * and counts calls made on the audio thread while a thread-local flag is set, i.e. inside
  * smw_source_write / smw_render after warm-up. A game thread keeps publishing poses and
  * parameters and creates/destroys a source now and then, so the audio thread also runs the
- * slot start (RESTART) and release (STOP) paths while counting.
+ * slot start (RESTART) and release (STOP) paths while counting. One stereo source (two voices)
+ * is written with smw_source_write_stereo and moved, its width changed, by the game thread.
  * Link with -rdynamic so the library's calls resolve to these definitions.
  * usage: rt_malloc <blocks> [--tdw-only] */
 #include "common.h"
@@ -43,6 +44,7 @@ int posix_memalign(void** out, size_t al, size_t n)
 #define BLOCK 512
 static smw_renderer* g_r;
 static _Atomic smw_source g_src[NSRC];
+static smw_source g_stereo;
 static atomic_int g_stop;
 static atomic_long g_game_ops;
 
@@ -62,6 +64,9 @@ static void* game_thread(void* arg)
             smw_source_set_pose(g_r, h, p, ident);
             smw_source_set_gain(g_r, h, 0.5f + 0.4f * (float)sin(t * 3 + i));
         }
+        const float sp[3] = {(float)(2 * cos(0.3 * t)), (float)(2 * sin(0.3 * t)), 0.0f};
+        smw_source_set_pose(g_r, g_stereo, sp, ident);
+        smw_source_set_stereo_width(g_r, g_stereo, (float)(60 + 30 * sin(t)));
         if (it % 10 == 5) {   /* recycle one source: exercises STOP and RESTART on the audio thread */
             int i = (int)((it / 10) % NSRC);
             smw_source old = atomic_load(&g_src[i]), nu = 0;
@@ -89,12 +94,13 @@ int main(int argc, char** argv)
         smw_source_create(g_r, &h);
         atomic_store(&g_src[i], h);
     }
+    smw_source_create_stereo(g_r, 60.0f, &g_stereo);
     long before_total = atomic_load(&n_total_process);
     printf("PROCESS_ALLOCS_UNTIL_CREATED %ld\n", before_total);
     pthread_t gt;
     pthread_create(&gt, NULL, game_thread, NULL);
 
-    static float x[BLOCK], out[2 * BLOCK];
+    static float x[BLOCK], xs[2 * BLOCK], out[2 * BLOCK];
     unsigned seed = 5;
     long wr_calls = 0, rd_calls = 0, nonfinite = 0;
     const double period = (double)BLOCK / 48000.0;
@@ -107,6 +113,8 @@ int main(int argc, char** argv)
             smw_source_write(g_r, atomic_load(&g_src[i]), x, BLOCK);
             wr_calls += counting;
         }
+        for (int k = 0; k < 2 * BLOCK; ++k) xs[k] = noise(&seed, 0.2f);
+        smw_source_write_stereo(g_r, g_stereo, xs, BLOCK);
         smw_render(g_r, out, BLOCK);
         tl_counting = 0;
         rd_calls += counting;
