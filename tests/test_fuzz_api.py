@@ -2,9 +2,11 @@
 
 ``tests/fuzz/api_fuzz.c`` issues random sequences of every public call with hostile
 arguments (NaN/Inf/1e30/denormal floats, zero and denormal quaternions, stale, forged and
-zero handles, NULL pointers, oversize and negative frame counts, bad settings) and checks
-each result against the documented set for that function and against an oracle of the
-expected code. Two builds are fuzzed:
+zero handles, NULL pointers, oversize and negative frame counts, bad settings, stereo
+widths out of [0, 180], mono calls on stereo sources and stereo calls on mono ones, a
+stereo create with one slot free, forged handles over every generation of a stereo
+source's neighbouring slot) and checks each result against the documented set for that
+function and against an oracle of the expected code. Two builds are fuzzed:
 
 * **host + shim instrumented**: the fuzz host and a second build of the native library
   whose C files (``bindings/shim.c``, ``rt_stubs.c``) are compiled with
@@ -60,7 +62,9 @@ def assert_clean(res: dict, log: str, calls: int):
     assert res["CALLS"] >= calls
     assert res["VIOLATIONS"] == 0 and res["NONFINITE_OUTPUT"] == 0 and res["INTERNAL_ERRORS"] == 0
     # every call answered with a code inside the enum (the host counts per code)
-    assert sum(res[f"RESULT_{k}"] for k in range(15)) > 0.8 * calls
+    assert sum(res[f"RESULT_{k}"] for k in range(17)) > 0.8 * calls
+    # the stereo calls ran, hit the two-slot rule (one slot free) and the channel checks
+    assert res["STEREO_CALLS"] > 0.05 * calls and res["STEREO_ONE_FREE_REFUSED"] > 0 and res["RESULT_16"] > 0
 
 
 @pytest.mark.slow

@@ -7,13 +7,17 @@
  *   api_fuzz <calls> <seed> [--renderers N] [--tdw-only] [--model PATH] [--verbose]
  *
  * For every call the host checks
- *   - the result is inside the smw_result enum (0..14) AND in the set the header documents
+ *   - the result is inside the smw_result enum (0..16) AND in the set the header documents
  *     for that function;
- *   - an oracle: the host keeps its own model of which handles are live / stale, how many
- *     slots are free, how many frames are pending per source (a paused source, or a paused
- *     renderer once faded out, consumes none), and predicts the exact result
- *     of every call (e.g. NaN pose on a live handle -> INVALID_ARGUMENT, stale handle ->
- *     INVALID_HANDLE, full renderer -> OUT_OF_SOURCES, NaN or |x| > 1e6 samples -> NONFINITE_INPUT);
+ *   - an oracle: the host keeps its own model of which handles are live / stale and mono /
+ *     stereo, how many slots are free (a stereo source takes two), how many frames are
+ *     pending per source (a paused source, or a paused renderer once faded out, consumes
+ *     none), and predicts the exact result of every call (e.g. NaN pose on a live handle ->
+ *     INVALID_ARGUMENT, stale handle -> INVALID_HANDLE, full renderer -> OUT_OF_SOURCES,
+ *     stereo create with one slot free -> OUT_OF_SOURCES, mono write to a stereo source and
+ *     stereo write or width to a mono one -> CHANNEL_MISMATCH, NaN or |x| > 1e6 samples ->
+ *     NONFINITE_INPUT); a sweep of forged handles over every generation of a slot next to a
+ *     stereo source checks that its hidden right voice answers to no handle;
  *   - smw_render output is finite, and nothing is read or written outside the caller's
  *     buffers: every sample/output buffer ends exactly at a PROT_NONE guard page, so an
  *     overrun by the (uninstrumented) numba kernels faults too, not only by ASan-instrumented
@@ -89,10 +93,11 @@ static void guard_free(guard_map* gm) { munmap(gm->base, gm->len); }
 
 /* ------------------------------------------------------------------ bookkeeping */
 static long g_calls, g_violations, g_nonfinite_out, g_internal;
-static long g_by_result[16];
+static long g_stereo_one_free;   /* stereo creates refused (OUT_OF_SOURCES) with exactly one slot free */
+static long g_by_result[SMW_ERROR_CHANNEL_MISMATCH + 1];
 static int g_verbose;
 
-#define NFN 33
+#define NFN 38
 static const char* FN_NAMES[NFN] = {
     "renderer_create", "get_latency", "last_error", "listener_set_pose", "source_create",
     "source_destroy", "source_set_pose", "source_set_gain", "source_set_distance_model",
@@ -101,7 +106,8 @@ static const char* FN_NAMES[NFN] = {
     "null_renderer", "frame", "source_set_velocity", "listener_set_velocity", "source_teleport",
     "source_get_status", "renderer_set_master_gain", "renderer_set_paused", "renderer_get_model_info",
     "steal", "source_set_cone", "source_set_transmission", "source_set_air_absorption",
-    "source_set_reverb_send", "renderer_set_reverb"};
+    "source_set_reverb_send", "renderer_set_reverb", "source_create_stereo",
+    "source_set_stereo_width", "source_write_stereo", "fill_slots", "sweep_generations"};
 static long g_fn_calls[NFN];
 
 static void violation(const char* fn, const char* what, long got, long want, const char* err)
@@ -118,7 +124,7 @@ static smw_result check(int fn, smw_result got, uint32_t documented, int want, c
 {
     ++g_calls;
     ++g_fn_calls[fn];
-    if (got < 0 || got > SMW_ERROR_INTERNAL) {
+    if (got < 0 || got > SMW_ERROR_CHANNEL_MISMATCH) {
         violation(FN_NAMES[fn], "result outside the smw_result enum", got, want, NULL);
         return got;
     }
@@ -150,7 +156,10 @@ static smw_result check(int fn, smw_result got, uint32_t documented, int want, c
 #define D_CREATE_SRC (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_OUT_OF_SOURCES))
 #define D_DESTROY_SRC (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INVALID_HANDLE))
 #define D_WRITE (B(SMW_SUCCESS) | B(SMW_ERROR_NONFINITE_INPUT) | B(SMW_ERROR_BUFFER_FULL) | \
-                 B(SMW_ERROR_FRAME_COUNT) | B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_NULL_POINTER))
+                 B(SMW_ERROR_FRAME_COUNT) | B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_NULL_POINTER) | \
+                 B(SMW_ERROR_CHANNEL_MISMATCH))
+#define D_CREATE_STEREO (D_CREATE_SRC | B(SMW_ERROR_INVALID_ARGUMENT))
+#define D_WIDTH (D_SETTER | B(SMW_ERROR_CHANNEL_MISMATCH))
 /* INTERNAL is documented for render but means "a bug": counted and reported as a failure */
 #define D_RENDER (B(SMW_SUCCESS) | B(SMW_ERROR_FRAME_COUNT) | B(SMW_ERROR_NULL_POINTER) | B(SMW_ERROR_INTERNAL))
 #define D_LATENCY (B(SMW_SUCCESS) | B(SMW_ERROR_NULL_POINTER))
@@ -164,22 +173,24 @@ typedef struct {
     smw_source h;
     int live;          /* 1 live, 0 stale */
     int paused;        /* smw_source_set_paused(1) was the last accepted value */
+    int stereo;        /* smw_source_create_stereo: two voices, two slots */
     long pending;      /* frames queued ahead of the source's stream clock (live only) */
 } hrec;
 
 typedef struct {
     smw_renderer* r;
     int max_sources, max_block, coords;
-    int live;                      /* live sources (a destroyed one's slot is reusable at once) */
+    int live;                      /* slots held by live sources, two per stereo source (a
+                                      destroyed one's slots are reusable at once) */
     int paused;                    /* smw_renderer_set_paused(1) was the last accepted value */
     float master, applied;         /* master gain set; gain reached at the last render's end */
     hrec hs[MAXH];
     int nh;
 } fz;
 
-static void remember(fz* z, smw_source h)
+static void remember(fz* z, smw_source h, int stereo)
 {
-    const hrec fresh = {h, 1, 0, 0};
+    const hrec fresh = {h, 1, 0, stereo, 0};
     if (z->nh < MAXH) { z->hs[z->nh++] = fresh; return; }
     /* table full: overwrite a random stale entry (live ones are kept) */
     for (int tries = 0; tries < 64; ++tries) {
@@ -265,25 +276,54 @@ static void hostile_pose(float* p, float* q)
     if (mode == 8 && rndu(2)) p[0] = p[1] = p[2] = 0.0f;             /* at the listener */
 }
 
-/* ------------------------------------------------------------------- operations */
-static void op_source_create(fz* z)
+/* a stereo width: in range most of the time, else at or just past an end, or hostile */
+static float hostile_width(void)
 {
-    if (rndu(50) == 0) {
-        check(4, smw_source_create(z->r, NULL), D_CREATE_SRC, SMW_ERROR_NULL_POINTER, z->r);
-        return;
-    }
-    smw_source h = 0xDEADBEEFu;
-    int want = z->live >= z->max_sources ? SMW_ERROR_OUT_OF_SOURCES : SMW_SUCCESS;
-    smw_result rc = check(4, smw_source_create(z->r, &h), D_CREATE_SRC, want, z->r);
-    if (rc == SMW_SUCCESS) {
-        if (h == SMW_SOURCE_INVALID || find(z, h))
-            violation("source_create", "returned a zero or already-live handle", (long)h, 0, NULL);
-        ++z->live;
-        remember(z, h);
-    } else if (h != SMW_SOURCE_INVALID) {
-        violation("source_create", "failure did not set *out_source to SMW_SOURCE_INVALID", (long)h, 0, NULL);
+    switch (rndu(12)) {
+    case 0: return 0.0f;
+    case 1: return 180.0f;
+    case 2: return -0.0f;                                  /* in range: -0 >= 0 */
+    case 3: return nextafterf(180.0f, INFINITY);
+    case 4: return -1.4e-45f;                              /* negative denormal: out */
+    case 5: return 1e-40f;                                 /* positive denormal: in */
+    case 6: return -(float)(1 + rndu(360));
+    case 7: return 180.0f + (float)(1 + rndu(1000));
+    case 8: return hostile_float();
+    default: return frand(90.0f) + 90.0f;
     }
 }
+static int width_ok(float w) { return w >= 0.0f && w <= 180.0f; }   /* false for NaN */
+
+/* Create a mono or stereo source (NULL out_source now and then) and check the result
+ * against the free slots: a stereo source needs two. Returns the result. */
+static smw_result create_source(fz* z, int stereo)
+{
+    int fn = stereo ? 33 : 4;
+    uint32_t documented = stereo ? D_CREATE_STEREO : D_CREATE_SRC;
+    float w = stereo ? hostile_width() : 0.0f;
+    if (rndu(50) == 0)
+        return check(fn, stereo ? smw_source_create_stereo(z->r, w, NULL) : smw_source_create(z->r, NULL),
+                     documented, SMW_ERROR_NULL_POINTER, z->r);
+    smw_source h = 0xDEADBEEFu;
+    int want = stereo && !width_ok(w) ? SMW_ERROR_INVALID_ARGUMENT
+             : z->live + 1 + stereo > z->max_sources ? SMW_ERROR_OUT_OF_SOURCES : SMW_SUCCESS;
+    smw_result rc = check(fn, stereo ? smw_source_create_stereo(z->r, w, &h) : smw_source_create(z->r, &h),
+                          documented, want, z->r);
+    if (stereo && rc == SMW_ERROR_OUT_OF_SOURCES && z->live == z->max_sources - 1) ++g_stereo_one_free;
+    if (rc == SMW_SUCCESS) {
+        if (h == SMW_SOURCE_INVALID || find(z, h))
+            violation(FN_NAMES[fn], "returned a zero or already-live handle", (long)h, 0, NULL);
+        z->live += 1 + stereo;
+        remember(z, h, stereo);
+    } else if (h != SMW_SOURCE_INVALID) {
+        violation(FN_NAMES[fn], "failure did not set *out_source to SMW_SOURCE_INVALID", (long)h, 0, NULL);
+    }
+    return rc;
+}
+
+static void op_source_create(fz* z) { create_source(z, rndu(3) == 0); }
+
+static void forget(fz* z, hrec* e) { e->live = 0; z->live -= 1 + e->stereo; }
 
 static void op_source_destroy(fz* z)
 {
@@ -292,25 +332,92 @@ static void op_source_destroy(fz* z)
     smw_result rc = check(5, smw_source_destroy(z->r, h), D_DESTROY_SRC,
                           live ? SMW_SUCCESS : SMW_ERROR_INVALID_HANDLE, z->r);
     hrec* e = find(z, h);
-    if (rc == SMW_SUCCESS && e) { e->live = 0; --z->live; }
+    if (rc == SMW_SUCCESS && e) forget(z, e);
 }
 
-/* voice stealing: destroy a live source and create one in the same tick (no render between) */
+/* voice stealing: destroy a live source and create one (mono or stereo) in the same tick
+ * (no render between): a stereo source stolen from a mono one needs another free slot */
 static void op_steal(fz* z)
 {
     ++g_fn_calls[27];
     for (int k = 0; k < z->nh; ++k)
         if (z->hs[k].live) {
             check(5, smw_source_destroy(z->r, z->hs[k].h), D_DESTROY_SRC, SMW_SUCCESS, z->r);
-            z->hs[k].live = 0;
-            --z->live;
-            smw_source h = SMW_SOURCE_INVALID;
-            if (check(4, smw_source_create(z->r, &h), D_CREATE_SRC, SMW_SUCCESS, z->r) == SMW_SUCCESS) {
-                ++z->live;
-                remember(z, h);
-            }
+            forget(z, &z->hs[k]);
+            create_source(z, (int)rndu(2));
             return;
         }
+}
+
+/* Fill the renderer with mono sources up to one free slot, so that a stereo create is
+ * refused (two-slot rule) and a mono one then takes the last slot; then free a random
+ * number of sources again (mono and stereo) so that the sequence goes on. */
+static void op_fill_slots(fz* z)
+{
+    ++g_fn_calls[36];
+    while (z->live < z->max_sources - 1) {
+        smw_result rc = create_source(z, 0);
+        if (rc != SMW_SUCCESS && rc != SMW_ERROR_NULL_POINTER) return;   /* the oracle has reported it */
+    }
+    float w = rndu(2) ? 60.0f : hostile_width();
+    smw_source h = 0xDEADBEEFu;
+    int want = !width_ok(w) ? SMW_ERROR_INVALID_ARGUMENT
+             : z->live + 2 > z->max_sources ? SMW_ERROR_OUT_OF_SOURCES : SMW_SUCCESS;
+    smw_result rc = check(33, smw_source_create_stereo(z->r, w, &h), D_CREATE_STEREO, want, z->r);
+    if (rc == SMW_ERROR_OUT_OF_SOURCES && z->live == z->max_sources - 1) ++g_stereo_one_free;
+    if (rc == SMW_SUCCESS) { z->live += 2; remember(z, h, 1); }
+    else if (h != SMW_SOURCE_INVALID)
+        violation("source_create_stereo", "failure did not set *out_source to SMW_SOURCE_INVALID", (long)h, 0, NULL);
+    /* nothing was claimed by the refusal: the last slot still takes a mono source */
+    if (rndu(2)) create_source(z, 0);
+    int keep = (int)rndu((uint32_t)z->max_sources + 1);
+    for (int k = 0; k < z->nh && z->live > keep; ++k)
+        if (z->hs[k].live && rndu(2)) {
+            check(5, smw_source_destroy(z->r, z->hs[k].h), D_DESTROY_SRC, SMW_SUCCESS, z->r);
+            forget(z, &z->hs[k]);
+        }
+}
+
+static void op_set_stereo_width(fz* z)
+{
+    int live;
+    smw_source h = pick_handle(z, &live);
+    float w = hostile_width();
+    hrec* e = live ? find(z, h) : NULL;
+    int want = !live ? SMW_ERROR_INVALID_HANDLE : !e->stereo ? SMW_ERROR_CHANNEL_MISMATCH
+             : width_ok(w) ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT;
+    check(34, smw_source_set_stereo_width(z->r, h, w), D_WIDTH, want, z->r);
+}
+
+/* A sweep over every generation of one slot index next to a stereo source's (where its
+ * hidden right voice most likely lives; any slot index 1..max_sources): every forged
+ * handle but the live ones in the table is refused with INVALID_HANDLE by a game-thread
+ * call that must leave no trace (destroy, width, teleport, status). Counted as one call. */
+static void op_sweep_generations(fz* z)
+{
+    hrec* st = NULL;
+    for (int tries = 0; tries < 16 && z->nh > 0 && !st; ++tries) {
+        hrec* e = &z->hs[rndu((uint32_t)z->nh)];
+        if (e->live && e->stereo) st = e;
+    }
+    uint32_t idx = st ? (st->h & 0xFFFFu) % (uint32_t)z->max_sources + 1u : 1u + rndu((uint32_t)z->max_sources);
+    int fn = (int)rndu(4);
+    ++g_calls;
+    ++g_fn_calls[37];
+    for (uint32_t gen = 0; gen <= 0xFFFFu; ++gen) {
+        smw_source h = (gen << 16) | idx;
+        if (find(z, h)) continue;
+        uint32_t flags;
+        smw_result rc = fn == 0 ? smw_source_destroy(z->r, h)
+                      : fn == 1 ? smw_source_set_stereo_width(z->r, h, 30.0f)
+                      : fn == 2 ? smw_source_teleport(z->r, h)
+                      : smw_source_get_status(z->r, h, &flags);
+        if (rc != SMW_ERROR_INVALID_HANDLE) {
+            violation("sweep_generations", "a handle not issued to the caller was accepted (hidden voice?)",
+                      rc, SMW_ERROR_INVALID_HANDLE, smw_last_error(z->r));
+            return;
+        }
+    }
 }
 
 static void op_set_pose(fz* z, int listener)
@@ -536,17 +643,20 @@ static void fill_samples(float* x, int32_t n, int kind)
     }
 }
 
-static void op_write(fz* z, hrec* forced)
+/* smw_source_write (stereo 0: `frames` mono samples) or smw_source_write_stereo (stereo 1:
+ * 2 * `frames` interleaved samples) on a random handle of either kind, or on `forced` (a
+ * live source, with the call of its kind) */
+static void op_write(fz* z, hrec* forced, int stereo)
 {
     int live;
     smw_source h;
-    if (forced) { h = forced->h; live = 1; }
+    if (forced) { h = forced->h; live = 1; stereo = forced->stereo; }
     else h = pick_handle(z, &live);
     int32_t frames = forced ? z->max_block : hostile_frames(z);
     if (forced && rndu(4) == 0) frames = 1 + (int32_t)rndu((uint32_t)z->max_block);
     int null_ptr = !forced && rndu(40) == 0;
-    /* buffer length: exactly `frames` floats (guard page right after), capped for absurd counts */
-    size_t n = frames > 0 ? (size_t)(frames <= 2 * z->max_block ? frames : 2 * z->max_block) : 1;
+    /* buffer length: exactly `frames` frames (guard page right after), capped for absurd counts */
+    size_t n = (size_t)(1 + stereo) * (frames > 0 ? (size_t)(frames <= 2 * z->max_block ? frames : 2 * z->max_block) : 1);
     guard_map gm;
     float* x = guard_alloc(n, &gm);
     int kind = (int)rndu(forced ? 3 : 6);
@@ -554,16 +664,20 @@ static void op_write(fz* z, hrec* forced)
     fill_samples(x, (int32_t)n, kind);
     int has_nonfinite = 0;
     if (frames > 0 && frames <= z->max_block)
-        /* the library mutes NaN/Inf and also |x| > 1e6 (it would overflow the shared mix) */
-        for (int32_t k = 0; k < frames; ++k) if (!finitef_(x[k]) || fabsf(x[k]) > 1.0e6f) has_nonfinite = 1;
+        /* the library mutes NaN/Inf and also |x| > 1e6 (it would overflow the shared mix);
+         * stereo: one such sample in either channel mutes both */
+        for (size_t k = 0; k < n; ++k) if (!finitef_(x[k]) || fabsf(x[k]) > 1.0e6f) has_nonfinite = 1;
     hrec* e = live ? find(z, h) : NULL;
     int want;
     if (!live) want = SMW_ERROR_INVALID_HANDLE;
+    else if (e && e->stereo != stereo) want = SMW_ERROR_CHANNEL_MISMATCH;
     else if (null_ptr) want = SMW_ERROR_NULL_POINTER;
     else if (frames < 1 || frames > z->max_block) want = SMW_ERROR_FRAME_COUNT;
     else if (e && e->pending + frames > z->max_block) want = SMW_ERROR_BUFFER_FULL;
     else want = has_nonfinite ? SMW_ERROR_NONFINITE_INPUT : SMW_SUCCESS;
-    smw_result rc = check(12, smw_source_write(z->r, h, null_ptr ? NULL : x, frames), D_WRITE, want, z->r);
+    const float* buf = null_ptr ? NULL : x;
+    smw_result rc = check(stereo ? 35 : 12, stereo ? smw_source_write_stereo(z->r, h, buf, frames)
+                                                   : smw_source_write(z->r, h, buf, frames), D_WRITE, want, z->r);
     if ((rc == SMW_SUCCESS || rc == SMW_ERROR_NONFINITE_INPUT) && e) e->pending += frames;
     guard_free(&gm);
 }
@@ -603,7 +717,7 @@ static void op_frame(fz* z)
 {
     ++g_fn_calls[19];
     for (int k = 0; k < z->nh; ++k)
-        if (z->hs[k].live && rndu(8)) op_write(z, &z->hs[k]);
+        if (z->hs[k].live && rndu(8)) op_write(z, &z->hs[k], 0);
     op_render(z, z->max_block);
 }
 
@@ -653,6 +767,9 @@ static void op_misc(fz* z)
         check(18, smw_source_set_spatialize(NULL, 1, 1), all, want, NULL);
         check(18, smw_source_set_paused(NULL, 1, 1), all, want, NULL);
         check(18, smw_source_write(NULL, 1, buf, 1), all, want, NULL);
+        check(18, smw_source_create_stereo(NULL, 60.0f, &h), all, want, NULL);
+        check(18, smw_source_set_stereo_width(NULL, 1, 60.0f), all, want, NULL);
+        check(18, smw_source_write_stereo(NULL, 1, buf, 1), all, want, NULL);
         check(18, smw_render(NULL, buf, 1), all, want, NULL);
         uint32_t flags;
         smw_model_info info = {.size = sizeof info};
@@ -787,10 +904,14 @@ int main(int argc, char** argv)
             else if (op < 54) op_set_flag(&z, (int)rndu(3));
             else if (op < 56) op_renderer_controls(&z);
             else if (op < 59) op_tone_and_reverb(&z);
-            else if (op < 70) op_write(&z, NULL);
+            else if (op < 66) op_write(&z, NULL, 0);
+            else if (op < 70) op_write(&z, NULL, 1);
             else if (op < 79) op_render(&z, 0);
             else if (op < 92) op_frame(&z);
-            else op_misc(&z);
+            else if (op < 97) op_misc(&z);
+            else if (op < 99) op_set_stereo_width(&z);
+            else if (rndu(16)) op_fill_slots(&z);
+            else op_sweep_generations(&z);
         }
         /* every live source is still usable; destroy them all, then the renderer */
         for (int k = 0; k < z.nh; ++k)
@@ -811,7 +932,10 @@ int main(int argc, char** argv)
     printf("VIOLATIONS %ld\n", g_violations);
     printf("NONFINITE_OUTPUT %ld\n", g_nonfinite_out);
     printf("INTERNAL_ERRORS %ld\n", g_internal);
-    for (int k = 0; k <= SMW_ERROR_INTERNAL; ++k) printf("RESULT_%d %ld\n", k, g_by_result[k]);
+    printf("STEREO_ONE_FREE_REFUSED %ld\n", g_stereo_one_free);
+    printf("STEREO_CALLS %ld\n", g_fn_calls[33] + g_fn_calls[34] + g_fn_calls[35]);
+    printf("GENERATION_SWEEPS %ld\n", g_fn_calls[37]);
+    for (int k = 0; k <= SMW_ERROR_CHANNEL_MISMATCH; ++k) printf("RESULT_%d %ld\n", k, g_by_result[k]);
     for (int k = 0; k < NFN; ++k) printf("# %s %ld\n", FN_NAMES[k], g_fn_calls[k]);
     return (g_violations || g_nonfinite_out || g_internal) ? 1 : 0;
 }
