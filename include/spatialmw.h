@@ -536,7 +536,9 @@ SMW_API smw_result smw_source_set_reverb_send(smw_renderer* renderer, smw_source
  *  @return SMW_SUCCESS; SMW_ERROR_NONFINITE_INPUT (block contained NaN/Inf or |x| > 1e6: it is
  *          replaced by silence, other sources unaffected); SMW_ERROR_BUFFER_FULL (more
  *          than max_block_frames would be pending: block rejected); SMW_ERROR_FRAME_COUNT;
- *          SMW_ERROR_INVALID_HANDLE; SMW_ERROR_NULL_POINTER. */
+ *          SMW_ERROR_INVALID_HANDLE; SMW_ERROR_NULL_POINTER; SMW_ERROR_CHANNEL_MISMATCH
+ *          (a stereo source). Where several apply, the first of INVALID_HANDLE,
+ *          CHANNEL_MISMATCH, NULL_POINTER, FRAME_COUNT, BUFFER_FULL, NONFINITE_INPUT. */
 SMW_API smw_result smw_source_write(smw_renderer* renderer, smw_source source,
                                     const float* mono, int32_t frames);
 
