@@ -109,6 +109,9 @@ def test_c_default_settings_are_the_engine_defaults(hosts, run_host):
     assert k["COORDINATE_SYSTEM"] == geometry.COORDINATE_SYSTEM_IDS.index("native")
     assert k["ENABLE_CORRECTOR"] == int(cfg.ibc)
     assert k["CORRECTOR_TABLE_STEP_DEG"] == np.float32(cfg.ibc_table_step)
+    assert k["HOP_FRAMES"] == cfg.hop
+    assert k["FULL_SOURCES"] == cfg.full_sources
+    assert k["LOD_HYSTERESIS_DB"] == np.float32(cfg.lod_hysteresis_db)
 
 
 def _header_source_defaults() -> dict:

@@ -44,6 +44,7 @@ class _Setup:
         self.systems = {}
         if model_path is not None:
             self.systems["liteinn"] = EngineSystem("liteinn", hset, model_path, True)
+            self.systems["lod_bed"] = EngineSystem("lod_bed", hset, model_path, True, bed=True)
         self.systems["tdw"] = EngineSystem("tdw", hset, None, False)
         self.systems["nearest_hrir"] = Nearest(hset, self.T, self.train_idx)
         if with_openal:
@@ -325,7 +326,7 @@ def run_eval(model_path=None, sofa_path=None, json_path=None, plots_dir=None, qu
             systems_out[k]["available"] = True
         else:
             systems_out[k] = {**{key: float("nan") for key in METRIC_KEYS}, "available": False,
-                              "note": model_note if k == "liteinn" else openal_note}
+                              "note": model_note if k in ("liteinn", "lod_bed") else openal_note}
     if model is not None:
         systems_out["liteinn"].update(liteinn_cost(model))
         systems_out["liteinn"]["model_meta_final_metrics"] = \
@@ -402,7 +403,8 @@ _COLS = (("lsd_db", "LSD dB", "{:.2f}"), ("lsd_eq_db", "LSD-EQ dB", "{:.2f}"),
          ("wave_l2_e3", "L2 x1e3", "{:.4f}"), ("amp_err", "amp err", "{:.4f}"),
          ("phase_err", "phase err", "{:.3f}"), ("mrstft", "MRSTFT", "{:.3f}"),
          ("pesq", "PESQ", "{:.2f}"))
-_ROW_NAMES = {"three_nearest": "3 nearest (dB)", "sh10": "spherical harmonics order 10"}
+_ROW_NAMES = {"three_nearest": "3 nearest (dB)", "sh10": "spherical harmonics order 10",
+              "lod_bed": "LOD bed (liteinn, order-3 ambisonic tier)"}
 
 
 def _fmt(v, f):
