@@ -5,7 +5,7 @@
  * parameters and creates/destroys a source now and then, so the audio thread also runs the
  * slot start (RESTART) and release (STOP) paths while counting.
  * Link with -rdynamic so the library's calls resolve to these definitions.
- * usage: rt_malloc <blocks> [--tdw-only] */
+ * usage: rt_malloc <blocks> [--tdw-only] [--full-sources N] */
 #include "common.h"
 #include <stdatomic.h>
 #include <stdint.h>
