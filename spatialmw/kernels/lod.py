@@ -26,10 +26,12 @@ directions at the fitted distance, each times the warp's ear delay for that dire
 relative to the centre (Woodworth, as ``geometry.tdw_ear_targets``) plus
 :func:`bed_delay`, projected onto the harmonics (quadrature with equal weights: the
 least-squares fit on a uniform grid). Order 3 holds the interaural phase up to about
-2 kHz; above, a time-aligned decode (Zaunschirm, Schoerkhuber and Hoeldrich 2018) drops
-the ears' delays before the projection (raised-cosine crossover
+2 kHz; above, a time-aligned decode (Zaunschirm, Schoerkhuber and Hoeldrich 2018) replaces
+the ears' delays by one common delay before the projection (raised-cosine crossover
 :data:`TA_LOW_HZ`..:data:`TA_HIGH_HZ`), so the high band keeps the magnitudes (ILD,
-spectral cues) that order 3 cannot carry with the delays in. The impulse responses are
+spectral cues) that order 3 cannot carry with the delays in. The common delay is the
+largest an ear has (the far ear at 90 degrees): the high band then never arrives before
+the ear's own onset (no pre-echo), it lags by up to the interaural delay instead. The impulse responses are
 then windowed like the corrector's, to N - H + 1 taps, so the bed is an exact
 overlap-save convolution too.
 
@@ -111,7 +113,8 @@ def bed_delay(head_radius, c, sample_rate):
 
 @njit(cache=True)
 def _ta_weight(f):
-    """1: the ears' delays stay in the target; 0: dropped (time-aligned above TA_HIGH_HZ)."""
+    """1: the ears' delays stay in the target; 0: replaced by the common one (time-aligned
+    above TA_HIGH_HZ)."""
     t = min(max((f - TA_LOW_HZ) / (TA_HIGH_HZ - TA_LOW_HZ), 0.0), 1.0)
     return 0.5 + 0.5 * math.cos(math.pi * t)
 
@@ -130,6 +133,7 @@ def lod_design(theta, dims, prep, shaping, eq, head_radius, c, sample_rate, dela
     filters[:] = 0.0
     w = 4.0 * math.pi / DESIGN_POINTS
     r = theta[0]  # the model's fitted distance
+    tau_hf = (ear_path_length((0.0, -r, 0.0), 1.0, head_radius) - r) / c * sample_rate  # the far ear at 90 degrees
     for i in range(DESIGN_POINTS):
         ux, uy, uz = fibonacci_point(i, DESIGN_POINTS)
         ibc_evaluate(theta, dims, prep, ux, uy, uz, r, scratch, out)
@@ -141,8 +145,8 @@ def lod_design(theta, dims, prep, shaping, eq, head_radius, c, sample_rate, dela
         for k in range(nbins):
             wt = _ta_weight(k * sample_rate / n)
             om = -2.0 * math.pi * k / n
-            pl = om * (delay + wt * tau_l)
-            pr = om * (delay + wt * tau_r)
+            pl = om * (delay + wt * tau_l + (1.0 - wt) * tau_hf)
+            pr = om * (delay + wt * tau_r + (1.0 - wt) * tau_hf)
             cl, sl = math.cos(pl), math.sin(pl)
             cr, sr = math.cos(pr), math.sin(pr)
             glr, gli = gains[4 * k], gains[4 * k + 1]
