@@ -403,8 +403,7 @@ _COLS = (("lsd_db", "LSD dB", "{:.2f}"), ("lsd_eq_db", "LSD-EQ dB", "{:.2f}"),
          ("wave_l2_e3", "L2 x1e3", "{:.4f}"), ("amp_err", "amp err", "{:.4f}"),
          ("phase_err", "phase err", "{:.3f}"), ("mrstft", "MRSTFT", "{:.3f}"),
          ("pesq", "PESQ", "{:.2f}"))
-_ROW_NAMES = {"three_nearest": "3 nearest (dB)", "sh10": "spherical harmonics order 10",
-              "lod_bed": "LOD bed (liteinn, order-3 ambisonic tier)"}
+_ROW_NAMES = {"three_nearest": "3 nearest (dB)", "sh10": "spherical harmonics order 10"}
 
 
 def _fmt(v, f):
