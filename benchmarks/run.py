@@ -25,9 +25,10 @@ the listener at 2 m (0.5 rev/s) with a pose update every block:
   API runs and OpenAL Soft alternate in ROUNDS rounds over every N, and each point pools its
   rounds, so a drift in the machine's speed affects both sides of a ratio. Everything
   runs pinned to one core (the child processes inherit the affinity).
-* virtual voices: 1,000 and 4,096 sources of which 50 and 256 are audible, and 1,024 all
-  audible, through the C API (``smw_bench``'s AUDIBLE argument), against OpenAL Soft with as
-  many sources, all playing; block time as % of the block period (mean, p99).
+* virtual voices and level of detail: 1,000 and 4,096 sources of which 50 and 256 are audible,
+  and 1,024 all audible, through the C API (``smw_bench``'s AUDIBLE and FULL arguments), with
+  the default level of detail and with every source on the full path, against OpenAL Soft with
+  as many sources, all playing; block time as % of the block period (mean, p99).
 * the project's reference HRIR-interpolation renderer and ffmpeg's ``sofalizer``: both
   are offline renderers, timed per source-second and scaled to a 512-frame block
   (block time = N x per-source cost; no mixing cost is added).
@@ -52,6 +53,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spatialmw import defaults as D
 from spatialmw.cli import positive_int
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,14 +194,17 @@ ALL_FEATURES = 15   # smw_bench's mask: cone 1, transmission 2, air absorption 4
 
 
 def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600, features=0, hop=256,
-                audible=None):
+                audible=None, full_sources=None):
     """(block times, creation seconds, smw_render times) of one smw_bench run: ``features``
     (ALL_FEATURES' bits) set on every source, the renderer's ``hop``; ``audible`` of the ``n``
-    sources play, the others are virtual voices (default: all audible)."""
+    sources play, the others are virtual voices (default: all audible); ``full_sources``: the
+    level of detail's setting (default: the library's)."""
     args = [str(exe), str(n), str(blocks), str(BLOCK), str(int(corrector)), model or "-", str(warmup),
             str(int(features)), str(hop)]
-    if audible is not None:
-        args.append(str(audible))
+    if audible is not None or full_sources is not None:
+        args.append(str(n if audible is None else audible))
+    if full_sources is not None:
+        args.append(str(full_sources))
     proc = subprocess.run(args, capture_output=True, text=True, env=_c_env(env), timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"smw_bench exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
@@ -281,14 +286,19 @@ def _engine_block_times(n, blocks, ibc, model, warmup=10):
 
 # -------------------------------------------------------------------- virtual voices
 
-# (label, sources, audible): the audible ones are spread evenly over the slots, as a game's
-# would be; the others play at -100 dB, below the virtual-voice threshold, with poses and
-# writes every block. Rows are compared with the first one when they have as many audible.
-VIRTUAL_ROWS = (("50 real", 50, 50),
-                ("1,000: 50 audible + 950 virtual", 1000, 50),
-                ("4,096: 256 audible + 3,840 virtual", 4096, 256),
-                ("1,024 all audible (before LOD)", 1024, 1024))
-VIRTUAL_ROWS_QUICK = (("8 real", 8, 8), ("64: 8 audible + 56 virtual", 64, 8))
+# (label, sources, audible, full_sources): the audible ones are spread evenly over the slots,
+# as a game's would be; the others play at -100 dB, below the virtual-voice threshold, with
+# poses and writes every block; full_sources None is the library's default level of detail
+# (defaults.FULL_SOURCES), 0 every audible source on the full path. Rows are compared with
+# the first one when they have as many audible.
+VIRTUAL_ROWS = (("50 real", 50, 50, None),
+                ("1,000: 50 audible + 950 virtual", 1000, 50, None),
+                ("4,096: 256 audible + 3,840 virtual, default LOD", 4096, 256, None),
+                ("4,096: 256 audible + 3,840 virtual, full path only", 4096, 256, 0),
+                ("1,024 all audible, default LOD", 1024, 1024, None),
+                ("1,024 all audible, full path only", 1024, 1024, 0))
+VIRTUAL_ROWS_QUICK = (("8 real", 8, 8, None), ("64: 8 audible + 56 virtual", 64, 8, None),
+                      ("128 all audible, default LOD", 128, 128, None), ("128 all audible, full path only", 128, 128, 0))
 OPENAL_MAX_MEASURED = 1024  # OpenAL Soft is timed up to this many sources (4,096: minutes per round)
 
 
@@ -303,22 +313,25 @@ def _virtual_voices(exe, model, blocks, quick, log):
     alternating in ROUNDS rounds."""
     rows = VIRTUAL_ROWS_QUICK if quick else VIRTUAL_ROWS
     al, al_note = None, None
-    al_max = min(OPENAL_MAX_MEASURED, max(n for _, n, _ in rows))
+    al_max = min(OPENAL_MAX_MEASURED, max(row[1] for row in rows))
     try:
         from spatialmw.peers.openal import OpenALLoopback
         al = OpenALLoopback(SR, hrtf=True, max_sources=al_max).__enter__()
     except Exception as exc:
         al_note = f"OpenAL Soft not measured: {exc}"
-    smw = {label: ([], []) for label, _, _ in rows}
-    peer = {label: [] for label, _, _ in rows}
+    smw = {row[0]: ([], []) for row in rows}
+    peer = {row[0]: [] for row in rows}
+    timed = set()  # OpenAL Soft is timed once per number of sources and round
     try:
         for r in range(ROUNDS):
-            for label, n, audible in rows:
+            timed.clear()
+            for label, n, audible, full in rows:
                 b = max(10, _blocks_for(n, blocks) // ROUNDS)
-                t, _, rt = _run_c_host(exe, n, b, True, model, audible=audible)
+                t, _, rt = _run_c_host(exe, n, b, True, model, audible=audible, full_sources=full)
                 smw[label][0].append(t)
                 smw[label][1].append(rt)
-                if al is not None and n <= al_max:
+                if al is not None and n <= al_max and n not in timed:
+                    timed.add(n)
                     peer[label].append(al.render_block_timing(n, b + 10, block=BLOCK, moving=True)[10:])
             log(f"virtual voices round {r + 1}/{ROUNDS}")
     finally:
@@ -329,15 +342,23 @@ def _virtual_voices(exe, model, blocks, quick, log):
         "audible sources are spread evenly over the slots, the others at gain 1e-5 (virtual). "
         "'block' = poses + writes + smw_render, 'render' = smw_render alone. OpenAL Soft 1.19.1 "
         "renders the same number of sources, all playing (no virtual voices), timed as in the "
-        f"main table (poses + render; buffers queued up front); measured up to {al_max} sources.")}
+        f"main table (poses + render; buffers queued up front); measured up to {al_max} sources. "
+        f"'default LOD': full_sources {D.FULL_SOURCES} (the loudest on the full path, the others in "
+        "the ambisonic bed); 'full path only': full_sources 0.")}
     if al_note:
         out["note"] += " " + al_note
-    for label, n, audible in rows:
+    al_by_n = {}
+    for label, n, audible, full in rows:
+        if peer[label]:
+            al_by_n[n] = _pct(np.concatenate(peer[label]))
+    for label, n, audible, full in rows:
         t = np.concatenate(smw[label][0])
         row = {"label": label, "n_sources": n, "audible": audible, "blocks": int(t.size),
+               "full_sources": D.FULL_SOURCES if full is None else full,
                "block": _pct(t), "render": _pct(np.concatenate(smw[label][1]))}
-        if peer[label]:
-            row["openal_soft"] = _pct(np.concatenate(peer[label]))
+        if n in al_by_n:
+            row["openal_soft"] = al_by_n[n]
+            row["vs_openal_soft"] = row["block"]["mean_pct"] / al_by_n[n]["mean_pct"]
         out["rows"].append(row)
     real = out["rows"][0]
     for row in out["rows"][1:]:
@@ -577,15 +598,16 @@ def _markdown(result):
     vv = result.get("virtual_voices")
     if vv:
         lines += ["", "Virtual voices: block time as % of the 10.67 ms block period, mean / p99. " + vv["note"], "",
-                  "| sources | block (C API) | render alone | OpenAL Soft, all playing | block vs real |",
-                  "|---|---|---|---|---|"]
+                  "| sources | block (C API) | render alone | OpenAL Soft, all playing | block vs OpenAL Soft | block vs real |",
+                  "|---|---|---|---|---|---|"]
         def pct(v):
             return "–" if v is None else f"{v['mean_pct']:.1f} / {v['p99_pct']:.1f}"
         for row in vv["rows"]:
             vs = row.get("vs_real")
             ratio = f"{vs['block']:.2f}x (render {vs['render']:.2f}x)" if vs else "–"
+            al = row.get("vs_openal_soft")
             lines.append(f"| {row['label']} | {pct(row['block'])} | {pct(row['render'])} | "
-                         f"{pct(row.get('openal_soft'))} | {ratio} |")
+                         f"{pct(row.get('openal_soft'))} | {'–' if al is None else f'{al:.2f}x'} | {ratio} |")
     if result.get("startup"):
         lines += ["", "Start-up, renderer creation to the end of the first block (s):", "",
                   "| cache | C API (smw_renderer_create) | Python Engine (incl. imports) |",

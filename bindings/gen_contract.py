@@ -161,6 +161,10 @@ def render() -> str:
         ("SMW_MAX_AIR_ABSORPTION_TEXT", _c_string(_text(D.MAX_AIR_ABSORPTION))),
         ("SMW_MAX_STEREO_WIDTH_DEG", _c_double(D.MAX_STEREO_WIDTH_DEG) + "f"),
         ("SMW_MAX_STEREO_WIDTH_TEXT", _c_string(_text(D.MAX_STEREO_WIDTH_DEG))),
+        ("SMW_MAX_PRIORITY", _c_double(D.MAX_PRIORITY) + "f"),
+        ("SMW_MAX_PRIORITY_TEXT", _c_string(_text(D.MAX_PRIORITY))),
+        ("SMW_LOD_HYSTERESIS_MAX_DB", _c_double(D.LOD_HYSTERESIS_MAX_DB) + "f"),
+        ("SMW_LOD_HYSTERESIS_MAX_TEXT", _c_string(_text(D.LOD_HYSTERESIS_MAX_DB))),
     ])
     out.append("")
 
@@ -195,6 +199,8 @@ def render() -> str:
         ("SMW_DEFAULT_SPEED_OF_SOUND", _c_double(D.SPEED_OF_SOUND) + "f"),
         ("SMW_DEFAULT_EQUALIZATION", f"SMW_EQUALIZATION_{D.EQUALIZATION.upper()}"),
         ("SMW_DEFAULT_HOP_FRAMES", str(D.HOP_FRAMES)),
+        ("SMW_DEFAULT_FULL_SOURCES", str(D.FULL_SOURCES)),
+        ("SMW_DEFAULT_LOD_HYSTERESIS_DB", _c_double(D.LOD_HYSTERESIS_DB) + "f"),
     ])
     out.append("")
 

@@ -81,6 +81,20 @@ typedef struct {
     int32_t equalization;
 } smw_renderer_settings_v0_2;
 
+/* ... and of version 0.3 */
+typedef struct {
+    uint32_t size;
+    int32_t sample_rate, max_block_frames, max_sources;
+    const char* model_path;
+    int32_t coordinate_system, enable_corrector;
+    float corrector_table_step_deg;
+    float speed_of_sound;
+    int32_t equalization;
+    smw_log_callback log_callback;
+    void* log_user_data;
+    int32_t hop_frames;
+} smw_renderer_settings_v0_3;
+
 /* values the game thread publishes for one source or the listener (seqlock-protected) */
 typedef struct {
     _Atomic uint32_t seq;           /* odd while a writer is updating */
@@ -482,6 +496,8 @@ smw_renderer_settings smw_renderer_settings_default(void)
     s.speed_of_sound = SMW_DEFAULT_SPEED_OF_SOUND;
     s.equalization = SMW_DEFAULT_EQUALIZATION;
     s.hop_frames = SMW_DEFAULT_HOP_FRAMES;
+    s.full_sources = SMW_DEFAULT_FULL_SOURCES;
+    s.lod_hysteresis_db = SMW_DEFAULT_LOD_HYSTERESIS_DB;
     s.log_callback = NULL;
     s.log_user_data = NULL;
     return s;
@@ -514,12 +530,14 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     if (!settings || !out)
         return create_fail(SMW_ERROR_NULL_POINTER, "smw_renderer_create: %s is NULL",
                            !settings ? "settings" : "out_renderer");
-    /* This version's struct, 0.2's (which ended at equalization) or 0.1's (which ended at
-     * corrector_table_step_deg): the fields added since take their defaults. Any other
-     * size is not a struct this library knows. */
+    /* This version's struct, 0.3's (which ended at hop_frames), 0.2's (equalization) or
+     * 0.1's (corrector_table_step_deg): the fields added since take their defaults. Any
+     * other size is not a struct this library knows. */
     smw_renderer_settings s = smw_renderer_settings_default();
     if (settings->size == (uint32_t)sizeof(smw_renderer_settings)) {
         s = *settings;
+    } else if (settings->size == (uint32_t)sizeof(smw_renderer_settings_v0_3)) {
+        memcpy(&s, settings, offsetof(smw_renderer_settings, full_sources));
     } else if (settings->size == (uint32_t)sizeof(smw_renderer_settings_v0_2)) {
         memcpy(&s, settings, offsetof(smw_renderer_settings, log_callback));
     } else if (settings->size == (uint32_t)sizeof(smw_renderer_settings_v0_1)) {
@@ -558,6 +576,12 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
         for (int k = 0; k < SMW_N_HOP_FRAMES; ++k) hop_ok |= s.hop_frames == hops[k];
         if (!hop_ok) return create_fail(SMW_ERROR_INVALID_ARGUMENT, "hop_frames must be %s", SMW_HOP_FRAMES_TEXT);
     }
+    if (s.full_sources < 0 || s.full_sources > SMW_MAX_SOURCES_LIMIT)
+        return create_fail(SMW_ERROR_INVALID_ARGUMENT,
+                           "full_sources must be 0 (no limit) .. " SMW_MAX_SOURCES_LIMIT_TEXT "%s", "");
+    if (!(s.lod_hysteresis_db >= 0.0f && s.lod_hysteresis_db <= SMW_LOD_HYSTERESIS_MAX_DB))   /* NaN too */
+        return create_fail(SMW_ERROR_INVALID_ARGUMENT,
+                           "lod_hysteresis_db must be 0.." SMW_LOD_HYSTERESIS_MAX_TEXT " dB%s", "");
     if (!(s.corrector_table_step_deg == 0.0f ||
           (s.corrector_table_step_deg >= SMW_TABLE_STEP_MIN_DEG &&
            s.corrector_table_step_deg <= SMW_TABLE_STEP_MAX_DEG)))  /* NaN too */
@@ -593,6 +617,8 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     settings_v[S_SPEED_OF_SOUND] = (double)s.speed_of_sound;
     settings_v[S_EQUALIZATION] = (double)s.equalization;
     settings_v[S_HOP] = (double)s.hop_frames;
+    settings_v[S_FULL_SOURCES] = (double)s.full_sources;
+    settings_v[S_LOD_HYSTERESIS_DB] = (double)s.lod_hysteresis_db;
     /* without a model: placeholder arrays and the grid [0, Nyquist] (engine.model_arrays) */
     const double no_theta[1] = {0.0};
     const int64_t no_dims[DIMS_LEN] = {0};
@@ -1095,6 +1121,13 @@ smw_result smw_source_set_stereo_width(smw_renderer* r, smw_source h, float widt
     const double v[1] = {0.5 * (double)width_deg};
     return set_params(r, h, P_AZIMUTH_OFFSET, 1, v, in_range(width_deg, 0.0f, SMW_MAX_STEREO_WIDTH_DEG) ? NULL
                       : TEXT_STEREO_WIDTH);
+}
+
+smw_result smw_source_set_priority(smw_renderer* r, smw_source h, float priority)
+{
+    const double v[1] = {priority};
+    return set_params(r, h, P_PRIORITY, 1, v, in_range(priority, 0.0f, SMW_MAX_PRIORITY) ? NULL
+                      : "priority must be in [0, " SMW_MAX_PRIORITY_TEXT "]");
 }
 
 smw_result smw_source_set_reverb_send(smw_renderer* r, smw_source h, float send)

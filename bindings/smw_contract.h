@@ -20,6 +20,8 @@ enum {
     S_SPEED_OF_SOUND = 8,
     S_EQUALIZATION = 9,
     S_HOP = 10,
+    S_FULL_SOURCES = 11,
+    S_LOD_HYSTERESIS_DB = 12,
     S_LEN = 16,
 };
 
@@ -52,6 +54,7 @@ enum {
     H_MAX_DELAY = 17,
     H_IBC_PREP_LEN = 18,
     H_TABLE_RINGS = 19,
+    H_FULL_SOURCES = 24,
     H_LISTENER = 20,
     H_SRC_POSE = 21,
     H_SRC_PARAM = 22,
@@ -67,6 +70,7 @@ enum {
     H_MIX = 33,
     H_MIX_DELTA = 34,
     H_CONST = 35,
+    H_LOD_SCORE = 38,
     H_RING = 40,
     H_STAGE = 41,
     H_GCUR = 42,
@@ -77,6 +81,9 @@ enum {
     H_LANE_MIX = 47,
     H_TABLES32 = 48,
     H_LANE_ALPHA = 49,
+    H_LOD_STAGE = 36,
+    H_LOD_FILTERS = 37,
+    H_LOD_COEF = 39,
     H_SRC_CTL = 50,
     H_DIMS = 51,
     H_BIN_IDX = 52,
@@ -121,7 +128,7 @@ enum {
     POSE_STRIDE = 8,
     PARAM_STRIDE = 24,
     CTL_STRIDE = 4,
-    STATE_STRIDE = 56,
+    STATE_STRIDE = 80,
     COUNT_STRIDE = 4,
 };
 
@@ -149,6 +156,7 @@ enum {
     P_REVERB_SEND = 16,
     P_SPREAD = 17,
     P_AZIMUTH_OFFSET = 18,
+    P_PRIORITY = 19,
 };
 
 /* source control fields (layout.py CTL_*) */
@@ -246,6 +254,10 @@ static const double coord_scale[SMW_N_COORDINATE_SYSTEMS] = {1.0, 1.0, 0.01, 1.0
 #define SMW_MAX_AIR_ABSORPTION_TEXT   "10"
 #define SMW_MAX_STEREO_WIDTH_DEG      180.0f
 #define SMW_MAX_STEREO_WIDTH_TEXT     "180"
+#define SMW_MAX_PRIORITY              1000000.0f
+#define SMW_MAX_PRIORITY_TEXT         "1e6"
+#define SMW_LOD_HYSTERESIS_MAX_DB     20.0f
+#define SMW_LOD_HYSTERESIS_MAX_TEXT   "20"
 
 /* ------------------------------------------------------------------ the reverb bus
  * (spatialmw/kernels/reverb.py; smw_reverb_settings_default, smw_renderer_set_reverb) */
@@ -271,6 +283,8 @@ static const double coord_scale[SMW_N_COORDINATE_SYSTEMS] = {1.0, 1.0, 0.01, 1.0
 #define SMW_DEFAULT_SPEED_OF_SOUND    343.0f
 #define SMW_DEFAULT_EQUALIZATION      SMW_EQUALIZATION_NONE
 #define SMW_DEFAULT_HOP_FRAMES        256
+#define SMW_DEFAULT_FULL_SOURCES      64
+#define SMW_DEFAULT_LOD_HYSTERESIS_DB 3.0f
 
 /* A new source (spatialmw/defaults.py; smw_source_create): pose (native position,
  * quaternion x y z w), parameters indexed by layout P_*, distance model, flags. */
@@ -295,11 +309,11 @@ static const double SMW_SOURCE_PARAM_DEFAULTS[PARAM_STRIDE] = {
     0.0,  /* P_REVERB_SEND */
     0.0,  /* P_SPREAD */
     0.0,  /* P_AZIMUTH_OFFSET */
-    0.0,  /* P_AZIMUTH_OFFSET + 1 */
-    0.0,  /* P_AZIMUTH_OFFSET + 2 */
-    0.0,  /* P_AZIMUTH_OFFSET + 3 */
-    0.0,  /* P_AZIMUTH_OFFSET + 4 */
-    0.0,  /* P_AZIMUTH_OFFSET + 5 */
+    1.0,  /* P_PRIORITY */
+    0.0,  /* P_PRIORITY + 1 */
+    0.0,  /* P_PRIORITY + 2 */
+    0.0,  /* P_PRIORITY + 3 */
+    0.0,  /* P_PRIORITY + 4 */
 };
 #define SMW_SOURCE_DISTANCE_MODEL_DEFAULT SMW_DISTANCE_INVERSE_CLAMPED
 #define SMW_SOURCE_FLAGS_DEFAULT          (FLAG_DOPPLER)

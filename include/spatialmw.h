@@ -214,6 +214,18 @@ typedef struct {
                                       delay (268, 140 or 76 frames at 48 kHz; smw_renderer_get_latency);
                                       the filters are the same, the transform cost per source is 1x, 2x
                                       or 4x. Default 256 */
+    /* --- added in 0.4 (0.3, 0.2 and 0.1 structs, sizeof without these fields, are still accepted;
+     *     two fields, so that this struct's sizeof differs from 0.3's padded one) --- */
+    int32_t full_sources;        /**< level of detail: each block the loudest full_sources audible sources
+                                      (level x smw_source_set_priority, lod_hysteresis_db) take the full
+                                      Lite-INN path; the others share a 3rd-order ambisonic bed decoded
+                                      once per block through the corrector, at a small constant cost per
+                                      source (a source changing tier is crossfaded over one block).
+                                      0..4096; 0 = no limit (every source on the full path). Needs the
+                                      corrector (ignored with enable_corrector = 0). Default 64 */
+    float lod_hysteresis_db;     /**< a source on the full path keeps its place against sources up to
+                                      this much louder (x priority), so near-equal sources do not swap
+                                      tiers back and forth. 0..20 dB. Default 3 */
 } smw_renderer_settings;
 
 /** Which frequency response the corrector renders. */
@@ -224,7 +236,8 @@ typedef enum {
 } smw_equalization;
 
 /** Defaults: 48000 Hz, 1024-frame blocks, 64 sources, default model, native coordinates,
- *  corrector on with a 3-degree direction table, 343 m/s, no equalization, no log. */
+ *  corrector on with a 3-degree direction table, 343 m/s, no equalization, no log, 256-frame
+ *  hops, 64 full-path sources with 3 dB hysteresis. */
 SMW_API smw_renderer_settings smw_renderer_settings_default(void);
 
 /** Create a renderer. Control call: reads the model asset and builds the corrector's
@@ -422,7 +435,9 @@ enum {
     SMW_SOURCE_STATUS_UNDERRUN = 2,        /**< a playing block had fewer frames written than it rendered (silence played) */
     SMW_SOURCE_STATUS_PAUSED = 4,          /**< a block was rendered while the source (or the renderer) was paused */
     SMW_SOURCE_STATUS_PLAYING = 8,         /**< a block of the source was rendered, not paused */
-    SMW_SOURCE_STATUS_VIRTUAL = 16         /**< a block of the source was inaudible: a virtual voice (below) */
+    SMW_SOURCE_STATUS_VIRTUAL = 16,        /**< a block of the source was inaudible: a virtual voice (below) */
+    SMW_SOURCE_STATUS_LOD = 32             /**< a block of the source was rendered in the level of detail's
+                                                bed (smw_renderer_settings.full_sources) */
 };
 
 /** Virtual voices. A playing source whose level -- gain x distance attenuation x the
@@ -494,6 +509,17 @@ SMW_API smw_result smw_source_set_air_absorption(smw_renderer* renderer, smw_sou
  *  set back to 0 its echoes ring out for 0.5 s. Costs about 8 multiply-adds per ear and
  *  sample while on. Needs the corrector (ignored with enable_corrector = 0). */
 SMW_API smw_result smw_source_set_spread(smw_renderer* renderer, smw_source source, float degrees);
+
+/** The source's level-of-detail priority, 0..1e6 (default 1): it multiplies the level
+ *  (gain x distance attenuation x cone x loudest transmission band) by which the renderer
+ *  ranks its audible sources each block to choose the smw_renderer_settings.full_sources
+ *  that take the full path; the others are rendered in the shared ambisonic bed (reporting
+ *  SMW_SOURCE_STATUS_LOD). A source on the full path keeps it until another ranks
+ *  lod_hysteresis_db (default 3 dB) higher. 0 = the full path only while there is room; a large value keeps the source on
+ *  it (dialogue, the player's own sounds). Ignored with full_sources = 0.
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE,
+ *  SMW_ERROR_INVALID_ARGUMENT (NaN, negative or above 1e6). */
+SMW_API smw_result smw_source_set_priority(smw_renderer* renderer, smw_source source, float priority);
 
 /* ================================================================================
  * Reverb bus (game thread)

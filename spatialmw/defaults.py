@@ -55,6 +55,12 @@ EQUALIZATION = "none"                  # kernels.corrector.EQUALIZATIONS
 COORDINATE_SYSTEM = "native"           # geometry.COORDINATE_SYSTEM_IDS (the Engine is always native)
 HOP_FRAMES_CHOICES = (256, 128, 64)    # overlap-save hops: latency = hop + modelling delay, same filters
 HOP_FRAMES = HOP_FRAMES_CHOICES[0]
+# level of detail (kernels/lod.py): the loudest FULL_SOURCES audible sources (by level x
+# priority) take the full path, the others a shared 3rd-order ambisonic bed; 0: no limit,
+# every source on the full path. 64 from make bench: 1,024 moving audible sources then take
+# well under half a 512-frame block on one core (docs/PERFORMANCE.md, "Level of detail").
+FULL_SOURCES = 64
+LOD_HYSTERESIS_DB = 3.0                # a full-path source keeps its place against sources up to this much louder
 
 # ------------------------------------------------------------------ per-call limits
 MAX_POSITION_M = 1.0e6                 # |position| in native metres, listener and sources
@@ -65,6 +71,8 @@ MAX_ROLLOFF = 1000.0
 MAX_CONE_DEG = 360.0                   # cone angles 0..360 (full angles)
 MAX_AIR_ABSORPTION = 10.0              # factor on ISO 9613-1
 MAX_STEREO_WIDTH_DEG = 180.0           # a stereo source's width, 0..180 degrees
+MAX_PRIORITY = 1.0e6                   # a source's level-of-detail priority, 0..MAX_PRIORITY
+LOD_HYSTERESIS_MAX_DB = 20.0           # the level of detail's hysteresis, 0..this (creation setting)
 
 # ------------------------------------------------------------------ a new source
 SOURCE_POSITION = (0.0, 0.0, 0.0)      # see the module docstring
@@ -81,6 +89,7 @@ SOURCE_PAUSED = False
 # listener's left), its right channel at -width/2 about the source's direction, turned about
 # the listener's up axis, so the pair keeps its width as the listener turns.
 SOURCE_STEREO_WIDTH_DEG = 60.0
+SOURCE_PRIORITY = 1.0                  # multiplies the level the level of detail ranks by
 # Every per-source parameter of kernels/layout.py (P_* -> value; a vector field takes a
 # tuple). A P_* added to layout.py must get its default here (tests/test_contract.py);
 # both the Engine and the generated C initialiser SMW_SOURCE_PARAM_DEFAULTS read this.
@@ -100,6 +109,7 @@ SOURCE_PARAMS = {
     "P_REVERB_SEND": 0.0,
     "P_SPREAD": 0.0,                   # a point source
     "P_AZIMUTH_OFFSET": 0.0,           # a mono source; a stereo source's voices: +-width/2
+    "P_PRIORITY": SOURCE_PRIORITY,
 }
 
 

@@ -78,6 +78,8 @@ class EngineConfig:
     equalization: str = D.EQUALIZATION  # "none" (the measured HRTF) or "diffuse_field"
     speed_of_sound: float = D.SPEED_OF_SOUND  # m/s: propagation delay and Doppler
     hop: int = D.HOP_FRAMES  # overlap-save hop, one of D.HOP_FRAMES_CHOICES: latency = hop + modelling delay
+    full_sources: int = D.FULL_SOURCES  # level of detail: sources on the full path (0: all; kernels/lod.py)
+    lod_hysteresis_db: float = D.LOD_HYSTERESIS_DB  # a full-path source's advantage in the ranking
 
     def validate(self) -> "EngineConfig":
         if self.sample_rate not in D.SAMPLE_RATES:
@@ -99,6 +101,14 @@ class EngineConfig:
             raise EngineConfigError(f"equalization must be one of {EQUALIZATIONS}, got {self.equalization!r}")
         if self.hop not in D.HOP_FRAMES_CHOICES:
             raise EngineConfigError(f"hop must be one of {D.HOP_FRAMES_CHOICES}, got {self.hop!r}")
+        k = self.full_sources
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= D.MAX_SOURCES_LIMIT:
+            raise EngineConfigError(f"full_sources must be an integer 0..{D.MAX_SOURCES_LIMIT} (0: no limit), "
+                                    f"got {self.full_sources!r}")
+        h = float(self.lod_hysteresis_db)
+        if not (math.isfinite(h) and 0.0 <= h <= D.LOD_HYSTERESIS_MAX_DB):
+            raise EngineConfigError(f"lod_hysteresis_db must be 0..{D.LOD_HYSTERESIS_MAX_DB:g} dB, "
+                                    f"got {self.lod_hysteresis_db!r}")
         return self
 
 
@@ -171,6 +181,8 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     settings[P.S_SPEED_OF_SOUND] = cfg.speed_of_sound
     settings[P.S_EQUALIZATION] = EQUALIZATIONS.index(cfg.equalization)
     settings[P.S_HOP] = cfg.hop
+    settings[P.S_FULL_SOURCES] = cfg.full_sources
+    settings[P.S_LOD_HYSTERESIS_DB] = cfg.lod_hysteresis_db
     if model is not None:
         settings[P.S_HEAD_RADIUS] = model.head_radius
     theta, dims, grid = model_arrays(model, cfg.sample_rate)
@@ -232,6 +244,10 @@ def check_stereo_width(degrees) -> float:
     return _in_range("stereo width (degrees)", degrees, 0.0, D.MAX_STEREO_WIDTH_DEG)
 
 
+def check_priority(priority) -> float:
+    return _in_range("priority", priority, 0.0, D.MAX_PRIORITY)
+
+
 def check_reverb(decay_time, pre_delay, hf_ratio, wet_gain) -> tuple:
     return (_in_range("reverb decay_time", decay_time, reverb.MIN_DECAY_TIME_S, reverb.MAX_DECAY_TIME_S),
             _in_range("reverb pre_delay", pre_delay, 0.0, reverb.MAX_PRE_DELAY_S),
@@ -274,16 +290,23 @@ class Engine:
     average over all directions (minimum phase), as OpenAL Soft's data sets are. ``hop``
     (256, 128 or 64, the C setting ``hop_frames``) lowers the algorithmic latency to hop +
     the modelling delay with the same filters, at 2x or 4x the transform cost.
+    ``full_sources`` (the C setting ``full_sources``): each block the loudest this many
+    audible sources (level x :meth:`set_source_priority`; one on the full path keeps it
+    against sources up to ``lod_hysteresis_db`` louder) take the full path, the others a
+    shared 3rd-order ambisonic bed at a small constant cost per source
+    (:mod:`spatialmw.kernels.lod`); 0: no limit. Needs the corrector.
     """
 
     def __init__(self, sample_rate: int = D.SAMPLE_RATE, max_sources: int = D.MAX_SOURCES,
                  max_block: int = D.MAX_BLOCK, model: str | Path | None = None, ibc: bool = D.CORRECTOR,
                  ibc_table_step: float = D.TABLE_STEP_DEG, equalization: str = D.EQUALIZATION,
-                 speed_of_sound: float = D.SPEED_OF_SOUND, hop: int = D.HOP_FRAMES):
+                 speed_of_sound: float = D.SPEED_OF_SOUND, hop: int = D.HOP_FRAMES,
+                 full_sources: int = D.FULL_SOURCES, lod_hysteresis_db: float = D.LOD_HYSTERESIS_DB):
         self.layout = build_engine_layout(EngineConfig(
             int(sample_rate), int(max_sources), int(max_block),
             None if model is None else str(model), bool(ibc), ibc_table_step=float(ibc_table_step),
-            equalization=equalization, speed_of_sound=float(speed_of_sound), hop=int(hop)))
+            equalization=equalization, speed_of_sound=float(speed_of_sound), hop=int(hop),
+            full_sources=full_sources, lod_hysteresis_db=lod_hysteresis_db))
         lay = self.layout
         self.f64 = np.zeros(lay.n_f64, dtype=np.float64)
         self.f32 = np.zeros(lay.n_f32, dtype=np.float32)
@@ -544,6 +567,14 @@ class Engine:
         par = self._par(src)
         self.f64[par + L.P_SPREAD] = check_spread(degrees)
 
+    def set_source_priority(self, src: int, priority: float) -> None:
+        """The source's level-of-detail priority, 0..``defaults.MAX_PRIORITY`` (default 1):
+        it multiplies the level the renderer ranks sources by when choosing the
+        ``full_sources`` that take the full path (0: the full path only while there is
+        room)."""
+        par = self._par(src)
+        self.f64[par + L.P_PRIORITY] = check_priority(priority)
+
     def _par(self, src: int) -> int:
         self._ctl(src)
         return self.layout.source_params + src * L.PARAM_STRIDE
@@ -556,7 +587,8 @@ class Engine:
         (a block of it was rendered), ``STATUS_VIRTUAL`` (a block of it was inaudible: its
         level, gain x distance gain x cone x loudest transmission band, was below
         ``layout.VIRTUAL_THRESHOLD``, -70 dB, so it was not rendered; it comes back
-        ``VIRTUAL_HYSTERESIS`` (+3 dB) above, faded in over one block)."""
+        ``VIRTUAL_HYSTERESIS`` (+3 dB) above, faded in over one block), ``STATUS_LOD`` (a
+        block of it was rendered in the level of detail's bed)."""
         v = 0
         for slot in self._voices(src):   # a stereo source: the OR of its voices'
             ctl = self.layout.source_control + slot * L.CTL_STRIDE

@@ -72,7 +72,8 @@ class Renderer:
                  max_block: int = D.MAX_BLOCK, model=None, coordinate_system: str = D.COORDINATE_SYSTEM,
                  corrector: bool = D.CORRECTOR, table_step: float = D.TABLE_STEP_DEG,
                  speed_of_sound: float = D.SPEED_OF_SOUND, equalization: str = D.EQUALIZATION,
-                 hop: int = D.HOP_FRAMES, log=None, lib=None):
+                 hop: int = D.HOP_FRAMES, full_sources: int = D.FULL_SOURCES,
+                 lod_hysteresis_db: float = D.LOD_HYSTERESIS_DB, log=None, lib=None):
         """``log(level, message)``, if given, is the settings' log callback (creation and
         failing game-thread calls; never called from ``write``/``render``)."""
         self.ffi, self.lib = load(lib)
@@ -83,6 +84,8 @@ class Renderer:
         s.corrector_table_step_deg = table_step
         s.speed_of_sound = speed_of_sound
         s.hop_frames = hop
+        s.full_sources = full_sources
+        s.lod_hysteresis_db = lod_hysteresis_db
         s.equalization = EQUALIZATIONS.index(equalization) if equalization in EQUALIZATIONS else -1
         self._path = self.ffi.new("char[]", os.fsencode(model)) if model is not None else self.ffi.NULL
         s.model_path = self._path
@@ -200,6 +203,10 @@ class Renderer:
     def set_source_stereo_width(self, src: int, degrees: float) -> None:
         """smw_source_set_stereo_width (a stereo source only)."""
         self._check(self.lib.smw_source_set_stereo_width(self._r, src, degrees))
+
+    def set_source_priority(self, src: int, priority: float) -> None:
+        """smw_source_set_priority (level-of-detail ranking weight, 0..1e6, default 1)."""
+        self._check(self.lib.smw_source_set_priority(self._r, src, priority))
 
     def set_source_reverb_send(self, src: int, send: float) -> None:
         """smw_source_set_reverb_send."""

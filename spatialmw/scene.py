@@ -20,7 +20,9 @@ at time 0 (propagation delay included, the STFT latency removed).
 
 Sources can also have a directivity ``Cone`` (with an ``orientation``), a ``transmission``
 (three band gains, static or a ``Transmission`` over time), ``air_absorption``, a
-``spread`` (degrees) and a ``reverb_send``; the scene a ``Reverb``, a ``hop`` and a ``master_gain``. They are validated
+``spread`` (degrees), a ``reverb_send`` and a level-of-detail ``priority``; the scene a ``Reverb``, a ``hop``,
+a ``master_gain`` and ``full_sources`` (the level of detail: that many sources on the full path, the others
+in the ambisonic bed, 0 for no limit). They are validated
 by the Engine's own checks (:func:`spatialmw.engine.check_cone` and the others), applied by
 the ``liteinn`` and ``tdw`` renderers, and ignored with a warning by ``reference``.
 """
@@ -369,6 +371,7 @@ class Source:
     # None: a mono source (a multichannel WAV is averaged); degrees 0..180: a stereo source
     # (two-channel WAV or (n, 2) array), its channels as two points +-width/2 about it
     stereo_width: float | None = None
+    priority: float = D.SOURCE_PRIORITY                   # level of detail: ranking weight, 0..1e6
 
     def check_features(self, what: str = "source") -> None:
         """The cone, transmission, air absorption and send, through the Engine's checks."""
@@ -391,6 +394,7 @@ class Source:
         _engine_checked(f"{what} spread", E.check_spread, self.spread)
         if self.stereo_width is not None:
             _engine_checked(f"{what} stereo_width", E.check_stereo_width, self.stereo_width)
+        _engine_checked(f"{what} priority", E.check_priority, self.priority)
 
     def has_features(self) -> bool:
         """True when any room or tone feature differs from a plain source."""
@@ -431,6 +435,7 @@ class Scene:
     equalization: str = "none"     # "none" (the measured HRTF) or "diffuse_field" (Lite-INN only)
     reverb: Reverb | None = None   # None: no reverb (every source's reverb_send is then unheard)
     hop: int = D.HOP_FRAMES        # 256, 128 or 64: the engine's overlap-save hop (latency, cost)
+    full_sources: int = D.FULL_SOURCES  # level of detail: sources on the full path (0: no limit)
     master_gain: float = 1.0       # linear, 0..1000, on the whole mix
 
     def __post_init__(self):
@@ -455,6 +460,9 @@ class Scene:
 
         if self.hop not in D.HOP_FRAMES_CHOICES or isinstance(self.hop, bool):
             raise SceneError(f"hop must be one of {D.HOP_FRAMES_CHOICES}, got {self.hop!r}")
+        k = self.full_sources
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= D.MAX_SOURCES_LIMIT:
+            raise SceneError(f"full_sources must be an integer 0..{D.MAX_SOURCES_LIMIT} (0: no limit), got {k!r}")
         _engine_checked("scene", E.check_master_gain, self.master_gain)
         if self.reverb is not None:
             r = self.reverb
@@ -566,7 +574,7 @@ class Scene:
         n = int(round(self.duration * self.sample_rate))
         voices = sum(1 if s.stereo_width is None else 2 for s in self.sources)   # a stereo source: two
         eng = Engine(self.sample_rate, voices, block, model=model, ibc=ibc,
-                     equalization=self.equalization, hop=self.hop)
+                     equalization=self.equalization, hop=self.hop, full_sources=self.full_sources)
         lat = eng.latency_frames
         handles = []
         for s in self.sources:
@@ -580,6 +588,7 @@ class Scene:
             eng.set_source_air_absorption(h, s.air_absorption)
             eng.set_source_reverb_send(h, s.reverb_send)
             eng.set_source_spread(h, s.spread)
+            eng.set_source_priority(h, s.priority)
         if self.reverb is not None:
             r = self.reverb
             eng.set_reverb(r.decay_time, r.pre_delay, r.hf_ratio, r.wet_gain)
@@ -747,9 +756,10 @@ _ORIENT = {"static": ({"yaw_deg", "pitch_deg", "roll_deg"},
                                    _finite(d.get("yaw_deg", 0.0), "yaw_deg")))}
 _SOURCE_KEYS = {"name", "signal", "trajectory", "gain", "distance_model", "min_distance", "max_distance",
                 "rolloff", "doppler", "spatialize", "loop", "orientation", "cone", "transmission",
-                "air_absorption", "reverb_send", "spread", "stereo_width"}
+                "air_absorption", "reverb_send", "spread", "stereo_width",
+                "priority"}
 _SCENE_KEYS = {"sample_rate", "duration", "coordinate_system", "listener", "sources", "description",
-               "equalization", "reverb", "hop", "master_gain"}
+               "equalization", "reverb", "hop", "master_gain", "full_sources"}
 
 
 def _number(v, what):
@@ -875,7 +885,8 @@ def _scene_from_dict(d, base_dir):
             air_absorption=_number(s.get("air_absorption", 0.0), f"source {i} air_absorption"),
             reverb_send=_number(s.get("reverb_send", 0.0), f"source {i} reverb_send"),
             spread=_number(s.get("spread", 0.0), f"source {i} spread"),
-            stereo_width=None if "stereo_width" not in s else _number(s["stereo_width"], f"source {i} stereo_width")))
+            stereo_width=None if "stereo_width" not in s else _number(s["stereo_width"], f"source {i} stereo_width"),
+            priority=_number(s.get("priority", D.SOURCE_PRIORITY), f"source {i} priority")))
         if sources[-1].max_distance < sources[-1].min_distance:
             raise SceneError(f"source {i}: max_distance < min_distance")
     sr = d.get("sample_rate", 48000)
@@ -888,7 +899,8 @@ def _scene_from_dict(d, base_dir):
                   sample_rate=int(sr), listener=listener, sources=sources, coordinate_system=cs,
                   base_dir=base_dir, equalization=d.get("equalization", "none"),
                   reverb=None if "reverb" not in d else _fields(d["reverb"], Reverb, "reverb"),
-                  hop=int(hop), master_gain=_number(d.get("master_gain", 1.0), "master_gain"))
+                  hop=int(hop), master_gain=_number(d.get("master_gain", 1.0), "master_gain"),
+                  full_sources=d.get("full_sources", D.FULL_SOURCES))
     scene._check()  # every value's range, by the Engine's own checks
     # sample every trajectory once so a bad one fails at load, not mid-render
     t = np.linspace(0.0, scene.duration, 16)

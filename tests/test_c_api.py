@@ -35,6 +35,7 @@ version result_strings
 create_null_settings create_null_out create_settings_size_zero create_unsupported_rate_22050
 create_failure_sets_out_null create_rate_zero create_zero_sources create_negative_block
 create_bad_coordinate_system create_table_step_too_fine create_table_step_nan create_without_table
+create_full_sources_negative create_full_sources_too_many create_lod_hysteresis_nan create_lod_hysteresis_negative
 create_missing_model create_corrupt_model last_error_after_create_failure
 null_renderer_get_latency null_renderer_listener null_renderer_source_create null_renderer_source_destroy
 null_renderer_set_pose null_renderer_set_gain null_renderer_set_distance null_renderer_set_doppler
@@ -50,7 +51,7 @@ slot_reused_before_render reused_handle_differs stolen_handle_stale slot_full_af
 pose_nan_position pose_inf_position pose_nan_quaternion pose_zero_quaternion pose_denormal_quaternion
 pose_absurd_distance pose_unnormalised_quaternion_ok listener_nan listener_zero_quaternion
 source_at_listener_ok
-gain_nan gain_negative gain_ok distance_unknown_model distance_min_zero distance_max_below_min
+gain_nan gain_negative priority_nan priority_negative priority_too_large priority_null_renderer gain_ok distance_unknown_model distance_min_zero distance_max_below_min
 distance_inf distance_ok doppler_ok spatialize_ok paused_ok
 doppler_two doppler_minus_one spatialize_two spatialize_minus_one paused_two paused_minus_one
 renderer_paused_two master_gain_negative master_gain_nan master_gain_above_max master_gain_ok
@@ -109,6 +110,9 @@ def test_c_default_settings_are_the_engine_defaults(hosts, run_host):
     assert k["COORDINATE_SYSTEM"] == geometry.COORDINATE_SYSTEM_IDS.index("native")
     assert k["ENABLE_CORRECTOR"] == int(cfg.ibc)
     assert k["CORRECTOR_TABLE_STEP_DEG"] == np.float32(cfg.ibc_table_step)
+    assert k["HOP_FRAMES"] == cfg.hop
+    assert k["FULL_SOURCES"] == cfg.full_sources
+    assert k["LOD_HYSTERESIS_DB"] == np.float32(cfg.lod_hysteresis_db)
 
 
 def _header_source_defaults() -> dict:
@@ -321,4 +325,4 @@ def test_motion_settings_and_settings_sizes_through_c(c_host, run_host):
     print(r.stdout)
     failed = [line for line in r.stdout.splitlines() if line.startswith("CASE") and line.endswith(" 0")]
     assert r.rc == 0 and not failed, f"{failed}\n{r.log}"
-    assert r.stdout.count("CASE") == 20
+    assert r.stdout.count("CASE") == 21

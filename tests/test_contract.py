@@ -81,7 +81,9 @@ def test_public_header_states_the_limits():
                    f"speed exceeds {t(D.MAX_SPEED_M_S)} m/s", f"finite and in [0, {t(D.MAX_GAIN)}]",
                    f"<= max_distance <= {t(D.MAX_DISTANCE_M)} m", f"0 <= rolloff <= {t(D.MAX_ROLLOFF)}",
                    f"{t(D.TABLE_STEP_MIN_DEG)}..{t(D.TABLE_STEP_MAX_DEG)} degrees",
-                   f"{t(D.SPEED_OF_SOUND_MIN)}..{t(D.SPEED_OF_SOUND_MAX)}: propagation delay"):
+                   f"{t(D.SPEED_OF_SOUND_MIN)}..{t(D.SPEED_OF_SOUND_MAX)}: propagation delay",
+                   f"0..{D.MAX_SOURCES_LIMIT}; 0 = no limit", f"0..{t(D.LOD_HYSTERESIS_MAX_DB)} dB",
+                   f"priority, 0..{t(D.MAX_PRIORITY)} (default {t(D.SOURCE_PRIORITY)})"):
         assert phrase in h, phrase
 
 

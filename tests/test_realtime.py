@@ -60,8 +60,11 @@ def test_audio_thread_never_takes_the_gil_or_a_lock(rt_hosts, run_rt):
     assert k["NONFINITE"] == 0 and k["ENERGY"] > 0
 
 
-def test_no_heap_allocation_on_audio_thread(rt_hosts, run_rt):
-    k = run_rt(rt_hosts["rt_malloc"], "400")
+@pytest.mark.parametrize("lod", [[], ["--full-sources", "4"]], ids=["full", "lod_bed"])
+def test_no_heap_allocation_on_audio_thread(rt_hosts, run_rt, lod):
+    """(lod_bed: 4 of the 16 sources on the full path, the others in the level of detail's
+    bed, with the game thread's churn moving sources between tiers.)"""
+    k = run_rt(rt_hosts["rt_malloc"], "400", *lod)
     assert k["PROBE_SEEN"] == 1, "the malloc hooks are not active"
     # create allocates the pools, the model buffer and the renderer (19 calls here)
     assert k["PROCESS_ALLOCS_UNTIL_CREATED"] >= 4, "hooks did not see the library's start-up"

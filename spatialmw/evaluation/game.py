@@ -15,7 +15,7 @@ import numpy as np
 from .. import metrics as M
 from .protocol import SR
 
-GAME_SYSTEMS = ("liteinn", "tdw", "openal_soft", "reference")
+GAME_SYSTEMS = ("liteinn", "lod_bed", "tdw", "openal_soft", "reference")
 FRONT_2M = np.array([2.0, 0.0, 0.0])
 LEFT_2M = np.array([0.0, 2.0, 0.0])
 THD_FREQS = (50, 100, 1000, 4000)

@@ -12,6 +12,7 @@ from .protocol import BAND, SYSTEMS
 
 
 _STYLE = {"measured": dict(color="k", lw=2.0), "liteinn": dict(color="tab:blue"),
+          "lod_bed": dict(color="tab:purple", ls=(0, (5, 1))),
           "tdw": dict(color="tab:orange", ls="--"), "nearest_hrir": dict(color="tab:green", ls=":"),
           "openal_soft": dict(color="tab:red", ls="-.")}
 
@@ -54,7 +55,7 @@ def make_plots(plots_dir, hset, eval_idx, H_meas, mags, itd_meas, per_direction,
                                                     ("ITD", "µs", itd_meas, "itd_us"))):
         ax = axes[row, col]
         ax.plot(azs, meas, "ko", ms=6, mfc="none", label="measured")
-        mk = {"liteinn": "x", "tdw": "+", "nearest_hrir": "1", "openal_soft": "."}
+        mk = {"liteinn": "x", "lod_bed": "2", "tdw": "+", "nearest_hrir": "1", "openal_soft": "."}
         for k in names:
             ax.plot(azs, per_direction[k][key], mk[k], color=_STYLE[k]["color"], label=k)
         ax.set_xlabel("azimuth (deg, + = left), all elevations")

@@ -33,7 +33,7 @@ N_FFT = 1024
 BAND = (100.0, 16000.0)
 HELD_OUT_MOD, HELD_OUT_REM = 10, 3
 HELD_OUT_RULE = "index % 10 == 3"
-SYSTEMS = ("liteinn", "tdw", "nearest_hrir", "openal_soft")
+SYSTEMS = ("liteinn", "lod_bed", "tdw", "nearest_hrir", "openal_soft")
 BASELINES = ("three_nearest", "sh10")
 METRIC_KEYS = ("lsd_db", "lsd_eq_db", "ild_err_db", "itd_err_us", "wave_l2_e3", "amp_err",
                "phase_err", "mrstft", "pesq")

@@ -46,6 +46,7 @@ class _Setup:
         self.systems = {}
         if model_path is not None:
             self.systems["liteinn"] = EngineSystem("liteinn", hset, model_path, True)
+            self.systems["lod_bed"] = EngineSystem("lod_bed", hset, model_path, True, bed=True)
         self.systems["tdw"] = EngineSystem("tdw", hset, None, False)
         self.systems["nearest_hrir"] = Nearest(hset, self.T, self.train_idx)
         if with_openal:
@@ -331,7 +332,7 @@ def run_eval(model_path=None, sofa_path=None, json_path=None, plots_dir=None, qu
             systems_out[k]["available"] = True
         else:
             systems_out[k] = {**{key: float("nan") for key in METRIC_KEYS}, "available": False,
-                              "note": model_note if k == "liteinn" else openal_note}
+                              "note": model_note if k in ("liteinn", "lod_bed") else openal_note}
     if model is not None:
         systems_out["liteinn"].update(liteinn_cost(model))
         systems_out["liteinn"]["model_meta_final_metrics"] = \

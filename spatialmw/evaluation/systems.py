@@ -8,6 +8,10 @@ return (len(x), 2) float64 aligned by the system's one global latency):
 ``liteinn``       :class:`spatialmw.engine.Engine` with the Lite-INN model (TDW + IBC)
                   (with another ``hop``: the low-latency rows, :mod:`.low_latency`),
 ``tdw``           the same engine with ``ibc=False`` (the DSP baseline),
+``lod_bed``       the same engine as ``liteinn``, the source rendered in the level of detail's
+                  3rd-order ambisonic bed (:mod:`spatialmw.kernels.lod`; a silent second source
+                  holds the one full-path place), so its rows against ``liteinn``'s are the
+                  fidelity the low-cost tier gives up,
 ``nearest_hrir``  convolution with the nearest measured HRIR among the *fitted* directions
                   (static only),
 ``openal_soft``   OpenAL Soft's own HRTF mixer (:class:`spatialmw.peers.openal.OpenALLoopback`),
@@ -84,11 +88,13 @@ class EngineSystem:
     through its public API only; the latency is the engine's own ``latency_frames``."""
     has_bypass = True
 
-    def __init__(self, name, hset, model_path, ibc, hop=HOP_FRAMES):
+    def __init__(self, name, hset, model_path, ibc, hop=HOP_FRAMES, bed=False):
         from ..engine import Engine
         self.name = name
         self.hset = hset
-        self._make = lambda: Engine(SR, 1, BLOCK, model=model_path, ibc=ibc, hop=hop)
+        self.bed = bed
+        self._make = lambda: Engine(SR, 2 if bed else 1, BLOCK, model=model_path, ibc=ibc, hop=hop,
+                                    full_sources=1)
         eng = self._make()
         self.latency = float(eng.latency_frames)
         self.model = eng.model
@@ -100,6 +106,10 @@ class EngineSystem:
     def render_path(self, x, pos, spatialize=True):
         eng = self._make()
         src = eng.add_source(distance_model="none", spatialize=spatialize)
+        if self.bed:  # a silent source of higher priority holds the full path's one place
+            holder = eng.add_source(distance_model="none")
+            eng.set_source_pose(holder, (1.0, 0.0, 0.0))
+            eng.set_source_priority(src, 0.0)
         lat = int(eng.latency_frames)
         n = len(x)
         nb = -(-(n + lat) // BLOCK)

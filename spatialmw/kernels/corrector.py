@@ -251,6 +251,16 @@ def corrector_gains(grid_out, bin_idx, bin_w, blend, eq, phase_step, window, pin
         if 0 < k < nbins - 1:
             re[n - k] = glr + gri
             im[n - k] = grr - gli
+    window_response(re, im, window, cos, sin, rev, gains)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def window_response(re, im, window, cos, sin, rev, gains):
+    """Step 4 of the shaping: ``re + j im`` (N) holds the spectrum G_L + j G_R of both
+    ears; their impulse responses are multiplied by ``window`` and the result is split
+    into ``gains`` (4 nbins: left re, left im, right re, right im per bin)."""
+    n = rev.shape[0]
+    nbins = n // 2 + 1
     fft_inplace(re, im, cos, sin, rev, True)
     scale = 1.0 / n
     for t in range(n):

@@ -340,3 +340,27 @@ def lanes_row_sums(typingctx, src, si, dst, di):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def lanes_encode(typingctx, dst, da, db, coef, x, k):
+    """One sample ``x`` into the ambisonic bed (:mod:`.lod`): dst[da:+LANES] += x (coef[0:LANES]
+    + k coef[2 LANES:3 LANES]) and dst[db:+LANES] += x (coef[LANES:2 LANES] + k coef[3 LANES:4 LANES])
+    (the even and the odd channels, each coefficient ramping by its step per sample)."""
+    if not (_f32_array(dst) and _f32_array(coef) and _ints(da, db)
+            and isinstance(x, types.Float) and isinstance(k, types.Float)):
+        return None
+    sig = types.void(dst, da, db, coef, x, k)
+
+    def codegen(context, builder, signature, args):
+        e = VectorIR(context, builder)
+        dd, da_, db_, cd, xs, ks = e.unpack(signature, args)
+        xv = e.splat(xs)
+        kv = e.splat(ks)
+        i64 = ir.IntType(64)
+        for dst_i, c0 in ((da_, 0), (db_, LANES)):
+            c = e.add(e.load(cd, ir.Constant(i64, c0)), e.mul(kv, e.load(cd, ir.Constant(i64, c0 + 2 * LANES))))
+            e.store(dd, dst_i, e.add(e.load(dd, dst_i), e.mul(xv, c)))
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -27,6 +27,7 @@ H_FIFO_LEN = 16
 H_MAX_DELAY = 17
 H_IBC_PREP_LEN = 18
 H_TABLE_RINGS = 19  # rings of the corrector's direction table (0: no table, evaluate only)
+H_FULL_SOURCES = 24  # level of detail: sources rendered on the full path (0: no limit, no bed; lod.py)
 # float64 offsets
 H_LISTENER = 20
 H_SRC_POSE = 21
@@ -43,6 +44,7 @@ H_WORK = 32
 H_MIX = 33
 H_MIX_DELTA = 34  # float64 (4 nbins): the mix with the previous hop's gains minus this hop's
 H_CONST = 35
+H_LOD_SCORE = 38  # float64 (2 x max_sources): each slot's ranking score, then the candidates' copy (lod.py)
 # float32 offsets
 H_RING = 40
 H_STAGE = 41      # corrector on: lane-major per batch of LANES slots (see render.py); off: one shared stereo stage
@@ -54,6 +56,9 @@ H_LANE_WORK = 46  # 2 x NFFT x LANES: re, im of LANES transforms
 H_LANE_MIX = 47   # 4 x nbins x LANES: per-lane spectral mix (left re, im, right re, im)
 H_TABLES32 = 48   # float32 FFT cos (NFFT), sin (NFFT), analysis window (NFFT)
 H_LANE_ALPHA = 49  # LANES gain-ramp steps of the current batch
+H_LOD_STAGE = 36  # float32 (2 x stage_len x LANES): the ambisonic bed's 16 channels, one lane-major batch (lod.py)
+H_LOD_FILTERS = 37  # float32 (nbins x LANES x 8): the bed's binaural decoding filters (lod.py)
+H_LOD_COEF = 39   # float32 (4 x LANES): one source's encoding coefficients and their per-sample steps
 # int64 offsets
 H_SRC_CTL = 50
 H_DIMS = 51
@@ -120,8 +125,9 @@ P_REVERB_SEND = 16         # linear send to the renderer's reverb
 P_SPREAD = 17              # degrees, 0 (a point) .. 360 (diffuse): spread.py
 P_AZIMUTH_OFFSET = 18      # degrees: the direction turned about the listener's up axis (+: to the
                            # listener's left); one voice of a stereo source sits at +-width/2
+P_PRIORITY = 19            # >= 0: multiplies the level the level of detail ranks by (lod.py)
 CTL_STRIDE = 4     # state distance_model flags status
-STATE_STRIDE = 56  # per-source kernel state, fields ST_* below
+STATE_STRIDE = 80  # per-source kernel state, fields ST_* below
 COUNT_STRIDE = 4   # written gains_settling - -
 
 # per-source kernel state (float64, STATE_STRIDE per source)
@@ -153,6 +159,11 @@ ST_SPREAD_K = 37    # the spread's all-pass coefficient at the end of the last b
 ST_SPREAD_W = 38    # spread weight (0..1) at the end of the last block
 ST_SPREAD_POS = 39  # samples the spread's all-passes have processed
 ST_SPREAD_TAIL = 48  # samples a stopped spread still rings out
+ST_TIER = 49        # level of detail: 0 on the full path, 1 in the bed (set by lod.lod_rank each block)
+ST_LEVEL = 50       # the level the last block had (the ranking's input, times P_PRIORITY; -1: bypassed)
+ST_BED_ON = 51      # 1: the source's bed coefficients at the end of the last block are not zero
+ST_BED_DELAY = 52   # its bed read delay at the end of the last block (samples)
+ST_BED = 56         # 16 values: its bed encoding coefficients (gain x SH, ACN) at the end of the last block
 
 # listener motion (float64, H_LISTENER_TRACK)
 LT_TRACK = 0        # 8 values as ST_TRACK
@@ -184,6 +195,7 @@ STATUS_UNDERRUN = 2   # a playing block had fewer frames queued than it rendered
 STATUS_PAUSED = 4     # a block was rendered while the source was paused
 STATUS_PLAYING = 8    # a block of the source was rendered (not paused)
 STATUS_VIRTUAL = 16   # a block of the source was inaudible and not rendered (a virtual voice)
+STATUS_LOD = 32       # a block of the source was rendered in the low-cost tier (the bed, lod.py)
 
 # virtual voices: a source whose level (gain x distance gain x cone outer gain x loudest
 # transmission band) falls below VIRTUAL_THRESHOLD fades out over one block, then only its
@@ -202,6 +214,8 @@ C_COS_REEVAL = 2   # re-evaluate the IBC when the direction turns more than this
 C_LOGDIST_REEVAL = 3
 C_EVALS_PER_512 = 4  # corrector evaluations allowed per 512 rendered frames (all sources)
 C_LOOKUPS_PER_512 = 5  # direction-table lookups allowed per 512 rendered frames (all sources)
+C_BED_DELAY = 6    # the bed reads a source this many samples earlier than its centre delay (lod.py)
+C_LOD_HYSTERESIS = 7  # the level of detail's hysteresis, linear (setting S_LOD_HYSTERESIS_DB)
 C_LEN = 8
 
 # global int64 state
@@ -212,6 +226,7 @@ G_FIFO_COUNT = 3
 G_IBC_BUDGET = 4    # evaluations left in the current render call
 G_IBC_NEXT = 5      # round-robin position: the source served first next time
 G_LOOKUP_BUDGET = 6  # direction-table lookups left in the current render call
+G_BED_QUIET = 7     # frames since a source last encoded into the bed (>= stage_len: it is all zeros)
 G_LEN = 8
 
 # write() results

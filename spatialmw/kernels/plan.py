@@ -39,6 +39,7 @@ from .ibc_table import (build_table, diffuse_field_table_eq, table_distance_rows
 from .lanes import LANES
 from .tone import TONE_TABLE_ROWS, set_flat_tone, tone_tables_fill
 from . import nearfield, reverb, spread
+from .lod import FILTER_STRIDE, bed_delay, lod_design
 from .tdw import SINC_BETA, SINC_PHASES, SINC_TAPS, sinc_table_fill
 
 N_FFT = 512
@@ -62,6 +63,8 @@ S_HEAD_RADIUS = 7      # metres (the model's, or geometry.DEFAULT_HEAD_RADIUS)
 S_SPEED_OF_SOUND = 8
 S_EQUALIZATION = 9     # 0: none, 1: diffuse field (the C enum smw_equalization)
 S_HOP = 10             # overlap-save hop: one of defaults.HOP_FRAMES_CHOICES (latency = hop + modelling delay)
+S_FULL_SOURCES = 11    # level of detail: sources on the full path, 0..MAX_SOURCES_LIMIT (0: all; lod.py)
+S_LOD_HYSTERESIS_DB = 12  # level of detail: a full-path source's advantage in the ranking, dB
 S_LEN = 16
 _EQ_DEFAULT = float(EQUALIZATIONS.index(D.EQUALIZATION))
 _N_EQ = len(EQUALIZATIONS)
@@ -81,12 +84,12 @@ REGIONS = np.array([
     (L.H_SCRATCH, F64), (L.H_IBC_OUT, F64), (L.H_BIN_W, F64), (L.H_TWID_COS, F64),
     (L.H_TWID_SIN, F64), (L.H_WINDOW, F64), (L.H_SRC_STATE, F64), (L.H_WORK, F64),
     (L.H_MIX, F64), (L.H_MIX_DELTA, F64), (L.H_CONST, F64), (L.H_LF_BLEND, F64), (L.H_EQ, F64),
-    (L.H_IR_WINDOW, F64), (L.H_LF_PINS, F64), (L.H_LISTENER_TRACK, F64), (L.H_TONE_BANDS, F64), (L.H_AIR_ALPHA, F64),
+    (L.H_IR_WINDOW, F64), (L.H_LF_PINS, F64), (L.H_LISTENER_TRACK, F64), (L.H_TONE_BANDS, F64), (L.H_AIR_ALPHA, F64), (L.H_LOD_SCORE, F64),
     (L.H_NEARFIELD, F64), (L.H_REVERB, F64), (L.H_REVERB_LINES, F32), (L.H_REVERB_PRE, F32), (L.H_REVERB_IN, F32),
     (L.H_RING, F32), (L.H_STAGE, F32), (L.H_GCUR, F32), (L.H_GTGT, F32), (L.H_GPREV, F32),
     (L.H_GDELTA, F32), (L.H_GAIN_SCRATCH, F32), (L.H_LANE_MIX_DELTA, F32), (L.H_FIFO, F32),
     (L.H_SINC, F32), (L.H_LANE_WORK, F32), (L.H_LANE_MIX, F32), (L.H_TABLES32, F32),
-    (L.H_LANE_ALPHA, F32), (L.H_TDW_OUT, F32), (L.H_TONE, F32), (L.H_SPREAD, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
+    (L.H_LANE_ALPHA, F32), (L.H_TDW_OUT, F32), (L.H_LOD_STAGE, F32), (L.H_LOD_FILTERS, F32), (L.H_LOD_COEF, F32), (L.H_TONE, F32), (L.H_SPREAD, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
     (L.H_TABLE_COUNTS, I64), (L.H_SRC_CTL, I64), (L.H_DIMS, I64), (L.H_BIN_IDX, I64),
     (L.H_BITREV, I64), (L.H_SRC_COUNT, I64), (L.H_GLOBAL, I64), (L.H_TDW_IDX, I64),
     (L.H_EQ_RINGS, I64), (L.H_LANE_OF, I64), (L.H_LANE_SLOT, I64),
@@ -110,6 +113,8 @@ def settings_default(settings):
     settings[S_SPEED_OF_SOUND] = D.SPEED_OF_SOUND
     settings[S_EQUALIZATION] = _EQ_DEFAULT
     settings[S_HOP] = D.HOP_FRAMES
+    settings[S_FULL_SOURCES] = D.FULL_SOURCES
+    settings[S_LOD_HYSTERESIS_DB] = D.LOD_HYSTERESIS_DB
 
 
 @njit(cache=True)
@@ -193,6 +198,12 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_TABLES32] = 3 * N_FFT
     size[L.H_LANE_ALPHA] = LANES
     size[L.H_TDW_OUT] = 2 * mb
+    lod = ibc and settings[S_FULL_SOURCES] > 0  # (corrector off: no per-source transform to save)
+    size[L.H_LOD_SCORE] = 2 * s if lod else 1
+    size[L.H_LOD_STAGE] = 2 * stage_len * LANES if lod else 1
+    size[L.H_LOD_FILTERS] = nbins * LANES * FILTER_STRIDE if lod else 1
+    size[L.H_LOD_COEF] = 6 * LANES
+    head[L.H_FULL_SOURCES] = int(settings[S_FULL_SOURCES]) if lod else 0
     size[L.H_IBC_PREP] = prep_len
     size[L.H_IBC_TABLE] = max(1, nodes * n_rho * 4 * nbins)
     size[L.H_TABLE_COUNTS] = max(1, 2 * n_rings)
@@ -234,7 +245,10 @@ def settings_valid(settings):
         rate_ok = rate_ok or sr == r
     step = settings[S_TABLE_STEP]
     eq = settings[S_EQUALIZATION]
+    full = settings[S_FULL_SOURCES]
     return (rate_ok
+            and 0.0 <= full <= D.MAX_SOURCES_LIMIT and full == math.floor(full)
+            and 0.0 <= settings[S_LOD_HYSTERESIS_DB] <= D.LOD_HYSTERESIS_MAX_DB
             and 1.0 <= settings[S_MAX_SOURCES] <= D.MAX_SOURCES_LIMIT
             and 1.0 <= settings[S_MAX_BLOCK] <= D.MAX_BLOCK_LIMIT
             and (step == 0.0 or D.TABLE_STEP_MIN_DEG <= step <= D.TABLE_STEP_MAX_DEG)
@@ -303,6 +317,7 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
     f64[c + L.C_LOGDIST_REEVAL] = REEVAL_LOG_DISTANCE
     f64[c + L.C_EVALS_PER_512] = settings[S_EVALS_PER_512]
     f64[c + L.C_LOOKUPS_PER_512] = settings[S_LOOKUPS_PER_512]
+    f64[c + L.C_LOD_HYSTERESIS] = 10.0 ** (settings[S_LOD_HYSTERESIS_DB] / 20.0)
     sinc = i64[L.H_SINC]
     sinc_table_fill(SINC_BETA, SINC_PHASES, SINC_TAPS, f32[sinc:sinc + (SINC_PHASES + 1) * SINC_TAPS])
     cos = f64[i64[L.H_TWID_COS]:i64[L.H_TWID_COS] + N_FFT]
@@ -379,6 +394,15 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
             tb = i64[L.H_IBC_TABLE]
             build_table(theta, dims, prep, counts, offsets, n_rho, shaping, eq,
                         f32[tb:tb + nodes * n_rho * 4 * nbins], scratch, out)
+        if i64[L.H_FULL_SOURCES] > 0:  # the level of detail's decoding filters (lod.py)
+            delay = bed_delay(settings[S_HEAD_RADIUS], settings[S_SPEED_OF_SOUND], sr)
+            f64[c + L.C_BED_DELAY] = delay
+            lf = i64[L.H_LOD_FILTERS]
+            lc = i64[L.H_LOD_COEF]
+            lod_design(theta, dims, prep, shaping, eq, settings[S_HEAD_RADIUS], settings[S_SPEED_OF_SOUND],
+                       sr, delay, f32[lc:lc + 16], f32[i64[L.H_GAIN_SCRATCH]:i64[L.H_GAIN_SCRATCH] + 4 * nbins],
+                       scratch, out, f32[lf:lf + nbins * LANES * FILTER_STRIDE])
+            f32[lc:lc + 16] = 0.0
         scratch[:] = 0.0
         out[:] = 0.0
         work[:] = 0.0

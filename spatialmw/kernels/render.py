@@ -72,10 +72,12 @@ from .layout import (
     ST_SPREAD_W, ST_SPREAD_POS, ST_SPREAD_K, ST_SPREAD_TAIL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
     H_LANE_OF, H_LANE_SLOT, ST_SILENT, ST_VOICE, STATUS_VIRTUAL, VIRTUAL_HYSTERESIS, VIRTUAL_THRESHOLD, VOICE_AUDIBLE,
-    VOICE_SILENT, VOICE_TAIL,
+    VOICE_SILENT, VOICE_TAIL, H_FULL_SOURCES, H_LOD_STAGE, H_LOD_FILTERS, H_LOD_COEF, ST_TIER, ST_LEVEL, ST_BED_ON,
+    ST_BED_DELAY, ST_BED, STATUS_LOD, C_BED_DELAY, G_BED_QUIET,
 )
-from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, tdw_block_stereo_idx
+from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, lagrange_block, tdw_block_stereo_idx
 from . import nearfield, reverb, spread
+from .lod import CHANNELS, lod_decode, lod_encode, lod_rank, sh_fill
 from .tone import TONE_TABLE_ROWS, AIR_REFERENCE_HZ, apply_tone, set_flat_tone, cone_weight, tone_changed, tone_is_flat, tone_response
 
 MIN_DELAY = float(SINC_LOOKAHEAD)
@@ -457,6 +459,70 @@ def _turn(rel, degrees):
     return (c * rel[0] - s * rel[1], s * rel[0] + c * rel[1], rel[2])
 
 
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _reverb_send(f64, f32, i64, st, par, cone, tone_m, tmp_l, tmp_r, frames):
+    """What the room hears: the emitted level through the cone and the wall (broadband
+    parts, no distance gain) times the mean of the warp's two reads ``tmp_l``/``tmp_r``
+    (the bed's one read twice), ramped from the last block's send."""
+    send = f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * (1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)) * tone_m
+    if send != 0.0 or f64[st + ST_SEND] != 0.0:
+        rin = i64[H_REVERB_IN]
+        s0 = f64[st + ST_SEND]
+        ds = (send - s0) / frames
+        for j in range(frames):
+            f32[rin + j] += np.float32(0.5 * (s0 + ds * (j + 1))) * (tmp_l[j] + tmp_r[j])
+        f64[st + ST_SEND] = send
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _bed_coefs(f64, coef, st, g, start, frames):
+    """coef (lod_encode's layout) = a ramp from each channel's ``start`` (0: silence,
+    1: the source's ST_BED coefficients, 2: the target itself) to ``g`` x the harmonics
+    held at coef[4 LANES:] (ACN), which become ST_BED."""
+    for ch in range(CHANNELS):
+        t = g * coef[4 * LANES + ch]
+        p = 0.0 if start == 0 else (f64[st + ST_BED + ch] if start == 1 else t)
+        j = (ch % 2) * LANES + ch // 2
+        coef[j] = np.float32(p)
+        coef[2 * LANES + j] = np.float32((t - p) / frames)
+        f64[st + ST_BED + ch] = t
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _bed_source(f64, f32, i64, s, st, ring, mask, sclock, frames, fill, d_bed, g_bed, rel, dist,
+                fresh, teleport):
+    """Source ``s`` into the level of detail's bed (:mod:`.lod`) for this block: its line read
+    once at ``d_bed`` and its coefficients (``g_bed`` x the harmonics of its direction
+    ``rel``), each ramped from the last block's values (a source entering the bed starts at
+    its delay, faded in unless it is new; a teleport crossfades the old read into the new)."""
+    coef = f32[i64[H_LOD_COEF]: i64[H_LOD_COEF] + 6 * LANES]
+    if dist > 1e-6:
+        sh_fill(rel[0] / dist, rel[1] / dist, rel[2] / dist, coef, 4 * LANES)
+    else:
+        sh_fill(1.0, 0.0, 0.0, coef, 4 * LANES)
+    bed_on = f64[st + ST_BED_ON] != 0.0
+    if not bed_on:
+        f64[st + ST_BED_DELAY] = d_bed
+    tmp = f32[i64[H_TDW_OUT]: i64[H_TDW_OUT] + frames]
+    sl = i64[H_STAGE_LEN]
+    da = i64[H_LOD_STAGE] + fill * LANES
+    db = da + sl * LANES
+    d0 = f64[st + ST_BED_DELAY]
+    if teleport and bed_on:  # the old read fades out, held still, while the new one fades in
+        _bed_coefs(f64, coef, st, 0.0, 1, frames)
+        lagrange_block(ring, mask, sclock, frames, d0, d0, tmp)
+        lod_encode(f32, da, db, tmp, frames, coef)
+        _bed_coefs(f64, coef, st, g_bed, 0, frames)
+        d0 = d_bed
+    else:
+        _bed_coefs(f64, coef, st, g_bed, 1 if bed_on else (2 if fresh else 0), frames)
+    lagrange_block(ring, mask, sclock, frames, d0, d_bed, tmp)
+    lod_encode(f32, da, db, tmp, frames, coef)
+    f64[st + ST_BED_DELAY] = d_bed
+    f64[st + ST_BED_ON] = 1.0 if g_bed != 0.0 else 0.0
+    i64[i64[H_GLOBAL] + G_BED_QUIET] = 0
+
+
 @njit(cache=True, fastmath=True)
 def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     """Step 1 for one source: warp into staging, refresh IBC targets. Returns False if idle."""
@@ -490,6 +556,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         i64[ctl + CTL_STATUS] |= STATUS_PAUSED
         if use_ibc and _lane(i64, s) >= 0:
             _silence_lane(f32, i64, s, fill, frames)
+        f64[st + ST_BED_ON] = 0.0  # (its bed part stops as its lane does)
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return True
@@ -548,14 +615,29 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     tone_m = f64[par + P_TRANSMISSION + 1]
     tone_h = f64[par + P_TRANSMISSION + 2] * (1.0 + cone * (f64[par + P_CONE_OUTER_HF] - 1.0))
     tone_air = f64[par + P_AIR_ABSORPTION] * dist
+    level = g * max(tone_l, tone_m, tone_h)
     # the room hears the emitted sound (no distance gain): a far source may be inaudible dry
-    # yet loud in the reverb, and then it is not virtual
+    # yet loud in the reverb, and then it is neither virtual nor silent in the bed
     wet = f64[lis + L_REVERB + reverb.R_WET - reverb.R_DECAY]
-    send_level = f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * cone_g * tone_m * wet
-    voice = _voice(f64, f32, i64, s, max(g * max(tone_l, tone_m, tone_h), send_level), restart, fill,
-                   frames, use_ibc)
+    heard = max(level, f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * cone_g * tone_m * wet)
+    bypass = (flags & FLAG_BYPASS) != 0
+    # level of detail (lod.py): the ranking's input for the next block, and this block's tier
+    f64[st + ST_LEVEL] = -1.0 if bypass else level
+    bed = use_ibc and i64[H_FULL_SOURCES] > 0 and f64[st + ST_TIER] != 0.0 and not bypass
+    bed_on = f64[st + ST_BED_ON] != 0.0
+    was_audible = f64[st + ST_VOICE] == VOICE_AUDIBLE
+    bed_level = heard >= VIRTUAL_THRESHOLD * (1.0 if bed_on or was_audible else VIRTUAL_HYSTERESIS)
+    bed_wanted = bed and bed_level
+    need_bed = bed_wanted or bed_on
+    if bed:  # the full path fades out (then frees its lane) as a virtual voice does
+        voice_level = 0.0
+    elif bed_on and heard >= VIRTUAL_THRESHOLD:  # back from the bed: the full path fades in
+        voice_level = max(heard, VIRTUAL_THRESHOLD * VIRTUAL_HYSTERESIS)
+    else:
+        voice_level = heard
+    voice = _voice(f64, f32, i64, s, voice_level, restart, fill, frames, use_ibc)
     doppler = (flags & FLAG_DOPPLER) != 0
-    if voice == VIRTUAL:  # its delay line and its track are current: nothing else to do
+    if voice == VIRTUAL and not need_bed:  # its delay line and its track are current: nothing else to do
         if doppler and teleport and not explicit:  # (as below)
             f64[tr] = 0.0
             f64[tr + 1] = 0.0
@@ -564,12 +646,19 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return True
-    i64[ctl + CTL_STATUS] |= STATUS_PLAYING
+    i64[ctl + CTL_STATUS] |= STATUS_PLAYING | (STATUS_LOD if need_bed else 0)
+    full = voice != VIRTUAL
+    g_bed = g * tone_m if bed_wanted else 0.0
     if voice == FADE_OUT:
         g = 0.0
     resume = voice == RESUME
     sl = i64[H_STAGE_LEN]
-    if use_ibc:  # the source's own lane of the staging
+    dst_l = 0
+    dst_r = 0
+    stride = 1
+    if not full:
+        pass
+    elif use_ibc:  # the source's own lane of the staging
         if _lane(i64, s) < 0:  # a free lane is silent: the corrector's gains are set at once
             _take_lane(i64, s)
             restart = True
@@ -585,7 +674,6 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     rel = rotate_inverse(f64[lis + 3: lis + 7], (ax1, ay1, az1))
     if f64[par + P_AZIMUTH_OFFSET] != 0.0:  # one voice of a stereo source: turned about the listener's up axis
         rel = _turn(rel, f64[par + P_AZIMUTH_OFFSET])
-    bypass = (flags & FLAG_BYPASS) != 0
     dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
     if doppler:  # the propagation delay is integrated (motion.py); the ears add their part
         t0 = float(clock - frames)
@@ -595,7 +683,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         vx, vy, vz = clamp_speed(f64[tr], f64[tr + 1], f64[tr + 2], c)
         tau0 = retarded_delay(ax0, ay0, az0, vx, vy, vz, c) * sr
         tau1 = retarded_delay(ax1, ay1, az1, vx, vy, vz, c) * sr
-        if fresh or resume:  # (a virtual voice's delay was not integrated: it starts afresh)
+        if fresh or not (was_audible or bed_on):  # (a virtual voice's delay was not integrated: it starts afresh)
             prop, offset = tau1, 0.0
         else:
             prop, offset = propagation_step(f64[st + ST_PROP], f64[st + ST_OFFSET],
@@ -624,6 +712,17 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         nl = nearfield.nearfield_gain(table, r, side, a)
         nr = nearfield.nearfield_gain(table, r, -side, a)
     max_delay = float(i64[H_MAX_DELAY])
+    if need_bed:  # the centre delay (no ears), read bed_delay early: lod.py
+        centre = f64[st + ST_PROP] if doppler else a / c * sr + MIN_DELAY
+        d_bed = min(max(centre - f64[i64[H_CONST] + C_BED_DELAY], MIN_DELAY), max_delay)
+        _bed_source(f64, f32, i64, s, st, ring, mask, sclock, frames, fill, d_bed, g_bed, rel, dist,
+                    fresh, teleport)
+        if not full:  # what the room hears (below, for a source on the full path too)
+            tmp = f32[i64[H_TDW_OUT]: i64[H_TDW_OUT] + frames]
+            _reverb_send(f64, f32, i64, st, par, cone, tone_m, tmp, tmp, frames)
+            if restart:
+                i64[ctl + CTL_STATE] = STATE_PLAYING
+            return True
     dl = min(max(dl * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
     dr = min(max(dr * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
     gl = g * nl
@@ -656,14 +755,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     if use_ibc:
         _spread(f64, f32, i64, s, st, min(max(f64[par + P_SPREAD], 0.0), 360.0) / 360.0, dst_l, dst_r, frames)
     # what the room hears: the emitted level through the cone and the wall (broadband parts)
-    send = f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * cone_g * tone_m
-    if send != 0.0 or f64[st + ST_SEND] != 0.0:  # the room hears the emitted sound: no distance gain
-        rin = i64[H_REVERB_IN]
-        s0 = f64[st + ST_SEND]
-        ds = (send - s0) / frames
-        for j in range(frames):
-            f32[rin + j] += np.float32(0.5 * (s0 + ds * (j + 1))) * (tmp_l[j] + tmp_r[j])
-        f64[st + ST_SEND] = send
+    _reverb_send(f64, f32, i64, st, par, cone, tone_m, tmp_l, tmp_r, frames)
 
     t_now = float(clock + frames - 1)  # the warp reaches this block's pose on its last sample
     if use_ibc and bypass:
@@ -866,6 +958,8 @@ def _hop(f64, f32, i64, nbins, off, t0):
     if i64[H_IBC_ENABLED] != 0:
         mix[:] = 0.0
         changed = _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0)
+        if i64[H_FULL_SOURCES] > 0 and i64[i64[H_GLOBAL] + G_BED_QUIET] < i64[H_STAGE_LEN]:
+            _bed_hop(f32, i64, off, mix)
     else:
         st = i64[H_STAGE]
         sl = i64[H_STAGE_LEN]
@@ -877,6 +971,24 @@ def _hop(f64, f32, i64, nbins, off, t0):
         _emit(f32, i64, re, im, True, False)
     _inverse(mix, re, im, rev, cos, sin, n, nbins)
     _emit(f32, i64, re, im, False, changed)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def _bed_hop(f32, i64, off, mix):
+    """The level of detail's bed (:mod:`.lod`) for one hop: its 16 channels' frame
+    staging[off:off + N] in one 8-lane transform, through the decoding filters, into ``mix``
+    (skipped while the bed has held only zeros for the whole staging)."""
+    n = i64[H_NFFT]
+    sl = i64[H_STAGE_LEN]
+    t32 = i64[H_TABLES32]
+    re = f32[i64[H_LANE_WORK]: i64[H_LANE_WORK] + n * LANES]
+    im = f32[i64[H_LANE_WORK] + n * LANES: i64[H_LANE_WORK] + 2 * n * LANES]
+    sb = i64[H_LOD_STAGE] + off * LANES
+    fft_lanes_load(f32, sb, sb + sl * LANES, f32[t32 + 2 * n:t32 + 3 * n], i64[i64[H_BITREV]: i64[H_BITREV] + n],
+                   re, im, n)
+    fft_lanes_passes(re, im, f32[t32:t32 + n], f32[t32 + n:t32 + 2 * n], n)
+    nbins = n // 2 + 1
+    lod_decode(re, im, f32[i64[H_LOD_FILTERS]: i64[H_LOD_FILTERS] + nbins * LANES * 8], mix, n)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
@@ -944,13 +1056,20 @@ def _slide_stages(f32, i64, consumed, remaining):
         for p in range(bt * LANES, (bt + 1) * LANES):
             s = i64[slots + p] - 1
             playing |= s >= 0 and i64[ctl0 + s * CTL_STRIDE + CTL_STATE] == STATE_PLAYING
-        if not playing:
-            continue
-        for e in range(2):
-            b = stage0 + (2 * bt + e) * sl * LANES
-            c = b + consumed * LANES
-            for j in range(0, remaining * LANES, LANES):  # one sample of all lanes at a time
-                lanes_copy(f32, b + j, f32, c + j)
+        if playing:
+            _slide_batch(f32, stage0 + 2 * bt * sl * LANES, sl, consumed, remaining)
+    if i64[H_FULL_SOURCES] > 0:  # the level of detail's bed
+        _slide_batch(f32, i64[H_LOD_STAGE], sl, consumed, remaining)
+
+
+@njit(cache=True, boundscheck=False)
+def _slide_batch(f32, base, sl, consumed, remaining):
+    """Drop ``consumed`` samples from the front of one lane-major batch of staging (both ears)."""
+    for e in range(2):
+        b = base + e * sl * LANES
+        c = b + consumed * LANES
+        for j in range(0, remaining * LANES, LANES):  # one sample of all lanes at a time
+            lanes_copy(f32, b + j, f32, c + j)
 
 
 @njit(cache=True)
@@ -1028,6 +1147,13 @@ def _render(f64, f32, i64, out, frames):
         f32[i64[H_STAGE] + sl + fill: i64[H_STAGE] + sl + fill + frames] = 0.0
     _track_listener(f64, i64, clock, frames)
     f32[i64[H_REVERB_IN]: i64[H_REVERB_IN] + frames] = 0.0
+    if i64[H_FULL_SOURCES] > 0:  # level of detail (lod.py): tiers for this block, the bed's new samples
+        lod_rank(f64, i64)
+        sl = i64[H_STAGE_LEN]
+        b = i64[H_LOD_STAGE]
+        f32[b + fill * LANES: b + (fill + frames) * LANES] = 0.0
+        f32[b + (sl + fill) * LANES: b + (sl + fill + frames) * LANES] = 0.0
+        i64[g + G_BED_QUIET] += frames
     for j in range(nsrc):  # round-robin start so every moving source gets its turn
         _warp_source(f64, f32, i64, (first + j) % nsrc, clock, frames, fill, nbins)
     fill += frames

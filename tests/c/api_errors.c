@@ -112,6 +112,14 @@ int main(int argc, char** argv)
     EXPECT("create_table_step_too_fine", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
     s = smw_renderer_settings_default(); s.corrector_table_step_deg = NAN;
     EXPECT("create_table_step_nan", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.full_sources = -1;
+    EXPECT("create_full_sources_negative", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.full_sources = 4097;
+    EXPECT("create_full_sources_too_many", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.lod_hysteresis_db = NAN;
+    EXPECT("create_lod_hysteresis_nan", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.lod_hysteresis_db = -1.0f;
+    EXPECT("create_lod_hysteresis_negative", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
     s = smw_renderer_settings_default(); s.corrector_table_step_deg = 0.0f; s.max_sources = 2;
     EXPECT("create_without_table", smw_renderer_create(&s, &r), SMW_SUCCESS, NULL);
     smw_renderer_destroy(r);
@@ -209,6 +217,10 @@ int main(int argc, char** argv)
     /* parameters */
     EXPECT("gain_nan", smw_source_set_gain(r, src, NAN), SMW_ERROR_INVALID_ARGUMENT, r);
     EXPECT("gain_negative", smw_source_set_gain(r, src, -1.0f), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("priority_nan", smw_source_set_priority(r, src, NAN), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("priority_negative", smw_source_set_priority(r, src, -1.0f), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("priority_too_large", smw_source_set_priority(r, src, 2e6f), SMW_ERROR_INVALID_ARGUMENT, r);
+    EXPECT("priority_null_renderer", smw_source_set_priority(NULL, src, 1.0f), SMW_ERROR_NULL_POINTER, NULL);
     EXPECT("gain_ok", smw_source_set_gain(r, src, 0.5f), SMW_SUCCESS, r);
     EXPECT("distance_unknown_model", smw_source_set_distance_model(r, src, 7, 1, 10, 1), SMW_ERROR_INVALID_ARGUMENT, r);
     EXPECT("distance_min_zero", smw_source_set_distance_model(r, src, 1, 0, 10, 1), SMW_ERROR_INVALID_ARGUMENT, r);

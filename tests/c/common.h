@@ -51,14 +51,23 @@ static inline int want_corrector(int argc, char** argv)
     return 1;
 }
 
+/* "--full-sources N" in argv -> that level of detail (default: the library's) */
+static inline int32_t want_full_sources(int argc, char** argv, int32_t dflt)
+{
+    for (int i = 1; i + 1 < argc; ++i)
+        if (!strcmp(argv[i], "--full-sources")) return (int32_t)atoi(argv[i + 1]);
+    return dflt;
+}
+
 /* A renderer for the real-time hosts (default settings but block size, capacity and the
- * --tdw-only switch); NULL after printing why creation failed. */
+ * --tdw-only and --full-sources switches); NULL after printing why creation failed. */
 static inline smw_renderer* create_renderer(int32_t block, int32_t max_sources, int argc, char** argv)
 {
     smw_renderer_settings s = smw_renderer_settings_default();
     s.max_block_frames = block;
     s.max_sources = max_sources;
     s.enable_corrector = want_corrector(argc, argv);
+    s.full_sources = want_full_sources(argc, argv, s.full_sources);
     smw_renderer* r = NULL;
     if (smw_renderer_create(&s, &r) != SMW_SUCCESS) printf("create failed: %s\n", smw_last_error(NULL));
     return r;

@@ -16,6 +16,8 @@ int main(int argc, char** argv)
            s.max_sources);
     printf("MODEL_PATH_NULL %d\nCOORDINATE_SYSTEM %d\nENABLE_CORRECTOR %d\nCORRECTOR_TABLE_STEP_DEG %.9g\n",
            s.model_path == NULL, s.coordinate_system, s.enable_corrector, (double)s.corrector_table_step_deg);
+    printf("HOP_FRAMES %d\nFULL_SOURCES %d\nLOD_HYSTERESIS_DB %.9g\n", s.hop_frames, s.full_sources,
+           (double)s.lod_hysteresis_db);
     if (argc < 6) return 0;   /* settings only */
 
     FILE* in = fopen(argv[1], "rb");

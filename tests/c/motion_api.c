@@ -3,6 +3,7 @@
  * (result 1 = as documented), then a rendered teleport. */
 #include <math.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include "spatialmw.h"
 
@@ -31,6 +32,17 @@ int main(void)
     s = smw_renderer_settings_default();
     s.size += 8;
     check("settings_size_larger", smw_renderer_create(&s, &r) == SMW_ERROR_SETTINGS_SIZE);
+
+    {   /* a 0.3 struct (ending at hop_frames): full_sources takes its default */
+        smw_renderer_settings v03 = smw_renderer_settings_default();
+        v03.size = (uint32_t)offsetof(smw_renderer_settings, full_sources);
+        v03.size = (v03.size + 7u) & ~7u;   /* its sizeof: padded to the pointers' alignment */
+        v03.max_block_frames = 512;
+        v03.max_sources = 4;
+        check("settings_v0_3_accepted", smw_renderer_create(&v03, &r) == SMW_SUCCESS);
+        smw_renderer_destroy(r);
+        r = NULL;
+    }
 
     settings_v0_1 old;
     memset(&old, 0, sizeof old);

@@ -6,7 +6,7 @@
  * slot start (RESTART) and release (STOP) paths while counting. One stereo source (two voices)
  * is written with smw_source_write_stereo and moved, its width changed, by the game thread.
  * Link with -rdynamic so the library's calls resolve to these definitions.
- * usage: rt_malloc <blocks> [--tdw-only] */
+ * usage: rt_malloc <blocks> [--tdw-only] [--full-sources N] */
 #include "common.h"
 #include <stdatomic.h>
 #include <stdint.h>
