@@ -251,24 +251,33 @@ def corrector_gains(grid_out, bin_idx, bin_w, blend, eq, phase_step, window, pin
         if 0 < k < nbins - 1:
             re[n - k] = glr + gri
             im[n - k] = grr - gli
-    window_response(re, im, window, cos, sin, rev, gains)
+    windowed_irs(re, im, window, cos, sin, rev)
+    _pin_low_frequencies(re, pins)
+    _pin_low_frequencies(im, pins)
+    split_gains(re, im, cos, sin, rev, gains)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def window_response(re, im, window, cos, sin, rev, gains):
-    """Step 4 of the shaping: ``re + j im`` (N) holds the spectrum G_L + j G_R of both
-    ears; their impulse responses are multiplied by ``window`` and the result is split
-    into ``gains`` (4 nbins: left re, left im, right re, right im per bin)."""
+def windowed_irs(re, im, window, cos, sin, rev):
+    """Step 4 of the shaping, first half: ``re + j im`` (N) holds the spectrum G_L + j G_R
+    of both ears; afterwards ``re`` and ``im`` hold their impulse responses times
+    ``window``."""
     n = rev.shape[0]
-    nbins = n // 2 + 1
     fft_inplace(re, im, cos, sin, rev, True)
     scale = 1.0 / n
     for t in range(n):
         wt = window[t] * scale
         re[t] *= wt
         im[t] *= wt
-    _pin_low_frequencies(re, pins)
-    _pin_low_frequencies(im, pins)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def split_gains(re, im, cos, sin, rev, gains):
+    """Step 4 of the shaping, second half: the impulse responses ``re`` (left) and ``im``
+    (right), transformed and split into ``gains`` (4 nbins: left re, left im, right re,
+    right im per bin)."""
+    n = rev.shape[0]
+    nbins = n // 2 + 1
     fft_inplace(re, im, cos, sin, rev, False)
     for k in range(nbins):
         nk = (n - k) % n
@@ -278,6 +287,15 @@ def window_response(re, im, window, cos, sin, rev, gains):
         gains[4 * k + 1] = 0.5 * (ai_ + bi_)
         gains[4 * k + 2] = 0.5 * (ai_ - bi_)
         gains[4 * k + 3] = -0.5 * (ar_ - br_)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
+def window_response(re, im, window, cos, sin, rev, gains):
+    """Step 4 of the shaping without the low-frequency pins (:func:`windowed_irs`, then
+    :func:`split_gains`): for filters that are not one direction's response relative to the
+    transparent head (the level of detail's decoding filters, :mod:`.lod`)."""
+    windowed_irs(re, im, window, cos, sin, rev)
+    split_gains(re, im, cos, sin, rev, gains)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)

@@ -127,7 +127,7 @@ def lod_design(theta, dims, prep, shaping, eq, head_radius, c, sample_rate, dela
     ``prep``, its ``shaping`` and equaliser ``eq`` as for ``ibc_table.build_table``);
     ``delay`` = :func:`bed_delay`. Scratch: ``ylm`` (16), ``gains`` (4 nbins),
     ``scratch``/``out`` as for ``ibc_evaluate``. Run once at creation."""
-    bin_idx, bin_w, blend, phase_step, window, cos, sin, rev, re, im = shaping
+    bin_idx, bin_w, blend, phase_step, window, pins, cos, sin, rev, re, im = shaping
     n = rev.shape[0]
     nbins = n // 2 + 1
     filters[:] = 0.0
@@ -137,7 +137,8 @@ def lod_design(theta, dims, prep, shaping, eq, head_radius, c, sample_rate, dela
     for i in range(DESIGN_POINTS):
         ux, uy, uz = fibonacci_point(i, DESIGN_POINTS)
         ibc_evaluate(theta, dims, prep, ux, uy, uz, r, scratch, out)
-        corrector_gains(out, bin_idx, bin_w, blend, eq, phase_step, window, cos, sin, rev, re, im, gains)
+        corrector_gains(out, bin_idx, bin_w, blend, eq, phase_step, window, pins, cos, sin, rev, re, im,
+                        gains)
         rel = (ux * r, uy * r, uz * r)
         tau_l = (ear_path_length(rel, 1.0, head_radius) - r) / c * sample_rate
         tau_r = (ear_path_length(rel, -1.0, head_radius) - r) / c * sample_rate
