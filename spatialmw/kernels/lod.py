@@ -9,7 +9,8 @@ hysteresis (``C_LOD_HYSTERESIS``, setting ``lod_hysteresis_db``, default 3 dB) l
 near-equal sources do not flap. A source not
 ranked yet (its first block) ranks by gain x priority.
 
-The others share the bed, whose cost per source is one sinc read of its delay line and
+The others share the bed, whose cost per source is one 4-point Lagrange read of its delay
+line (``tdw.lagrange_block``, a quarter of the warp's sinc taps, once instead of per ear) and
 16 multiply-adds per sample (:func:`lod_encode`): the line is read at the source's centre
 delay (the warp's propagation delay without the ears' part) minus :func:`bed_delay`,
 scaled by the source's level and by the 16 real orthonormal spherical harmonics
