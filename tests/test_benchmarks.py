@@ -8,6 +8,7 @@ import os
 import pytest
 
 from benchmarks.run import main
+from spatialmw.defaults import FULL_SOURCES
 
 pytestmark = [pytest.mark.c_api, pytest.mark.needs_openal, pytest.mark.slow]
 
@@ -29,7 +30,8 @@ def test_quick_benchmark_writes_valid_json(smw_lib, tmp_path):
             for field in ("median_ms", "p99_ms", "rtf", "per_source_us"):
                 assert math.isfinite(p[field]) and p[field] > 0
     vv = data["virtual_voices"]["rows"]  # many sources, few audible: it runs, at any speed
-    assert [(r["n_sources"], r["audible"]) for r in vv] == [(8, 8), (64, 8)]
+    assert [(r["n_sources"], r["audible"]) for r in vv] == [(8, 8), (64, 8), (128, 128), (128, 128)]
+    assert [r["full_sources"] for r in vv[2:]] == [FULL_SOURCES, 0]  # level of detail, full path only
     for r in vv:
         for part in ("block", "render", "openal_soft"):
             assert 0 < r[part]["mean_pct"] < math.inf and 0 < r[part]["p99_pct"] < math.inf
