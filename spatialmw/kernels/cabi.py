@@ -26,7 +26,7 @@ Control path (``smw_renderer_create``; :mod:`.plan`)::
 ``dims`` always has ``ibc.DIMS_LEN`` elements, ``head`` ``plan.PLAN_LEN``, ``settings``
 ``plan.S_LEN``; the int64 pool of ``smwk_init`` starts with ``smwk_plan``'s header.
 """
-from numba import carray, cfunc, types
+from numba import carray, cfunc, njit, types
 
 from .ibc import DIMS_LEN
 from .layout import H_MAX_BLOCK, H_N_F32, H_N_F64, H_N_I64, HEADER_LEN
@@ -42,14 +42,18 @@ WRITE_SIG = types.int32(_f64p, _f32p, _i64p, types.int32, _f32p, types.int32)
 WRITE_STEREO_SIG = types.int32(_f64p, _f32p, _i64p, types.int32, types.int32, _f32p, types.int32)
 
 
+@njit(cache=True, inline="always")
+def _pools(f64p, f32p, i64p, head):
+    """The three pools as arrays, their lengths from the int64 pool's ``head``."""
+    return carray(f64p, head[H_N_F64]), carray(f32p, head[H_N_F32]), carray(i64p, head[H_N_I64])
+
+
 @cfunc(RENDER_SIG, cache=True, nopython=True)
 def render_cfunc(f64p, f32p, i64p, outp, frames):
     head = carray(i64p, HEADER_LEN)
     if frames < 1 or frames > head[H_MAX_BLOCK]:
         return 1
-    f64 = carray(f64p, head[H_N_F64])
-    f32 = carray(f32p, head[H_N_F32])
-    i64 = carray(i64p, head[H_N_I64])
+    f64, f32, i64 = _pools(f64p, f32p, i64p, head)
     out = carray(outp, 2 * frames)
     return render_core(f64, f32, i64, out, frames)
 
@@ -59,9 +63,7 @@ def write_cfunc(f64p, f32p, i64p, slot, samplesp, frames):
     head = carray(i64p, HEADER_LEN)
     if frames < 0 or frames > head[H_MAX_BLOCK]:
         return 2
-    f64 = carray(f64p, head[H_N_F64])
-    f32 = carray(f32p, head[H_N_F32])
-    i64 = carray(i64p, head[H_N_I64])
+    f64, f32, i64 = _pools(f64p, f32p, i64p, head)
     samples = carray(samplesp, frames)
     return write_core(f64, f32, i64, slot, samples, frames)
 
@@ -71,9 +73,7 @@ def write_stereo_cfunc(f64p, f32p, i64p, slot_l, slot_r, samplesp, frames):
     head = carray(i64p, HEADER_LEN)
     if frames < 0 or frames > head[H_MAX_BLOCK]:
         return 2
-    f64 = carray(f64p, head[H_N_F64])
-    f32 = carray(f32p, head[H_N_F32])
-    i64 = carray(i64p, head[H_N_I64])
+    f64, f32, i64 = _pools(f64p, f32p, i64p, head)
     samples = carray(samplesp, 2 * frames)
     return write_stereo_core(f64, f32, i64, slot_l, slot_r, samples, frames)
 
@@ -103,9 +103,9 @@ def plan_cfunc(settingsp, thetap, n_theta, dimsp, gridp, n_grid, headp):
 @cfunc(INIT_SIG, cache=True, nopython=True, error_model="numpy")
 def init_cfunc(settingsp, thetap, n_theta, dimsp, gridp, n_grid, f64p, f32p, i64p):
     head = carray(i64p, HEADER_LEN)
+    f64, f32, i64 = _pools(f64p, f32p, i64p, head)
     init_pools_core(carray(settingsp, S_LEN), carray(thetap, n_theta), carray(dimsp, DIMS_LEN),
-                    carray(gridp, n_grid), carray(f64p, head[H_N_F64]),
-                    carray(f32p, head[H_N_F32]), carray(i64p, head[H_N_I64]))
+                    carray(gridp, n_grid), f64, f32, i64)
     return 0
 
 

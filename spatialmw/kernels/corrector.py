@@ -240,21 +240,27 @@ def corrector_gains(grid_out, bin_idx, bin_w, blend, eq, phase_step, window, pin
         pr = min(max(pr, -MAX_PHASE), MAX_PHASE) - phase_step * k
         ml = math.exp(al)
         mr = math.exp(ar)
-        glr, gli = ml * math.cos(pl), ml * math.sin(pl)
-        grr, gri = mr * math.cos(pr), mr * math.sin(pr)
-        if k == 0 or k == nbins - 1:  # a real filter's response is real at DC and Nyquist
-            gli = 0.0
-            gri = 0.0
-        # Z = G_L + j G_R: one transform carries both ears' (real) impulse responses
-        re[k] = glr - gri
-        im[k] = gli + grr
-        if 0 < k < nbins - 1:
-            re[n - k] = glr + gri
-            im[n - k] = grr - gli
+        pack_ears(re, im, k, ml * math.cos(pl), ml * math.sin(pl), mr * math.cos(pr), mr * math.sin(pr))
     windowed_irs(re, im, window, cos, sin, rev)
     _pin_low_frequencies(re, pins)
     _pin_low_frequencies(im, pins)
     split_gains(re, im, cos, sin, rev, gains)
+
+
+@njit(cache=True, inline="always")
+def pack_ears(re, im, k, glr, gli, grr, gri):
+    """Bin ``k`` of Z = G_L + j G_R into ``re + j im`` (N), with its mirror bin: one
+    transform then carries both ears' (real) impulse responses. A real filter's response
+    is real at DC and Nyquist, so the imaginary parts are dropped there."""
+    n = re.shape[0]
+    if k == 0 or k == n // 2:
+        gli = 0.0
+        gri = 0.0
+    re[k] = glr - gri
+    im[k] = gli + grr
+    if 0 < k < n // 2:
+        re[n - k] = glr + gri
+        im[n - k] = grr - gli
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)

@@ -53,7 +53,7 @@ import numpy as np
 from numba import njit
 
 from ..geometry import ear_path_length
-from .corrector import corrector_gains, window_response
+from .corrector import corrector_gains, pack_ears, window_response
 from .ibc import ibc_evaluate
 from .lanes import LANES, lanes_encode
 from .layout import (
@@ -166,15 +166,7 @@ def lod_design(theta, dims, prep, shaping, eq, head_radius, c, sample_rate, dela
     for ch in range(CHANNELS):
         for k in range(nbins):
             f = (k * LANES + ch // 2) * FILTER_STRIDE + 4 * (ch % 2)
-            glr, gli, grr, gri = filters[f], filters[f + 1], filters[f + 2], filters[f + 3]
-            if k == 0 or k == nbins - 1:
-                gli = 0.0
-                gri = 0.0
-            re[k] = glr - gri
-            im[k] = gli + grr
-            if 0 < k < nbins - 1:
-                re[n - k] = glr + gri
-                im[n - k] = grr - gli
+            pack_ears(re, im, k, filters[f], filters[f + 1], filters[f + 2], filters[f + 3])
         window_response(re, im, window, cos, sin, rev, gains)
         for k in range(nbins):
             f = (k * LANES + ch // 2) * FILTER_STRIDE + 4 * (ch % 2)
