@@ -1312,6 +1312,8 @@ static void sync_live_slot(smw_renderer* r, int i, uint32_t w)
     } /* else: writer mid-update; keep the previous values this block */
 }
 
+enum { SYNC_PREFETCH_AHEAD = 2 };   /* slots */
+
 static void sync_all(smw_renderer* r)
 {
     /* listener */
@@ -1331,6 +1333,11 @@ static void sync_all(smw_renderer* r)
     }
     for (int i = 0; i < r->max_sources; ++i) {
         smw_slot* sl = &r->slots[i];
+        if (i + SYNC_PREFETCH_AHEAD < r->max_sources) {
+            /* a thousand slots are more than the caches hold: fetch ahead (a hint, no access) */
+            __builtin_prefetch(&r->slots[i + SYNC_PREFETCH_AHEAD].pub.seq);
+            __builtin_prefetch(&r->slots[i + SYNC_PREFETCH_AHEAD].word);
+        }
         uint32_t w = atomic_load_explicit(&sl->word, memory_order_acquire);
         uint32_t life = w & 0xFFFFu;
         if (life == LIFE_LIVE) {

@@ -15,6 +15,7 @@ guarantees that ``offset + LANES`` is in bounds.
 """
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 LANES = 8
@@ -343,24 +344,56 @@ def lanes_row_sums(typingctx, src, si, dst, di):
 
 
 @intrinsic
-def lanes_encode(typingctx, dst, da, db, coef, x, k):
-    """One sample ``x`` into the ambisonic bed (:mod:`.lod`): dst[da:+LANES] += x (coef[0:LANES]
-    + k coef[2 LANES:3 LANES]) and dst[db:+LANES] += x (coef[LANES:2 LANES] + k coef[3 LANES:4 LANES])
-    (the even and the odd channels, each coefficient ramping by its step per sample)."""
-    if not (_f32_array(dst) and _f32_array(coef) and _ints(da, db)
-            and isinstance(x, types.Float) and isinstance(k, types.Float)):
+def lanes_encode(typingctx, dst, da, db, coef, src, frames):
+    """``src[:frames]`` into the ambisonic bed (:mod:`.lod`): for each sample i,
+    dst[da + i LANES:+LANES] += src[i] (coef[0:LANES] + (i + 1) coef[2 LANES:3 LANES]) and
+    dst[db + i LANES:+LANES] += src[i] (coef[LANES:2 LANES] + (i + 1) coef[3 LANES:4 LANES])
+    (the even and the odd channels, each coefficient ramping by its step per sample).
+    One loop in IR with the four coefficient vectors loaded once: ``coef`` lives in the
+    same pool as ``dst``, so a per-sample call would reload them after every store."""
+    if not (_f32_array(dst) and _f32_array(coef) and _f32_array(src) and _ints(da, db, frames)):
         return None
-    sig = types.void(dst, da, db, coef, x, k)
+    sig = types.void(dst, da, db, coef, src, frames)
 
     def codegen(context, builder, signature, args):
         e = VectorIR(context, builder)
-        dd, da_, db_, cd, xs, ks = e.unpack(signature, args)
-        xv = e.splat(xs)
-        kv = e.splat(ks)
+        dd, da_, db_, cd, sd, n = e.unpack(signature, args)
         i64 = ir.IntType(64)
-        for dst_i, c0 in ((da_, 0), (db_, LANES)):
-            c = e.add(e.load(cd, ir.Constant(i64, c0)), e.mul(kv, e.load(cd, ir.Constant(i64, c0 + 2 * LANES))))
-            e.store(dd, dst_i, e.add(e.load(dd, dst_i), e.mul(xv, c)))
+        parts = [(da_, e.load(cd, ir.Constant(i64, 0)), e.load(cd, ir.Constant(i64, 2 * LANES))),
+                 (db_, e.load(cd, ir.Constant(i64, LANES)), e.load(cd, ir.Constant(i64, 3 * LANES)))]
+        with cgutils.for_range(builder, n) as loop:
+            i = loop.index
+            x = builder.load(builder.gep(sd, [i], inbounds=True, source_etype=e.f32), align=4, typ=e.f32)
+            xv = e.splat(x)
+            kv = e.splat(builder.sitofp(builder.add(i, ir.Constant(i.type, 1)), e.f32))
+            at = e.mul_i(i, LANES)
+            for base, c0, step in parts:
+                idx = builder.add(base, at)
+                e.store(dd, idx, e.add(e.load(dd, idx), e.mul(xv, e.add(c0, e.mul(kv, step)))))
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """Ask the CPU to start loading the cache line that holds ``arr[idx]`` (``llvm.prefetch``:
+    a read, kept in every cache level); a hint only, it changes no result and cannot fault.
+    The render loop walks a thousand sources whose state is spread over the pools: fetching
+    the next source's lines while this one is processed hides most of that latency."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(idx, types.Integer)):
+        return None
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        p = builder.gep(data, [i], source_etype=context.get_data_type(signature.args[0].dtype))
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(p, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
 
     return sig, codegen

@@ -179,8 +179,7 @@ def lod_encode(dst, da, db, src, frames, coef):
     """Add ``src[:frames]`` into the bed's staging (even channels at ``dst[da + i LANES:]``,
     odd at ``db``), sample i weighted by coef[:2 LANES] + (i + 1) coef[2 LANES:] (float32
     4 LANES: the 16 start coefficients, even channels then odd, and their steps)."""
-    for i in range(frames):
-        lanes_encode(dst, da + i * LANES, db + i * LANES, coef, src[i], np.float32(i + 1))
+    lanes_encode(dst, da, db, coef, src, frames)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)

@@ -48,7 +48,7 @@ from .corrector import corrector_gains, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
 from .motion import clamp_speed, extrapolate, propagation_step, retarded_delay, track_pose
-from .lanes import LANES, lanes_copy, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
+from .lanes import LANES, lanes_copy, prefetch, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
 from .layout import (
     COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
     C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_LOOKUPS_PER_512,
@@ -1098,6 +1098,25 @@ def _track_listener(f64, i64, clock, frames):
         f64[lt + LT_AT_END + m] = extrapolate(f64, lt + LT_TRACK, float(clock), sr, m)
 
 
+PREFETCH_AHEAD = 2  # sources: the render loop fetches this far ahead (lanes.prefetch)
+
+
+@njit(cache=True, inline="always")
+def _prefetch_source(f64, i64, s):
+    """Start loading the pool lines every source's block reads (even a virtual one's):
+    its control word, queue count, pose, parameters and the state fields of its motion,
+    voice and tier."""
+    prefetch(i64, i64[H_SRC_CTL] + s * CTL_STRIDE)
+    prefetch(i64, i64[H_SRC_COUNT] + s * COUNT_STRIDE)
+    prefetch(f64, i64[H_SRC_POSE] + s * POSE_STRIDE)
+    par = i64[H_SRC_PARAM] + s * PARAM_STRIDE
+    for k in range(0, PARAM_STRIDE, 8):
+        prefetch(f64, par + k)
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    for k in (ST_TRACK, ST_PAUSE_OFFSET, ST_VOICE, ST_TIER):
+        prefetch(f64, st + k)
+
+
 @njit(cache=True)
 def _reverb(f64, f32, i64, out, frames):
     """The shared reverb (:mod:`.reverb`) on this block's sends, added into ``out``; its
@@ -1155,6 +1174,7 @@ def _render(f64, f32, i64, out, frames):
         f32[b + (sl + fill) * LANES: b + (sl + fill + frames) * LANES] = 0.0
         i64[g + G_BED_QUIET] += frames
     for j in range(nsrc):  # round-robin start so every moving source gets its turn
+        _prefetch_source(f64, i64, (first + j + PREFETCH_AHEAD) % nsrc)
         _warp_source(f64, f32, i64, (first + j) % nsrc, clock, frames, fill, nbins)
     fill += frames
     i64[g + G_STAGE_FILL] = fill

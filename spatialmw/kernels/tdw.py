@@ -312,14 +312,15 @@ def lagrange_block(ring, mask, t0, frames, d0, d1, out):
         fd = np.float32(dd)
         s0 = (t0 + i + int(c) - 1) & mask
         n = end - i
+        run = out[i:end]  # indexed from 0: no negative-index wrap-around per sample, so it vectorises
         if s0 + n + 3 <= mask + 1:
             seg = ring[s0:s0 + n + 3]
             for m in range(n):
-                out[i + m] = _lagrange4(seg[m], seg[m + 1], seg[m + 2], seg[m + 3], f0 - fd * np.float32(m))
+                run[m] = _lagrange4(seg[m], seg[m + 1], seg[m + 2], seg[m + 3], f0 - fd * np.float32(m))
         else:  # (the taps wrap around the ring's end)
             for m in range(n):
                 s = s0 + m
-                out[i + m] = _lagrange4(ring[s & mask], ring[(s + 1) & mask], ring[(s + 2) & mask],
+                run[m] = _lagrange4(ring[s & mask], ring[(s + 1) & mask], ring[(s + 2) & mask],
                                         ring[(s + 3) & mask], f0 - fd * np.float32(m))
         i = end
 
