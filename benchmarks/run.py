@@ -29,11 +29,16 @@ the listener at 2 m (0.5 rev/s) with a pose update every block:
   and 1,024 all audible, through the C API (``smw_bench``'s AUDIBLE and FULL arguments), with
   the default level of detail and with every source on the full path, against OpenAL Soft with
   as many sources, all playing; block time as % of the block period (mean, p99).
+* block time against N = 1, 4, ..., 4096 (% of the block period, median and p99): spatialmw
+  on the full path only, with the default level of detail (all audible), with the level of
+  detail and 1/16 of the sources audible (the rest virtual voices), and OpenAL Soft with N
+  sources all playing, measured as the virtual-voice rows are (``--quick``: N = 1, 4).
 * the project's reference HRIR-interpolation renderer and ffmpeg's ``sofalizer``: both
   are offline renderers, timed per source-second and scaled to a 512-frame block
   (block time = N x per-source cost; no mixing cost is added).
 
-Outputs ``bench.json``, ``bench.md`` and ``bench.png`` in the output directory.
+Outputs ``bench.json``, ``bench.md``, ``bench.png`` and ``block_time_vs_n.png`` in the output
+directory.
 """
 from __future__ import annotations
 
@@ -299,12 +304,50 @@ VIRTUAL_ROWS = (("50 real", 50, 50, None),
                 ("1,024 all audible, full path only", 1024, 1024, 0))
 VIRTUAL_ROWS_QUICK = (("8 real", 8, 8, None), ("64: 8 audible + 56 virtual", 64, 8, None),
                       ("128 all audible, default LOD", 128, 128, None), ("128 all audible, full path only", 128, 128, 0))
-OPENAL_MAX_MEASURED = 1024  # OpenAL Soft is timed up to this many sources (4,096: minutes per round)
+OPENAL_MAX_MEASURED = 1024  # the virtual-voice table times OpenAL Soft up to this many sources (the sweep: 4,096)
 
 
 def _pct(t):
-    """Mean and p99 of block times ``t`` (s) as % of the block period."""
-    return {"mean_pct": float(np.mean(t)) / BLOCK_S * 100, "p99_pct": float(np.percentile(t, 99)) / BLOCK_S * 100}
+    """Median, mean and p99 of block times ``t`` (s) as % of the block period."""
+    return {"median_pct": float(np.median(t)) / BLOCK_S * 100, "mean_pct": float(np.mean(t)) / BLOCK_S * 100,
+            "p99_pct": float(np.percentile(t, 99)) / BLOCK_S * 100}
+
+
+def _time_rows(exe, model, rows, blocks, rounds, al_max, log, what):
+    """smw_bench (Lite-INN) for every (label, sources, audible, full_sources) row of ``rows``
+    and OpenAL Soft with as many sources, all playing (up to ``al_max``; once per number of
+    sources and round), alternating in ``rounds`` rounds; fewer blocks at large N
+    (:func:`_blocks_for`). Returns ({label: (block times, render times)}, {N: OpenAL Soft
+    block times}, a note on OpenAL Soft or None). Where OpenAL Soft fails at some N
+    (it cannot create that many sources, say), it is not tried at that N or above."""
+    al, al_note = None, None
+    try:
+        from spatialmw.peers.openal import OpenALLoopback
+        al = OpenALLoopback(SR, hrtf=True, max_sources=al_max).__enter__()
+    except Exception as exc:
+        al_note = f"OpenAL Soft not measured: {exc}"
+    smw = {row[0]: ([], []) for row in rows}
+    peer = {}
+    try:
+        for r in range(rounds):
+            timed = set()
+            for label, n, audible, full in rows:
+                b = max(10, _blocks_for(n, blocks) // rounds)
+                t, _, rt = _run_c_host(exe, n, b, True, model, audible=audible, full_sources=full)
+                smw[label][0].append(t)
+                smw[label][1].append(rt)
+                if al is not None and n <= al_max and n not in timed:
+                    timed.add(n)
+                    try:
+                        peer.setdefault(n, []).append(al.render_block_timing(n, b + 10, block=BLOCK, moving=True)[10:])
+                    except Exception as exc:
+                        al_max = n - 1
+                        al_note = f"OpenAL Soft failed at {n} sources ({exc}): measured up to {al_max}."
+            log(f"{what} round {r + 1}/{rounds}")
+    finally:
+        if al is not None:
+            al.__exit__(None, None, None)
+    return smw, {n: t for n, t in peer.items() if n <= al_max}, al_note
 
 
 def _virtual_voices(exe, model, blocks, quick, log):
@@ -312,31 +355,8 @@ def _virtual_voices(exe, model, blocks, quick, log):
     OpenAL Soft with the same number of sources (all playing: it has no virtual voices),
     alternating in ROUNDS rounds."""
     rows = VIRTUAL_ROWS_QUICK if quick else VIRTUAL_ROWS
-    al, al_note = None, None
     al_max = min(OPENAL_MAX_MEASURED, max(row[1] for row in rows))
-    try:
-        from spatialmw.peers.openal import OpenALLoopback
-        al = OpenALLoopback(SR, hrtf=True, max_sources=al_max).__enter__()
-    except Exception as exc:
-        al_note = f"OpenAL Soft not measured: {exc}"
-    smw = {row[0]: ([], []) for row in rows}
-    peer = {row[0]: [] for row in rows}
-    timed = set()  # OpenAL Soft is timed once per number of sources and round
-    try:
-        for r in range(ROUNDS):
-            timed.clear()
-            for label, n, audible, full in rows:
-                b = max(10, _blocks_for(n, blocks) // ROUNDS)
-                t, _, rt = _run_c_host(exe, n, b, True, model, audible=audible, full_sources=full)
-                smw[label][0].append(t)
-                smw[label][1].append(rt)
-                if al is not None and n <= al_max and n not in timed:
-                    timed.add(n)
-                    peer[label].append(al.render_block_timing(n, b + 10, block=BLOCK, moving=True)[10:])
-            log(f"virtual voices round {r + 1}/{ROUNDS}")
-    finally:
-        if al is not None:
-            al.__exit__(None, None, None)
+    smw, peer, al_note = _time_rows(exe, model, rows, blocks, ROUNDS, al_max, log, "virtual voices")
     out = {"rows": [], "note": (
         "C API, Lite-INN, every source circling at 2 m with a pose and a write every block; the "
         "audible sources are spread evenly over the slots, the others at gain 1e-5 (virtual). "
@@ -347,10 +367,7 @@ def _virtual_voices(exe, model, blocks, quick, log):
         "the ambisonic bed); 'full path only': full_sources 0.")}
     if al_note:
         out["note"] += " " + al_note
-    al_by_n = {}
-    for label, n, audible, full in rows:
-        if peer[label]:
-            al_by_n[n] = _pct(np.concatenate(peer[label]))
+    al_by_n = {n: _pct(np.concatenate(t)) for n, t in peer.items()}
     for label, n, audible, full in rows:
         t = np.concatenate(smw[label][0])
         row = {"label": label, "n_sources": n, "audible": audible, "blocks": int(t.size),
@@ -365,6 +382,44 @@ def _virtual_voices(exe, model, blocks, quick, log):
         if row["audible"] == real["audible"]:
             row["vs_real"] = {k: row[k]["mean_pct"] / real[k]["mean_pct"] for k in ("block", "render")}
     return out
+
+
+# ------------------------------------------------------------ block time against N
+
+# (key, label, audible divisor, full_sources) of the sweep's spatialmw curves: 1/divisor of
+# the sources audible (at least one, spread over the slots), the others virtual voices;
+# full_sources None is the library's default level of detail, 0 every source on the full path
+SWEEP_CURVES = (("full_path", "spatialmw, full path only", 1, 0),
+                ("default_lod", f"spatialmw, default LOD (full_sources {D.FULL_SOURCES}), all audible", 1, None),
+                ("lod_virtual", "spatialmw, default LOD, 1/16 audible + virtual voices", 16, None))
+SWEEP_SIZES = (1, 4, 16, 64, 256, 1024, 4096)
+SWEEP_SIZES_QUICK = (1, 4)
+SWEEP_ROUNDS = 2  # fewer than ROUNDS: 21 smw_bench processes per round, each starting a renderer
+
+
+def _block_time_sweep(exe, model, blocks, quick, log):
+    """Median and p99 block time (% of the block period) against N for the SWEEP_CURVES and
+    OpenAL Soft with N sources all playing, measured as the virtual-voice rows are."""
+    sizes = SWEEP_SIZES_QUICK if quick else SWEEP_SIZES
+    rows = [(f"{key} {n}", n, max(1, n // div), full) for n in sizes for key, _, div, full in SWEEP_CURVES]
+    smw, peer, al_note = _time_rows(exe, model, rows, blocks, SWEEP_ROUNDS, max(sizes), log, "block time vs N")
+    curves = {}
+    for key, label, div, full in SWEEP_CURVES:
+        pts = []
+        for n in sizes:
+            t = np.concatenate(smw[f"{key} {n}"][0])
+            pts.append(dict(_pct(t), n_sources=n, audible=max(1, n // div), blocks=int(t.size)))
+        curves[key] = {"label": label, "full_sources": D.FULL_SOURCES if full is None else full, "points": pts}
+    al_sizes = [n for n in sizes if n in peer]
+    curves["openal_soft"] = {"label": "OpenAL Soft 1.19.1 HRTF, all playing", "points": [
+        dict(_pct(np.concatenate(peer[n])), n_sources=n, audible=n, blocks=int(sum(map(len, peer[n]))))
+        for n in al_sizes]}
+    note = (f"C API, Lite-INN, block = poses + writes + smw_render, every source circling at 2 m; "
+            f"{SWEEP_ROUNDS} rounds alternating with OpenAL Soft, fewer blocks at large N; the "
+            f"virtual voices play at gain 1e-5. OpenAL Soft measured up to "
+            f"{max(al_sizes) if al_sizes else 0} sources.")
+    return {"sizes": list(sizes), "block_ms": BLOCK_S * 1e3, "rounds": SWEEP_ROUNDS, "curves": curves,
+            "note": note + (" " + al_note if al_note else "")}
 
 
 # ---------------------------------------------------------------------------- peers
@@ -506,31 +561,55 @@ def _cost(model_path):
 
 # -------------------------------------------------------------------------- outputs
 
-def _plot(result, path):
+def _plot_lines(path, lines, hlines, ylabel, title, xticks=None):
+    """A log-log figure (x base 2) of ``lines`` [(x, y, style, colour or None, label or None:
+    no legend entry)] with horizontal reference ``hlines`` [(y, colour, label)], into ``path``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    for name, sysres in result["systems"].items():
-        pts = sysres.get("points") or []
-        if not pts:
-            continue
-        n = [p["n_sources"] for p in pts]
-        t = [p["median_ms"] for p in pts]
-        style = "--" if pts[0].get("extrapolated") else "-"
-        ax.plot(n, t, style, marker="o", label=sysres["label"])
-    ax.axhline(BLOCK_S * 1e3, color="k", lw=0.8, ls=":", label="block duration (10.67 ms)")
-    ax.axhline(BUDGET_FRACTION * BLOCK_S * 1e3, color="r", lw=0.8, ls=":", label="50 % of one core")
+    for x, y, style, colour, label in lines:
+        ax.plot(x, y, style, marker="o", color=colour, label=label)
+    for y, colour, label in hlines:
+        ax.axhline(y, color=colour, lw=0.8, ls=":", label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    if xticks:
+        ax.set_xticks(xticks, [str(x) for x in xticks])
     ax.set_xlabel("moving sources N")
-    ax.set_ylabel("median time per 512-frame block (ms)")
-    ax.set_title(f"48 kHz, 512-frame blocks; {result['machine']['cpu']} ({result['machine']['cores']} cores)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _title(result):
+    return f"48 kHz, 512-frame blocks; {result['machine']['cpu']} ({result['machine']['cores']} cores)"
+
+
+def _plot(result, path):
+    lines = [([p["n_sources"] for p in s["points"]], [p["median_ms"] for p in s["points"]],
+              "--" if s["points"][0].get("extrapolated") else "-", None, s["label"])
+             for s in result["systems"].values() if s.get("points")]
+    _plot_lines(path, lines, [(BLOCK_S * 1e3, "k", "block duration (10.67 ms)"),
+                              (BUDGET_FRACTION * BLOCK_S * 1e3, "r", "50 % of one core")],
+                "median time per 512-frame block (ms)", _title(result))
+
+
+def _plot_sweep(result, path):
+    """block_time_vs_n.png: median (solid) and p99 (dashed) of each curve of the sweep."""
+    sweep = result["block_time_vs_n"]
+    lines = []
+    for i, c in enumerate(sweep["curves"].values()):
+        n = [p["n_sources"] for p in c["points"]]
+        lines += [(n, [p["median_pct"] for p in c["points"]], "-", f"C{i}", c["label"]),
+                  (n, [p["p99_pct"] for p in c["points"]], "--", f"C{i}", None)]
+    _plot_lines(path, lines, [(100.0, "k", "block period (10.67 ms)"), (BUDGET_FRACTION * 100, "r", "50 % of one core")],
+                "block time, % of the 10.67 ms block period\n(solid: median, dashed: p99)", _title(result),
+                xticks=sweep["sizes"])
 
 
 def _fmt(v, nd=3):
@@ -608,6 +687,16 @@ def _markdown(result):
             al = row.get("vs_openal_soft")
             lines.append(f"| {row['label']} | {pct(row['block'])} | {pct(row['render'])} | "
                          f"{pct(row.get('openal_soft'))} | {'–' if al is None else f'{al:.2f}x'} | {ratio} |")
+    sweep = result.get("block_time_vs_n")
+    if sweep:
+        curves = list(sweep["curves"].values())
+        lines += ["", "Block time against N (`block_time_vs_n.png`): % of the 10.67 ms block period, "
+                  "median / p99. " + sweep["note"], "",
+                  "| N | " + " | ".join(c["label"] for c in curves) + " |", "|---|" + "---|" * len(curves)]
+        for n in sweep["sizes"]:
+            cells = [next((f"{p['median_pct']:.1f} / {p['p99_pct']:.1f}" for p in c["points"]
+                           if p["n_sources"] == n), "–") for c in curves]
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
     if result.get("startup"):
         lines += ["", "Start-up, renderer creation to the end of the first block (s):", "",
                   "| cache | C API (smw_renderer_create) | Python Engine (incl. imports) |",
@@ -779,8 +868,9 @@ def _measure(args, sizes, blocks, result, notes, log):
                                        zip(times[k][64], times["openal_soft"][64])] for k in live if times[k][64]}
         if exe is not None:
             result["virtual_voices"] = _virtual_voices(exe, model, blocks, args.quick, log)
+            result["block_time_vs_n"] = _block_time_sweep(exe, model, blocks, args.quick, log)
         else:
-            notes.append("virtual voices not measured: they need the C library")
+            notes.append("virtual voices and block time against N not measured: they need the C library")
         result["cost"] = _cost(model)
         if not args.quick:
             try:
@@ -846,11 +936,13 @@ def main(argv: list[str] | None = None) -> int:
     result["elapsed_s"] = time.perf_counter() - t_start
     (out_dir / "bench.json").write_text(json.dumps(result, indent=1, allow_nan=False))
     (out_dir / "bench.md").write_text(_markdown(result))
-    try:
-        _plot(result, out_dir / "bench.png")
-    except Exception as exc:
-        print(f"bench: plot not written: {exc}", file=sys.stderr)
-    log(f"wrote {out_dir / 'bench.json'}, bench.md, bench.png")
+    plots = [(_plot, "bench.png")] + ([(_plot_sweep, "block_time_vs_n.png")] if "block_time_vs_n" in result else [])
+    for plot, name in plots:
+        try:
+            plot(result, out_dir / name)
+        except Exception as exc:
+            print(f"bench: {name} not written: {exc}", file=sys.stderr)
+    log(f"wrote {out_dir / 'bench.json'}, bench.md, " + ", ".join(name for _, name in plots))
     return 0
 
 

@@ -21,8 +21,9 @@ at time 0 (propagation delay included, the STFT latency removed).
 Sources can also have a directivity ``Cone`` (with an ``orientation``), a ``transmission``
 (three band gains, static or a ``Transmission`` over time), ``air_absorption``, a
 ``spread`` (degrees), a ``reverb_send`` and a level-of-detail ``priority``; the scene a ``Reverb``, a ``hop``,
-a ``master_gain`` and ``full_sources`` (the level of detail: that many sources on the full path, the others
-in the ambisonic bed, 0 for no limit). They are validated
+a ``master_gain``, ``full_sources`` (the level of detail: that many sources on the full path, the others
+in the ambisonic bed, 0 for no limit) and ``lod_hysteresis_db`` (how much louder another source must rank
+to take a full-path place). They are validated
 by the Engine's own checks (:func:`spatialmw.engine.check_cone` and the others), applied by
 the ``liteinn`` and ``tdw`` renderers, and ignored with a warning by ``reference``.
 """
@@ -436,6 +437,7 @@ class Scene:
     reverb: Reverb | None = None   # None: no reverb (every source's reverb_send is then unheard)
     hop: int = D.HOP_FRAMES        # 256, 128 or 64: the engine's overlap-save hop (latency, cost)
     full_sources: int = D.FULL_SOURCES  # level of detail: sources on the full path (0: no limit)
+    lod_hysteresis_db: float = D.LOD_HYSTERESIS_DB  # dB another source must rank above a full-path one to take its place
     master_gain: float = 1.0       # linear, 0..1000, on the whole mix
 
     def __post_init__(self):
@@ -463,6 +465,9 @@ class Scene:
         k = self.full_sources
         if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= D.MAX_SOURCES_LIMIT:
             raise SceneError(f"full_sources must be an integer 0..{D.MAX_SOURCES_LIMIT} (0: no limit), got {k!r}")
+        h = self.lod_hysteresis_db
+        if isinstance(h, bool) or not isinstance(h, (int, float)) or not 0.0 <= h <= D.LOD_HYSTERESIS_MAX_DB:
+            raise SceneError(f"lod_hysteresis_db must be a number 0..{D.LOD_HYSTERESIS_MAX_DB:g} dB, got {h!r}")
         _engine_checked("scene", E.check_master_gain, self.master_gain)
         if self.reverb is not None:
             r = self.reverb
@@ -574,7 +579,8 @@ class Scene:
         n = int(round(self.duration * self.sample_rate))
         voices = sum(1 if s.stereo_width is None else 2 for s in self.sources)   # a stereo source: two
         eng = Engine(self.sample_rate, voices, block, model=model, ibc=ibc,
-                     equalization=self.equalization, hop=self.hop, full_sources=self.full_sources)
+                     equalization=self.equalization, hop=self.hop, full_sources=self.full_sources,
+                     lod_hysteresis_db=self.lod_hysteresis_db)
         lat = eng.latency_frames
         handles = []
         for s in self.sources:
@@ -759,7 +765,7 @@ _SOURCE_KEYS = {"name", "signal", "trajectory", "gain", "distance_model", "min_d
                 "air_absorption", "reverb_send", "spread", "stereo_width",
                 "priority"}
 _SCENE_KEYS = {"sample_rate", "duration", "coordinate_system", "listener", "sources", "description",
-               "equalization", "reverb", "hop", "master_gain", "full_sources"}
+               "equalization", "reverb", "hop", "master_gain", "full_sources", "lod_hysteresis_db"}
 
 
 def _number(v, what):
@@ -900,7 +906,8 @@ def _scene_from_dict(d, base_dir):
                   base_dir=base_dir, equalization=d.get("equalization", "none"),
                   reverb=None if "reverb" not in d else _fields(d["reverb"], Reverb, "reverb"),
                   hop=int(hop), master_gain=_number(d.get("master_gain", 1.0), "master_gain"),
-                  full_sources=d.get("full_sources", D.FULL_SOURCES))
+                  full_sources=d.get("full_sources", D.FULL_SOURCES),
+                  lod_hysteresis_db=_number(d.get("lod_hysteresis_db", D.LOD_HYSTERESIS_DB), "lod_hysteresis_db"))
     scene._check()  # every value's range, by the Engine's own checks
     # sample every trajectory once so a bad one fails at load, not mid-render
     t = np.linspace(0.0, scene.duration, 16)

@@ -36,9 +36,18 @@ def test_quick_benchmark_writes_valid_json(smw_lib, tmp_path):
         for part in ("block", "render", "openal_soft"):
             assert 0 < r[part]["mean_pct"] < math.inf and 0 < r[part]["p99_pct"] < math.inf
     assert math.isfinite(vv[1]["vs_real"]["block"])
+    sweep = data["block_time_vs_n"]  # block time against N: four curves, every N, finite
+    assert set(sweep["curves"]) == {"full_path", "default_lod", "lod_virtual", "openal_soft"}
+    assert [sweep["curves"][k]["full_sources"] for k in ("full_path", "default_lod")] == [0, FULL_SOURCES]
+    for curve in sweep["curves"].values():
+        assert [p["n_sources"] for p in curve["points"]] == sweep["sizes"] == [1, 4]
+        for p in curve["points"]:
+            assert 0 < p["median_pct"] < math.inf and 0 < p["p99_pct"] < math.inf
+    assert [p["audible"] for p in sweep["curves"]["lod_virtual"]["points"]] == [1, 1]  # N = 4: 3 virtual
     cost = data["cost"]["per_source"]
     assert set(cost) == {"tdw", "stft", "ibc"}
     assert cost["ibc"]["params"] > 0 and cost["ibc"]["macs_per_s"] > 0
     md = (tmp_path / "bench.md").read_text()
     assert "| N |" in md and "Cost per source" in md
-    assert (tmp_path / "bench.png").stat().st_size > 0
+    assert "Block time against N" in md
+    assert (tmp_path / "bench.png").stat().st_size > 0 and (tmp_path / "block_time_vs_n.png").stat().st_size > 0

@@ -5,7 +5,8 @@ arguments (NaN/Inf/1e30/denormal floats, zero and denormal quaternions, stale, f
 zero handles, NULL pointers, oversize and negative frame counts, bad settings, stereo
 widths out of [0, 180], mono calls on stereo sources and stereo calls on mono ones, a
 stereo create with one slot free, forged handles over every generation of a stereo
-source's neighbouring slot) and checks each result against the documented set for that
+source's neighbouring slot, level-of-detail priorities that are NaN, Inf, negative or past
+1e6, creates with full_sources or lod_hysteresis_db out of range) and checks each result against the documented set for that
 function and against an oracle of the expected code. Two builds are fuzzed:
 
 * **host + shim instrumented**: the fuzz host and a second build of the native library
@@ -53,7 +54,9 @@ def run_fuzz(run_host, exe: Path, calls: int, seed: int, args=(), timeout=600):
     return {"rc": r.rc, **r.kv}, r.log
 
 
-def assert_clean(res: dict, log: str, calls: int):
+def assert_clean(res: dict, log: str, calls: int, lod: bool):
+    """No sanitizer report, no violation; ``lod``: the renderers have the corrector, so the
+    level of detail's bed tier must have run (the host gives the first few full_sources)."""
     found = [m for m in SANITIZER_MARKERS if m in log]
     assert not found, f"sanitizer report {found}:\n{log[-6000:]}"
     violations = re.findall(r"^VIOLATION .*$", log, re.M)
@@ -65,6 +68,8 @@ def assert_clean(res: dict, log: str, calls: int):
     assert sum(res[f"RESULT_{k}"] for k in range(17)) > 0.8 * calls
     # the stereo calls ran, hit the two-slot rule (one slot free) and the channel checks
     assert res["STEREO_CALLS"] > 0.05 * calls and res["STEREO_ONE_FREE_REFUSED"] > 0 and res["RESULT_16"] > 0
+    assert res["PRIORITY_CALLS"] > 0.002 * calls
+    assert (res["LOD_STATUS_SEEN"] > 0) == lod
 
 
 @pytest.mark.slow
@@ -73,7 +78,7 @@ def test_fuzz_instrumented_host_and_shim(c_host, run_host, default_model, tmp_pa
     lib = build_asan_lib(tmp_path / "asanlib")
     exe = c_host(ROOT / "tests" / "fuzz" / "api_fuzz.c", *SAN_FLAGS, libdir=lib.parent, opt="-O1")
     res, log = run_fuzz(run_host, exe, CALLS, SEED, ["--renderers", "3"])
-    assert_clean(res, log, CALLS)
+    assert_clean(res, log, CALLS, lod=True)
 
 
 def test_fuzz_instrumented_host_shipped_library(c_host, run_host):
@@ -81,4 +86,14 @@ def test_fuzz_instrumented_host_shipped_library(c_host, run_host):
     exe = c_host(ROOT / "tests" / "fuzz" / "api_fuzz.c", *SAN_FLAGS, opt="-O1")
     calls = max(CALLS // 4, 1000)
     res, log = run_fuzz(run_host, exe, calls, SEED + 1, ["--renderers", "2", "--tdw-only"])
-    assert_clean(res, log, calls)
+    assert_clean(res, log, calls, lod=False)
+
+
+def test_fuzz_instrumented_host_shipped_library_level_of_detail(c_host, run_host):
+    """The shipped library with the corrector, so that the level of detail runs: the first
+    renderer has 16 sources and 4 full-path places, so its bed tier is used while the
+    priorities and settings are hostile."""
+    exe = c_host(ROOT / "tests" / "fuzz" / "api_fuzz.c", *SAN_FLAGS, opt="-O1")
+    calls = max(CALLS // 4, 1000)
+    res, log = run_fuzz(run_host, exe, calls, SEED + 2, ["--renderers", "2"])
+    assert_clean(res, log, calls, lod=True)

@@ -413,3 +413,30 @@ def test_json_spread_reaches_the_audio_and_is_checked():
     assert render({"spread": 360}) < 0.4
     with pytest.raises(SceneError, match="spread"):
         scene_from_dict({"duration": 0.1, "sources": [{"signal": {"noise": "white"}, "spread": 400}]})
+
+
+def test_json_lod_hysteresis_reaches_the_renderer_and_is_checked():
+    """One full-path place (full_sources 1): A at gain 0.5 holds it, B's transmission rises
+    linearly from 0.01 to 1 over the second. B takes A's place once it ranks
+    lod_hysteresis_db above A: with 0 dB at t = 0.49 s, with 3 dB at 0.70 s, with 20 dB never.
+    So renders with 0 or 3 dB are identical to the 20 dB one up to their swap and differ
+    (the two sources change tiers) in every 10 ms after it; a value outside 0..20 dB, or
+    not a number, is a SceneError."""
+    def render(hysteresis_db):
+        return scene_from_dict({"duration": 1.0, "full_sources": 1, "lod_hysteresis_db": hysteresis_db, "sources": [
+            {"signal": {"noise": "white", "seed": 1}, "trajectory": {"type": "static", "position": [2, 1, 0]},
+             "distance_model": "none", "gain": 0.5},
+            {"signal": {"noise": "white", "seed": 2}, "trajectory": {"type": "static", "position": [2, -1, 0]},
+             "distance_model": "none", "transmission": {"times": [0, 1], "values": [[0.01] * 3, [1] * 3]}}]}).render()
+    never = render(20.0)
+    for h in (0.0, 3.0):
+        t_swap = (0.5 * 10 ** (h / 20) - 0.01) / 0.99
+        diff = np.abs(render(h) - never).max(axis=1).reshape(-1, 480).max(axis=1)   # per 10 ms
+        k = int(t_swap * 100)
+        assert np.all(diff[:k - 2] == 0.0), h
+        assert np.all(diff[k + 2:] > 0.05), h
+    for bad in (25, -1, "3", True, float("nan")):
+        with pytest.raises(SceneError, match="lod_hysteresis_db"):
+            scene_from_dict({"lod_hysteresis_db": bad, "sources": [{"signal": {"tone": 440}}]})
+    with pytest.raises(SceneError, match="lod_hysteresis_db must be a number 0..20 dB"):
+        Scene(duration=0.1, lod_hysteresis_db=float("inf"), sources=[Source({"tone": 440})]).render()

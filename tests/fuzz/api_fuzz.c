@@ -18,6 +18,11 @@
  *     stereo write or width to a mono one -> CHANNEL_MISMATCH, NaN or |x| > 1e6 samples ->
  *     NONFINITE_INPUT); a sweep of forged handles over every generation of a slot next to a
  *     stereo source checks that its hidden right voice answers to no handle;
+ *   - the level of detail: renderers with few full-path places (full_sources 1..8, up to
+ *     128 sources) and edge hysteresis (0, -0, a denormal, 20 dB) so that the ambisonic bed
+ *     tier runs (LOD_STATUS_SEEN counts statuses that report it), smw_source_set_priority with
+ *     hostile values (NaN, Inf, negative, past 1e6, 0), and creates with full_sources or
+ *     lod_hysteresis_db out of range (INVALID_ARGUMENT);
  *   - smw_render output is finite, and nothing is read or written outside the caller's
  *     buffers: every sample/output buffer ends exactly at a PROT_NONE guard page, so an
  *     overrun by the (uninstrumented) numba kernels faults too, not only by ASan-instrumented
@@ -94,10 +99,11 @@ static void guard_free(guard_map* gm) { munmap(gm->base, gm->len); }
 /* ------------------------------------------------------------------ bookkeeping */
 static long g_calls, g_violations, g_nonfinite_out, g_internal;
 static long g_stereo_one_free;   /* stereo creates refused (OUT_OF_SOURCES) with exactly one slot free */
+static long g_lod_status;        /* statuses that reported SMW_SOURCE_STATUS_LOD: the bed tier ran */
 static long g_by_result[SMW_ERROR_CHANNEL_MISMATCH + 1];
 static int g_verbose;
 
-#define NFN 38
+#define NFN 39
 static const char* FN_NAMES[NFN] = {
     "renderer_create", "get_latency", "last_error", "listener_set_pose", "source_create",
     "source_destroy", "source_set_pose", "source_set_gain", "source_set_distance_model",
@@ -107,7 +113,8 @@ static const char* FN_NAMES[NFN] = {
     "source_get_status", "renderer_set_master_gain", "renderer_set_paused", "renderer_get_model_info",
     "steal", "source_set_cone", "source_set_transmission", "source_set_air_absorption",
     "source_set_reverb_send", "renderer_set_reverb", "source_create_stereo",
-    "source_set_stereo_width", "source_write_stereo", "fill_slots", "sweep_generations"};
+    "source_set_stereo_width", "source_write_stereo", "fill_slots", "sweep_generations",
+    "source_set_priority"};
 static long g_fn_calls[NFN];
 
 static void violation(const char* fn, const char* what, long got, long want, const char* err)
@@ -449,6 +456,31 @@ static void op_set_gain(fz* z)
     check(7, smw_source_set_gain(z->r, h, g), D_SETTER, want, z->r);
 }
 
+/* a level-of-detail priority: in 0..1e6 most of the time, else at or just past an end, or hostile */
+static float hostile_priority(void)
+{
+    switch (rndu(12)) {
+    case 0: return 0.0f;
+    case 1: return -0.0f;                                  /* in range: -0 >= 0 */
+    case 2: return 1e6f;
+    case 3: return nextafterf(1e6f, INFINITY);
+    case 4: return -1.4e-45f;                              /* negative denormal: out */
+    case 5: return 1e30f;
+    case 6: return -(float)(1 + rndu(100));
+    case 7: case 8: return hostile_float();
+    default: return rndu(2) ? frand(1.0f) + 1.0f : (float)rndu(1000001);
+    }
+}
+
+static void op_set_priority(fz* z)
+{
+    int live;
+    smw_source h = pick_handle(z, &live);
+    float p = hostile_priority();
+    int want = !live ? SMW_ERROR_INVALID_HANDLE : (p >= 0.0f && p <= 1e6f) ? SMW_SUCCESS : SMW_ERROR_INVALID_ARGUMENT;
+    check(38, smw_source_set_priority(z->r, h, p), D_SETTER, want, z->r);
+}
+
 static void op_set_distance(fz* z)
 {
     int live;
@@ -520,8 +552,9 @@ static void op_teleport_or_status(fz* z)
                           !live ? SMW_ERROR_INVALID_HANDLE : null_ptr ? SMW_ERROR_NULL_POINTER : SMW_SUCCESS, z->r);
     if (rc == SMW_SUCCESS && (flags & ~(uint32_t)(SMW_SOURCE_STATUS_NONFINITE_MUTED | SMW_SOURCE_STATUS_UNDERRUN |
                                                   SMW_SOURCE_STATUS_PAUSED | SMW_SOURCE_STATUS_PLAYING |
-                                                  SMW_SOURCE_STATUS_VIRTUAL)))
+                                                  SMW_SOURCE_STATUS_VIRTUAL | SMW_SOURCE_STATUS_LOD)))
         violation("source_get_status", "undocumented status bits", (long)flags, 0, NULL);
+    if (rc == SMW_SUCCESS && (flags & SMW_SOURCE_STATUS_LOD)) ++g_lod_status;
 }
 
 /* a value in range most of the time, else hostile; *ok says whether it lies in [lo, hi] */
@@ -769,6 +802,7 @@ static void op_misc(fz* z)
         check(18, smw_source_write(NULL, 1, buf, 1), all, want, NULL);
         check(18, smw_source_create_stereo(NULL, 60.0f, &h), all, want, NULL);
         check(18, smw_source_set_stereo_width(NULL, 1, 60.0f), all, want, NULL);
+        check(18, smw_source_set_priority(NULL, 1, 1.0f), all, want, NULL);
         check(18, smw_source_write_stereo(NULL, 1, buf, 1), all, want, NULL);
         check(18, smw_render(NULL, buf, 1), all, want, NULL);
         uint32_t flags;
@@ -796,11 +830,11 @@ static void op_misc(fz* z)
 /* hostile create calls that fail before (or inside) Python; never leave a renderer behind */
 static void hostile_creates(int corrector)
 {
-    for (int k = 0; k < 40; ++k) {
+    for (int k = 0; k < 48; ++k) {
         smw_renderer_settings s = smw_renderer_settings_default();
         s.enable_corrector = corrector;
         int want;
-        switch (k % 10) {
+        switch (k % 12) {
         case 0: s.size = 0; want = SMW_ERROR_SETTINGS_SIZE; break;
         case 1: s.size = (uint32_t)sizeof s - 4; want = SMW_ERROR_SETTINGS_SIZE; break;
         case 2: s.sample_rate = (int32_t)rnd(); if (s.sample_rate == 44100 || s.sample_rate == 48000 || s.sample_rate == 96000) s.sample_rate = 1; want = SMW_ERROR_UNSUPPORTED_SAMPLE_RATE; break;
@@ -822,7 +856,19 @@ static void hostile_creates(int corrector)
             check(0, smw_renderer_create(&s, NULL), D_CREATE, SMW_ERROR_NULL_POINTER, NULL);
             continue;
         }
-        default: s.model_path = k < 20 ? "/nonexistent/model.npz" : "/dev/null"; s.enable_corrector = 1;
+        case 10: {  /* the level of detail's full_sources outside 0..4096 */
+            static const int32_t BAD_FULL[4] = {-1, INT32_MIN, 4097, INT32_MAX};
+            s.full_sources = rndu(2) ? BAD_FULL[rndu(4)] : 4097 + (int32_t)rndu(1u << 30);
+            want = SMW_ERROR_INVALID_ARGUMENT;
+            break;
+        }
+        case 11: {  /* lod_hysteresis_db outside 0..20 dB (NaN too) */
+            static const float BAD_HYST[7] = {NAN, -NAN, INFINITY, -INFINITY, -1.4e-45f, 20.000002f, -3.0f};
+            s.lod_hysteresis_db = rndu(4) ? BAD_HYST[rndu(7)] : 20.0f + (float)(1 + rndu(1000));
+            want = SMW_ERROR_INVALID_ARGUMENT;
+            break;
+        }
+        default: s.model_path = k < 24 ? "/nonexistent/model.npz" : "/dev/null"; s.enable_corrector = 1;
                  want = SMW_ERROR_MODEL_LOAD; break;
         }
         smw_renderer* r = (smw_renderer*)&s;
@@ -863,13 +909,18 @@ int main(int argc, char** argv)
     static fz z;   /* large: keep it off the stack */
     static const int32_t SR[3] = {44100, 48000, 96000};
     static const int32_t BLK[6] = {1, 7, 64, 256, 512, 1024};
-    static const int32_t NSRC[5] = {1, 3, 8, 16, 64};
+    static const int32_t NSRC[6] = {1, 3, 8, 16, 64, 128};
+    /* level of detail: few full-path places, so that the bed tier runs (0 = no limit) */
+    static const int32_t FULL[7] = {0, 1, 2, 4, 8, 64, 4096};
+    static const float HYST[6] = {0.0f, -0.0f, 1e-40f, 3.0f, 20.0f, 0.5f};
     static const float STEP[3] = {0.0f, 3.0f, 15.0f};  /* no table, the default, coarse */
     for (int ri = 0; ri < renderers; ++ri) {
         smw_renderer_settings s = smw_renderer_settings_default();
         s.sample_rate = SR[rndu(3)];
         s.max_block_frames = ri == 0 ? 512 : BLK[rndu(6)];
-        s.max_sources = ri == 0 ? 16 : NSRC[rndu(5)];
+        s.max_sources = ri == 0 ? 16 : NSRC[rndu(6)];
+        s.full_sources = ri == 0 ? 4 : FULL[rndu(7)];
+        s.lod_hysteresis_db = ri == 0 ? 3.0f : HYST[rndu(6)];
         s.coordinate_system = (int32_t)rndu(4);
         s.corrector_table_step_deg = ri == 0 ? 3.0f : STEP[rndu(3)];
         s.enable_corrector = corrector;
@@ -887,15 +938,17 @@ int main(int argc, char** argv)
         z.max_block = s.max_block_frames;
         z.coords = s.coordinate_system;
         if (g_verbose)
-            printf("renderer %d: rate %d block %d sources %d coords %d\n", ri, s.sample_rate,
-                   s.max_block_frames, s.max_sources, s.coordinate_system);
+            printf("renderer %d: rate %d block %d sources %d coords %d full_sources %d lod_hysteresis_db %g\n",
+                   ri, s.sample_rate, s.max_block_frames, s.max_sources, s.coordinate_system, s.full_sources,
+                   (double)s.lod_hysteresis_db);
         long end = g_calls + per;
         while (g_calls < end) {
             uint32_t op = rndu(100);
             if (op < 9) op_source_create(&z);
             else if (op < 14) op_source_destroy(&z);
             else if (op < 15) op_steal(&z);
-            else if (op < 29) op_set_pose(&z, 0);
+            else if (op < 27) op_set_pose(&z, 0);
+            else if (op < 29) op_set_priority(&z);
             else if (op < 33) op_set_pose(&z, 1);
             else if (op < 36) op_set_velocity(&z, (int)rndu(2));
             else if (op < 38) op_teleport_or_status(&z);
@@ -935,6 +988,8 @@ int main(int argc, char** argv)
     printf("STEREO_ONE_FREE_REFUSED %ld\n", g_stereo_one_free);
     printf("STEREO_CALLS %ld\n", g_fn_calls[33] + g_fn_calls[34] + g_fn_calls[35]);
     printf("GENERATION_SWEEPS %ld\n", g_fn_calls[37]);
+    printf("PRIORITY_CALLS %ld\n", g_fn_calls[38]);
+    printf("LOD_STATUS_SEEN %ld\n", g_lod_status);
     for (int k = 0; k <= SMW_ERROR_CHANNEL_MISMATCH; ++k) printf("RESULT_%d %ld\n", k, g_by_result[k]);
     for (int k = 0; k < NFN; ++k) printf("# %s %ld\n", FN_NAMES[k], g_fn_calls[k]);
     return (g_violations || g_nonfinite_out || g_internal) ? 1 : 0;
