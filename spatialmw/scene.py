@@ -543,8 +543,9 @@ class Scene:
         (:func:`spatialmw.kernels.motion.block_pose`, the velocity of the block's chord) with
         which the engine, moving a pose on with its velocity, starts each block exactly on
         the path and ends it there. The quaternion is the one at the block's end
-        (orientations are not extrapolated: the engine ramps towards them). ``extra`` appends that many frames of silent input (to flush the
-        latency); ``signals`` are :meth:`signals`' result when the caller has it already."""
+        (orientations are not extrapolated: the engine ramps towards them). ``extra``
+        appends that many frames of silent input (to flush the latency); ``signals`` are
+        :meth:`signals`' result when the caller has it already."""
         xs = self.signals() if signals is None else signals
         n = len(xs[0])
         total = n + extra

@@ -18,9 +18,8 @@ taken from the pose; it is integrated:
   poses at any time between two renders, so the newest pose is on average half a block
   old when the next block starts: the renderer takes it as the position
   :data:`POSE_AGE_BLOCKS` of a block before the start of the next block it renders (its
-  observation clock), and the block's motion spans [pose + age, pose + age + frames],
-  extrapolated forward from the newest pose with the velocity (at most
-  :data:`MAX_EXTRAPOLATION_S`). Taking a pose as the block's end (as before) made the
+  observation clock), and the block's start and end positions are extrapolated forward
+  from the newest pose with the velocity (at most :data:`MAX_EXTRAPOLATION_S`). Taking a pose as the block's end (as before) made the
   pitch lag the exact curve by one and a half blocks on average (0.04 %/ms of pitch error
   near the closest approach of a 20 m/s pass at 3 m); what remains is the spread of the
   pose's age (+-half a block, unknown to the renderer). An offline caller that knows the
