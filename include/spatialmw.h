@@ -313,7 +313,15 @@ SMW_API smw_result smw_renderer_get_model_info(const smw_renderer* renderer, smw
 /** Set the listener pose (game thread). position: 3 floats in the renderer's coordinate
  *  system; quat: (x, y, z, w), normalised here. Rejected (previous pose kept) with
  *  SMW_ERROR_INVALID_ARGUMENT when any value is NaN/Inf, |quat| < 1e-6, or the position
- *  is farther than 1e6 m from the origin. */
+ *  is farther than 1e6 m from the origin.
+ *  Timing (listener and sources): the position is where the body is when you set it (set
+ *  the current position, not a predicted one). A game thread sets poses at any time
+ *  between two smw_render calls, so the renderer takes the newest pose as the position
+ *  half a block before the start of the next block it renders, and moves it on across the
+ *  block with the velocity (given, or estimated from the poses). An offline host that
+ *  knows the path gives, for a block from p0 to p1 lasting T seconds, the velocity
+ *  (p1 - p0) / T and the position p0 - (p1 - p0) / 2: the block then starts at p0 and
+ *  ends at p1. The orientation is not extrapolated: it is reached at the block's end. */
 SMW_API smw_result smw_listener_set_pose(smw_renderer* renderer, const float position[3],
                                          const float quat[4]);
 
@@ -383,8 +391,9 @@ SMW_API smw_result smw_source_set_stereo_width(smw_renderer* renderer, smw_sourc
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE (incl. double destroy). */
 SMW_API smw_result smw_source_destroy(smw_renderer* renderer, smw_source source);
 
-/** Set a source's pose (game thread); same validation as smw_listener_set_pose. The
- *  orientation matters only for future directional sources; pass identity if unsure. */
+/** Set a source's pose (game thread); same validation and timing as smw_listener_set_pose.
+ *  The orientation matters for directional sources (smw_source_set_cone); pass identity
+ *  if unsure. */
 SMW_API smw_result smw_source_set_pose(smw_renderer* renderer, smw_source source,
                                        const float position[3], const float quat[4]);
 

@@ -45,6 +45,7 @@ from . import geometry
 from .errors import SpatialmwError
 from .kernels import reverb as R
 from .kernels.corrector import EQUALIZATIONS
+from .kernels.motion import block_pose
 
 MAX_SCENE_BYTES = 4 * 2 ** 20
 MAX_SOURCES = 256
@@ -542,25 +543,33 @@ class Scene:
 
     def engine_blocks(self, block: int, extra: int = 0, signals=None):
         """The scene as the engine sees it, block by block: yields (frames, listener
-        position, listener quaternion, [source positions], [mono chunks]) in native axes,
-        the poses being those at each block's end (the engine ramps towards them).
-        ``extra`` appends that many frames of silent input (to flush the latency);
-        ``signals`` are :meth:`signals`' result when the caller has it already."""
+        position, listener velocity, listener quaternion, [source positions], [source
+        velocities], [mono chunks]) in native axes: the poses and velocities
+        (:func:`spatialmw.kernels.motion.block_pose`, the velocity of the block's chord) with
+        which the engine, moving a pose on with its velocity, starts each block exactly on
+        the path and ends it there. The quaternion is the one at the block's end
+        (orientations are not extrapolated: the engine ramps towards them). ``extra``
+        appends that many frames of silent input (to flush the latency); ``signals`` are
+        :meth:`signals`' result when the caller has it already."""
         xs = self.signals() if signals is None else signals
         n = len(xs[0])
         total = n + extra
         starts = np.arange(0, total, block)
         ends = np.minimum(starts + block, total)
-        t_end = ends / self.sample_rate
-        lp, lq = self.listener_poses(t_end)
-        sp = [self.source_positions(i, t_end) for i in range(len(self.sources))]
+        t0, t1 = starts / self.sample_rate, ends / self.sample_rate
+        span = (t1 - t0)[:, None]
+        lp1, lq = self.listener_poses(t1)
+        lp, lv = block_pose(self.listener_poses(t0)[0], lp1, span)
+        sp, sv = zip(*[block_pose(self.source_positions(i, t0), self.source_positions(i, t1), span)
+                       for i in range(len(self.sources))])
         for b, (a, e) in enumerate(zip(starts, ends)):
-            yield (int(e - a), lp[b], lq[b], [p[b] for p in sp],
+            yield (int(e - a), lp[b], lv[b], lq[b], [p[b] for p in sp], [v[b] for v in sv],
                    [x[a:e] if a < n else np.zeros(0, np.float32) for x in xs])
 
     def engine_features(self, block: int, extra: int = 0):
-        """Per block, as :meth:`engine_blocks` yields them (values at each block's end):
-        ([source quaternions], [source (low, mid, high) transmissions])."""
+        """Per block, as :meth:`engine_blocks` yields them (values at each block's end,
+        which the engine ramps towards, as for the quaternions): ([source quaternions],
+        [source (low, mid, high) transmissions])."""
         n = int(round(self.duration * self.sample_rate))
         t_end = np.minimum(np.arange(0, n + extra, block) + block, n + extra) / self.sample_rate
         sq = [self.source_orientations(i, t_end) for i in range(len(self.sources))]
@@ -602,11 +611,13 @@ class Scene:
         out = np.zeros((n + lat, 2), dtype=np.float32)
         pos = 0
         bar = None
-        for (frames, lp, lq, sp, chunks), (sq, tr) in zip(self.engine_blocks(block, extra=lat, signals=xs),
-                                                          self.engine_features(block, extra=lat)):
+        for (frames, lp, lv, lq, sp, sv, chunks), (sq, tr) in zip(self.engine_blocks(block, extra=lat, signals=xs),
+                                                                  self.engine_features(block, extra=lat)):
             eng.set_listener_pose(lp, lq)
-            for h, p, q, bands, x in zip(handles, sp, sq, tr, chunks):
+            eng.set_listener_velocity(lv)
+            for h, p, v, q, bands, x in zip(handles, sp, sv, sq, tr, chunks):
                 eng.set_source_pose(h, p, q)
+                eng.set_source_velocity(h, v)
                 eng.set_source_transmission(h, *bands)
                 if len(x):
                     eng.write(h, x)

@@ -10,6 +10,7 @@ from spatialmw.kernels import layout as L
 from spatialmw.kernels.ibc import ibc_evaluate, ibc_prepare, ibc_prepared_size, ibc_scratch_size
 from spatialmw.kernels.ibc_table import build_table, lookup_table, table_rings
 from spatialmw.kernels.lanes import LANES
+from spatialmw.kernels.motion import block_pose
 from spatialmw.kernels.render import _gain_base, shape_gains
 
 NB = N_FFT // 2 + 1
@@ -142,7 +143,8 @@ def test_distance_dependent_model_interpolates_between_distance_rows():
 
 
 def test_every_moving_source_follows_its_direction_every_block():
-    """64 sources circling at 0.5 rev/s (1.9 degrees per block): after each block every
+    """64 sources circling at 0.5 rev/s (1.9 degrees per block), each block's path given
+    (motion.block_pose: the block ends at the path's point): after each block every
     source's target gains match the network at its current direction to within the table's
     interpolation error. (Evaluating the network under the per-block budget instead,
     ibc_table_step=0, left 74 % of the source-blocks more than 0.3 dB off, worst 3.1 dB.)"""
@@ -151,10 +153,17 @@ def test_every_moving_source_follows_its_direction_every_block():
     hs = [eng.add_source(distance_model="none") for _ in range(n)]
     x = np.zeros(512, np.float32)
     worst = 0.0
-    for k in range(6):
+
+    def point(k):
         a = 2 * math.pi * (np.arange(n) / n + 0.5 * 512 / 48000 * k)
+        return a, np.stack([2 * np.cos(a), 2 * np.sin(a), np.zeros(n)], axis=1)
+
+    for k in range(6):
+        a, p1 = point(k)
+        pose, v = block_pose(point(max(k - 1, 0))[1], p1, 512 / 48000)
         for i, h in enumerate(hs):
-            eng.set_source_pose(h, (2 * math.cos(a[i]), 2 * math.sin(a[i]), 0.0))
+            eng.set_source_pose(h, pose[i])
+            eng.set_source_velocity(h, v[i])
             eng.write(h, x)
         eng.render(512)
         if k >= 1:
@@ -191,7 +200,9 @@ def test_table_step_is_validated_and_zero_means_evaluation_only():
     h = eng.add_source(distance_model="none")
     for k in range(3):  # moving 5 degrees a block: every update is a network evaluation
         u = unit(20.0 + 5.0 * k, 0.0)
-        eng.set_source_pose(h, 2.0 * u)
+        pose, v = block_pose(2.0 * unit(20.0 + 5.0 * max(k - 1, 0), 0.0), 2.0 * u, 512 / 48000)
+        eng.set_source_pose(h, pose)
+        eng.set_source_velocity(h, v)  # (the block ends at 2 u: motion.block_pose)
         eng.write(h, np.zeros(512, np.float32))
         eng.render(512)
         exact = shaped(eng, u, 2.0)

@@ -30,10 +30,10 @@ def write_script(path, scene, block, latency, corrector):
         for s in scene.sources:
             f.write(struct.pack("<4f3i", s.gain, s.min_distance, s.max_distance, s.rolloff,
                                 geometry.DISTANCE_MODELS[s.distance_model], int(s.doppler), int(s.spatialize)))
-        for frames, lp, lq, sp, chunks in scene.engine_blocks(block, extra=latency):
-            f.write(struct.pack("<i7f", frames, *lp, *lq))
-            for p, x in zip(sp, chunks):
-                f.write(struct.pack("<3fi", *p, len(x)))
+        for frames, lp, lv, lq, sp, sv, chunks in scene.engine_blocks(block, extra=latency):
+            f.write(struct.pack("<i10f", frames, *lp, *lq, *lv))
+            for p, v, x in zip(sp, sv, chunks):
+                f.write(struct.pack("<6fi", *p, *v, len(x)))
                 f.write(np.asarray(x, dtype="<f4").tobytes())
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 from ..defaults import HOP_FRAMES
 from ..hrtf.reference import ReferenceRenderer, fractional_delay_fft, render_static
+from ..kernels.motion import block_pose
 from .protocol import BLOCK, N_FFT, SR, itd_of_irs, lag_samples
 
 SH_ORDER = 10
@@ -76,11 +77,19 @@ class Nearest(Reference):
 
 def block_poses(pos, n_total):
     """(ceil(n_total / BLOCK), 3): the per-sample positions ``pos`` (n, 3) at the last
-    sample of each BLOCK-frame block (the pose a game sets before rendering that block),
-    the last position held past the end of ``pos``."""
+    sample of each BLOCK-frame block (where a renderer that ramps to the pose set before
+    a block reaches it), the last position held past the end of ``pos``."""
     n_blocks = -(-int(n_total) // BLOCK)
     ends = np.minimum((np.arange(n_blocks) + 1) * BLOCK - 1, pos.shape[0] - 1)
     return np.asarray(pos)[ends]
+
+
+def block_motion(pos, n_total):
+    """(poses, velocities), each (ceil(n_total / BLOCK), 3), for the Engine
+    (:func:`spatialmw.kernels.motion.block_pose`): each block runs from ``pos`` one block
+    before :func:`block_poses`' sample to that sample, along the chord."""
+    ends = block_poses(pos, n_total)
+    return block_pose(np.concatenate([np.asarray(pos)[:1], ends[:-1]]), ends, BLOCK / SR)
 
 
 class EngineSystem:
@@ -115,10 +124,11 @@ class EngineSystem:
         nb = -(-(n + lat) // BLOCK)
         xp = np.zeros(nb * BLOCK, dtype=np.float32)
         xp[:n] = x
-        poses = block_poses(pos, nb * BLOCK)
+        poses, velocities = block_motion(pos, nb * BLOCK)
         out = np.empty((nb * BLOCK, 2), dtype=np.float64)
         for b in range(nb):
             eng.set_source_pose(src, poses[b])
+            eng.set_source_velocity(src, velocities[b])
             eng.write(src, xp[b * BLOCK:(b + 1) * BLOCK])
             out[b * BLOCK:(b + 1) * BLOCK] = eng.render(BLOCK)
         return out[lat:lat + n]

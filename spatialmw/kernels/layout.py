@@ -147,7 +147,7 @@ ST_T_TGT = 12       # sample clock of the current target (end of the gain ramp)
 ST_PROP = 13        # propagation delay at the end of the last block (samples)
 ST_OFFSET = 14      # delay offset left by a teleport, decaying (samples)
 ST_TRACK = 15       # 8 values: velocity xyz, observed position xyz, observation clock (motion.py),
-                    # then 1 once the motion has started (cleared with the slot)
+                    # then 1 + the clock the motion started at (0: not started; cleared with the slot)
 ST_TELEPORTS_SEEN = 23  # P_TELEPORTS as of the last block
 ST_PAUSE_OFFSET = 24    # frames the source has spent paused: its stream clock (the delay line's
                         # write and read position) is the renderer's clock minus this

@@ -9,12 +9,24 @@ taken from the pose; it is integrated:
 * **velocity.** The game may give each source and the listener a velocity
   (``smw_source_set_velocity``): that is the exact path, whatever the pose rate.
   Otherwise it is estimated from the poses as they arrive: averaged over
-  :data:`VELOCITY_TIME_S` (decaying to zero when poses stop changing), right for straight
+  :data:`VELOCITY_TIME_S` (over the whole track while it is younger: a source created
+  moving is followed at once; decaying to zero when poses stop changing), right for straight
   and gently curved motion, but it lags the heading of a fast orbit, so the delay of a
   tight, fast curve is approximate unless the velocity is given (scenes give it from their
-  trajectories). Positions are extrapolated from the newest pose (taken as the position at the end of the block it
-  arrives in) with the velocity (at most
-  :data:`MAX_EXTRAPOLATION_S`).
+  trajectories).
+* **pose time.** A pose is where the body is when the game sets it. A game thread sets
+  poses at any time between two renders, so the newest pose is on average half a block
+  old when the next block starts: the renderer takes it as the position
+  :data:`POSE_AGE_BLOCKS` of a block before the start of the next block it renders (its
+  observation clock), and the block's start and end positions are extrapolated forward
+  from the newest pose with the velocity (at most :data:`MAX_EXTRAPOLATION_S`). Taking a pose as the block's end (as before) made the
+  pitch lag the exact curve by one and a half blocks on average (0.04 %/ms of pitch error
+  near the closest approach of a 20 m/s pass at 3 m); what remains is the spread of the
+  pose's age (+-half a block, unknown to the renderer). An offline caller that knows the
+  path (scenes, the evaluation) gives :func:`block_pose`'s pose and velocity: each block
+  then runs exactly from the path's position at its start to that at its end, whatever
+  the curvature. Orientations are not extrapolated: the warp and the corrector reach the
+  newest orientation at the block's end.
 * **exact Doppler.** Each block, the delay moves by the change of the retarded delay
   (:func:`retarded_delay`: the time sound emitted by a source moving at constant velocity
   takes to reach where the listener is now) between the block's start and end. That is
@@ -39,6 +51,15 @@ MAX_EXTRAPOLATION_S = 0.1   # positions are extrapolated at most this far past t
 CORRECTION_TIME_S = 0.25    # the delay converges to the pose's retarded delay this fast
 OFFSET_SLEW = 0.002         # samples per sample: how fast a teleport's delay offset decays
 MAX_SPEED_FRACTION = 0.9    # velocities are clamped below the speed of sound; faster jumps are teleports
+POSE_AGE_BLOCKS = 0.5       # a pose's age when the next block starts, in blocks (set at any time between two renders)
+
+
+def block_pose(start, end, seconds):
+    """(pose, velocity) for a caller that knows the path (numbers or arrays): the block
+    runs from ``start`` to ``end`` in ``seconds``; the velocity is the chord's, the pose
+    the chord's point POSE_AGE_BLOCKS of a block before ``start`` (the renderer moves it on
+    from there: the block starts at ``start`` and ends at ``end``)."""
+    return start - POSE_AGE_BLOCKS * (end - start), (end - start) / seconds
 
 
 @njit(cache=True, fastmath=True)
@@ -64,15 +85,33 @@ def clamp_speed(vx, vy, vz, c):
 
 
 @njit(cache=True)
+def start_track(state, o, px, py, pz, clock, frames):
+    """Start tracking a body (``state[o:o + 8]`` = velocity xyz, observed position xyz,
+    pose clock, 1 + the clock the track started at) at rest at its first pose, observed
+    at sample ``clock`` before a block of ``frames``."""
+    t = clock - POSE_AGE_BLOCKS * frames
+    state[o] = 0.0
+    state[o + 1] = 0.0
+    state[o + 2] = 0.0
+    state[o + 3] = px
+    state[o + 4] = py
+    state[o + 5] = pz
+    state[o + 6] = t
+    state[o + 7] = clock + 1.0  # (clock >= 0: never 0, which means not started)
+
+
+@njit(cache=True)
 def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
-    """Update a tracked body (``state[o:o + 7]`` = velocity xyz, observed position xyz,
-    observation clock) with the pose position it has now, at sample ``clock``. With
-    ``auto`` the velocity is estimated from the poses; otherwise the caller stores it.
-    Returns True when the pose moved faster than MAX_SPEED_FRACTION of ``c`` (a teleport)."""
+    """Update a tracked body (:func:`start_track`) with the pose position it has now,
+    observed at sample ``clock`` before a block of ``frames`` (its pose clock: POSE_AGE_BLOCKS
+    of a block earlier). With ``auto`` the velocity is estimated from the poses; otherwise
+    the caller stores it. Returns True when the pose moved faster than MAX_SPEED_FRACTION
+    of ``c`` (a teleport)."""
+    t = clock - POSE_AGE_BLOCKS * frames
     moved = px != state[o + 3] or py != state[o + 4] or pz != state[o + 5]
     # a body whose pose has not changed for STALE_POSE_S was at rest: its next move took
     # at most that long (not the whole time since the last change)
-    dt = min((clock - state[o + 6]) / sr, STALE_POSE_S)
+    dt = min((t - state[o + 6]) / sr, STALE_POSE_S)
     jump = False
     if moved:
         if dt > 0.0:
@@ -80,14 +119,17 @@ def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
             speed = math.sqrt(dx * dx + dy * dy + dz * dz) / dt
             jump = speed > MAX_SPEED_FRACTION * c
             if auto and not jump:
-                beta = min(1.0, dt / VELOCITY_TIME_S)
+                # the mean since the track started, until it is VELOCITY_TIME_S long: a
+                # body that appears moving is followed from its second pose, not from rest
+                since = (clock - state[o + 7] + 1.0) / sr
+                beta = min(1.0, dt / min(VELOCITY_TIME_S, since))
                 state[o] += beta * (dx / dt - state[o])
                 state[o + 1] += beta * (dy / dt - state[o + 1])
                 state[o + 2] += beta * (dz / dt - state[o + 2])
         state[o + 3] = px
         state[o + 4] = py
         state[o + 5] = pz
-        state[o + 6] = clock
+        state[o + 6] = t
     elif auto and dt > STALE_POSE_S:
         decay = max(0.0, 1.0 - frames / (VELOCITY_TIME_S * sr))
         state[o] *= decay
@@ -103,7 +145,7 @@ def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
 @njit(cache=True, inline="always")
 def extrapolate(state, o, t, sr, axis):
     """Coordinate ``axis`` of the tracked body's position at sample clock ``t``."""
-    ahead = min((t - state[o + 6]) / sr, MAX_EXTRAPOLATION_S)  # backwards too: a block start
+    ahead = min((t - state[o + 6]) / sr, MAX_EXTRAPOLATION_S)  # t is after the pose clock
     return state[o + 3 + axis] + state[o + axis] * ahead
 
 

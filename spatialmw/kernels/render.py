@@ -5,7 +5,8 @@ directly from the Python :class:`spatialmw.engine.Engine`): the functions only r
 write the three pools, whose regions are found through the int64 header (``layout.py``).
 
 Per block of ``frames``:
-  1. each playing source: pose -> per-ear delay/gain targets; the warp ramps to them across
+  1. each playing source: pose (its position moved on to the block's end with its velocity:
+     :mod:`.motion`) -> per-ear delay/gain targets; the warp ramps to them across
      the block and stores the result in the source's lane of the staging (corrector off:
      adds it into one shared stereo staging). If the direction moved more than the update
      threshold, the source gets a new corrector target: shaped per-bin gains
@@ -47,7 +48,7 @@ from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
 from .corrector import corrector_gains, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
-from .motion import clamp_speed, extrapolate, propagation_step, retarded_delay, track_pose
+from .motion import clamp_speed, extrapolate, propagation_step, retarded_delay, start_track, track_pose
 from .lanes import LANES, lanes_copy, prefetch, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
 from .layout import (
     COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
@@ -580,11 +581,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     # the motion starts on the first playing block (a source may start paused)
     fresh = f64[tr + 7] == 0.0
     if fresh:
-        for m in range(3):
-            f64[tr + m] = 0.0
-            f64[tr + 3 + m] = f64[pose + m]
-        f64[tr + 6] = clock
-        f64[tr + 7] = 1.0
+        start_track(f64, tr, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames)
         f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
     teleport = track_pose(f64, tr, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames, sr,
                           not explicit, c) and not fresh
@@ -593,9 +590,9 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     teleport |= f64[par + P_TELEPORTS] != f64[st + ST_TELEPORTS_SEEN]
     f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
     # positions relative to the listener at the block's end (and, for Doppler, its start),
-    # extrapolated (a pose is where the body is when the block it arrives in ends:
-    # observation clock + frames)
-    t1 = float(clock)
+    # extrapolated from the newest pose (set, on average, half a block before this block
+    # starts: motion.py)
+    t1 = float(clock + frames)
     ax1 = extrapolate(f64, tr, t1, sr, 0) - f64[lt + LT_AT_END]
     ay1 = extrapolate(f64, tr, t1, sr, 1) - f64[lt + LT_AT_END + 1]
     az1 = extrapolate(f64, tr, t1, sr, 2) - f64[lt + LT_AT_END + 2]
@@ -676,7 +673,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         rel = _turn(rel, f64[par + P_AZIMUTH_OFFSET])
     dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
     if doppler:  # the propagation delay is integrated (motion.py); the ears add their part
-        t0 = float(clock - frames)
+        t0 = float(clock)
         ax0 = extrapolate(f64, tr, t0, sr, 0) - f64[lt + LT_AT_START]
         ay0 = extrapolate(f64, tr, t0, sr, 1) - f64[lt + LT_AT_START + 1]
         az0 = extrapolate(f64, tr, t0, sr, 2) - f64[lt + LT_AT_START + 2]
@@ -1081,9 +1078,7 @@ def _track_listener(f64, i64, clock, frames):
     sr = float(i64[H_SAMPLE_RATE])
     c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
     if f64[lt + LT_STARTED] == 0.0:
-        for m in range(3):
-            f64[lt + LT_TRACK + 3 + m] = f64[lis + m]
-        f64[lt + LT_TRACK + 6] = clock
+        start_track(f64, lt + LT_TRACK, f64[lis], f64[lis + 1], f64[lis + 2], clock, frames)
         f64[lt + LT_STARTED] = 1.0
     explicit = f64[lis + L_VEL_SET] != 0.0
     track_pose(f64, lt + LT_TRACK, f64[lis], f64[lis + 1], f64[lis + 2], clock, frames, sr,
@@ -1093,9 +1088,9 @@ def _track_listener(f64, i64, clock, frames):
             f64[lt + LT_TRACK + m] = f64[lis + L_VEL + m]
     vx, vy, vz = clamp_speed(f64[lt + LT_TRACK], f64[lt + LT_TRACK + 1], f64[lt + LT_TRACK + 2], c)
     f64[lt + LT_TRACK], f64[lt + LT_TRACK + 1], f64[lt + LT_TRACK + 2] = vx, vy, vz
-    for m in range(3):  # as for sources: a pose is the position at its block's end
-        f64[lt + LT_AT_START + m] = extrapolate(f64, lt + LT_TRACK, float(clock - frames), sr, m)
-        f64[lt + LT_AT_END + m] = extrapolate(f64, lt + LT_TRACK, float(clock), sr, m)
+    for m in range(3):  # as for sources (motion.py: a pose's time)
+        f64[lt + LT_AT_START + m] = extrapolate(f64, lt + LT_TRACK, float(clock), sr, m)
+        f64[lt + LT_AT_END + m] = extrapolate(f64, lt + LT_TRACK, float(clock + frames), sr, m)
 
 
 PREFETCH_AHEAD = 2  # sources: the render loop fetches this far ahead (lanes.prefetch)

@@ -2,8 +2,9 @@
  * Python Scene renders) and writes the interleaved float32 output.
  * Script (little-endian): int32 sample_rate, max_block, n_sources, n_blocks, corrector;
  * per source: float32 gain, min_distance, max_distance, rolloff; int32 distance_model,
- * doppler, spatialize; per block: int32 frames; float32 listener pos[3] quat[4]; per
- * source: float32 pos[3]; int32 n; float32 samples[n]. */
+ * doppler, spatialize; per block: int32 frames; float32 listener pos[3] quat[4] vel[3];
+ * per source: float32 pos[3] vel[3]; int32 n; float32 samples[n] (Scene.engine_blocks:
+ * positions at the block's start, velocities of the block's chord). */
 #include "common.h"
 
 static int rd(FILE* f, void* p, size_t n) { return fread(p, 1, n, f) == n; }
@@ -44,14 +45,20 @@ int main(int argc, char** argv)
     const float ident[4] = {0, 0, 0, 1};
     for (int32_t b = 0; b < hdr[3]; ++b) {
         int32_t frames;
-        float lis[7];
+        float lis[10];
         if (!rd(f, &frames, 4) || !rd(f, lis, sizeof lis)) return 3;
-        if (smw_listener_set_pose(r, lis, lis + 3)) { fprintf(stderr, "listener: %s\n", smw_last_error(r)); return 6; }
+        if (smw_listener_set_pose(r, lis, lis + 3) || smw_listener_set_velocity(r, lis + 7)) {
+            fprintf(stderr, "listener: %s\n", smw_last_error(r));
+            return 6;
+        }
         for (int32_t i = 0; i < ns; ++i) {
-            float pos[3];
+            float pos[6];
             int32_t n;
             if (!rd(f, pos, sizeof pos) || !rd(f, &n, 4) || n > hdr[1] || !rd(f, buf, sizeof(float) * (size_t)n)) return 3;
-            if (smw_source_set_pose(r, src[i], pos, ident)) { fprintf(stderr, "pose: %s\n", smw_last_error(r)); return 6; }
+            if (smw_source_set_pose(r, src[i], pos, ident) || smw_source_set_velocity(r, src[i], pos + 3)) {
+                fprintf(stderr, "pose: %s\n", smw_last_error(r));
+                return 6;
+            }
             if (n > 0 && smw_source_write(r, src[i], buf, n)) { fprintf(stderr, "write: %s\n", smw_last_error(r)); return 7; }
         }
         if (smw_render(r, out, frames)) { fprintf(stderr, "render: %s\n", smw_last_error(r)); return 8; }
