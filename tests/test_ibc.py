@@ -37,6 +37,50 @@ def test_numba_matches_torch(act):
     np.testing.assert_array_equal(net2.to_theta(), theta)
 
 
+def test_output_is_left_right_symmetric_near_the_median_plane():
+    """Within SYMMETRY_DEG of the median plane the output is blended with the mirrored
+    direction's, ears swapped: both ears are equal on the plane, the left/right asymmetry
+    of the bare network shrinks by 1 - w (w: 1 on the plane, 0 at SYMMETRY_DEG), the output
+    is continuous in the lateral angle and is the bare network's beyond; the torch mirror
+    computes the same blend."""
+    from spatialmw.kernels.ibc import SYMMETRY_DEG
+    dims = make_dims(n_dir=8, n_freq=6, hidden=16, layers=1, act=2)
+    net = TorchIBC(dims, r_ref=1.4, seed=4, dtype=torch.float64)
+    theta = net.to_theta()
+    grid = default_grid(20)
+    fp = np.zeros(ibc_prepared_size(dims, grid.size), np.float32)
+    ibc_prepare(theta, dims, grid, fp)
+    scratch = np.zeros(ibc_scratch_size(dims))
+
+    def ev(lat_deg, polar_deg=50.0):
+        """(u, (K, 4) output) at lateral angle ``lat_deg`` and angle ``polar_deg`` around
+        the interaural axis (0 = front, 90 = up)."""
+        lat, pol = np.radians([lat_deg, polar_deg])
+        u = np.array([np.cos(lat) * np.cos(pol), np.sin(lat), np.cos(lat) * np.sin(pol)])
+        out = np.zeros(grid.size * 4)
+        ibc_evaluate(theta, dims, fp, u[0], u[1], u[2], 1.4, scratch, out)
+        return u, out.reshape(-1, 4)
+
+    swap = [2, 3, 0, 1]
+    _, on_plane = ev(0.0)
+    np.testing.assert_allclose(on_plane[:, :2], on_plane[:, 2:], atol=1e-12)
+    def bare(u):
+        return net.network(torch.tensor(u[None]), torch.tensor([1.4]), torch.tensor(grid))[0].detach().numpy()
+
+    for lat in (3.0, 10.0, 14.9):
+        u, a = ev(lat)
+        um, b = ev(-lat)
+        w = 0.5 + 0.5 * np.cos(np.pi * lat / SYMMETRY_DEG)
+        np.testing.assert_allclose(a - b[:, swap], (1 - w) * (bare(u) - bare(um)[:, swap]), atol=1e-5)
+        ref = net(torch.tensor(u[None]), torch.tensor([1.4]), torch.tensor(grid))[0].detach().numpy()
+        np.testing.assert_allclose(a, ref, atol=1e-5)
+    # continuous at the edge, and the bare network beyond it
+    _, inside = ev(SYMMETRY_DEG - 1e-6)
+    u, outside = ev(SYMMETRY_DEG + 1e-6)
+    np.testing.assert_allclose(inside, outside, atol=1e-5)
+    np.testing.assert_allclose(outside, bare(u), atol=1e-5)
+
+
 def test_distance_is_clamped_to_training_range():
     dims = make_dims(n_dir=4, n_freq=4, hidden=8, layers=1)
     net = TorchIBC(dims, r_ref=1.4, rho_min=0.0, rho_max=0.0, seed=1, dtype=torch.float64)

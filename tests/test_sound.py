@@ -204,10 +204,11 @@ def test_teleport_neither_chirps_nor_replays(jump, explicit, ibc):
 
 
 def test_median_plane_has_no_itd():
-    """Sources in the median plane (front, above, behind, below) reach both ears at about the
-    same time (the measured KEMAR set: 0 us). Measured: 1 us in front, up to 19 us above
-    (the old corrector added up to 32 us); issue 10's 10 us is NOT met (the network is not
-    constrained to be left/right symmetric). Bound here: 25 us."""
+    """Sources at rest in the median plane (front, above, behind, below) reach both ears at
+    the same time (the measured KEMAR set: 0 us; issue bound 10 us). The corrector's
+    output is blended with its mirror image near the median plane (kernels/ibc.py), so the
+    ears are exactly alike there: measured 0.0 us (without the blend: 1 us in front, up to
+    19 us above)."""
     rng = np.random.default_rng(5)
     for el in (0, 45, 90, 135, 180, 225):
         e = np.radians(el)
@@ -222,7 +223,47 @@ def test_median_plane_has_no_itd():
         y = np.concatenate(out)[4 * B:]
         itd = itd_us(y[:, 0], y[:, 1], SR)
         print(f"median plane elevation {el}: ITD {itd:.1f} us")
-        assert abs(itd) <= 25.0
+        assert abs(itd) <= 10.0
+
+
+def test_moving_median_plane_source_has_no_itd():
+    """A source circling the median plane at 1 rev/s (the evaluation's vertical circle, so
+    the corrector reads the direction table): per-20-ms |ITD| p95 <= 10 us (issue bound;
+    measured 0.0 us; 26 us before the mirror blend)."""
+    from spatialmw.evaluation import game as G
+    from spatialmw.evaluation.systems import EngineSystem
+    from spatialmw.hrtf.sofa import default_sofa_path, read_sofa
+    from spatialmw.model import default_model_path
+    hset = read_sofa(default_sofa_path(), sample_rate=SR)
+    y = EngineSystem("liteinn", hset, str(default_model_path()), True).render_path(
+        G.pink_noise(2.0, seed=11), G.circle("vertical", 1.0, 2.0))
+    frames = y[:(len(y) // G.FRAME) * G.FRAME].reshape(-1, G.FRAME, 2)[G.SKIP_FRAMES:]
+    itd = np.abs([itd_us(f[:, 0], f[:, 1], SR) for f in frames])
+    print(f"vertical circle: |ITD| median {np.median(itd):.1f} us, p95 {np.percentile(itd, 95):.1f} us")
+    assert np.percentile(itd, 95) <= 10.0
+
+
+def test_no_pre_echo_at_any_held_out_direction():
+    """An impulse at every held-out KEMAR direction (the evaluation's pre-echo: energy
+    0.25-1.3 ms before the measured HRIR's onset, worse ear): <= -40 dB everywhere (issue
+    bound). Measured worst -66 dB, median -90; -32 / -64 before the window's first taps
+    were held at zero (kernels/corrector.py)."""
+    from types import SimpleNamespace
+
+    from spatialmw.evaluation import game as G
+    from spatialmw.evaluation.protocol import split
+    from spatialmw.evaluation.systems import EngineSystem
+    from spatialmw.hrtf.conditioning import condition_hrirs
+    from spatialmw.hrtf.sofa import default_sofa_path, read_sofa
+    from spatialmw.model import default_model_path, load_model
+    model = load_model(default_model_path())
+    raw = read_sofa(default_sofa_path(), sample_rate=SR)
+    setup = SimpleNamespace(hset=condition_hrirs(raw, model.head_radius)[0],
+                            d0=int(round(raw.time_offset(model.head_radius) * SR)))
+    system = EngineSystem("liteinn", setup.hset, str(default_model_path()), True)
+    pre = np.array([G.pre_echo(system, setup, i) for i in split(setup.hset.n_directions)[1]])
+    print(f"pre-echo over {pre.size} held-out directions: worst {pre.max():.1f} dB, median {np.median(pre):.1f} dB")
+    assert pre.max() <= -40.0
 
 
 def _sphere_average_third_octaves(equalization):

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from ..kernels.ibc import (ACT_RELU, ACT_SIN, ACT_TANH, D_ACT, D_H, D_L, D_NDIR, D_NFREQ,
-                           D_NOUT, HEADER_LEN, N_OUT, ibc_layout)
+                           D_NOUT, HEADER_LEN, N_OUT, SYMMETRY_DEG, ibc_layout)
 
 
 def make_dims(n_dir=128, n_freq=32, hidden=48, layers=1, act=ACT_SIN) -> np.ndarray:
@@ -116,7 +116,25 @@ class TorchIBC(nn.Module):
         return enc @ self.W_p.T
 
     def forward(self, u, distance, f_hz):
-        """u (N, 3) unit vectors, distance (N,) metres, f_hz (K,) -> (N, K, 4)."""
+        """u (N, 3) unit vectors, distance (N,) metres, f_hz (K,) -> (N, K, 4); within
+        SYMMETRY_DEG of the median plane blended with the mirrored direction's output, ears
+        swapped, as :func:`~spatialmw.kernels.ibc.ibc_evaluate` does."""
+        y = self.network(u, distance, f_hz)
+        u = torch.as_tensor(u)
+        lat = torch.rad2deg(torch.asin(torch.clamp(torch.abs(u[:, 1].double()), max=1.0)))
+        wm = torch.where(lat < SYMMETRY_DEG, 0.25 + 0.25 * torch.cos(math.pi * lat / SYMMETRY_DEG),
+                         torch.zeros_like(lat))
+        sel = wm > 0.0
+        if self.no != N_OUT or not bool(torch.any(sel)):
+            return y
+        um = u[sel] * torch.tensor([1.0, -1.0, 1.0], dtype=u.dtype, device=u.device)
+        dist = torch.as_tensor(distance, device=u.device).reshape(-1)
+        ym = self.network(um, dist[sel] if dist.numel() > 1 else dist, f_hz)[..., [2, 3, 0, 1]]
+        w = wm[sel].to(y.dtype)[:, None, None]
+        return y.index_put((sel,), y[sel] + w * (ym - y[sel]))
+
+    def network(self, u, distance, f_hz):
+        """The network alone (no symmetry blend): (N, K, 4)."""
         pose = self.pose_part(u, distance)
         fp = self.freq_part(f_hz)
         hcur = self._act(pose[:, None, :] + fp[None, :, :])

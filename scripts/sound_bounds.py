@@ -1,0 +1,80 @@
+"""Print the sound issue's two open bounds and the fidelity they must not cost, for the
+Lite-INN engine of this checkout on the held-out KEMAR directions, with the evaluation's own
+functions (``spatialmw.evaluation``): pre-echo worst / median (game.pre_echo), median-plane
+|ITD| median / p95 (game's vertical 1 rev/s circle), held-out LSD, ILD error, ITD error
+(protocol.hrtf_scores on protocol.impulse_response). ``--worst N`` lists the N directions
+with the most pre-echo.
+
+    PYTHONPATH=. .venv/bin/python scripts/sound_bounds.py [--worst 8]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+from spatialmw.evaluation import game as G
+from spatialmw.evaluation.protocol import (IR_PRE, N_FFT, SR, hrtf_scores, impulse_response, itd_of_irs,
+                                           QUICK_SPEECH_SECONDS)
+from spatialmw.evaluation.run import _Setup
+
+
+class _LiteInnOnly:
+    """The game measurements' view of a setup with Lite-INN and the reference only."""
+
+    def __init__(self, setup):
+        self.s = setup
+
+    def game_system(self, name):
+        return self.s.game_system(name) if name in ("liteinn", "reference") else None
+
+
+def _impulse(system, setup, idx):
+    """(2, N_FFT) response of ``system`` at ``idx`` in protocol.impulse_response's frame, from
+    one rendered impulse."""
+    x = np.zeros(IR_PRE + setup.d0 + N_FFT + 1)
+    x[IR_PRE] = 1.0
+    y = system.render(x, idx)
+    return y[setup.d0:setup.d0 + N_FFT].T
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worst", type=int, default=0)
+    ap.add_argument("--fast", action="store_true",
+                    help="responses from one rendered impulse (exact for the static, LTI corrector) "
+                         "instead of the protocol's 1 s noise estimate")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore", RuntimeWarning)
+    from spatialmw.geometry import DEFAULT_HEAD_RADIUS  # noqa: F401  (the model carries its own)
+    from spatialmw.hrtf.sofa import default_sofa_path, read_sofa
+    from spatialmw.model import default_model_path, load_model
+    t0 = time.time()
+    mpath = default_model_path()
+    model = load_model(mpath)
+    sofa = default_sofa_path()
+    T = read_sofa(sofa, sample_rate=SR).time_offset(model.head_radius)
+    setup = _Setup(str(sofa), str(mpath), False, None, T, model.head_radius, QUICK_SPEECH_SECONDS)
+    sys_ = setup.systems["liteinn"]
+    idx = setup.test_idx
+    irs = np.array([_impulse(sys_, setup, i) if args.fast else impulse_response(sys_, setup.noise, i, setup.d0)
+                    for i in idx])
+    pre = np.array([G.pre_echo(sys_, setup, i) for i in idx])
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / SR)
+    H = np.fft.rfft(setup.hset.hrirs[idx], N_FFT, axis=-1)
+    summ, _ = hrtf_scores(np.abs(np.fft.rfft(irs, N_FFT, axis=-1)), itd_of_irs(irs), H,
+                          itd_of_irs(setup.hset.hrirs[idx]), freqs)
+    mp = G.moving("vertical", 1.0, 2.0)(_LiteInnOnly(setup))["liteinn"]["median_plane_itd_us"]
+    print(f"pre-echo worst {pre.max():.1f} dB, median {np.median(pre):.1f} dB | "
+          f"median-plane ITD median {mp['median']:.1f} us, p95 {mp['p95']:.1f} us | "
+          f"LSD {summ['lsd_db']:.3f} dB, ILD err {summ['ild_err_db']:.3f} dB, "
+          f"ITD err {summ['itd_err_us']:.2f} us  ({len(idx)} directions, {time.time() - t0:.0f} s)")
+    az, el = setup.hset.directions_deg[idx, 0], setup.hset.directions_deg[idx, 1]
+    for j in np.argsort(pre)[::-1][:args.worst]:
+        print(f"  index {idx[j]}: az {az[j]:.1f} el {el[j]:.1f}: pre-echo {pre[j]:.1f} dB")
+
+
+if __name__ == "__main__":
+    main()
