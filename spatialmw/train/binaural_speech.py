@@ -266,7 +266,7 @@ def fit_binaural_speech(dataset_dir, out_path, *, init_model=None, steps=1500, s
     gt = torch.tensor(grid, dtype=torch.float64)
 
     def losses(sel, with_grad=True):
-        y = net(ut[sel], dt[sel], gt)                       # (B, K, 4)
+        y = net.network(ut[sel], dt[sel], gt)               # (B, K, 4); the mirror blend is applied at inference, as in fit_hrtf
         yf = torch.einsum("bko,kf->bof", y, A)              # (B, 4, F)
         amp = torch.exp(torch.clamp(yf[:, 0::2], max=6.0)).transpose(0, 1)   # (ear, B, F)
         ph = yf[:, 1::2].transpose(0, 1)
