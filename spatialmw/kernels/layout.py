@@ -167,9 +167,8 @@ ST_BED = 56         # 16 values: its bed encoding coefficients (gain x SH, ACN) 
 
 # listener motion (float64, H_LISTENER_TRACK)
 LT_TRACK = 0        # 8 values as ST_TRACK
-LT_STARTED = 8      # 1 once the track holds a pose
-LT_AT_START = 9     # extrapolated position xyz at this block's start
-LT_AT_END = 12      # ... and end
+LT_AT_START = 8     # extrapolated position xyz at this block's start
+LT_AT_END = 11      # ... and end
 LT_LEN = 16
 
 # source_control fields

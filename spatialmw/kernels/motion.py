@@ -100,6 +100,12 @@ def start_track(state, o, px, py, pz, clock, frames):
     state[o + 7] = clock + 1.0  # (clock >= 0: never 0, which means not started)
 
 
+@njit(cache=True, inline="always")
+def track_started(state, o):
+    """Whether :func:`start_track` has started the body tracked at ``state[o:o + 8]``."""
+    return state[o + 7] != 0.0
+
+
 @njit(cache=True)
 def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
     """Update a tracked body (:func:`start_track`) with the pose position it has now,

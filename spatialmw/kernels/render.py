@@ -48,7 +48,7 @@ from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
 from .corrector import corrector_gains, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
-from .motion import clamp_speed, extrapolate, propagation_step, retarded_delay, start_track, track_pose
+from .motion import clamp_speed, extrapolate, propagation_step, retarded_delay, start_track, track_pose, track_started
 from .lanes import LANES, lanes_copy, prefetch, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
 from .layout import (
     COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
@@ -66,7 +66,7 @@ from .layout import (
     STATUS_PLAYING, STATUS_UNDERRUN, ST_PAUSE_OFFSET,
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_GPREV, H_LF_BLEND, H_EQ,
     H_IR_WINDOW, H_LF_PINS, H_GAIN_SCRATCH, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
-    LT_AT_END, LT_AT_START, LT_STARTED, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
+    LT_AT_END, LT_AT_START, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
     P_ROLLOFF, P_TELEPORTS, P_VEL, P_CONE_INNER, P_CONE_OUTER, P_CONE_OUTER_GAIN,
     P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_SEND, P_REVERB_SEND, H_REVERB,
     H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, H_NEARFIELD, H_SPREAD, H_SPREAD_LEN, P_SPREAD, P_AZIMUTH_OFFSET,
@@ -579,7 +579,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     tr = st + ST_TRACK
     explicit = (flags & FLAG_VELOCITY) != 0
     # the motion starts on the first playing block (a source may start paused)
-    fresh = f64[tr + 7] == 0.0
+    fresh = not track_started(f64, tr)
     if fresh:
         start_track(f64, tr, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames)
         f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
@@ -1077,9 +1077,8 @@ def _track_listener(f64, i64, clock, frames):
     lt = i64[H_LISTENER_TRACK]
     sr = float(i64[H_SAMPLE_RATE])
     c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
-    if f64[lt + LT_STARTED] == 0.0:
+    if not track_started(f64, lt + LT_TRACK):
         start_track(f64, lt + LT_TRACK, f64[lis], f64[lis + 1], f64[lis + 2], clock, frames)
-        f64[lt + LT_STARTED] = 1.0
     explicit = f64[lis + L_VEL_SET] != 0.0
     track_pose(f64, lt + LT_TRACK, f64[lis], f64[lis + 1], f64[lis + 2], clock, frames, sr,
                not explicit, c)
