@@ -42,3 +42,27 @@ def test_fast_motion_adds_no_clicks(renderer):
         assert hf < -60.0
         assert hf < max(hf0, -90.0) + 3.0
         assert jump < 1.5 * jump0
+
+
+def test_heard_position_smooths_pose_age_and_follows_turns():
+    """motion.heard_step, the position the ear cues follow (m, relative to the listener, 512
+    frames at 48 kHz, a source moving 0.2 m per block): a pose whose age the renderer could
+    only guess (+-half a block: here 0.08 m off the extrapolation, inside the 0.1 m band) is
+    absorbed over CORRECTION_TIME_S instead of jumping the cues; a discrepancy beyond the
+    band (a turn, a velocity lagging an orbit) is followed at once down to the band; a
+    body whose poses agree with their extrapolation is followed exactly."""
+    from spatialmw.kernels.motion import CORRECTION_TIME_S, heard_step
+    sr, n = 48000.0, 512
+    k = n / (CORRECTION_TIME_S * sr)
+    move = np.array([0.2, 0.0, 0.0])
+    h = np.array([1.0, 3.0, 0.0])
+    exact = np.array(heard_step(*h, *h, *(h + move), n, sr))
+    assert np.allclose(exact, h + move, atol=1e-12)
+    late = h + [0.08, 0.0, 0.0]                      # the new pose's block starts 0.08 m further on
+    smooth = np.array(heard_step(*h, *late, *(late + move), n, sr))
+    assert np.allclose(smooth, h + move + k * 0.08 * np.array([1.0, 0.0, 0.0]), atol=1e-12)
+    turned = h + [0.0, 0.5, 0.0]                     # 0.5 m sideways: 0.4 m beyond the band
+    followed = np.array(heard_step(*h, *turned, *(turned + move), n, sr))
+    gap = np.linalg.norm(turned + move - followed)
+    print(f"k {k:.4f}; within the band moved {smooth[0] - h[0] - 0.2:.4f} m of 0.08; beyond it {gap:.4f} m left")
+    assert 0.1 * (1 - k) - 1e-9 <= gap <= 0.1 + 1e-9

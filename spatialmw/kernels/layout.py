@@ -151,6 +151,7 @@ ST_TRACK = 15       # 8 values: velocity xyz, observed position xyz, observation
 ST_TELEPORTS_SEEN = 23  # P_TELEPORTS as of the last block
 ST_PAUSE_OFFSET = 24    # frames the source has spent paused: its stream clock (the delay line's
                         # write and read position) is the renderer's clock minus this
+ST_HEARD = 25       # 3 values: the heard position relative to the listener at the end of the last block (motion.heard_step)
 ST_TONE = 32        # 4 values: low, mid, high band gains and air path (m) of the current target
 ST_SEND = 36        # reverb send gain at the end of the last block
 ST_VOICE = 40       # VOICE_* below: audible, or virtual (render.py _voice)

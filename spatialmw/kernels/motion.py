@@ -35,6 +35,15 @@ taken from the pose; it is integrated:
 * **drift correction.** The delay is pulled towards the retarded delay of the newest pose
   with time constant :data:`CORRECTION_TIME_S`: pose jitter moves the pitch by well under
   0.1 % at 20 m/s, and no error accumulates.
+* **heard position.** The ear cues (the warp's per-ear delays, the corrector's direction,
+  the bed's encoding) follow a smoothed relative position (:func:`heard_step`), not the
+  extrapolated pose itself. Each new pose's age is only known to +-half a block, so the
+  extrapolated position of a source passing at 20 m/s jumped by up to 0.1 m at every pose
+  (2 degrees at 3 m): each jump was a step of the corrector's phase, up to 2.5 Hz of
+  pitch error on a 1 kHz tone at 60 Hz poses (0.53 % with the warp's own 0.3 %). The heard
+  position moves by the extrapolation's own motion over the block and absorbs a
+  discrepancy within that half-block band over :data:`CORRECTION_TIME_S`; anything beyond
+  the band (a body turning, a velocity that lags an orbit, a teleport) is followed at once.
 * **teleports.** A pose that moved faster than 0.9 c since the last one (or a teleport
   request) re-bases the delay instead of sweeping it:
   the delay line keeps reading where it was (nothing is replayed, no chirp), the offset to
@@ -153,6 +162,23 @@ def extrapolate(state, o, t, sr, axis):
     """Coordinate ``axis`` of the tracked body's position at sample clock ``t``."""
     ahead = min((t - state[o + 6]) / sr, MAX_EXTRAPOLATION_S)  # t is after the pose clock
     return state[o + 3 + axis] + state[o + axis] * ahead
+
+
+@njit(cache=True, fastmath=True)
+def heard_step(hx, hy, hz, ax0, ay0, az0, ax1, ay1, az1, frames, sr):
+    """The heard position (module docstring) at a block's end, from its value (``h*``) at the
+    block's start and the extrapolated position at the block's start (``a*0``) and end
+    (``a*1``), all relative to the listener (m)."""
+    mx, my, mz = ax1 - ax0, ay1 - ay0, az1 - az0
+    band = POSE_AGE_BLOCKS * math.sqrt(mx * mx + my * my + mz * mz)  # a pose's age is known to +-half a block
+    ex, ey, ez = ax0 - hx, ay0 - hy, az0 - hz
+    e = math.sqrt(ex * ex + ey * ey + ez * ez)
+    if e > band:  # beyond what the pose's age explains: followed at once, down to the band
+        f = 1.0 - band / e
+        hx, hy, hz = hx + f * ex, hy + f * ey, hz + f * ez
+        ex, ey, ez = ax0 - hx, ay0 - hy, az0 - hz
+    k = min(1.0, frames / (CORRECTION_TIME_S * sr))
+    return hx + mx + k * ex, hy + my + k * ey, hz + mz + k * ez
 
 
 @njit(cache=True)

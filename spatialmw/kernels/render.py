@@ -48,7 +48,7 @@ from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
 from .corrector import corrector_gains, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
-from .motion import clamp_speed, extrapolate, propagation_step, retarded_delay, start_track, track_pose, track_started
+from .motion import clamp_speed, extrapolate, heard_step, propagation_step, retarded_delay, start_track, track_pose, track_started
 from .lanes import LANES, lanes_copy, prefetch, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
 from .layout import (
     COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
@@ -74,7 +74,7 @@ from .layout import (
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
     H_LANE_OF, H_LANE_SLOT, ST_SILENT, ST_VOICE, STATUS_VIRTUAL, VIRTUAL_HYSTERESIS, VIRTUAL_THRESHOLD, VOICE_AUDIBLE,
     VOICE_SILENT, VOICE_TAIL, H_FULL_SOURCES, H_LOD_STAGE, H_LOD_FILTERS, H_LOD_COEF, ST_TIER, ST_LEVEL, ST_BED_ON,
-    ST_BED_DELAY, ST_BED, STATUS_LOD, C_BED_DELAY, G_BED_QUIET,
+    ST_BED_DELAY, ST_BED, STATUS_LOD, C_BED_DELAY, G_BED_QUIET, ST_HEARD,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, lagrange_block, tdw_block_stereo_idx
 from . import nearfield, reverb, spread
@@ -668,19 +668,26 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         stride = 1
     dst_l += fill * stride
     dst_r += fill * stride
-    rel = rotate_inverse(f64[lis + 3: lis + 7], (ax1, ay1, az1))
+    t0 = float(clock)
+    ax0 = extrapolate(f64, tr, t0, sr, 0) - f64[lt + LT_AT_START]
+    ay0 = extrapolate(f64, tr, t0, sr, 1) - f64[lt + LT_AT_START + 1]
+    az0 = extrapolate(f64, tr, t0, sr, 2) - f64[lt + LT_AT_START + 2]
+    renewed = fresh or teleport or not (was_audible or bed_on)  # (a virtual voice's motion was not integrated)
+    if renewed:
+        hx, hy, hz = ax1, ay1, az1
+    else:
+        hx, hy, hz = heard_step(f64[st + ST_HEARD], f64[st + ST_HEARD + 1], f64[st + ST_HEARD + 2],
+                                ax0, ay0, az0, ax1, ay1, az1, frames, sr)
+    f64[st + ST_HEARD], f64[st + ST_HEARD + 1], f64[st + ST_HEARD + 2] = hx, hy, hz
+    rel = rotate_inverse(f64[lis + 3: lis + 7], (hx, hy, hz))
     if f64[par + P_AZIMUTH_OFFSET] != 0.0:  # one voice of a stereo source: turned about the listener's up axis
         rel = _turn(rel, f64[par + P_AZIMUTH_OFFSET])
     dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
     if doppler:  # the propagation delay is integrated (motion.py); the ears add their part
-        t0 = float(clock)
-        ax0 = extrapolate(f64, tr, t0, sr, 0) - f64[lt + LT_AT_START]
-        ay0 = extrapolate(f64, tr, t0, sr, 1) - f64[lt + LT_AT_START + 1]
-        az0 = extrapolate(f64, tr, t0, sr, 2) - f64[lt + LT_AT_START + 2]
         vx, vy, vz = clamp_speed(f64[tr], f64[tr + 1], f64[tr + 2], c)
         tau0 = retarded_delay(ax0, ay0, az0, vx, vy, vz, c) * sr
         tau1 = retarded_delay(ax1, ay1, az1, vx, vy, vz, c) * sr
-        if fresh or not (was_audible or bed_on):  # (a virtual voice's delay was not integrated: it starts afresh)
+        if fresh or not (was_audible or bed_on):  # (a virtual voice starts afresh)
             prop, offset = tau1, 0.0
         else:
             prop, offset = propagation_step(f64[st + ST_PROP], f64[st + ST_OFFSET],
