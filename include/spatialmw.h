@@ -321,7 +321,10 @@ SMW_API smw_result smw_renderer_get_model_info(const smw_renderer* renderer, smw
  *  block with the velocity (given, or estimated from the poses). An offline host that
  *  knows the path gives, for a block from p0 to p1 lasting T seconds, the velocity
  *  (p1 - p0) / T and the position p0 - (p1 - p0) / 2: the block then starts at p0 and
- *  ends at p1. The orientation is not extrapolated: it is reached at the block's end. */
+ *  ends at p1. The orientation is not extrapolated: it is reached at the block's end.
+ *  A new pose that lands up to half a block's motion away from where the renderer had
+ *  moved the body (its age is unknown) is eased into the ear cues over 0.25 s instead of
+ *  stepping them; a larger difference is followed at once. */
 SMW_API smw_result smw_listener_set_pose(smw_renderer* renderer, const float position[3],
                                          const float quat[4]);
 

@@ -3,9 +3,12 @@ Lite-INN engine of this checkout on the held-out KEMAR directions, with the eval
 functions (``spatialmw.evaluation``): pre-echo worst / median (game.pre_echo), median-plane
 |ITD| median / p95 (game's vertical 1 rev/s circle), held-out LSD, ILD error, ITD error
 (protocol.hrtf_scores on protocol.impulse_response). ``--worst N`` lists the N directions
-with the most pre-echo.
+with the most pre-echo; ``--bands`` splits the held-out LSD by octave band (each band's
+share of the squared dB error, its rms and mean error, from metrics.lsd_db's difference),
+and ``--train-every K`` adds the same for every K-th fitted direction (how much of the LSD
+is the fit itself, how much the directions it never saw).
 
-    PYTHONPATH=. .venv/bin/python scripts/sound_bounds.py [--worst 8]
+    PYTHONPATH=. .venv/bin/python scripts/sound_bounds.py [--worst 8] [--bands [--train-every 10]] [--fast]
 """
 from __future__ import annotations
 
@@ -19,6 +22,9 @@ from spatialmw.evaluation import game as G
 from spatialmw.evaluation.protocol import (IR_PRE, N_FFT, SR, hrtf_scores, impulse_response, itd_of_irs,
                                            QUICK_SPEECH_SECONDS)
 from spatialmw.evaluation.run import _Setup
+from spatialmw.metrics import _db_diff, lsd_db
+
+BANDS_HZ = (100, 250, 500, 1000, 2000, 4000, 8000, 12000, 16000)
 
 
 class _LiteInnOnly:
@@ -40,12 +46,28 @@ def _impulse(system, setup, idx):
     return y[setup.d0:setup.d0 + N_FFT].T
 
 
+def band_table(name, irs, hrirs, freqs):
+    """Print the LSD of ``irs`` against ``hrirs`` and its split over BANDS_HZ."""
+    est = np.abs(np.fft.rfft(irs, N_FFT, axis=-1))
+    ref = np.abs(np.fft.rfft(hrirs, N_FFT, axis=-1))
+    d = _db_diff(est, ref, freqs, BANDS_HZ[0], BANDS_HZ[-1])
+    f = freqs[(freqs >= BANDS_HZ[0]) & (freqs <= BANDS_HZ[-1])]
+    sq = (d ** 2).mean(axis=(0, 1))
+    print(f"{name}: LSD {lsd_db(est, ref, freqs):.3f} dB ({len(irs)} directions)")
+    for lo, hi in zip(BANDS_HZ[:-1], BANDS_HZ[1:]):
+        m = (f >= lo) & (f < hi) if hi < BANDS_HZ[-1] else (f >= lo)
+        print(f"  {lo:5d}-{hi:5d} Hz: {m.sum():3d} bins, {100 * sq[m].sum() / sq.sum():5.1f} % of the squared "
+              f"error, rms {np.sqrt(sq[m].mean()):.2f} dB, mean {d[..., m].mean():+.2f} dB")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worst", type=int, default=0)
     ap.add_argument("--fast", action="store_true",
                     help="responses from one rendered impulse (exact for the static, LTI corrector) "
                          "instead of the protocol's 1 s noise estimate")
+    ap.add_argument("--bands", action="store_true")
+    ap.add_argument("--train-every", type=int, default=0)
     args = ap.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)
     from spatialmw.geometry import DEFAULT_HEAD_RADIUS  # noqa: F401  (the model carries its own)
@@ -71,6 +93,11 @@ def main():
           f"median-plane ITD median {mp['median']:.1f} us, p95 {mp['p95']:.1f} us | "
           f"LSD {summ['lsd_db']:.3f} dB, ILD err {summ['ild_err_db']:.3f} dB, "
           f"ITD err {summ['itd_err_us']:.2f} us  ({len(idx)} directions, {time.time() - t0:.0f} s)")
+    if args.bands:
+        band_table("held-out", irs, setup.hset.hrirs[idx], freqs)
+    if args.train_every:
+        fitted = np.setdiff1d(np.arange(len(setup.hset.hrirs)), idx)[::args.train_every]
+        band_table("fitted", np.array([_impulse(sys_, setup, i) for i in fitted]), setup.hset.hrirs[fitted], freqs)
     az, el = setup.hset.directions_deg[idx, 0], setup.hset.directions_deg[idx, 1]
     for j in np.argsort(pre)[::-1][:args.worst]:
         print(f"  index {idx[j]}: az {az[j]:.1f} el {el[j]:.1f}: pre-echo {pre[j]:.1f} dB")
