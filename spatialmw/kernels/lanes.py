@@ -375,16 +375,9 @@ def lanes_encode(typingctx, dst, da, db, coef, src, frames):
     return sig, codegen
 
 
-@intrinsic
-def prefetch(typingctx, arr, idx):
-    """Ask the CPU to start loading the cache line that holds ``arr[idx]`` (``llvm.prefetch``:
-    a read, kept in every cache level); a hint only, it changes no result and cannot fault.
-    The render loop walks a thousand sources whose state is spread over the pools: fetching
-    the next source's lines while this one is processed hides most of that latency."""
-    if not (isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(idx, types.Integer)):
-        return None
-    sig = types.void(arr, idx)
-
+def _prefetch_codegen(rw):
+    """Codegen of ``llvm.prefetch`` (``rw`` 0: for a read, 1: for a write) of ``arr[idx]``'s
+    cache line, kept in every cache level."""
     def codegen(context, builder, signature, args):
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
         i = context.cast(builder, args[1], signature.args[1], types.intp)
@@ -393,7 +386,33 @@ def prefetch(typingctx, arr, idx):
         i32 = ir.IntType(32)
         fn = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]), "llvm.prefetch.p0")
-        builder.call(fn, [builder.bitcast(p, i8p), ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        builder.call(fn, [builder.bitcast(p, i8p), ir.Constant(i32, rw), ir.Constant(i32, 3), ir.Constant(i32, 1)])
         return context.get_dummy_value()
 
-    return sig, codegen
+    return codegen
+
+
+def _is_prefetchable(arr, idx):
+    return isinstance(arr, types.Array) and arr.ndim == 1 and isinstance(idx, types.Integer)
+
+
+@intrinsic
+def prefetch(typingctx, arr, idx):
+    """Ask the CPU to start loading the cache line that holds ``arr[idx]`` for a read; a hint
+    only, it changes no result and cannot fault. The render loop walks a thousand sources
+    whose state is spread over the pools: fetching the next source's lines while this one
+    is processed hides most of that latency."""
+    if not _is_prefetchable(arr, idx):
+        return None
+    return types.void(arr, idx), _prefetch_codegen(0)
+
+
+@intrinsic
+def prefetch_write(typingctx, arr, idx):
+    """:func:`prefetch` for a line about to be written (the CPU fetches it for ownership).
+    A source's write stores 2 KB into its delay line at lines last touched a ring's length
+    ago, i.e. in memory: asking for all of them first overlaps their fetches instead of
+    stalling the stores one line after another."""
+    if not _is_prefetchable(arr, idx):
+        return None
+    return types.void(arr, idx), _prefetch_codegen(1)

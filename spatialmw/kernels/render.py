@@ -49,7 +49,7 @@ from .corrector import corrector_gains, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
 from .motion import clamp_speed, extrapolate, heard_step, propagation_step, retarded_delay, start_track, track_pose, track_started
-from .lanes import LANES, lanes_copy, prefetch, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
+from .lanes import LANES, lanes_copy, prefetch, prefetch_write, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
 from .layout import (
     COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
     C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_LOOKUPS_PER_512,
@@ -185,6 +185,10 @@ def _queue(f64, f32, i64, slot, samples, first, stride, frames, finite, scale):
     head_n = min(frames, ring_len - start)
     head = f32[base + start:base + start + head_n]
     tail = f32[base:base + frames - head_n]
+    for j in range(0, head_n, CACHE_LINE_FLOATS):
+        prefetch_write(head, j)
+    for j in range(0, frames - head_n, CACHE_LINE_FLOATS):
+        prefetch_write(tail, j)
     if finite:
         for i in range(head_n):
             head[i] = scale * samples[first + i * stride]
@@ -1099,6 +1103,7 @@ def _track_listener(f64, i64, clock, frames):
         f64[lt + LT_AT_END + m] = extrapolate(f64, lt + LT_TRACK, float(clock + frames), sr, m)
 
 
+CACHE_LINE_FLOATS = 16  # float32 per 64-byte cache line: prefetch strides
 PREFETCH_AHEAD = 2  # sources: the render loop fetches this far ahead (lanes.prefetch)
 
 
@@ -1114,8 +1119,34 @@ def _prefetch_source(f64, i64, s):
     for k in range(0, PARAM_STRIDE, 8):
         prefetch(f64, par + k)
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
-    for k in (ST_TRACK, ST_PAUSE_OFFSET, ST_VOICE, ST_TIER):
+    for k in (ST_DELAY_L, ST_TRACK, ST_PAUSE_OFFSET, ST_VOICE, ST_TIER):
         prefetch(f64, st + k)
+
+
+@njit(cache=True, inline="always")
+def _prefetch_ring(f64, f32, i64, s, clock, frames):
+    """Start loading the part of source ``s``'s delay line its block will read, at the
+    delays its last block ended on, if it reads one (playing, and audible or in the bed).
+    The game wrote those samples just before, but a thousand sources' writes later they
+    are out of the core's caches: the reads stalled on them (three quarters of the bed's
+    read time)."""
+    if i64[i64[H_SRC_CTL] + s * CTL_STRIDE + CTL_STATE] != STATE_PLAYING:
+        return
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    if f64[st + ST_BED_ON] != 0.0:
+        lo = f64[st + ST_BED_DELAY]
+        hi = lo
+    elif f64[st + ST_VOICE] == VOICE_AUDIBLE:
+        lo = min(f64[st + ST_DELAY_L], f64[st + ST_DELAY_R])
+        hi = max(f64[st + ST_DELAY_L], f64[st + ST_DELAY_R])
+    else:
+        return
+    ring_len = i64[H_RING_LEN]
+    mask = ring_len - 1
+    base = i64[H_RING] + s * ring_len
+    sclock = clock - int(f64[st + ST_PAUSE_OFFSET])
+    for t in range(sclock - int(hi) - SINC_TAPS, sclock + frames - int(lo) + SINC_TAPS, CACHE_LINE_FLOATS):
+        prefetch(f32, base + (t & mask))
 
 
 @njit(cache=True)
@@ -1176,6 +1207,7 @@ def _render(f64, f32, i64, out, frames):
         i64[g + G_BED_QUIET] += frames
     for j in range(nsrc):  # round-robin start so every moving source gets its turn
         _prefetch_source(f64, i64, (first + j + PREFETCH_AHEAD) % nsrc)
+        _prefetch_ring(f64, f32, i64, (first + j + 1) % nsrc, clock, frames)  # (its state: fetched a source ago)
         _warp_source(f64, f32, i64, (first + j) % nsrc, clock, frames, fill, nbins)
     fill += frames
     i64[g + G_STAGE_FILL] = fill
