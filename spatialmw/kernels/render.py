@@ -199,6 +199,12 @@ def _queue(f64, f32, i64, slot, samples, first, stride, frames, finite, scale):
         tail[:] = 0.0
         i64[ctl + CTL_STATUS] |= STATUS_NONFINITE
     i64[cnt] = written + frames
+    # a game writes its sources one after another, most often in slot order and in step:
+    # the next slot's next write most likely lands at the same place in its own ring
+    if slot + 1 < i64[H_MAX_SOURCES]:
+        nxt = base + ring_len
+        for j in range(0, min(frames, ring_len - start), CACHE_LINE_FLOATS):
+            prefetch_write(f32, nxt + start + j)
 
 
 @njit(cache=True, inline="always")
