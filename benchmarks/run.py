@@ -400,7 +400,7 @@ WORKER_COUNTS = (0, 1, 2, 4)
 
 def _worker_scaling(exe, model, blocks, quick, cpus, log):
     """Block time with 0, 1, 2 and 4 worker threads (smw_bench's WORKERS) for each of
-    WORKER_ROWS, every count once per round in ROUNDS rounds, the child free to use
+    WORKER_ROWS, every count once per round in ROUNDS rounds (one with ``quick``), the child free to use
     ``cpus`` (the whole machine, not the one core the other measurements are pinned to)."""
     rows = WORKER_ROWS_QUICK if quick else WORKER_ROWS
     out = {"cores": len(cpus), "rows": [], "note": (
@@ -410,13 +410,14 @@ def _worker_scaling(exe, model, blocks, quick, cpus, log):
         f"faster). More workers than spare cores ({len(cpus) - 1} here) oversubscribe the machine.")}
     for label, n, full in rows:
         times = {w: ([], []) for w in WORKER_COUNTS}
-        b = max(10, _blocks_for(n, blocks) // ROUNDS)
-        for r in range(ROUNDS):
+        rounds = 1 if quick else ROUNDS
+        b = max(10, _blocks_for(n, blocks) // rounds)
+        for r in range(rounds):
             for w in WORKER_COUNTS:
                 t, _, rt = _run_c_host(exe, n, b, True, model, full_sources=full, workers=w, cpus=cpus)
                 times[w][0].append(t)
                 times[w][1].append(rt)
-            log(f"worker threads: {label} round {r + 1}/{ROUNDS}")
+            log(f"worker threads: {label} round {r + 1}/{rounds}")
         base = float(np.median(np.concatenate(times[0][1])))
         for w in WORKER_COUNTS:
             t, rt = np.concatenate(times[w][0]), np.concatenate(times[w][1])
