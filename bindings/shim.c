@@ -128,7 +128,11 @@ typedef struct {
  * Idle workers spin WORKER_SPIN pauses, then sleep on the futex word `wake`, which the
  * audio thread bumps once per block; it calls FUTEX_WAKE (a system call that never blocks)
  * only when a worker sleeps. No lock, no allocation after create. */
-enum { WORKER_SPIN = 20000 };   /* pauses (about 0.1-1 ms): a worker stays warm between short blocks */
+enum {
+    WORKER_SPIN = 2000,   /* pauses (tens of microseconds) before a worker sleeps: longer spins
+                             took a shared core from the audio thread (docs/PERFORMANCE.md) */
+    WAIT_SPIN = 256       /* pauses before the audio thread, waiting for a started chunk, yields */
+};
 typedef struct { smw_renderer* r; int32_t participant; } smw_worker_arg;
 typedef struct {
     _Alignas(64) _Atomic uint32_t wake;      /* futex word: bumped per block and to stop */
@@ -1604,7 +1608,7 @@ static int32_t render_block(smw_renderer* r, float* out, int32_t frames)
     /* only chunks a worker has started are left: wait for them, yielding the core after a
      * while in case that worker shares it (a same-priority one then runs) */
     for (int spun = 0; atomic_load_explicit(&wk->done, memory_order_acquire) < n; ++spun) {
-        if (spun < WORKER_SPIN) cpu_pause();
+        if (spun < WAIT_SPIN) cpu_pause();
         else sched_yield();
     }
     smwk_render_end(r->f64, r->f32, r->i64, out);
