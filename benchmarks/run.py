@@ -199,18 +199,23 @@ ALL_FEATURES = 15   # smw_bench's mask: cone 1, transmission 2, air absorption 4
 
 
 def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600, features=0, hop=256,
-                audible=None, full_sources=None):
+                audible=None, full_sources=None, workers=None, cpus=None):
     """(block times, creation seconds, smw_render times) of one smw_bench run: ``features``
     (ALL_FEATURES' bits) set on every source, the renderer's ``hop``; ``audible`` of the ``n``
     sources play, the others are virtual voices (default: all audible); ``full_sources``: the
-    level of detail's setting (default: the library's)."""
+    level of detail's setting (default: the library's); ``workers``: its worker_threads
+    (default 0); ``cpus``: the child's CPU affinity (default: this process's)."""
     args = [str(exe), str(n), str(blocks), str(BLOCK), str(int(corrector)), model or "-", str(warmup),
             str(int(features)), str(hop)]
-    if audible is not None or full_sources is not None:
+    if audible is not None or full_sources is not None or workers is not None:
         args.append(str(n if audible is None else audible))
-    if full_sources is not None:
-        args.append(str(full_sources))
-    proc = subprocess.run(args, capture_output=True, text=True, env=_c_env(env), timeout=timeout)
+    if full_sources is not None or workers is not None:
+        args.append(str(-1 if full_sources is None else full_sources))
+    if workers is not None:
+        args.append(str(workers))
+    preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus is not None else None
+    proc = subprocess.run(args, capture_output=True, text=True, env=_c_env(env), timeout=timeout,
+                          preexec_fn=preexec)
     if proc.returncode != 0:
         raise RuntimeError(f"smw_bench exited {proc.returncode}: {proc.stderr.strip()[-400:]}")
     times, create_s, render = [], None, []
@@ -381,6 +386,45 @@ def _virtual_voices(exe, model, blocks, quick, log):
     for row in out["rows"][1:]:
         if row["audible"] == real["audible"]:
             row["vs_real"] = {k: row[k]["mean_pct"] / real[k]["mean_pct"] for k in ("block", "render")}
+    return out
+
+
+# ------------------------------------------------------------ worker threads
+
+# (label, sources, full_sources) of the worker-scaling rows: all audible, circling at 2 m
+WORKER_ROWS = ((f"1,024 all audible, default LOD (full_sources {D.FULL_SOURCES})", 1024, None),
+               ("256 all audible, full path only", 256, 0))
+WORKER_ROWS_QUICK = (("16 all audible, default LOD", 16, None),)
+WORKER_COUNTS = (0, 1, 2, 4)
+
+
+def _worker_scaling(exe, model, blocks, quick, cpus, log):
+    """Block time with 0, 1, 2 and 4 worker threads (smw_bench's WORKERS) for each of
+    WORKER_ROWS, every count once per round in ROUNDS rounds (one with ``quick``), the child free to use
+    ``cpus`` (the whole machine, not the one core the other measurements are pinned to)."""
+    rows = WORKER_ROWS_QUICK if quick else WORKER_ROWS
+    out = {"cores": len(cpus), "rows": [], "note": (
+        f"C API, Lite-INN, every source circling at 2 m with a pose and a write every block; "
+        f"smw_bench free to run on all {len(cpus)} cores; 'block' = poses + writes + smw_render, "
+        "'render' = smw_render alone; ratio = median render time against 0 workers (below 1: "
+        f"faster). More workers than spare cores ({len(cpus) - 1} here) oversubscribe the machine.")}
+    for label, n, full in rows:
+        times = {w: ([], []) for w in WORKER_COUNTS}
+        rounds = 1 if quick else ROUNDS
+        b = max(10, _blocks_for(n, blocks) // rounds)
+        for r in range(rounds):
+            for w in WORKER_COUNTS:
+                t, _, rt = _run_c_host(exe, n, b, True, model, full_sources=full, workers=w, cpus=cpus)
+                times[w][0].append(t)
+                times[w][1].append(rt)
+            log(f"worker threads: {label} round {r + 1}/{rounds}")
+        base = float(np.median(np.concatenate(times[0][1])))
+        for w in WORKER_COUNTS:
+            t, rt = np.concatenate(times[w][0]), np.concatenate(times[w][1])
+            out["rows"].append({"label": label, "n_sources": n, "worker_threads": w, "blocks": int(t.size),
+                                "full_sources": D.FULL_SOURCES if full is None else full,
+                                "block": _pct(t), "render": _pct(rt),
+                                "render_ratio_vs_0": float(np.median(rt)) / base})
     return out
 
 
@@ -697,6 +741,16 @@ def _markdown(result):
             cells = [next((f"{p['median_pct']:.1f} / {p['p99_pct']:.1f}" for p in c["points"]
                            if p["n_sources"] == n), "–") for c in curves]
             lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    wk = result.get("worker_threads")
+    if wk:
+        lines += ["", "Worker threads (`worker_threads`): % of the 10.67 ms block period, median / p99. "
+                  + wk["note"], "",
+                  "| sources | workers | block (C API) | render alone | render vs 0 workers (median) |",
+                  "|---|---|---|---|---|"]
+        for row in wk["rows"]:
+            lines.append(f"| {row['label']} | {row['worker_threads']} | {row['block']['median_pct']:.1f} / "
+                         f"{row['block']['p99_pct']:.1f} | {row['render']['median_pct']:.1f} / "
+                         f"{row['render']['p99_pct']:.1f} | {row['render_ratio_vs_0']:.2f} |")
     if result.get("startup"):
         lines += ["", "Start-up, renderer creation to the end of the first block (s):", "",
                   "| cache | C API (smw_renderer_create) | Python Engine (incl. imports) |",
@@ -744,16 +798,25 @@ def _parse(argv):
                          f"with --quick {','.join(map(str, QUICK_SIZES))})")
     ap.add_argument("--blocks", type=positive_int, default=None, help="timed blocks per point (default 150, 15 with --quick)")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-cache start-up measurement")
+    ap.add_argument("--workers-only", action="store_true",
+                    help="only the worker-thread scaling (0, 1, 2, 4 workers; needs the C library)")
     return ap.parse_args(argv)
 
 
-def _measure(args, sizes, blocks, result, notes, log):
-    """Every measurement of :func:`main`, into ``result`` / ``notes``."""
+def _measure(args, sizes, blocks, result, notes, log, cpus):
+    """Every measurement of :func:`main`, into ``result`` / ``notes`` (``cpus``: the cores
+    the worker-thread rows may use)."""
     with tempfile.TemporaryDirectory(prefix="smw_bench_") as tmp:
         tmpdir = Path(tmp)
         model = None  # the shipped default (spatialmw/data/default_kemar.npz)
         result["model"] = "shipped default model"
         exe, why = _build_c_host(tmpdir)
+        if args.workers_only:
+            if exe is None:
+                notes.append(f"worker threads not measured: the C library is not usable ({why})")
+            else:
+                result["worker_threads"] = _worker_scaling(exe, model, blocks, args.quick, cpus, log)
+            return
         via = "C API (libspatialmw.so)" if exe is not None else "kernels via ctypes (@cfunc)"
         if exe is None:
             notes.append(f"C library not usable ({why}): spatialmw timed through the @cfunc kernel "
@@ -869,6 +932,7 @@ def _measure(args, sizes, blocks, result, notes, log):
         if exe is not None:
             result["virtual_voices"] = _virtual_voices(exe, model, blocks, args.quick, log)
             result["block_time_vs_n"] = _block_time_sweep(exe, model, blocks, args.quick, log)
+            result["worker_threads"] = _worker_scaling(exe, model, blocks, args.quick, cpus, log)
         else:
             notes.append("virtual voices and block time against N not measured: they need the C library")
         result["cost"] = _cost(model)
@@ -917,14 +981,16 @@ def main(argv: list[str] | None = None) -> int:
     # VM's scheduler moved processes between its two cores and a system's block time
     # jumped between two levels (OpenAL Soft at N = 64: 0.58 or 1.05 ms) from run to run.
     affinity = None
+    cpus = set(range(os.cpu_count() or 1))
     try:
         affinity = os.sched_getaffinity(0)
+        cpus = set(affinity)
         os.sched_setaffinity(0, {max(affinity)})
         result["machine"]["pinned_cpu"] = max(affinity)
     except (AttributeError, OSError) as exc:
         notes.append(f"not pinned to one core ({exc}): block times include migrations")
     try:
-        _measure(args, sizes, blocks, result, notes, log)
+        _measure(args, sizes, blocks, result, notes, log, cpus)
     finally:
         if affinity is not None:  # the caller (a test, say) gets its cores back
             os.sched_setaffinity(0, affinity)
@@ -936,7 +1002,8 @@ def main(argv: list[str] | None = None) -> int:
     result["elapsed_s"] = time.perf_counter() - t_start
     (out_dir / "bench.json").write_text(json.dumps(result, indent=1, allow_nan=False))
     (out_dir / "bench.md").write_text(_markdown(result))
-    plots = [(_plot, "bench.png")] + ([(_plot_sweep, "block_time_vs_n.png")] if "block_time_vs_n" in result else [])
+    plots = [] if args.workers_only else [(_plot, "bench.png")]
+    plots += [(_plot_sweep, "block_time_vs_n.png")] if "block_time_vs_n" in result else []
     for plot, name in plots:
         try:
             plot(result, out_dir / name)

@@ -1,7 +1,7 @@
 /*
  * smw_bench -- times spatialmw's C API hot path the way a game drives it.
  *
- *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL]]]]
+ *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL [WORKERS]]]]]
  *
  * FEATURES is a bit mask of per-source features set on every source, as a game scene
  * would: 1 a directivity cone, 2 transmission through a wall, 4 air absorption, 8 a reverb
@@ -11,7 +11,8 @@
  * gain 1; the others at gain 1e-5 (-100 dB, below SMW_VIRTUAL_THRESHOLD): virtual voices
  * whose poses and writes still arrive every block.
  * FULL: the renderer's full_sources (level of detail: that many sources on the full path,
- * the others in the ambisonic bed; 0 = no limit); default: the library's default.
+ * the others in the ambisonic bed; 0 = no limit); default: the library's default; -1: the default.
+ * WORKERS: the renderer's worker_threads (default 0).
  *
  * Per block (timed): one smw_source_set_pose per source (every source circles the
  * listener at 2 m, 0.5 rev/s, as OpenAL's benchmark does), one smw_source_write per
@@ -41,8 +42,8 @@ static double now(void) {
 }
 
 int main(int argc, char** argv) {
-    if (argc < 7 || argc > 11) {
-        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL]]]]\n", argv[0]);
+    if (argc < 7 || argc > 12) {
+        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL [WORKERS]]]]]\n", argv[0]);
         return 2;
     }
     int features = argc > 7 ? atoi(argv[7]) : 0, hop = argc > 8 ? atoi(argv[8]) : 256;
@@ -73,7 +74,8 @@ int main(int argc, char** argv) {
     s.coordinate_system = SMW_COORDS_NATIVE;
     s.enable_corrector = corrector;
     s.hop_frames = hop;
-    if (argc > 10) s.full_sources = atoi(argv[10]);
+    if (argc > 10 && atoi(argv[10]) >= 0) s.full_sources = atoi(argv[10]);
+    if (argc > 11) s.worker_threads = atoi(argv[11]);
     smw_renderer* r = NULL;
     smw_result rc = smw_renderer_create(&s, &r);
     if (rc != SMW_SUCCESS) {

@@ -165,6 +165,8 @@ def render() -> str:
         ("SMW_MAX_PRIORITY_TEXT", _c_string(_text(D.MAX_PRIORITY))),
         ("SMW_LOD_HYSTERESIS_MAX_DB", _c_double(D.LOD_HYSTERESIS_MAX_DB) + "f"),
         ("SMW_LOD_HYSTERESIS_MAX_TEXT", _c_string(_text(D.LOD_HYSTERESIS_MAX_DB))),
+        ("SMW_WORKER_THREADS_MAX", str(D.WORKER_THREADS_MAX)),
+        ("SMW_WORKER_THREADS_MAX_TEXT", _c_string(str(D.WORKER_THREADS_MAX))),
     ])
     out.append("")
 
@@ -201,6 +203,7 @@ def render() -> str:
         ("SMW_DEFAULT_HOP_FRAMES", str(D.HOP_FRAMES)),
         ("SMW_DEFAULT_FULL_SOURCES", str(D.FULL_SOURCES)),
         ("SMW_DEFAULT_LOD_HYSTERESIS_DB", _c_double(D.LOD_HYSTERESIS_DB) + "f"),
+        ("SMW_DEFAULT_WORKER_THREADS", str(D.WORKER_THREADS)),
     ])
     out.append("")
 

@@ -25,13 +25,21 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------------------------
  * The compiled engine (spatialmw/kernels/cabi.py documents each signature)
  * --------------------------------------------------------------------------------- */
 int32_t smwk_render(double*, float*, int64_t*, float*, int32_t);
+int32_t smwk_render_begin(double*, float*, int64_t*, int32_t);
+void smwk_render_chunk(double*, float*, int64_t*, int32_t, int32_t);
+void smwk_render_end(double*, float*, int64_t*, float*);
 int32_t smwk_write(double*, float*, int64_t*, int32_t, const float*, int32_t);
 int32_t smwk_write_stereo(double*, float*, int64_t*, int32_t, int32_t, const float*, int32_t);
 void smwk_settings_default(double* settings);
@@ -95,6 +103,48 @@ typedef struct {
     int32_t hop_frames;
 } smw_renderer_settings_v0_3;
 
+/* ... and of version 0.4 */
+typedef struct {
+    uint32_t size;
+    int32_t sample_rate, max_block_frames, max_sources;
+    const char* model_path;
+    int32_t coordinate_system, enable_corrector;
+    float corrector_table_step_deg;
+    float speed_of_sound;
+    int32_t equalization;
+    smw_log_callback log_callback;
+    void* log_user_data;
+    int32_t hop_frames;
+    int32_t full_sources;
+    float lod_hysteresis_db;
+} smw_renderer_settings_v0_4;
+
+/* Worker threads (settings.worker_threads; docs/PERFORMANCE.md, "Worker threads"). A block's
+ * per-source phase is smwk_render_begin's count of chunks; every participant, the audio
+ * thread included, claims chunks with one atomic_fetch_add on `claim` (chunk count in the
+ * high half, the next chunk in the low half, so a late claim from the previous block can
+ * never run a chunk twice), and counts them in `done`. The audio thread runs chunks itself
+ * until none is left, so it only ever waits for chunks a worker has already started.
+ * Idle workers spin WORKER_SPIN pauses, then sleep on the futex word `wake`, which the
+ * audio thread bumps once per block; it calls FUTEX_WAKE (a system call that never blocks)
+ * only when a worker sleeps. No lock, no allocation after create. */
+enum {
+    WORKER_SPIN = 2000,   /* pauses (tens of microseconds) before a worker sleeps: longer spins
+                             took a shared core from the audio thread (docs/PERFORMANCE.md) */
+    WAIT_SPIN = 256       /* pauses before the audio thread, waiting for a started chunk, yields */
+};
+typedef struct { smw_renderer* r; int32_t participant; } smw_worker_arg;
+typedef struct {
+    _Alignas(64) _Atomic uint32_t wake;      /* futex word: bumped per block and to stop */
+    _Atomic int32_t sleepers;                /* workers in (or entering) FUTEX_WAIT */
+    _Atomic int32_t stop;
+    _Alignas(64) _Atomic uint64_t claim;     /* chunks << 32 | next chunk, of the live block */
+    _Alignas(64) _Atomic int32_t done;       /* chunks of the live block finished */
+    int32_t count;                           /* threads running */
+    pthread_t threads[SMW_WORKER_THREADS_MAX];
+    smw_worker_arg args[SMW_WORKER_THREADS_MAX];
+} smw_workers;
+
 /* values the game thread publishes for one source or the listener (seqlock-protected) */
 typedef struct {
     _Atomic uint32_t seq;           /* odd while a writer is updating */
@@ -149,6 +199,7 @@ struct smw_renderer {
     /* audio-thread-only */
     uint32_t listener_seen_seq;
     float applied_gain;          /* master gain x (not paused) reached at the last block's end */
+    smw_workers workers;
 };
 
 static _Thread_local char tl_create_error[1024] = "";
@@ -498,6 +549,7 @@ smw_renderer_settings smw_renderer_settings_default(void)
     s.hop_frames = SMW_DEFAULT_HOP_FRAMES;
     s.full_sources = SMW_DEFAULT_FULL_SOURCES;
     s.lod_hysteresis_db = SMW_DEFAULT_LOD_HYSTERESIS_DB;
+    s.worker_threads = SMW_DEFAULT_WORKER_THREADS;
     s.log_callback = NULL;
     s.log_user_data = NULL;
     return s;
@@ -512,9 +564,13 @@ static void* alloc_zeroed(size_t bytes)
     return p;
 }
 
+static void stop_workers(smw_renderer* r);
+static int start_workers(smw_renderer* r, int32_t n);
+
 static void free_renderer(smw_renderer* r)
 {
     if (!r) return;
+    stop_workers(r);
     free(r->f64);
     free(r->f32);
     free(r->i64);
@@ -536,6 +592,8 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     smw_renderer_settings s = smw_renderer_settings_default();
     if (settings->size == (uint32_t)sizeof(smw_renderer_settings)) {
         s = *settings;
+    } else if (settings->size == (uint32_t)sizeof(smw_renderer_settings_v0_4)) {
+        memcpy(&s, settings, offsetof(smw_renderer_settings, worker_threads));
     } else if (settings->size == (uint32_t)sizeof(smw_renderer_settings_v0_3)) {
         memcpy(&s, settings, offsetof(smw_renderer_settings, full_sources));
     } else if (settings->size == (uint32_t)sizeof(smw_renderer_settings_v0_2)) {
@@ -582,6 +640,11 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     if (!(s.lod_hysteresis_db >= 0.0f && s.lod_hysteresis_db <= SMW_LOD_HYSTERESIS_MAX_DB))   /* NaN too */
         return create_fail(SMW_ERROR_INVALID_ARGUMENT,
                            "lod_hysteresis_db must be 0.." SMW_LOD_HYSTERESIS_MAX_TEXT " dB%s", "");
+    if (s.reserved != 0)
+        return create_fail(SMW_ERROR_INVALID_ARGUMENT, "settings.reserved must be 0%s", "");
+    if (s.worker_threads < 0 || s.worker_threads > SMW_WORKER_THREADS_MAX)
+        return create_fail(SMW_ERROR_INVALID_ARGUMENT,
+                           "worker_threads must be 0 (none) .. " SMW_WORKER_THREADS_MAX_TEXT "%s", "");
     if (!(s.corrector_table_step_deg == 0.0f ||
           (s.corrector_table_step_deg >= SMW_TABLE_STEP_MIN_DEG &&
            s.corrector_table_step_deg <= SMW_TABLE_STEP_MAX_DEG)))  /* NaN too */
@@ -619,6 +682,7 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     settings_v[S_HOP] = (double)s.hop_frames;
     settings_v[S_FULL_SOURCES] = (double)s.full_sources;
     settings_v[S_LOD_HYSTERESIS_DB] = (double)s.lod_hysteresis_db;
+    settings_v[S_WORKERS] = (double)s.worker_threads;
     /* without a model: placeholder arrays and the grid [0, Nyquist] (engine.model_arrays) */
     const double no_theta[1] = {0.0};
     const int64_t no_dims[DIMS_LEN] = {0};
@@ -735,6 +799,10 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
         free(scratch);  /* any of them NULL: the warm-up is skipped, the first block pays */
         free(f64_saved);
         free(i64_saved);
+    }
+    if (s.worker_threads > 0 && start_workers(r, s.worker_threads) != 0) {
+        free_renderer(r);
+        return create_fail(SMW_ERROR_OUT_OF_MEMORY, "cannot start the worker threads%s", "");
     }
     *out = r;
     return SMW_SUCCESS;
@@ -1441,6 +1509,112 @@ smw_result smw_source_write_stereo(smw_renderer* r, smw_source h, const float* i
     return write_result(r, k);
 }
 
+static inline void cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Claim and run chunks of the live block until none is left (any participant). */
+static void run_chunks(smw_renderer* r, int32_t participant)
+{
+    smw_workers* wk = &r->workers;
+    for (;;) {
+        uint64_t v = atomic_fetch_add_explicit(&wk->claim, 1u, memory_order_acq_rel);
+        uint32_t chunk = (uint32_t)v, n = (uint32_t)(v >> 32);
+        if (chunk >= n) return;
+        smwk_render_chunk(r->f64, r->f32, r->i64, (int32_t)chunk, participant);
+        atomic_fetch_add_explicit(&wk->done, 1, memory_order_release);
+    }
+}
+
+static void* worker_main(void* p)
+{
+    const smw_worker_arg* a = (const smw_worker_arg*)p;
+    smw_workers* wk = &a->r->workers;
+    uint32_t seen = atomic_load_explicit(&wk->wake, memory_order_acquire);
+    for (;;) {
+        uint32_t now;
+        int spun = 0;
+        while ((now = atomic_load_explicit(&wk->wake, memory_order_acquire)) == seen) {
+            if (spun < WORKER_SPIN) { cpu_pause(); ++spun; continue; }
+            /* announce the sleep before re-checking the word (both sequentially consistent,
+             * as the audio thread's bump and its read of sleepers): no wake-up is lost */
+            atomic_fetch_add_explicit(&wk->sleepers, 1, memory_order_seq_cst);
+            if (atomic_load_explicit(&wk->wake, memory_order_seq_cst) == seen)
+                syscall(SYS_futex, &wk->wake, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+            atomic_fetch_sub_explicit(&wk->sleepers, 1, memory_order_seq_cst);
+        }
+        seen = now;
+        if (atomic_load_explicit(&wk->stop, memory_order_acquire)) return NULL;
+        run_chunks(a->r, a->participant);
+    }
+}
+
+static void stop_workers(smw_renderer* r)
+{
+    smw_workers* wk = &r->workers;
+    if (wk->count == 0) return;
+    atomic_store_explicit(&wk->stop, 1, memory_order_release);
+    atomic_fetch_add_explicit(&wk->wake, 1u, memory_order_seq_cst);
+    syscall(SYS_futex, &wk->wake, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    for (int32_t k = 0; k < wk->count; ++k) pthread_join(wk->threads[k], NULL);
+    wk->count = 0;
+}
+
+/* Start `n` workers named smw-worker-1.. with the creating thread's scheduling (inherited,
+ * never raised) and every signal blocked (the host's handlers run on its own threads).
+ * Returns 0, or -1 after stopping any that started. */
+static int start_workers(smw_renderer* r, int32_t n)
+{
+    smw_workers* wk = &r->workers;
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) != 0) return -1;
+    pthread_attr_setinheritsched(&attr, PTHREAD_INHERIT_SCHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int rc = 0;
+    for (int32_t k = 0; k < n; ++k) {
+        wk->args[k].r = r;
+        wk->args[k].participant = k + 1;
+        if (pthread_create(&wk->threads[k], &attr, worker_main, &wk->args[k]) != 0) { rc = -1; break; }
+        char name[16];
+        snprintf(name, sizeof name, "smw-worker-%d", (int)(k + 1));
+        pthread_setname_np(wk->threads[k], name);
+        wk->count = k + 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) stop_workers(r);
+    return rc;
+}
+
+/* One block through the kernels: smwk_render, or with workers its three phases, the
+ * chunks shared. Returns the kernel's code (0 = rendered). */
+static int32_t render_block(smw_renderer* r, float* out, int32_t frames)
+{
+    smw_workers* wk = &r->workers;
+    if (wk->count == 0) return r->render_fn(r->f64, r->f32, r->i64, out, frames);
+    int32_t n = smwk_render_begin(r->f64, r->f32, r->i64, frames);
+    if (n < 0) return 1;
+    atomic_store_explicit(&wk->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&wk->claim, (uint64_t)(uint32_t)n << 32, memory_order_release);
+    atomic_fetch_add_explicit(&wk->wake, 1u, memory_order_seq_cst);
+    if (atomic_load_explicit(&wk->sleepers, memory_order_seq_cst) > 0)
+        syscall(SYS_futex, &wk->wake, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    run_chunks(r, 0);
+    /* only chunks a worker has started are left: wait for them, yielding the core after a
+     * while in case that worker shares it (a same-priority one then runs) */
+    for (int spun = 0; atomic_load_explicit(&wk->done, memory_order_acquire) < n; ++spun) {
+        if (spun < WAIT_SPIN) cpu_pause();
+        else sched_yield();
+    }
+    smwk_render_end(r->f64, r->f32, r->i64, out);
+    return 0;
+}
+
 smw_result smw_render(smw_renderer* r, float* out, int32_t frames)
 {
     if (!r) return SMW_ERROR_NULL_POINTER;
@@ -1458,7 +1632,7 @@ smw_result smw_render(smw_renderer* r, float* out, int32_t frames)
         return SMW_SUCCESS;
     }
     sync_all(r);
-    int32_t k = r->render_fn(r->f64, r->f32, r->i64, out, frames);
+    int32_t k = render_block(r, out, frames);
     for (int i = 0; i < r->max_sources; ++i)
         if (r->slots[i].active) take_kernel_status(r, i);
     r->applied_gain = g1;

@@ -22,6 +22,7 @@ enum {
     S_HOP = 10,
     S_FULL_SOURCES = 11,
     S_LOD_HYSTERESIS_DB = 12,
+    S_WORKERS = 13,
     S_LEN = 16,
 };
 
@@ -120,6 +121,15 @@ enum {
     H_SPREAD = 92,
     H_SPREAD_LEN = 93,
     H_LF_PINS = 94,
+    H_SRC_BLOCK = 80,
+    H_PART = 81,
+    H_PART_F64 = 82,
+    H_PART_F32 = 83,
+    H_PART_I64 = 84,
+    H_CHUNKS = 87,
+    H_CHUNK_ACC = 88,
+    H_N_CHUNKS = 89,
+    H_PARTICIPANTS = 90,
 };
 
 /* per-slot lengths (layout.py) */
@@ -258,6 +268,8 @@ static const double coord_scale[SMW_N_COORDINATE_SYSTEMS] = {1.0, 1.0, 0.01, 1.0
 #define SMW_MAX_PRIORITY_TEXT         "1e6"
 #define SMW_LOD_HYSTERESIS_MAX_DB     20.0f
 #define SMW_LOD_HYSTERESIS_MAX_TEXT   "20"
+#define SMW_WORKER_THREADS_MAX        8
+#define SMW_WORKER_THREADS_MAX_TEXT   "8"
 
 /* ------------------------------------------------------------------ the reverb bus
  * (spatialmw/kernels/reverb.py; smw_reverb_settings_default, smw_renderer_set_reverb) */
@@ -285,6 +297,7 @@ static const double coord_scale[SMW_N_COORDINATE_SYSTEMS] = {1.0, 1.0, 0.01, 1.0
 #define SMW_DEFAULT_HOP_FRAMES        256
 #define SMW_DEFAULT_FULL_SOURCES      64
 #define SMW_DEFAULT_LOD_HYSTERESIS_DB 3.0f
+#define SMW_DEFAULT_WORKER_THREADS    0
 
 /* A new source (spatialmw/defaults.py; smw_source_create): pose (native position,
  * quaternion x y z w), parameters indexed by layout P_*, distance model, flags. */

@@ -226,6 +226,26 @@ typedef struct {
     float lod_hysteresis_db;     /**< a source on the full path keeps its place against sources up to
                                       this much louder (x priority), so near-equal sources do not swap
                                       tiers back and forth. 0..20 dB. Default 3 */
+    /* --- added after 0.4 (a 0.4 struct, sizeof without these two fields, is still accepted;
+     *     two, so that this struct's sizeof differs from 0.4's padded one) --- */
+    int32_t worker_threads;      /**< threads that smw_renderer_create starts to share each block's
+                                      per-source work (warp, bed, spread, reverb send, corrector
+                                      target) with the thread calling smw_render, which still runs
+                                      the rest (control, transforms, reverb) alone. 0..8; 0 = none,
+                                      the audio thread does everything. The output is bit-identical
+                                      whatever the count. The threads, named "smw-worker-N", inherit
+                                      the scheduling policy and priority of the thread calling
+                                      smw_renderer_create (never higher), take work without locks
+                                      (atomic counters), spin briefly after a block and then sleep
+                                      on a futex; smw_render wakes them with one non-blocking
+                                      system call and then works on the block itself. smw_render
+                                      can wait only for a chunk (1/16 of the sources) that a worker
+                                      has already started: create the renderer from a thread at
+                                      the audio thread's priority, or a preempted worker delays
+                                      the block by as long as the OS keeps it off a core.
+                                      Worth it only with spare cores (docs/PERFORMANCE.md,
+                                      "Worker threads"). Default 0 */
+    int32_t reserved;            /**< must be 0 (default): room for the next setting */
 } smw_renderer_settings;
 
 /** Which frequency response the corrector renders. */
@@ -237,7 +257,7 @@ typedef enum {
 
 /** Defaults: 48000 Hz, 1024-frame blocks, 64 sources, default model, native coordinates,
  *  corrector on with a 3-degree direction table, 343 m/s, no equalization, no log, 256-frame
- *  hops, 64 full-path sources with 3 dB hysteresis. */
+ *  hops, 64 full-path sources with 3 dB hysteresis, no worker threads. */
 SMW_API smw_renderer_settings smw_renderer_settings_default(void);
 
 /** Create a renderer. Control call: reads the model asset and builds the corrector's

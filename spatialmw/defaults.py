@@ -61,6 +61,11 @@ HOP_FRAMES = HOP_FRAMES_CHOICES[0]
 # well under half a 512-frame block on one core (docs/PERFORMANCE.md, "Level of detail").
 FULL_SOURCES = 64
 LOD_HYSTERESIS_DB = 3.0                # a full-path source keeps its place against sources up to this much louder
+# worker threads the C library's renderer starts at creation to share the per-source work of
+# each block with the audio thread (0: the audio thread alone; docs/PERFORMANCE.md, "Worker
+# threads"). The output does not depend on it.
+WORKER_THREADS = 0
+WORKER_THREADS_MAX = 8
 
 # ------------------------------------------------------------------ per-call limits
 MAX_POSITION_M = 1.0e6                 # |position| in native metres, listener and sources

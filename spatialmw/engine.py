@@ -80,6 +80,7 @@ class EngineConfig:
     hop: int = D.HOP_FRAMES  # overlap-save hop, one of D.HOP_FRAMES_CHOICES: latency = hop + modelling delay
     full_sources: int = D.FULL_SOURCES  # level of detail: sources on the full path (0: all; kernels/lod.py)
     lod_hysteresis_db: float = D.LOD_HYSTERESIS_DB  # a full-path source's advantage in the ranking
+    worker_threads: int = D.WORKER_THREADS  # the C library's; the Engine takes 0 only (see validate)
 
     def validate(self) -> "EngineConfig":
         if self.sample_rate not in D.SAMPLE_RATES:
@@ -109,6 +110,14 @@ class EngineConfig:
         if not (math.isfinite(h) and 0.0 <= h <= D.LOD_HYSTERESIS_MAX_DB):
             raise EngineConfigError(f"lod_hysteresis_db must be 0..{D.LOD_HYSTERESIS_MAX_DB:g} dB, "
                                     f"got {self.lod_hysteresis_db!r}")
+        w = self.worker_threads
+        if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or not 0 <= w <= D.WORKER_THREADS_MAX:
+            raise EngineConfigError(f"worker_threads must be an integer 0..{D.WORKER_THREADS_MAX} (0: none), "
+                                    f"got {self.worker_threads!r}")
+        if w != 0:
+            raise EngineConfigError(
+                f"worker_threads={w}: worker threads are the C library's (native.Renderer(worker_threads=...)); "
+                "the Python Engine runs every chunk of a block on the calling thread, to the same output")
         return self
 
 
@@ -183,6 +192,7 @@ def build_engine_layout(config: EngineConfig) -> EngineLayout:
     settings[P.S_HOP] = cfg.hop
     settings[P.S_FULL_SOURCES] = cfg.full_sources
     settings[P.S_LOD_HYSTERESIS_DB] = cfg.lod_hysteresis_db
+    settings[P.S_WORKERS] = cfg.worker_threads
     if model is not None:
         settings[P.S_HEAD_RADIUS] = model.head_radius
     theta, dims, grid = model_arrays(model, cfg.sample_rate)
@@ -295,18 +305,24 @@ class Engine:
     against sources up to ``lod_hysteresis_db`` louder) take the full path, the others a
     shared 3rd-order ambisonic bed at a small constant cost per source
     (:mod:`spatialmw.kernels.lod`); 0: no limit. Needs the corrector.
+
+    ``worker_threads`` must be 0: worker threads are a setting of the C library
+    (:class:`spatialmw.native.Renderer`, ``smw_renderer_settings.worker_threads``), where they
+    share each block's per-source chunks with the audio thread. The Engine runs the same
+    chunks on the calling thread, and the output does not depend on who runs them.
     """
 
     def __init__(self, sample_rate: int = D.SAMPLE_RATE, max_sources: int = D.MAX_SOURCES,
                  max_block: int = D.MAX_BLOCK, model: str | Path | None = None, ibc: bool = D.CORRECTOR,
                  ibc_table_step: float = D.TABLE_STEP_DEG, equalization: str = D.EQUALIZATION,
                  speed_of_sound: float = D.SPEED_OF_SOUND, hop: int = D.HOP_FRAMES,
-                 full_sources: int = D.FULL_SOURCES, lod_hysteresis_db: float = D.LOD_HYSTERESIS_DB):
+                 full_sources: int = D.FULL_SOURCES, lod_hysteresis_db: float = D.LOD_HYSTERESIS_DB,
+                 worker_threads: int = D.WORKER_THREADS):
         self.layout = build_engine_layout(EngineConfig(
             int(sample_rate), int(max_sources), int(max_block),
             None if model is None else str(model), bool(ibc), ibc_table_step=float(ibc_table_step),
             equalization=equalization, speed_of_sound=float(speed_of_sound), hop=int(hop),
-            full_sources=full_sources, lod_hysteresis_db=lod_hysteresis_db))
+            full_sources=full_sources, lod_hysteresis_db=lod_hysteresis_db, worker_threads=worker_threads))
         lay = self.layout
         self.f64 = np.zeros(lay.n_f64, dtype=np.float64)
         self.f32 = np.zeros(lay.n_f32, dtype=np.float32)

@@ -73,9 +73,13 @@ class Renderer:
                  corrector: bool = D.CORRECTOR, table_step: float = D.TABLE_STEP_DEG,
                  speed_of_sound: float = D.SPEED_OF_SOUND, equalization: str = D.EQUALIZATION,
                  hop: int = D.HOP_FRAMES, full_sources: int = D.FULL_SOURCES,
-                 lod_hysteresis_db: float = D.LOD_HYSTERESIS_DB, log=None, lib=None):
+                 lod_hysteresis_db: float = D.LOD_HYSTERESIS_DB, worker_threads: int = D.WORKER_THREADS,
+                 log=None, lib=None):
         """``log(level, message)``, if given, is the settings' log callback (creation and
-        failing game-thread calls; never called from ``write``/``render``)."""
+        failing game-thread calls; never called from ``write``/``render``).
+        ``worker_threads`` (0..8): threads started here to share each block's per-source work
+        with the thread calling :meth:`render` (the output is the same; the header's
+        ``smw_renderer_settings.worker_threads``)."""
         self.ffi, self.lib = load(lib)
         s = self.lib.smw_renderer_settings_default()
         s.sample_rate, s.max_sources, s.max_block_frames = sample_rate, max_sources, max_block
@@ -86,6 +90,7 @@ class Renderer:
         s.hop_frames = hop
         s.full_sources = full_sources
         s.lod_hysteresis_db = lod_hysteresis_db
+        s.worker_threads = worker_threads
         s.equalization = EQUALIZATIONS.index(equalization) if equalization in EQUALIZATIONS else -1
         self._path = self.ffi.new("char[]", os.fsencode(model)) if model is not None else self.ffi.NULL
         s.model_path = self._path
@@ -218,6 +223,10 @@ class Renderer:
         s = self.lib.smw_reverb_settings_default()
         s.decay_time_s, s.pre_delay_s, s.hf_decay_ratio, s.wet_gain = decay_time, pre_delay, hf_ratio, wet_gain
         self._check(self.lib.smw_renderer_set_reverb(self._r, self.ffi.new("smw_reverb_settings*", s)))
+
+    def teleport_source(self, src: int) -> None:
+        """smw_source_teleport: the source's next pose is a jump (as ``Engine.teleport_source``)."""
+        self._check(self.lib.smw_source_teleport(self._r, src))
 
     def set_listener_velocity(self, velocity) -> None:
         self._check(self.lib.smw_listener_set_velocity(self._r, list(map(float, velocity))))

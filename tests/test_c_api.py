@@ -36,6 +36,7 @@ create_null_settings create_null_out create_settings_size_zero create_unsupporte
 create_failure_sets_out_null create_rate_zero create_zero_sources create_negative_block
 create_bad_coordinate_system create_table_step_too_fine create_table_step_nan create_without_table
 create_full_sources_negative create_full_sources_too_many create_lod_hysteresis_nan create_lod_hysteresis_negative
+create_worker_threads_negative create_worker_threads_too_many create_reserved_not_zero
 create_missing_model create_corrupt_model last_error_after_create_failure
 null_renderer_get_latency null_renderer_listener null_renderer_source_create null_renderer_source_destroy
 null_renderer_set_pose null_renderer_set_gain null_renderer_set_distance null_renderer_set_doppler
@@ -113,6 +114,7 @@ def test_c_default_settings_are_the_engine_defaults(hosts, run_host):
     assert k["HOP_FRAMES"] == cfg.hop
     assert k["FULL_SOURCES"] == cfg.full_sources
     assert k["LOD_HYSTERESIS_DB"] == np.float32(cfg.lod_hysteresis_db)
+    assert k["WORKER_THREADS"] == cfg.worker_threads
 
 
 def _header_source_defaults() -> dict:

@@ -83,7 +83,8 @@ def test_public_header_states_the_limits():
                    f"{t(D.TABLE_STEP_MIN_DEG)}..{t(D.TABLE_STEP_MAX_DEG)} degrees",
                    f"{t(D.SPEED_OF_SOUND_MIN)}..{t(D.SPEED_OF_SOUND_MAX)}: propagation delay",
                    f"0..{D.MAX_SOURCES_LIMIT}; 0 = no limit", f"0..{t(D.LOD_HYSTERESIS_MAX_DB)} dB",
-                   f"priority, 0..{t(D.MAX_PRIORITY)} (default {t(D.SOURCE_PRIORITY)})"):
+                   f"priority, 0..{t(D.MAX_PRIORITY)} (default {t(D.SOURCE_PRIORITY)})",
+                   f"0..{D.WORKER_THREADS_MAX}; 0 = none"):
         assert phrase in h, phrase
 
 

@@ -46,8 +46,10 @@ def run_rt(run_host):
     return run
 
 
-def test_audio_thread_never_takes_the_gil_or_a_lock(rt_hosts, run_rt):
-    k = run_rt(rt_hosts["rt_gil"], "3")
+@pytest.mark.parametrize("workers", [[], ["--workers", "2"]], ids=["alone", "workers"])
+def test_audio_thread_never_takes_the_gil_or_a_lock(rt_hosts, run_rt, workers):
+    """(workers: two worker threads share the blocks: the hand-off takes no lock either.)"""
+    k = run_rt(rt_hosts["rt_gil"], "3", *workers)
     assert k["PY_INITIALIZED"] == 1
     assert k["HOOK_CALLS"] > 0, "the GIL/lock hooks saw no call (not interposed?)"
     assert k["PY_BUSY_ITERS"] > 100, "the Python thread did not actually run"
@@ -60,10 +62,12 @@ def test_audio_thread_never_takes_the_gil_or_a_lock(rt_hosts, run_rt):
     assert k["NONFINITE"] == 0 and k["ENERGY"] > 0
 
 
-@pytest.mark.parametrize("lod", [[], ["--full-sources", "4"]], ids=["full", "lod_bed"])
+@pytest.mark.parametrize("lod", [[], ["--full-sources", "4"], ["--full-sources", "4", "--workers", "2"]],
+                         ids=["full", "lod_bed", "lod_bed_workers"])
 def test_no_heap_allocation_on_audio_thread(rt_hosts, run_rt, lod):
     """(lod_bed: 4 of the 16 sources on the full path, the others in the level of detail's
-    bed, with the game thread's churn moving sources between tiers.)"""
+    bed, with the game thread's churn moving sources between tiers; lod_bed_workers: the
+    same with two worker threads.)"""
     k = run_rt(rt_hosts["rt_malloc"], "400", *lod)
     assert k["PROBE_SEEN"] == 1, "the malloc hooks are not active"
     # create allocates the pools, the model buffer and the renderer (19 calls here)

@@ -7,6 +7,15 @@ None takes a GIL or allocates (``carray`` only views the caller's memory).
 Real-time path (audio thread)::
 
     int32_t smwk_render(double *f64, float *f32, int64_t *i64, float *out_lr, int32_t frames);
+
+  or, with worker threads (``bindings/shim.c``), the same block in its three phases: ::
+
+    int32_t smwk_render_begin(double *f64, float *f32, int64_t *i64, int32_t frames);
+        (the number of chunks, or -1 for a bad frame count)
+    void    smwk_render_chunk(double *f64, float *f32, int64_t *i64, int32_t chunk,
+                              int32_t participant);   (any thread; each chunk exactly once)
+    void    smwk_render_end(double *f64, float *f32, int64_t *i64, float *out_lr);
+
     int32_t smwk_write(double *f64, float *f32, int64_t *i64, int32_t slot,
                        const float *samples, int32_t frames);
     int32_t smwk_write_stereo(double *f64, float *f32, int64_t *i64, int32_t slot_l,
@@ -29,15 +38,20 @@ Control path (``smw_renderer_create``; :mod:`.plan`)::
 from numba import carray, cfunc, njit, types
 
 from .ibc import DIMS_LEN
-from .layout import H_MAX_BLOCK, H_N_F32, H_N_F64, H_N_I64, HEADER_LEN
+from .layout import (G_FRAMES, H_GLOBAL, H_MAX_BLOCK, H_N_CHUNKS, H_N_F32, H_N_F64, H_N_I64, H_PARTICIPANTS,
+                     HEADER_LEN)
 from .plan import PLAN_LEN, S_LEN, check_model, init_pools_core, plan_layout, settings_default
-from .render import render_core, write_core, write_stereo_core
+from .render import (render_begin_core, render_chunk_core, render_core, render_end_core, write_core,
+                     write_stereo_core)
 
 _f64p = types.CPointer(types.float64)
 _f32p = types.CPointer(types.float32)
 _i64p = types.CPointer(types.int64)
 
 RENDER_SIG = types.int32(_f64p, _f32p, _i64p, _f32p, types.int32)
+BEGIN_SIG = types.int32(_f64p, _f32p, _i64p, types.int32)
+CHUNK_SIG = types.void(_f64p, _f32p, _i64p, types.int32, types.int32)
+END_SIG = types.void(_f64p, _f32p, _i64p, _f32p)
 WRITE_SIG = types.int32(_f64p, _f32p, _i64p, types.int32, _f32p, types.int32)
 WRITE_STEREO_SIG = types.int32(_f64p, _f32p, _i64p, types.int32, types.int32, _f32p, types.int32)
 
@@ -56,6 +70,32 @@ def render_cfunc(f64p, f32p, i64p, outp, frames):
     f64, f32, i64 = _pools(f64p, f32p, i64p, head)
     out = carray(outp, 2 * frames)
     return render_core(f64, f32, i64, out, frames)
+
+
+@cfunc(BEGIN_SIG, cache=True, nopython=True)
+def render_begin_cfunc(f64p, f32p, i64p, frames):
+    head = carray(i64p, HEADER_LEN)
+    if frames < 1 or frames > head[H_MAX_BLOCK]:
+        return -1
+    f64, f32, i64 = _pools(f64p, f32p, i64p, head)
+    return render_begin_core(f64, f32, i64, frames)
+
+
+@cfunc(CHUNK_SIG, cache=True, nopython=True)
+def render_chunk_cfunc(f64p, f32p, i64p, chunk, participant):
+    head = carray(i64p, HEADER_LEN)
+    if chunk < 0 or chunk >= head[H_N_CHUNKS] or participant < 0 or participant >= head[H_PARTICIPANTS]:
+        return
+    f64, f32, i64 = _pools(f64p, f32p, i64p, head)
+    render_chunk_core(f64, f32, i64, chunk, participant)
+
+
+@cfunc(END_SIG, cache=True, nopython=True)
+def render_end_cfunc(f64p, f32p, i64p, outp):
+    head = carray(i64p, HEADER_LEN)
+    f64, f32, i64 = _pools(f64p, f32p, i64p, head)
+    out = carray(outp, 2 * head[head[H_GLOBAL] + G_FRAMES])
+    render_end_core(f64, f32, i64, out)
 
 
 @cfunc(WRITE_SIG, cache=True, nopython=True)
@@ -112,6 +152,9 @@ def init_cfunc(settingsp, thetap, n_theta, dimsp, gridp, n_grid, f64p, f32p, i64
 # C name -> cfunc, for the ahead-of-time build
 ENTRY_POINTS = {
     "smwk_render": render_cfunc,
+    "smwk_render_begin": render_begin_cfunc,
+    "smwk_render_chunk": render_chunk_cfunc,
+    "smwk_render_end": render_end_cfunc,
     "smwk_write": write_cfunc,
     "smwk_write_stereo": write_stereo_cfunc,
     "smwk_settings_default": settings_default_cfunc,

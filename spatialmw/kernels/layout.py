@@ -97,6 +97,17 @@ H_NEARFIELD = 91   # float64: the rigid-sphere near-field gain table (nearfield.
 H_SPREAD = 92      # float32 (max_sources x 2 ears x spread.N_SECTIONS x H_SPREAD_LEN): all-pass histories
 H_SPREAD_LEN = 93  # scalar: each all-pass section's history length (spread.spread_ring_len)
 H_LF_PINS = 94     # float64: the corrector's low-frequency pins (corrector.lf_pins_fill)
+# the block's phases (render.py: a serial control pass, chunks of per-source DSP that worker
+# threads may share, a serial reduction)
+H_SRC_BLOCK = 80   # float64 (max_sources x BK_STRIDE): what the control pass decided for each source, fields BK_*
+H_PART = 81        # int64 (participants x PT_STRIDE): each participant's scratch offsets, fields PT_*
+H_PART_F64 = 82    # float64: the scratch of participants 1.. (participant 0, the audio thread, uses the regions named in PT_*)
+H_PART_F32 = 83    # float32: ditto
+H_PART_I64 = 84    # int64: ditto
+H_CHUNKS = 87      # int64 (chunks x CK_STRIDE): each chunk's sources and accumulators, fields CK_*
+H_CHUNK_ACC = 88   # float32: the accumulators of chunks 1.. (chunk 0 adds into the shared regions themselves)
+H_N_CHUNKS = 89    # scalar: chunks of the per-source phase (min(max_sources, plan.WORK_CHUNKS))
+H_PARTICIPANTS = 90  # scalar: 1 + the renderer's worker threads
 
 # per-slot strides
 LISTENER_LEN = 16  # px py pz qx qy qz qw - vx vy vz velocity_set, reverb settings (4)
@@ -227,7 +238,60 @@ G_IBC_BUDGET = 4    # evaluations left in the current render call
 G_IBC_NEXT = 5      # round-robin position: the source served first next time
 G_LOOKUP_BUDGET = 6  # direction-table lookups left in the current render call
 G_BED_QUIET = 7     # frames since a source last encoded into the bed (>= stage_len: it is all zeros)
-G_LEN = 8
+G_FRAMES = 8        # frames of the block being rendered (set by the control pass for the chunks)
+G_LEN = 9
+
+# a participant's scratch offsets (H_PART rows)
+PT_TDW_OUT = 0     # float32, 2 x max_block (H_TDW_OUT)
+PT_TDW_IDX = 1     # int64, 2 x max_block (H_TDW_IDX)
+PT_LOD_COEF = 2    # float32, 6 x LANES (H_LOD_COEF)
+PT_GAIN_SCRATCH = 3  # float32, 4 nbins (H_GAIN_SCRATCH)
+PT_SCRATCH = 4     # float64, H_SCRATCH_LEN (H_SCRATCH)
+PT_IBC_OUT = 5     # float64, 4 x grid points (H_IBC_OUT)
+PT_WORK = 6        # float64, 2 x NFFT (H_WORK)
+PT_STRIDE = 8
+
+# a chunk (H_CHUNKS rows): its slots and, for chunks 1.., its accumulators (float32 offsets,
+# each block's samples from 0: the bed 2 x max_block x LANES, the shared staging 2 x max_block,
+# the reverb input max_block)
+CK_FIRST = 0
+CK_END = 1
+CK_TOUCHED = 2     # TOUCH_* bits: what this block's sources added into its accumulators
+CK_BED = 3
+CK_STAGE = 4
+CK_REVERB = 5
+CK_STRIDE = 8
+TOUCH_BED = 1
+TOUCH_STAGE = 2
+TOUCH_REVERB = 4
+
+# what the control pass decided for a source this block (H_SRC_BLOCK rows, float64)
+BK_KIND = 0        # BK_NONE, BK_BED_ONLY or BK_FULL
+BK_BED = 1         # 1: it encodes into the bed this block (as well, for BK_FULL)
+BK_FRESH = 2       # 1: its motion started this block
+BK_TELEPORT = 3
+BK_REL = 4         # 3 values: its position relative to the listener, listener frame, at the block's end
+BK_DIST = 7
+BK_CONE = 8
+BK_TONE = 9        # 4 values: low, mid, high band gains and air path (m)
+BK_D_BED = 13      # the bed's read delay at the block's end (samples), and its gain
+BK_G_BED = 14
+BK_DL = 15         # the warp's targets: delays (samples) and gains per ear
+BK_DR = 16
+BK_GL = 17
+BK_GR = 18
+BK_TARGET = 19     # TARGET_* below: the corrector target this block computes
+BK_RETONE = 20     # 1: the tone's response is recomputed first
+BK_RESTART = 21    # 1: gains are set at once (no ramp)
+BK_U = 22          # 3 values: the unit direction the target is computed for
+BK_STRIDE = 32
+BK_NONE = 0.0
+BK_BED_ONLY = 1.0
+BK_FULL = 2.0
+TARGET_NONE = 0.0
+TARGET_UNIT = 1.0  # the bypass response (the modelling delay alone)
+TARGET_TABLE = 2.0
+TARGET_EXACT = 3.0
 
 # write() results
 WRITE_OK = 0

@@ -50,6 +50,12 @@ REEVAL_LOG_DISTANCE = 0.05
 IBC_EVALS_PER_512_FRAMES = 16     # see spatialmw.engine for what these budgets buy
 IBC_LOOKUPS_PER_512_FRAMES = 256
 IBC_TABLE_STEP_DEGREES = D.TABLE_STEP_DEG  # the creation default (spatialmw/defaults.py)
+# the per-source phase of a block runs as this many chunks of consecutive slots (fewer with
+# fewer slots), whatever the worker count: each chunk adds into its own accumulators and
+# the reduction sums them in chunk order, so the output does not depend on who ran which
+# chunk. 16: four participants get four chunks each, and the audio thread never waits for
+# more than one chunk's work of a preempted worker (docs/PERFORMANCE.md, "Worker threads")
+WORK_CHUNKS = 16
 
 # settings fields (float64)
 S_SAMPLE_RATE = 0
@@ -65,6 +71,7 @@ S_EQUALIZATION = 9     # 0: none, 1: diffuse field (the C enum smw_equalization)
 S_HOP = 10             # overlap-save hop: one of defaults.HOP_FRAMES_CHOICES (latency = hop + modelling delay)
 S_FULL_SOURCES = 11    # level of detail: sources on the full path, 0..MAX_SOURCES_LIMIT (0: all; lod.py)
 S_LOD_HYSTERESIS_DB = 12  # level of detail: a full-path source's advantage in the ranking, dB
+S_WORKERS = 13         # worker threads sharing the per-source phase with the audio thread, 0..defaults.WORKER_THREADS_MAX
 S_LEN = 16
 _EQ_DEFAULT = float(EQUALIZATIONS.index(D.EQUALIZATION))
 _N_EQ = len(EQUALIZATIONS)
@@ -93,6 +100,8 @@ REGIONS = np.array([
     (L.H_TABLE_COUNTS, I64), (L.H_SRC_CTL, I64), (L.H_DIMS, I64), (L.H_BIN_IDX, I64),
     (L.H_BITREV, I64), (L.H_SRC_COUNT, I64), (L.H_GLOBAL, I64), (L.H_TDW_IDX, I64),
     (L.H_EQ_RINGS, I64), (L.H_LANE_OF, I64), (L.H_LANE_SLOT, I64),
+    (L.H_SRC_BLOCK, F64), (L.H_PART_F64, F64), (L.H_PART_F32, F32), (L.H_CHUNK_ACC, F32),
+    (L.H_PART, I64), (L.H_PART_I64, I64), (L.H_CHUNKS, I64),
 ], dtype=np.int64)
 
 
@@ -115,6 +124,28 @@ def settings_default(settings):
     settings[S_HOP] = D.HOP_FRAMES
     settings[S_FULL_SOURCES] = D.FULL_SOURCES
     settings[S_LOD_HYSTERESIS_DB] = D.LOD_HYSTERESIS_DB
+    settings[S_WORKERS] = D.WORKER_THREADS
+
+
+@njit(cache=True, inline="always")
+def _pad(n, a):
+    return (n + a - 1) // a * a
+
+
+@njit(cache=True)
+def _part_sizes(mb, scratch_len, k):
+    """One extra participant's scratch (H_PART_*, layout.PT_*): float64, float32 and int64
+    elements, each part starting aligned."""
+    nbins = N_FFT // 2 + 1
+    return (_pad(scratch_len, 8) + _pad(4 * k, 8) + 2 * N_FFT,
+            _pad(2 * mb, 16) + 6 * LANES + _pad(4 * nbins, 16), 2 * mb)
+
+
+@njit(cache=True)
+def _chunk_acc_sizes(mb, lod, ibc):
+    """One chunk's accumulators (layout.CK_*): the bed, the shared staging, the reverb
+    input (0 where the renderer has none), float32, each 16-aligned."""
+    return (2 * mb * LANES if lod else 0), (_pad(2 * mb, 16) if not ibc else 0), _pad(mb, 16)
 
 
 @njit(cache=True)
@@ -214,6 +245,19 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_SRC_COUNT] = s * L.COUNT_STRIDE
     size[L.H_GLOBAL] = L.G_LEN
     size[L.H_TDW_IDX] = 2 * mb
+    parts = 1 + int(settings[S_WORKERS])
+    chunks = min(s, WORK_CHUNKS)
+    p64, p32, pi = _part_sizes(mb, scratch_len, k)
+    size[L.H_SRC_BLOCK] = s * L.BK_STRIDE
+    size[L.H_PART] = parts * L.PT_STRIDE
+    size[L.H_PART_F64] = max(1, (parts - 1) * p64)
+    size[L.H_PART_F32] = max(1, (parts - 1) * p32)
+    size[L.H_PART_I64] = max(1, (parts - 1) * pi)
+    size[L.H_CHUNKS] = chunks * L.CK_STRIDE
+    a_bed, a_stage, a_rev = _chunk_acc_sizes(mb, lod, ibc)
+    size[L.H_CHUNK_ACC] = max(1, (chunks - 1) * (a_bed + a_stage + a_rev))
+    head[L.H_PARTICIPANTS] = parts
+    head[L.H_N_CHUNKS] = chunks
     head[L.H_SAMPLE_RATE] = sr
     head[L.H_MAX_SOURCES] = s
     head[L.H_MAX_BLOCK] = mb
@@ -246,7 +290,9 @@ def settings_valid(settings):
     step = settings[S_TABLE_STEP]
     eq = settings[S_EQUALIZATION]
     full = settings[S_FULL_SOURCES]
+    workers = settings[S_WORKERS]
     return (rate_ok
+            and 0.0 <= workers <= D.WORKER_THREADS_MAX and workers == math.floor(workers)
             and 0.0 <= full <= D.MAX_SOURCES_LIMIT and full == math.floor(full)
             and 0.0 <= settings[S_LOD_HYSTERESIS_DB] <= D.LOD_HYSTERESIS_MAX_DB
             and 1.0 <= settings[S_MAX_SOURCES] <= D.MAX_SOURCES_LIMIT
@@ -406,9 +452,57 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
         scratch[:] = 0.0
         out[:] = 0.0
         work[:] = 0.0
+    _parts_fill(i64, k)
+    _chunks_fill(i64)
     g = i64[L.H_GLOBAL]
     i64[g + L.G_STAGE_FILL] = N_FFT - i64[L.H_HOP]
     i64[g + L.G_FIFO_COUNT] = i64[L.H_HOP]  # primed with one hop of silence: any frame count works
+
+
+@njit(cache=True)
+def _parts_fill(i64, k):
+    """The participants' scratch offsets (H_PART): the audio thread's are the regions
+    themselves, each worker's a slice of H_PART_*."""
+    pt = i64[L.H_PART]
+    i64[pt + L.PT_TDW_OUT] = i64[L.H_TDW_OUT]
+    i64[pt + L.PT_TDW_IDX] = i64[L.H_TDW_IDX]
+    i64[pt + L.PT_LOD_COEF] = i64[L.H_LOD_COEF]
+    i64[pt + L.PT_GAIN_SCRATCH] = i64[L.H_GAIN_SCRATCH]
+    i64[pt + L.PT_SCRATCH] = i64[L.H_SCRATCH]
+    i64[pt + L.PT_IBC_OUT] = i64[L.H_IBC_OUT]
+    i64[pt + L.PT_WORK] = i64[L.H_WORK]
+    mb = i64[L.H_MAX_BLOCK]
+    nbins = N_FFT // 2 + 1
+    p64, p32, pi = _part_sizes(mb, i64[L.H_SCRATCH_LEN], k)
+    for w in range(1, i64[L.H_PARTICIPANTS]):
+        row = pt + w * L.PT_STRIDE
+        b64 = i64[L.H_PART_F64] + (w - 1) * p64
+        i64[row + L.PT_SCRATCH] = b64
+        i64[row + L.PT_IBC_OUT] = b64 + _pad(i64[L.H_SCRATCH_LEN], 8)
+        i64[row + L.PT_WORK] = b64 + _pad(i64[L.H_SCRATCH_LEN], 8) + _pad(4 * k, 8)
+        b32 = i64[L.H_PART_F32] + (w - 1) * p32
+        i64[row + L.PT_TDW_OUT] = b32
+        i64[row + L.PT_LOD_COEF] = b32 + _pad(2 * mb, 16)
+        i64[row + L.PT_GAIN_SCRATCH] = b32 + _pad(2 * mb, 16) + 6 * LANES
+        i64[row + L.PT_TDW_IDX] = i64[L.H_PART_I64] + (w - 1) * pi
+
+
+@njit(cache=True)
+def _chunks_fill(i64):
+    """Each chunk's slots (consecutive, as even as they divide) and its accumulators."""
+    s = i64[L.H_MAX_SOURCES]
+    n = i64[L.H_N_CHUNKS]
+    a_bed, a_stage, a_rev = _chunk_acc_sizes(i64[L.H_MAX_BLOCK], i64[L.H_FULL_SOURCES] > 0,
+                                             i64[L.H_IBC_ENABLED] != 0)
+    for c in range(n):
+        row = i64[L.H_CHUNKS] + c * L.CK_STRIDE
+        i64[row + L.CK_FIRST] = c * s // n
+        i64[row + L.CK_END] = (c + 1) * s // n
+        if c > 0:
+            base = i64[L.H_CHUNK_ACC] + (c - 1) * (a_bed + a_stage + a_rev)
+            i64[row + L.CK_BED] = base
+            i64[row + L.CK_STAGE] = base + a_bed
+            i64[row + L.CK_REVERB] = base + a_bed + a_stage
 
 
 # check_model results: 0 = usable; each other code names the first rule broken

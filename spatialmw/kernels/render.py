@@ -29,6 +29,18 @@ Per block of ``frames``:
      filter changes without hop-rate edges.
   3. copy ``frames`` from the output FIFO (primed with one hop) into the interleaved output.
 
+Step 1 runs in two passes. The control pass (:func:`_control_source`, serial, round robin
+from the budgets' position) does everything that depends on the other sources: lanes,
+budgets, the virtual-voice and tier decisions, motion; each source's decisions go into its
+H_SRC_BLOCK row. The per-source pass (:func:`_dsp_source`: bed, warp, spread, reverb send,
+corrector target) then runs as chunks of consecutive slots (H_CHUNKS, at most
+plan.WORK_CHUNKS), which touch only their own sources, lanes, accumulators (chunk 0: the
+shared regions; the others: H_CHUNK_ACC, added in chunk order by :func:`_reduce_chunks`)
+and their caller's scratch (H_PART), so the C library's worker threads may run them
+(``bindings/shim.c``) and the output is the same whoever does. :func:`render_core` runs all
+three phases on one thread; :func:`render_begin_core`, :func:`render_chunk_core` and
+:func:`render_end_core` are the phases for the shim.
+
 Staging and gains are lane-major per batch of LANES lanes (lane p is lane p % LANES of
 batch p // LANES: :func:`_lane_stage_base`, :func:`_lane_gain_base`), so the transform, the
 gain interpolation and the gain multiply are LANES-wide vector operations with no
@@ -56,16 +68,16 @@ from .layout import (
     C_SPEED_OF_SOUND, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK, G_FIFO_COUNT,
     G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_LOOKUP_BUDGET, G_STAGE_FILL, H_BATCHES, H_BIN_IDX,
     H_BIN_W, H_BITREV, H_CONST, H_DIMS, H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_GCUR, H_GLOBAL,
-    H_GRID_K, H_GTGT, H_HOP, H_IBC_ENABLED, H_IBC_OUT, H_IBC_PREP, H_IBC_PREP_LEN, H_IBC_TABLE,
+    H_GRID_K, H_GTGT, H_HOP, H_IBC_ENABLED, H_IBC_PREP, H_IBC_PREP_LEN, H_IBC_TABLE,
     H_LANE_ALPHA, H_LANE_MIX, H_LANE_WORK, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES,
-    H_MIX, H_NFFT, H_MIX_DELTA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH, H_SCRATCH_LEN, H_SINC,
+    H_MIX, H_NFFT, H_MIX_DELTA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH_LEN, H_SINC,
     H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN,
-    H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_TDW_IDX, H_TDW_OUT, H_THETA,
+    H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_THETA,
     H_THETA_LEN, H_TWID_COS, H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE,
     STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STOP, STATE_RECYCLE, STATE_STRIDE, STATUS_NONFINITE, STATUS_PAUSED,
     STATUS_PLAYING, STATUS_UNDERRUN, ST_PAUSE_OFFSET,
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_GPREV, H_LF_BLEND, H_EQ,
-    H_IR_WINDOW, H_LF_PINS, H_GAIN_SCRATCH, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
+    H_IR_WINDOW, H_LF_PINS, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
     LT_AT_END, LT_AT_START, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
     P_ROLLOFF, P_TELEPORTS, P_VEL, P_CONE_INNER, P_CONE_OUTER, P_CONE_OUTER_GAIN,
     P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_SEND, P_REVERB_SEND, H_REVERB,
@@ -73,8 +85,14 @@ from .layout import (
     ST_SPREAD_W, ST_SPREAD_POS, ST_SPREAD_K, ST_SPREAD_TAIL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
     H_LANE_OF, H_LANE_SLOT, ST_SILENT, ST_VOICE, STATUS_VIRTUAL, VIRTUAL_HYSTERESIS, VIRTUAL_THRESHOLD, VOICE_AUDIBLE,
-    VOICE_SILENT, VOICE_TAIL, H_FULL_SOURCES, H_LOD_STAGE, H_LOD_FILTERS, H_LOD_COEF, ST_TIER, ST_LEVEL, ST_BED_ON,
-    ST_BED_DELAY, ST_BED, STATUS_LOD, C_BED_DELAY, G_BED_QUIET, ST_HEARD,
+    VOICE_SILENT, VOICE_TAIL, H_FULL_SOURCES, H_LOD_STAGE, H_LOD_FILTERS, ST_TIER, ST_LEVEL, ST_BED_ON,
+    ST_BED_DELAY, ST_BED, STATUS_LOD, C_BED_DELAY, G_BED_QUIET, G_FRAMES, ST_HEARD,
+    H_SRC_BLOCK, H_PART, H_CHUNKS, H_N_CHUNKS, PT_STRIDE, PT_TDW_OUT, PT_TDW_IDX, PT_LOD_COEF,
+    PT_GAIN_SCRATCH, PT_SCRATCH, PT_IBC_OUT, PT_WORK, CK_STRIDE, CK_FIRST, CK_END, CK_TOUCHED, CK_BED,
+    CK_STAGE, CK_REVERB, TOUCH_BED, TOUCH_STAGE, TOUCH_REVERB, BK_STRIDE, BK_KIND, BK_BED, BK_FRESH,
+    BK_TELEPORT, BK_REL, BK_DIST, BK_CONE, BK_TONE, BK_D_BED, BK_G_BED, BK_DL, BK_DR, BK_GL, BK_GR,
+    BK_TARGET, BK_RETONE, BK_RESTART, BK_U, BK_NONE, BK_BED_ONLY, BK_FULL, TARGET_NONE, TARGET_UNIT,
+    TARGET_TABLE, TARGET_EXACT,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, lagrange_block, tdw_block_stereo_idx
 from . import nearfield, reverb, spread
@@ -228,6 +246,12 @@ def _lane(i64, s):
 
 
 @njit(cache=True, inline="always")
+def _part(i64, w, field):
+    """Participant ``w``'s scratch offset ``field`` (layout.PT_*; 0 is the audio thread)."""
+    return i64[i64[H_PART] + w * PT_STRIDE + field]
+
+
+@njit(cache=True, inline="always")
 def _stage_base(i64, s):
     """:func:`_lane_stage_base` of source ``s``'s lane (it must have one)."""
     return _lane_stage_base(i64, _lane(i64, s))
@@ -283,10 +307,11 @@ def _clear_slot(f64, f32, i64, s, nbins):
 
 
 @njit(cache=True, boundscheck=False)
-def shape_gains(f64, i64, grid_out, gains):
+def shape_gains(f64, i64, grid_out, gains, w=0):
     """:func:`~spatialmw.kernels.corrector.corrector_gains` with this engine's bins, blend,
-    equaliser, modelling delay and window (float64 scratch: the hop's work buffer, free
-    while sources are warped)."""
+    equaliser, modelling delay and window (float64 scratch: participant ``w``'s work buffer;
+    the audio thread's is the hop's, free while sources are warped)."""
+    work = _part(i64, w, PT_WORK)
     n = i64[H_NFFT]
     nbins = n // 2 + 1
     corrector_gains(grid_out, i64[i64[H_BIN_IDX]: i64[H_BIN_IDX] + nbins],
@@ -296,24 +321,24 @@ def shape_gains(f64, i64, grid_out, gains):
                     f64[i64[H_IR_WINDOW]: i64[H_IR_WINDOW] + n],
                     f64[i64[H_LF_PINS]: i64[H_LF_PINS] + lf_pins_len(n)],
                     f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n], f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n],
-                    i64[i64[H_BITREV]: i64[H_BITREV] + n], f64[i64[H_WORK]: i64[H_WORK] + n],
-                    f64[i64[H_WORK] + n: i64[H_WORK] + 2 * n], gains)
+                    i64[i64[H_BITREV]: i64[H_BITREV] + n], f64[work: work + n],
+                    f64[work + n: work + 2 * n], gains)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_now):
+def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_now, w=0):
     """Source ``s``'s new corrector target for one pose: the network's output (``exact``)
-    or the direction table's, shaped to per-bin gains."""
-    g = f32[i64[H_GAIN_SCRATCH]: i64[H_GAIN_SCRATCH] + 4 * nbins]
+    or the direction table's, shaped to per-bin gains (participant ``w``'s scratch)."""
+    g = f32[_part(i64, w, PT_GAIN_SCRATCH): _part(i64, w, PT_GAIN_SCRATCH) + 4 * nbins]
     if exact:
         k_grid = i64[H_GRID_K]
         theta = f64[i64[H_THETA]: i64[H_THETA] + i64[H_THETA_LEN]]
         dims = i64[i64[H_DIMS]: i64[H_DIMS] + i64[H_DIMS_LEN]]
         prep = f32[i64[H_IBC_PREP]: i64[H_IBC_PREP] + i64[H_IBC_PREP_LEN]]
-        scratch = f64[i64[H_SCRATCH]: i64[H_SCRATCH] + i64[H_SCRATCH_LEN]]
-        out = f64[i64[H_IBC_OUT]: i64[H_IBC_OUT] + 4 * k_grid]
+        scratch = f64[_part(i64, w, PT_SCRATCH): _part(i64, w, PT_SCRATCH) + i64[H_SCRATCH_LEN]]
+        out = f64[_part(i64, w, PT_IBC_OUT): _part(i64, w, PT_IBC_OUT) + 4 * k_grid]
         ibc_evaluate(theta, dims, prep, ux, uy, uz, dist, scratch, out)
-        shape_gains(f64, i64, out, g)
+        shape_gains(f64, i64, out, g, w)
     else:
         n_rings = i64[H_TABLE_RINGS]
         tc = i64[H_TABLE_COUNTS]
@@ -399,10 +424,10 @@ def _update_tone(f64, f32, i64, s, nbins, low, mid, high, air):
 
 
 @njit(cache=True, boundscheck=False)
-def _unit_targets(f64, f32, i64, s, nbins, restart, t_now):
+def _unit_targets(f64, f32, i64, s, nbins, restart, t_now, w):
     """The bypass target: the modelling delay alone, so bypassed and corrected sources
     keep the same latency."""
-    g = f32[i64[H_GAIN_SCRATCH]: i64[H_GAIN_SCRATCH] + 4 * nbins]
+    g = f32[_part(i64, w, PT_GAIN_SCRATCH): _part(i64, w, PT_GAIN_SCRATCH) + 4 * nbins]
     delay_gains(2.0 * math.pi * i64[H_DELAY] / i64[H_NFFT], nbins, g)
     _set_target(f64, f32, i64, s, nbins, g, restart, t_now)
 
@@ -471,18 +496,20 @@ def _turn(rel, degrees):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _reverb_send(f64, f32, i64, st, par, cone, tone_m, tmp_l, tmp_r, frames):
+def _reverb_send(f64, f32, rin, st, par, cone, tone_m, tmp_l, tmp_r, frames):
     """What the room hears: the emitted level through the cone and the wall (broadband
     parts, no distance gain) times the mean of the warp's two reads ``tmp_l``/``tmp_r``
-    (the bed's one read twice), ramped from the last block's send."""
+    (the bed's one read twice), ramped from the last block's send, added at ``f32[rin:]``.
+    Returns TOUCH_REVERB if it added anything, else 0."""
     send = f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * (1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)) * tone_m
     if send != 0.0 or f64[st + ST_SEND] != 0.0:
-        rin = i64[H_REVERB_IN]
         s0 = f64[st + ST_SEND]
         ds = (send - s0) / frames
         for j in range(frames):
             f32[rin + j] += np.float32(0.5 * (s0 + ds * (j + 1))) * (tmp_l[j] + tmp_r[j])
         f64[st + ST_SEND] = send
+        return TOUCH_REVERB
+    return 0
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
@@ -500,13 +527,15 @@ def _bed_coefs(f64, coef, st, g, start, frames):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _bed_source(f64, f32, i64, s, st, ring, mask, sclock, frames, fill, d_bed, g_bed, rel, dist,
+def _bed_source(f64, f32, i64, s, st, ring, mask, sclock, frames, da, db, w, d_bed, g_bed, rel, dist,
                 fresh, teleport):
     """Source ``s`` into the level of detail's bed (:mod:`.lod`) for this block: its line read
     once at ``d_bed`` and its coefficients (``g_bed`` x the harmonics of its direction
     ``rel``), each ramped from the last block's values (a source entering the bed starts at
-    its delay, faded in unless it is new; a teleport crossfades the old read into the new)."""
-    coef = f32[i64[H_LOD_COEF]: i64[H_LOD_COEF] + 6 * LANES]
+    its delay, faded in unless it is new; a teleport crossfades the old read into the new),
+    added into the bed accumulator at ``da`` (even channels) and ``db`` (odd), with
+    participant ``w``'s scratch."""
+    coef = f32[_part(i64, w, PT_LOD_COEF): _part(i64, w, PT_LOD_COEF) + 6 * LANES]
     if dist > 1e-6:
         sh_fill(rel[0] / dist, rel[1] / dist, rel[2] / dist, coef, 4 * LANES)
     else:
@@ -514,10 +543,7 @@ def _bed_source(f64, f32, i64, s, st, ring, mask, sclock, frames, fill, d_bed, g
     bed_on = f64[st + ST_BED_ON] != 0.0
     if not bed_on:
         f64[st + ST_BED_DELAY] = d_bed
-    tmp = f32[i64[H_TDW_OUT]: i64[H_TDW_OUT] + frames]
-    sl = i64[H_STAGE_LEN]
-    da = i64[H_LOD_STAGE] + fill * LANES
-    db = da + sl * LANES
+    tmp = f32[_part(i64, w, PT_TDW_OUT): _part(i64, w, PT_TDW_OUT) + frames]
     d0 = f64[st + ST_BED_DELAY]
     if teleport and bed_on:  # the old read fades out, held still, while the new one fades in
         _bed_coefs(f64, coef, st, 0.0, 1, frames)
@@ -531,20 +557,25 @@ def _bed_source(f64, f32, i64, s, st, ring, mask, sclock, frames, fill, d_bed, g
     lod_encode(f32, da, db, tmp, frames, coef)
     f64[st + ST_BED_DELAY] = d_bed
     f64[st + ST_BED_ON] = 1.0 if g_bed != 0.0 else 0.0
-    i64[i64[H_GLOBAL] + G_BED_QUIET] = 0
 
 
 @njit(cache=True, fastmath=True)
-def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
-    """Step 1 for one source: warp into staging, refresh IBC targets. Returns False if idle."""
+def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
+    """Step 1 for one source, the serial part (audio thread, round-robin order): its state,
+    motion, level, voice, lane, tier and corrector-target decision (the block's budgets),
+    written into its H_SRC_BLOCK row for :func:`_dsp_source`. Everything here that depends
+    on other sources (lanes are handed out lowest first; budgets go round-robin) stays in
+    this order, so the per-source work after it may run in any order, on any thread."""
+    bk = i64[H_SRC_BLOCK] + s * BK_STRIDE
+    f64[bk + BK_KIND] = BK_NONE
     ctl = i64[H_SRC_CTL] + s * CTL_STRIDE
     state = i64[ctl + CTL_STATE]
     if state == STATE_INACTIVE:
-        return False
+        return
     if state == STATE_STOP:
         _clear_slot(f64, f32, i64, s, nbins)
         i64[ctl + CTL_STATE] = STATE_INACTIVE
-        return False
+        return
     if state == STATE_RECYCLE:  # no write cleared the previous incarnation: do it now
         _clear_slot(f64, f32, i64, s, nbins)
         state = STATE_RESTART
@@ -570,7 +601,7 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         f64[st + ST_BED_ON] = 0.0  # (its bed part stops as its lane does)
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
-        return True
+        return
     end = sclock + frames
     written = max(i64[cnt], sclock)
     for t in range(written, end):  # the game wrote less than a block: silence, not stale audio
@@ -652,32 +683,16 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
-        return True
+        return
     i64[ctl + CTL_STATUS] |= STATUS_PLAYING | (STATUS_LOD if need_bed else 0)
     full = voice != VIRTUAL
     g_bed = g * tone_m if bed_wanted else 0.0
     if voice == FADE_OUT:
         g = 0.0
     resume = voice == RESUME
-    sl = i64[H_STAGE_LEN]
-    dst_l = 0
-    dst_r = 0
-    stride = 1
-    if not full:
-        pass
-    elif use_ibc:  # the source's own lane of the staging
-        if _lane(i64, s) < 0:  # a free lane is silent: the corrector's gains are set at once
-            _take_lane(i64, s)
-            restart = True
-        dst_l = _stage_base(i64, s)
-        dst_r = dst_l + sl * LANES
-        stride = LANES
-    else:  # added into the shared staging
-        dst_l = i64[H_STAGE]
-        dst_r = dst_l + sl
-        stride = 1
-    dst_l += fill * stride
-    dst_r += fill * stride
+    if full and use_ibc and _lane(i64, s) < 0:  # a free lane is silent: the corrector's gains are set at once
+        _take_lane(i64, s)
+        restart = True
     t0 = float(clock)
     ax0 = extrapolate(f64, tr, t0, sr, 0) - f64[lt + LT_AT_START]
     ay0 = extrapolate(f64, tr, t0, sr, 1) - f64[lt + LT_AT_START + 1]
@@ -725,18 +740,24 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         side = rel[1] / dist if dist > 1e-9 else 0.0
         nl = nearfield.nearfield_gain(table, r, side, a)
         nr = nearfield.nearfield_gain(table, r, -side, a)
+    f64[bk + BK_FRESH] = 1.0 if fresh else 0.0
+    f64[bk + BK_TELEPORT] = 1.0 if teleport else 0.0
+    f64[bk + BK_REL], f64[bk + BK_REL + 1], f64[bk + BK_REL + 2] = rel[0], rel[1], rel[2]
+    f64[bk + BK_DIST] = dist
+    f64[bk + BK_CONE] = cone
+    f64[bk + BK_TONE], f64[bk + BK_TONE + 1] = tone_l, tone_m
+    f64[bk + BK_TONE + 2], f64[bk + BK_TONE + 3] = tone_h, tone_air
+    f64[bk + BK_BED] = 1.0 if need_bed else 0.0
     max_delay = float(i64[H_MAX_DELAY])
     if need_bed:  # the centre delay (no ears), read bed_delay early: lod.py
         centre = f64[st + ST_PROP] if doppler else a / c * sr + MIN_DELAY
-        d_bed = min(max(centre - f64[i64[H_CONST] + C_BED_DELAY], MIN_DELAY), max_delay)
-        _bed_source(f64, f32, i64, s, st, ring, mask, sclock, frames, fill, d_bed, g_bed, rel, dist,
-                    fresh, teleport)
-        if not full:  # what the room hears (below, for a source on the full path too)
-            tmp = f32[i64[H_TDW_OUT]: i64[H_TDW_OUT] + frames]
-            _reverb_send(f64, f32, i64, st, par, cone, tone_m, tmp, tmp, frames)
+        f64[bk + BK_D_BED] = min(max(centre - f64[i64[H_CONST] + C_BED_DELAY], MIN_DELAY), max_delay)
+        f64[bk + BK_G_BED] = g_bed
+        if not full:  # the bed alone (and what the room hears)
+            f64[bk + BK_KIND] = BK_BED_ONLY
             if restart:
                 i64[ctl + CTL_STATE] = STATE_PLAYING
-            return True
+            return
     dl = min(max(dl * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
     dr = min(max(dr * sr + (0.0 if doppler else MIN_DELAY), MIN_DELAY), max_delay)
     gl = g * nl
@@ -746,11 +767,119 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
         f64[st + ST_DELAY_R] = dr
         f64[st + ST_GAIN_L] = gl if fresh else 0.0
         f64[st + ST_GAIN_R] = gr if fresh else 0.0
-    sinc = f32[i64[H_SINC]: i64[H_SINC] + (SINC_PHASES + 1) * SINC_TAPS]
-    tdw_idx = i64[i64[H_TDW_IDX]: i64[H_TDW_IDX] + 2 * frames]
-    tmp = i64[H_TDW_OUT]
+    f64[bk + BK_DL], f64[bk + BK_DR], f64[bk + BK_GL], f64[bk + BK_GR] = dl, dr, gl, gr
+    f64[bk + BK_KIND] = BK_FULL
+    target = TARGET_NONE
+    if use_ibc and bypass:
+        if f64[st + ST_UNIT_GAINS] == 0.0 or retone:
+            target = TARGET_UNIT
+            f64[st + ST_EVALUATED] = 0.0  # re-evaluate as soon as it is spatialised again
+            f64[st + ST_UNIT_GAINS] = 1.0
+    elif use_ibc:
+        if dist > 1e-6:
+            ux, uy, uz = rel[0] / dist, rel[1] / dist, rel[2] / dist
+        else:
+            ux, uy, uz = 1.0, 0.0, 0.0
+        cosang = ux * f64[st + ST_UX] + uy * f64[st + ST_UY] + uz * f64[st + ST_UZ]
+        dlog = abs(math.log(max(dist, 1e-3) / max(f64[st + ST_DIST], 1e-3)))
+        k = i64[H_CONST]
+        gl_state = i64[H_GLOBAL]
+        new = restart or f64[st + ST_EVALUATED] == 0.0
+        moved = cosang < f64[k + C_COS_REEVAL] or dlog > f64[k + C_LOGDIST_REEVAL] or retone
+        # new or moved: a table lookup (no table: an evaluation); at rest with gains from
+        # the table: an exact evaluation. New sources are served at once, the others as
+        # the block's budgets allow (round-robin from G_IBC_NEXT).
+        table = i64[H_TABLE_RINGS] > 0
+        if new or moved:
+            exact = not table
+            budget = gl_state + (G_IBC_BUDGET if exact else G_LOOKUP_BUDGET)
+        else:
+            exact = True
+            budget = gl_state + G_IBC_BUDGET
+        if new or ((moved or f64[st + ST_EXACT] == 0.0) and i64[budget] > 0):
+            if not new:
+                i64[budget] -= 1
+                i64[gl_state + G_IBC_NEXT] = s + 1
+            target = TARGET_EXACT if exact else TARGET_TABLE
+            f64[bk + BK_U], f64[bk + BK_U + 1], f64[bk + BK_U + 2] = ux, uy, uz
+            f64[st + ST_UX] = ux
+            f64[st + ST_UY] = uy
+            f64[st + ST_UZ] = uz
+            f64[st + ST_DIST] = dist
+            f64[st + ST_EVALUATED] = 1.0
+            f64[st + ST_UNIT_GAINS] = 0.0
+            f64[st + ST_EXACT] = 1.0 if exact else 0.0
+    f64[bk + BK_TARGET] = target
+    f64[bk + BK_RETONE] = 1.0 if retone else 0.0
+    f64[bk + BK_RESTART] = 1.0 if restart else 0.0
+    if restart:
+        i64[ctl + CTL_STATE] = STATE_PLAYING
+
+
+@njit(cache=True, fastmath=True)
+def _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins):
+    """Step 1 for one source, the per-source part: what :func:`_control_source` decided
+    (its H_SRC_BLOCK row), done. The bed, the warp into its lane (corrector off: into the
+    shared staging), the spread, the reverb send and the corrector target. It touches only
+    the source's own state and lane, chunk ``ck``'s accumulators (H_CHUNKS) and participant
+    ``w``'s scratch (H_PART), so chunks may run at once on several threads. Returns the
+    TOUCH_* bits of the accumulators it added into."""
+    bk = i64[H_SRC_BLOCK] + s * BK_STRIDE
+    kind = f64[bk + BK_KIND]
+    if kind == BK_NONE:
+        return 0
+    touched = 0
+    ring_len = i64[H_RING_LEN]
+    mask = ring_len - 1
+    ring = f32[i64[H_RING] + s * ring_len: i64[H_RING] + (s + 1) * ring_len]
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    par = i64[H_SRC_PARAM] + s * PARAM_STRIDE
+    sclock = clock - int(f64[st + ST_PAUSE_OFFSET])
+    use_ibc = i64[H_IBC_ENABLED] != 0
+    fresh = f64[bk + BK_FRESH] != 0.0
+    teleport = f64[bk + BK_TELEPORT] != 0.0
+    rel = (f64[bk + BK_REL], f64[bk + BK_REL + 1], f64[bk + BK_REL + 2])
+    dist = f64[bk + BK_DIST]
+    cone = f64[bk + BK_CONE]
+    tone_m = f64[bk + BK_TONE + 1]
+    row = i64[H_CHUNKS] + ck * CK_STRIDE
+    rin = i64[H_REVERB_IN] if ck == 0 else i64[row + CK_REVERB]
+    tmp = _part(i64, w, PT_TDW_OUT)
     tmp_l = f32[tmp:tmp + frames]
     tmp_r = f32[tmp + frames:tmp + 2 * frames]
+    if f64[bk + BK_BED] != 0.0:
+        if ck == 0:
+            da = i64[H_LOD_STAGE] + fill * LANES
+            db = da + i64[H_STAGE_LEN] * LANES
+        else:
+            da = i64[row + CK_BED]
+            db = da + i64[H_MAX_BLOCK] * LANES
+        _bed_source(f64, f32, i64, s, st, ring, mask, sclock, frames, da, db, w, f64[bk + BK_D_BED],
+                    f64[bk + BK_G_BED], rel, dist, fresh, teleport)
+        touched |= TOUCH_BED
+        if kind == BK_BED_ONLY:  # what the room hears (below, for a source on the full path too)
+            return touched | _reverb_send(f64, f32, rin, st, par, cone, tone_m, tmp_l, tmp_l, frames)
+    sl = i64[H_STAGE_LEN]
+    if use_ibc:  # the source's own lane of the staging
+        stride = LANES
+        dst_l = _stage_base(i64, s) + fill * LANES
+        dst_r = dst_l + sl * LANES
+    else:  # added into the shared staging (this chunk's)
+        stride = 1
+        if ck == 0:
+            dst_l = i64[H_STAGE] + fill
+            dst_r = dst_l + sl
+        else:
+            dst_l = i64[row + CK_STAGE]
+            dst_r = dst_l + i64[H_MAX_BLOCK]
+        touched |= TOUCH_STAGE
+    dl = f64[bk + BK_DL]
+    dr = f64[bk + BK_DR]
+    gl = f64[bk + BK_GL]
+    gr = f64[bk + BK_GR]
+    sinc = f32[i64[H_SINC]: i64[H_SINC] + (SINC_PHASES + 1) * SINC_TAPS]
+    ti = _part(i64, w, PT_TDW_IDX)
+    tdw_idx = i64[ti:ti + 2 * frames]
     if teleport:  # the old ear cues fade out while the new ones fade in, each held still
         tdw_block_stereo_idx(ring, mask, sclock, frames, f64[st + ST_DELAY_L], f64[st + ST_DELAY_L],
                              f64[st + ST_DELAY_R], f64[st + ST_DELAY_R], f64[st + ST_GAIN_L], 0.0,
@@ -769,54 +898,20 @@ def _warp_source(f64, f32, i64, s, clock, frames, fill, nbins):
     if use_ibc:
         _spread(f64, f32, i64, s, st, min(max(f64[par + P_SPREAD], 0.0), 360.0) / 360.0, dst_l, dst_r, frames)
     # what the room hears: the emitted level through the cone and the wall (broadband parts)
-    _reverb_send(f64, f32, i64, st, par, cone, tone_m, tmp_l, tmp_r, frames)
-
-    t_now = float(clock + frames - 1)  # the warp reaches this block's pose on its last sample
-    if use_ibc and bypass:
-        if f64[st + ST_UNIT_GAINS] == 0.0 or retone:
-            if retone:
-                _update_tone(f64, f32, i64, s, nbins, tone_l, tone_m, tone_h, tone_air)
-            _unit_targets(f64, f32, i64, s, nbins, restart, t_now)
-            f64[st + ST_EVALUATED] = 0.0  # re-evaluate as soon as it is spatialised again
-            f64[st + ST_UNIT_GAINS] = 1.0
-    elif use_ibc:
-        if dist > 1e-6:
-            ux, uy, uz = rel[0] / dist, rel[1] / dist, rel[2] / dist
+    touched |= _reverb_send(f64, f32, rin, st, par, cone, tone_m, tmp_l, tmp_r, frames)
+    target = f64[bk + BK_TARGET]
+    if target != TARGET_NONE:
+        t_now = float(clock + frames - 1)  # the warp reaches this block's pose on its last sample
+        restart = f64[bk + BK_RESTART] != 0.0
+        if f64[bk + BK_RETONE] != 0.0:  # (the tone's response is recomputed only when it changed audibly)
+            _update_tone(f64, f32, i64, s, nbins, f64[bk + BK_TONE], tone_m, f64[bk + BK_TONE + 2],
+                         f64[bk + BK_TONE + 3])
+        if target == TARGET_UNIT:
+            _unit_targets(f64, f32, i64, s, nbins, restart, t_now, w)
         else:
-            ux, uy, uz = 1.0, 0.0, 0.0
-        cosang = ux * f64[st + ST_UX] + uy * f64[st + ST_UY] + uz * f64[st + ST_UZ]
-        dlog = abs(math.log(max(dist, 1e-3) / max(f64[st + ST_DIST], 1e-3)))
-        k = i64[H_CONST]
-        gl_state = i64[H_GLOBAL]
-        fresh = restart or f64[st + ST_EVALUATED] == 0.0
-        moved = cosang < f64[k + C_COS_REEVAL] or dlog > f64[k + C_LOGDIST_REEVAL] or retone
-        # new or moved: a table lookup (no table: an evaluation); at rest with gains from
-        # the table: an exact evaluation. New sources are served at once, the others as
-        # the block's budgets allow (round-robin from G_IBC_NEXT).
-        table = i64[H_TABLE_RINGS] > 0
-        if fresh or moved:
-            exact = not table
-            budget = gl_state + (G_IBC_BUDGET if exact else G_LOOKUP_BUDGET)
-        else:
-            exact = True
-            budget = gl_state + G_IBC_BUDGET
-        if fresh or ((moved or f64[st + ST_EXACT] == 0.0) and i64[budget] > 0):
-            if not fresh:
-                i64[budget] -= 1
-                i64[gl_state + G_IBC_NEXT] = s + 1
-            if retone:  # (the tone's response is recomputed only when it changed audibly)
-                _update_tone(f64, f32, i64, s, nbins, tone_l, tone_m, tone_h, tone_air)
-            _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_now)
-            f64[st + ST_UX] = ux
-            f64[st + ST_UY] = uy
-            f64[st + ST_UZ] = uz
-            f64[st + ST_DIST] = dist
-            f64[st + ST_EVALUATED] = 1.0
-            f64[st + ST_UNIT_GAINS] = 0.0
-            f64[st + ST_EXACT] = 1.0 if exact else 0.0
-    if restart:
-        i64[ctl + CTL_STATE] = STATE_PLAYING
-    return True
+            _ibc_targets(f64, f32, i64, s, f64[bk + BK_U], f64[bk + BK_U + 1], f64[bk + BK_U + 2], dist,
+                         nbins, target == TARGET_EXACT, restart, t_now, w)
+    return touched
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
@@ -1174,7 +1269,8 @@ def _reverb(f64, f32, i64, out, frames):
 def render_core(f64, f32, i64, out, frames):
     """Render ``frames`` interleaved stereo frames into ``out``, with flush-to-zero for its
     duration (:mod:`.fpu`). Returns 0, or 1 for a bad frame count (then ``out`` is
-    untouched)."""
+    untouched). The three phases of :func:`render_begin_core`, every chunk and
+    :func:`render_end_core`, on the caller's thread alone."""
     saved = enter_flush_to_zero()
     rc = _render(f64, f32, i64, out, frames)
     leave_flush_to_zero(saved)
@@ -1182,17 +1278,60 @@ def render_core(f64, f32, i64, out, frames):
 
 
 @njit(cache=True)
+def render_begin_core(f64, f32, i64, frames):
+    """A block's first phase (audio thread): :func:`_render_begin` with flush-to-zero.
+    Returns the number of chunks to run (:func:`render_chunk_core`), or -1 for a bad frame
+    count."""
+    saved = enter_flush_to_zero()
+    n = _render_begin(f64, f32, i64, frames)
+    leave_flush_to_zero(saved)
+    return n
+
+
+@njit(cache=True)
+def render_chunk_core(f64, f32, i64, ck, w):
+    """Chunk ``ck`` of the block begun (any thread; participant ``w``, 0 = the audio thread,
+    uses its own scratch), with flush-to-zero on the calling thread for its duration."""
+    saved = enter_flush_to_zero()
+    _render_chunk(f64, f32, i64, ck, w)
+    leave_flush_to_zero(saved)
+
+
+@njit(cache=True)
+def render_end_core(f64, f32, i64, out):
+    """A block's last phase (audio thread, after every chunk): :func:`_render_end` with
+    flush-to-zero."""
+    saved = enter_flush_to_zero()
+    _render_end(f64, f32, i64, out)
+    leave_flush_to_zero(saved)
+
+
+@njit(cache=True)
 def _render(f64, f32, i64, out, frames):
     """:func:`render_core` without the FPU control."""
-    if frames < 1 or frames > i64[H_MAX_BLOCK]:
+    n = _render_begin(f64, f32, i64, frames)
+    if n < 0:
         return 1
+    for ck in range(n):
+        _render_chunk(f64, f32, i64, ck, 0)
+    _render_end(f64, f32, i64, out)
+    return 0
+
+
+@njit(cache=True)
+def _render_begin(f64, f32, i64, frames):
+    """The serial prologue: the block's budgets, the listener, the level of detail's tiers,
+    the new staging cleared, and every source's control (:func:`_control_source`, round
+    robin). Returns the number of chunks, or -1 for a bad frame count."""
+    if frames < 1 or frames > i64[H_MAX_BLOCK]:
+        return -1
     n = i64[H_NFFT]
-    hop = i64[H_HOP]
     nbins = n // 2 + 1
     g = i64[H_GLOBAL]
     clock = i64[g + G_CLOCK]
     fill = i64[g + G_STAGE_FILL]
     nsrc = i64[H_MAX_SOURCES]
+    i64[g + G_FRAMES] = frames
     evals = f64[i64[H_CONST] + C_EVALS_PER_512]  # <= 0: no budget
     i64[g + G_IBC_BUDGET] = max(1, int(evals * frames / 512.0)) if evals > 0.0 else nsrc
     lookups = f64[i64[H_CONST] + C_LOOKUPS_PER_512]
@@ -1213,8 +1352,79 @@ def _render(f64, f32, i64, out, frames):
         i64[g + G_BED_QUIET] += frames
     for j in range(nsrc):  # round-robin start so every moving source gets its turn
         _prefetch_source(f64, i64, (first + j + PREFETCH_AHEAD) % nsrc)
-        _prefetch_ring(f64, f32, i64, (first + j + 1) % nsrc, clock, frames)  # (its state: fetched a source ago)
-        _warp_source(f64, f32, i64, (first + j) % nsrc, clock, frames, fill, nbins)
+        _control_source(f64, f32, i64, (first + j) % nsrc, clock, frames, fill, nbins)
+    return i64[H_N_CHUNKS]
+
+
+@njit(cache=True)
+def _render_chunk(f64, f32, i64, ck, w):
+    """The per-source phase for chunk ``ck``'s slots (:func:`_dsp_source`), as participant
+    ``w``; records what its sources added into its accumulators (CK_TOUCHED)."""
+    g = i64[H_GLOBAL]
+    frames = i64[g + G_FRAMES]
+    clock = i64[g + G_CLOCK]
+    fill = i64[g + G_STAGE_FILL]
+    nbins = i64[H_NFFT] // 2 + 1
+    row = i64[H_CHUNKS] + ck * CK_STRIDE
+    touched = 0
+    end = i64[row + CK_END]
+    for s in range(i64[row + CK_FIRST], end):
+        if s + 1 < end:
+            _prefetch_ring(f64, f32, i64, s + 1, clock, frames)
+        touched |= _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins)
+    i64[row + CK_TOUCHED] = touched
+
+
+@njit(cache=True, boundscheck=False)
+def _reduce_chunks(f32, i64, fill, frames):
+    """Add chunks 1.. accumulators into the shared regions (chunk 0 added into them
+    directly), in chunk order, and clear them for the next block: the sums do not depend
+    on which thread ran which chunk. Returns the TOUCH_* bits of all chunks."""
+    touched_all = 0
+    sl = i64[H_STAGE_LEN]
+    mb = i64[H_MAX_BLOCK]
+    for ck in range(i64[H_N_CHUNKS]):
+        row = i64[H_CHUNKS] + ck * CK_STRIDE
+        touched = i64[row + CK_TOUCHED]
+        touched_all |= touched
+        if ck == 0 or touched == 0:
+            continue
+        if touched & TOUCH_BED:
+            for e in range(2):
+                dst = i64[H_LOD_STAGE] + (e * sl + fill) * LANES
+                src = i64[row + CK_BED] + e * mb * LANES
+                for j in range(frames * LANES):
+                    f32[dst + j] += f32[src + j]
+                    f32[src + j] = 0.0
+        if touched & TOUCH_STAGE:
+            for e in range(2):
+                dst = i64[H_STAGE] + e * sl + fill
+                src = i64[row + CK_STAGE] + e * mb
+                for j in range(frames):
+                    f32[dst + j] += f32[src + j]
+                    f32[src + j] = 0.0
+        if touched & TOUCH_REVERB:
+            dst = i64[H_REVERB_IN]
+            src = i64[row + CK_REVERB]
+            for j in range(frames):
+                f32[dst + j] += f32[src + j]
+                f32[src + j] = 0.0
+    return touched_all
+
+
+@njit(cache=True)
+def _render_end(f64, f32, i64, out):
+    """The serial epilogue: the chunks' accumulators reduced, then the hops, the output
+    and the reverb."""
+    n = i64[H_NFFT]
+    hop = i64[H_HOP]
+    nbins = n // 2 + 1
+    g = i64[H_GLOBAL]
+    clock = i64[g + G_CLOCK]
+    fill = i64[g + G_STAGE_FILL]
+    frames = i64[g + G_FRAMES]
+    if _reduce_chunks(f32, i64, fill, frames) & TOUCH_BED:
+        i64[g + G_BED_QUIET] = 0
     fill += frames
     i64[g + G_STAGE_FILL] = fill
     t0 = float(clock - (fill - frames))  # sample clock of staging sample 0
@@ -1238,4 +1448,3 @@ def _render(f64, f32, i64, out, frames):
     i64[g + G_FIFO_COUNT] -= frames
     _reverb(f64, f32, i64, out, frames)
     i64[g + G_CLOCK] = clock + frames
-    return 0

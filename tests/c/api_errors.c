@@ -116,6 +116,12 @@ int main(int argc, char** argv)
     EXPECT("create_full_sources_negative", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
     s = smw_renderer_settings_default(); s.full_sources = 4097;
     EXPECT("create_full_sources_too_many", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.worker_threads = -1;
+    EXPECT("create_worker_threads_negative", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.worker_threads = 9;
+    EXPECT("create_worker_threads_too_many", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.reserved = 1;
+    EXPECT("create_reserved_not_zero", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
     s = smw_renderer_settings_default(); s.lod_hysteresis_db = NAN;
     EXPECT("create_lod_hysteresis_nan", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
     s = smw_renderer_settings_default(); s.lod_hysteresis_db = -1.0f;

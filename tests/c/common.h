@@ -59,8 +59,16 @@ static inline int32_t want_full_sources(int argc, char** argv, int32_t dflt)
     return dflt;
 }
 
+/* "--workers N" in argv -> that many worker threads (default 0) */
+static inline int32_t want_workers(int argc, char** argv)
+{
+    for (int i = 1; i + 1 < argc; ++i)
+        if (!strcmp(argv[i], "--workers")) return (int32_t)atoi(argv[i + 1]);
+    return 0;
+}
+
 /* A renderer for the real-time hosts (default settings but block size, capacity and the
- * --tdw-only and --full-sources switches); NULL after printing why creation failed. */
+ * --tdw-only, --full-sources and --workers switches); NULL after printing why creation failed. */
 static inline smw_renderer* create_renderer(int32_t block, int32_t max_sources, int argc, char** argv)
 {
     smw_renderer_settings s = smw_renderer_settings_default();
@@ -68,6 +76,7 @@ static inline smw_renderer* create_renderer(int32_t block, int32_t max_sources, 
     s.max_sources = max_sources;
     s.enable_corrector = want_corrector(argc, argv);
     s.full_sources = want_full_sources(argc, argv, s.full_sources);
+    s.worker_threads = want_workers(argc, argv);
     smw_renderer* r = NULL;
     if (smw_renderer_create(&s, &r) != SMW_SUCCESS) printf("create failed: %s\n", smw_last_error(NULL));
     return r;

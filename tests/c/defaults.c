@@ -18,6 +18,7 @@ int main(int argc, char** argv)
            s.model_path == NULL, s.coordinate_system, s.enable_corrector, (double)s.corrector_table_step_deg);
     printf("HOP_FRAMES %d\nFULL_SOURCES %d\nLOD_HYSTERESIS_DB %.9g\n", s.hop_frames, s.full_sources,
            (double)s.lod_hysteresis_db);
+    printf("WORKER_THREADS %d\n", s.worker_threads);
     if (argc < 6) return 0;   /* settings only */
 
     FILE* in = fopen(argv[1], "rb");
