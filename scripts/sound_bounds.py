@@ -6,9 +6,13 @@ functions (``spatialmw.evaluation``): pre-echo worst / median (game.pre_echo), m
 with the most pre-echo; ``--bands`` splits the held-out LSD by octave band (each band's
 share of the squared dB error, its rms and mean error, from metrics.lsd_db's difference),
 and ``--train-every K`` adds the same for every K-th fitted direction (how much of the LSD
-is the fit itself, how much the directions it never saw).
+is the fit itself, how much the directions it never saw). ``--floors`` prints the LSD that
+the corrector's structure leaves even to a perfect model: the measured responses as a
+least-squares fit on the model's frequency grid, and cut to the corrector's impulse-response
+window (as measured, and as their minimum-phase versions), then to the windows of hop 128
+and of a 1024-point frame for comparison.
 
-    PYTHONPATH=. .venv/bin/python scripts/sound_bounds.py [--worst 8] [--bands [--train-every 10]] [--fast]
+    PYTHONPATH=. .venv/bin/python scripts/sound_bounds.py [--worst 8] [--bands [--train-every 10]] [--floors] [--fast]
 """
 from __future__ import annotations
 
@@ -60,6 +64,43 @@ def band_table(name, irs, hrirs, freqs):
               f"error, rms {np.sqrt(sq[m].mean()):.2f} dB, mean {d[..., m].mean():+.2f} dB")
 
 
+def structure_floors(setup, model, idx, freqs):
+    """Print the held-out LSD floors of the frequency grid and the corrector's window."""
+    from spatialmw.kernels.corrector import ir_window, minimum_phase, modeling_delay
+    from spatialmw.kernels.fft import fft_tables
+    from spatialmw.kernels.plan import HOP as STFT_HOP, N_FFT as STFT_N
+    from spatialmw.train.fit_hrtf import interp_matrix, prepare
+
+    ref = np.abs(np.fft.rfft(setup.hset.hrirs[idx], N_FFT, axis=-1))
+    a = interp_matrix(np.asarray(model.grid_hz), freqs)
+    band = (freqs >= BANDS_HZ[0]) & (freqs <= BANDS_HZ[-1])
+    db = 20 * np.log10(np.maximum(ref, 1e-12))
+    coef = np.linalg.lstsq(a[band], db[..., band].reshape(-1, band.sum()).T, rcond=None)[0]
+    on_grid = 10 ** ((a @ coef).T.reshape(db.shape) / 20)
+    print(f"floor, {len(model.grid_hz)}-point grid (least squares in dB): LSD {lsd_db(on_grid, ref, freqs):.3f} dB")
+    te = prepare(setup.hset, model.head_radius, idx, setup.T)   # relative to the warp
+    delay = modeling_delay(float(SR))
+    shift = np.exp(-2j * np.pi * freqs * delay / SR)
+    warp = ref / np.maximum(np.abs(te["G"]), 1e-12)
+    cos, sin, rev = fft_tables(N_FFT)
+    re, im = np.zeros(N_FFT), np.zeros(N_FFT)
+    minph = np.empty_like(te["G"])
+    for d in range(len(idx)):
+        for e in range(2):
+            re[:N_FFT // 2 + 1] = np.log(np.maximum(np.abs(te["G"][d, e]), 1e-12))
+            minimum_phase(re, im, cos, sin, rev)
+            minph[d, e] = np.exp(re[:N_FFT // 2 + 1] + 1j * im[:N_FFT // 2 + 1])
+    frames = ((STFT_N, STFT_HOP, "the corrector's window"), (STFT_N, STFT_HOP // 2, "hop 128's window"),
+              (2 * STFT_N, STFT_N, "a 1024-point frame's window"))
+    for n, hop, what in frames:
+        w = ir_window(n, hop, delay)
+        for name, g in (("as measured", te["G"]), ("minimum phase", minph)):
+            h = np.fft.irfft(g * shift, N_FFT, axis=-1)[..., :w.shape[0]] * w
+            cut = np.abs(np.fft.rfft(h, N_FFT, axis=-1)) * warp
+            print(f"floor, cut to {what} ({int((w > 0).sum())} taps), {name}: "
+                  f"LSD {lsd_db(cut, ref, freqs):.3f} dB")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worst", type=int, default=0)
@@ -68,6 +109,7 @@ def main():
                          "instead of the protocol's 1 s noise estimate")
     ap.add_argument("--bands", action="store_true")
     ap.add_argument("--train-every", type=int, default=0)
+    ap.add_argument("--floors", action="store_true")
     args = ap.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)
     from spatialmw.geometry import DEFAULT_HEAD_RADIUS  # noqa: F401  (the model carries its own)
@@ -98,6 +140,8 @@ def main():
     if args.train_every:
         fitted = np.setdiff1d(np.arange(len(setup.hset.hrirs)), idx)[::args.train_every]
         band_table("fitted", np.array([_impulse(sys_, setup, i) for i in fitted]), setup.hset.hrirs[fitted], freqs)
+    if args.floors:
+        structure_floors(setup, model, idx, freqs)
     az, el = setup.hset.directions_deg[idx, 0], setup.hset.directions_deg[idx, 1]
     for j in np.argsort(pre)[::-1][:args.worst]:
         print(f"  index {idx[j]}: az {az[j]:.1f} el {el[j]:.1f}: pre-echo {pre[j]:.1f} dB")

@@ -46,6 +46,11 @@ BAND = (100.0, 16000.0)
 MIN_TRAIN_DIRECTIONS = 8
 PRE_ECHO_GUARD = 3            # samples before the warp's onset not counted as pre-echo
 W_PRE_ECHO = 30.0
+# initial scales of the learned Fourier features (docs/FITTING.md measures them): smooth
+# direction features generalise to unmeasured directions; frequency features with periods
+# down to 1 kHz (sin(pi 48 f / 24 kHz)) follow the pinna notches
+DIR_SCALE = 1.0
+FREQ_SCALE = 48.0
 
 
 class FitError(SpatialmwError, ValueError):
@@ -283,12 +288,15 @@ def _torch_rendered(y, a_bins, blend, phase_shift, window, pins, unshift, n_out)
 def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=True,
               r_ref=1.4, rho_range=(0.0, 0.0), w_cplx=10.0, w_ild=1.0, init_theta=None,
               time_budget_s=None, log_every=0, verbose=False, db_on_rendered_from=0.5,
-              device=None):
+              device=None, dir_scale=DIR_SCALE, freq_scale=FREQ_SCALE):
     """Adam on the HRTF-domain loss (module docstring); returns (theta, history).
 
     The complex, ILD and pre-echo terms are computed on the rendered response (the
     engine's shaping and convolution); the dB term on the interpolated gains for the first
-    ``db_on_rendered_from`` of the steps, then on the rendered response."""
+    ``db_on_rendered_from`` of the steps, then on the rendered response.
+
+    ``dir_scale`` and ``freq_scale`` are the direction and frequency features' initial
+    scales (:class:`TorchIBC`)."""
     import torch
     from .torch_model import TorchIBC, training_step
 
@@ -298,7 +306,8 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
     if init_theta is not None:
         net = TorchIBC.from_theta(init_theta, dims, dtype=torch.float32)
     else:
-        net = TorchIBC(dims, r_ref=r_ref, rho_min=rho_range[0], rho_max=rho_range[1], seed=seed)
+        net = TorchIBC(dims, r_ref=r_ref, rho_min=rho_range[0], rho_max=rho_range[1], seed=seed,
+                       dir_scale=dir_scale, freq_scale=freq_scale)
     net = net.to(dev)
     f = data["f"]
     fs = 2.0 * float(f[-1])
@@ -381,7 +390,7 @@ def train_ibc(data, grid, dims, *, steps, seed, lr=3e-3, batch=None, progress=Tr
 def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, progress=True,
              grid_points=96, hidden=64, layers=1, n_dir=128, n_freq=32,
              lr=3e-3, time_budget_s=None, batch=128, threads=1, verbose=False,
-             device="auto") -> dict:
+             device="auto", dir_scale=DIR_SCALE, freq_scale=FREQ_SCALE) -> dict:
     """Fit a Lite-INN model to a SOFA HRTF set, evaluate on held-out directions, save.
 
     Held-out directions (index % 10 == 3) are never used for fitting; they give the
@@ -418,7 +427,8 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, pro
     dims = make_dims(n_dir=n_dir, n_freq=n_freq, hidden=hidden, layers=layers, act=ACT_SIN)
     theta, info = train_ibc(tr, grid, dims, steps=steps, seed=seed, lr=lr, progress=progress,
                             r_ref=r_ref, rho_range=rho, time_budget_s=time_budget_s, log_every=100,
-                            batch=batch, verbose=verbose, device=dev)
+                            batch=batch, verbose=verbose, device=dev, dir_scale=dir_scale,
+                            freq_scale=freq_scale)
     meta = {
         "sample_rate": float(hset.sample_rate),
         "stft": {"n_fft": 512, "hop": 256, "method": "overlap-save convolution",
@@ -442,6 +452,7 @@ def fit_sofa(sofa_path, out_path, *, sample_rate=48000, steps=12000, seed=0, pro
                          "optimizer": "Adam + one-cycle (cosine decay)", "seed": int(seed),
                          "batch": int(batch), "grid_points": int(grid_points), "hidden": int(hidden),
                          "layers": int(layers), "n_dir": int(n_dir), "n_freq": int(n_freq),
+                         "dir_scale": float(dir_scale), "freq_scale": float(freq_scale),
                          "threads": int(threads), "device": str(dev),
                          "time_budget_s": time_budget_s,
                          "loss": ("dB MSE + 10 * weighted complex error + 1 * ILD^2 + "
