@@ -56,8 +56,8 @@ from numba import njit, uint64
 
 from ..geometry import distance_gain, rotate_inverse, tdw_ear_targets
 from .fpu import enter_flush_to_zero, leave_flush_to_zero
-from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
-from .corrector import corrector_gains, delay_gains, lf_pins_len
+from .fft import fft_core, fft_inplace, fft_lanes_load, fft_lanes_passes, fft_load_forward
+from .corrector import corrector_gains, delay_gains, lf_pins_len, pack_ears, split_gains
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
 from .motion import clamp_speed, extrapolate, heard_step, propagation_step, retarded_delay, start_track, track_pose, track_started
@@ -349,18 +349,25 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_no
         table = f32[i64[H_IBC_TABLE]: i64[H_IBC_TABLE] + nodes * n_rho * 4 * nbins]
         theta = f64[i64[H_THETA]: i64[H_THETA] + i64[H_THETA_LEN]]
         lookup_table(table, counts, offsets, n_rho, 4 * nbins, theta, ux, uy, uz, dist, g)
-    _set_target(f64, f32, i64, s, nbins, g, restart, t_now)
+    _set_target(f64, f32, i64, s, nbins, g, restart, t_now, w, exact)
 
 
 @njit(cache=True, boundscheck=False)
-def _set_target(f64, f32, i64, s, nbins, g, restart, t_now):
+def _set_target(f64, f32, i64, s, nbins, g, restart, t_now, w, exact):
     """Make ``g`` (4 nbins) source ``s``'s gain target at sample clock ``t_now``, times the
     source's tone (ST_TONE, :mod:`.tone`). A (re)started source takes it at once; a playing
     one ramps to it from its previous target, whose time becomes the ramp's start (at most
-    one block back, so a source that was at rest does not jump)."""
+    one block back, so a source that was at rest does not jump). An ``exact`` target (the
+    network's: a source at rest, or any source without a direction table) has its toned
+    response cut to the window (:func:`_window_target`, participant ``w``'s scratch), so
+    that a static source stays time-invariant; a table target (a moving source) is not cut:
+    its filter changes every block anyway, and the cut's two transforms would double the
+    cost of its lookup."""
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
     if not tone_is_flat(f64[st + ST_TONE], f64[st + ST_TONE + 1], f64[st + ST_TONE + 2], f64[st + ST_TONE + 3]):
         apply_tone(g, f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins], nbins)
+        if exact:
+            _window_target(f64, i64, g, nbins, w)
     gt = _gain_base(i64, H_GTGT, s, nbins)
     gp = _gain_base(i64, H_GPREV, s, nbins)
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
@@ -429,7 +436,33 @@ def _unit_targets(f64, f32, i64, s, nbins, restart, t_now, w):
     keep the same latency."""
     g = f32[_part(i64, w, PT_GAIN_SCRATCH): _part(i64, w, PT_GAIN_SCRATCH) + 4 * nbins]
     delay_gains(2.0 * math.pi * i64[H_DELAY] / i64[H_NFFT], nbins, g)
-    _set_target(f64, f32, i64, s, nbins, g, restart, t_now)
+    _set_target(f64, f32, i64, s, nbins, g, restart, t_now, w, False)  # (the tone alone fits the frame)
+
+
+@njit(cache=True, boundscheck=False)
+def _window_target(f64, i64, g, nbins, w):
+    """``g`` (4 nbins) cut to the support of the corrector's impulse-response window: the
+    tone's response (about 1 ms long) lengthens the corrector's, and the part beyond the
+    frame would fold back into it and make a static source time-varying. Inside the
+    support nothing changes (the corrector's response is already windowed there), so a
+    flat tone stays an exact gain (participant ``w``'s scratch)."""
+    work = _part(i64, w, PT_WORK)
+    n = i64[H_NFFT]
+    re = f64[work: work + n]
+    im = f64[work + n: work + 2 * n]
+    window = f64[i64[H_IR_WINDOW]: i64[H_IR_WINDOW] + n]
+    cos = f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n]
+    sin = f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n]
+    rev = i64[i64[H_BITREV]: i64[H_BITREV] + n]
+    for k in range(nbins):
+        pack_ears(re, im, k, g[4 * k], g[4 * k + 1], g[4 * k + 2], g[4 * k + 3])
+    fft_inplace(re, im, cos, sin, rev, True)
+    scale = 1.0 / n
+    for t in range(n):
+        keep = scale if window[t] > 0.0 else 0.0
+        re[t] *= keep
+        im[t] *= keep
+    split_gains(re, im, cos, sin, rev, g)
 
 
 @njit(cache=True, boundscheck=False)
