@@ -187,7 +187,10 @@ def test_relocated_sdk_renders_and_stops_on_sigint(sdk, tmp_path):
     hosts = _hosts(sdk, tmp_path)
     assert "pkg-config" in hosts and "static" in hosts
     for how, exe in hosts.items():
-        p = subprocess.Popen(_isolated([str(exe)]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # a runner started in the background (`make test &`) ignores SIGINT, and its children
+        # inherit that: the host starts with the default disposition a game has
+        p = subprocess.Popen(_isolated([str(exe)]), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         lines = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
