@@ -353,3 +353,25 @@ def test_spread_changes_do_not_click():
     after = 26 * BLOCK + TAIL_SAMPLES
     assert np.max(np.abs(y[after - 4 * BLOCK:after] - ref[after - 4 * BLOCK:after])) < 1e-4 * level
     assert np.max(np.abs(y[after:] - ref[after:])) < 1e-6 * level
+
+
+def test_cut_to_window_support_keeps_a_windowed_response_and_truncates_a_longer_one():
+    """Against numpy: a response inside the corrector window's support comes back unchanged;
+    one that runs past it is truncated there, as numpy's own truncation of the same taps."""
+    from spatialmw.kernels.corrector import cut_to_window_support, ir_window, modeling_delay
+    from spatialmw.kernels.fft import fft_tables
+    from spatialmw.kernels.plan import HOP, N_FFT
+    n = N_FFT
+    window = ir_window(n, HOP, modeling_delay(SR))
+    support = window > 0.0
+    rng = np.random.default_rng(3)
+    cos, sin, rev = fft_tables(n)
+    re, im = np.zeros(n), np.zeros(n)
+    for h in (rng.standard_normal((2, n)) * window, rng.standard_normal((2, n))):
+        spec = np.fft.rfft(h, n, axis=-1)
+        gains = np.stack([spec[0].real, spec[0].imag, spec[1].real, spec[1].imag], axis=1).reshape(-1).copy()
+        cut_to_window_support(re, im, window, cos, sin, rev, gains)
+        want = np.fft.rfft(h * support, n, axis=-1)
+        got = gains.reshape(-1, 4)
+        np.testing.assert_allclose(got[:, 0] + 1j * got[:, 1], want[0], atol=1e-9)
+        np.testing.assert_allclose(got[:, 2] + 1j * got[:, 3], want[1], atol=1e-9)

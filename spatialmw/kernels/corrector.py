@@ -312,6 +312,24 @@ def window_response(re, im, window, cos, sin, rev, gains):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
+def cut_to_window_support(re, im, window, cos, sin, rev, gains):
+    """``gains`` (4 nbins, both ears) cut in place to the support of ``window``: zero beyond
+    it, unchanged inside. A response that was windowed and then lengthened (times a tone's,
+    :mod:`.tone`) fits the overlap-save frame again; one that was not lengthened comes back
+    exactly. ``re``/``im`` (N, float64): scratch."""
+    n = rev.shape[0]
+    for k in range(n // 2 + 1):
+        pack_ears(re, im, k, gains[4 * k], gains[4 * k + 1], gains[4 * k + 2], gains[4 * k + 3])
+    fft_inplace(re, im, cos, sin, rev, True)
+    scale = 1.0 / n
+    for t in range(n):
+        keep = scale if window[t] > 0.0 else 0.0
+        re[t] *= keep
+        im[t] *= keep
+    split_gains(re, im, cos, sin, rev, gains)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False)
 def delay_gains(phase_step, nbins, gains):
     """Gains of a pure modelling delay (a bypassed source in a corrected engine, so every
     source keeps the same latency)."""

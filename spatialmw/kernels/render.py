@@ -56,8 +56,8 @@ from numba import njit, uint64
 
 from ..geometry import distance_gain, rotate_inverse, tdw_ear_targets
 from .fpu import enter_flush_to_zero, leave_flush_to_zero
-from .fft import fft_core, fft_inplace, fft_lanes_load, fft_lanes_passes, fft_load_forward
-from .corrector import corrector_gains, delay_gains, lf_pins_len, pack_ears, split_gains
+from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
+from .corrector import corrector_gains, cut_to_window_support, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
 from .motion import clamp_speed, extrapolate, heard_step, propagation_step, retarded_delay, start_track, track_pose, track_started
@@ -367,7 +367,7 @@ def _set_target(f64, f32, i64, s, nbins, g, restart, t_now, w, exact):
     if not tone_is_flat(f64[st + ST_TONE], f64[st + ST_TONE + 1], f64[st + ST_TONE + 2], f64[st + ST_TONE + 3]):
         apply_tone(g, f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins], nbins)
         if exact:
-            _window_target(f64, i64, g, nbins, w)
+            _window_target(f64, i64, g, w)
     gt = _gain_base(i64, H_GTGT, s, nbins)
     gp = _gain_base(i64, H_GPREV, s, nbins)
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
@@ -440,29 +440,17 @@ def _unit_targets(f64, f32, i64, s, nbins, restart, t_now, w):
 
 
 @njit(cache=True, boundscheck=False)
-def _window_target(f64, i64, g, nbins, w):
-    """``g`` (4 nbins) cut to the support of the corrector's impulse-response window: the
-    tone's response (about 1 ms long) lengthens the corrector's, and the part beyond the
-    frame would fold back into it and make a static source time-varying. Inside the
-    support nothing changes (the corrector's response is already windowed there), so a
-    flat tone stays an exact gain (participant ``w``'s scratch)."""
+def _window_target(f64, i64, g, w):
+    """``g`` (4 nbins) cut to the support of the corrector's window
+    (:func:`~spatialmw.kernels.corrector.cut_to_window_support`): the tone's response (about
+    1 ms long) lengthens the corrector's, and the part beyond the frame would fold back into
+    it and make a static source time-varying (participant ``w``'s scratch)."""
     work = _part(i64, w, PT_WORK)
     n = i64[H_NFFT]
-    re = f64[work: work + n]
-    im = f64[work + n: work + 2 * n]
-    window = f64[i64[H_IR_WINDOW]: i64[H_IR_WINDOW] + n]
-    cos = f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n]
-    sin = f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n]
-    rev = i64[i64[H_BITREV]: i64[H_BITREV] + n]
-    for k in range(nbins):
-        pack_ears(re, im, k, g[4 * k], g[4 * k + 1], g[4 * k + 2], g[4 * k + 3])
-    fft_inplace(re, im, cos, sin, rev, True)
-    scale = 1.0 / n
-    for t in range(n):
-        keep = scale if window[t] > 0.0 else 0.0
-        re[t] *= keep
-        im[t] *= keep
-    split_gains(re, im, cos, sin, rev, g)
+    cut_to_window_support(f64[work: work + n], f64[work + n: work + 2 * n],
+                          f64[i64[H_IR_WINDOW]: i64[H_IR_WINDOW] + n],
+                          f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n], f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n],
+                          i64[i64[H_BITREV]: i64[H_BITREV] + n], g)
 
 
 @njit(cache=True, boundscheck=False)
