@@ -199,20 +199,23 @@ ALL_FEATURES = 15   # smw_bench's mask: cone 1, transmission 2, air absorption 4
 
 
 def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600, features=0, hop=256,
-                audible=None, full_sources=None, workers=None, cpus=None):
+                audible=None, full_sources=None, workers=None, cpus=None, skip=False):
     """(block times, creation seconds, smw_render times) of one smw_bench run: ``features``
     (ALL_FEATURES' bits) set on every source, the renderer's ``hop``; ``audible`` of the ``n``
     sources play, the others are virtual voices (default: all audible); ``full_sources``: the
     level of detail's setting (default: the library's); ``workers``: its worker_threads
-    (default 0); ``cpus``: the child's CPU affinity (default: this process's)."""
+    (default 0); ``cpus``: the child's CPU affinity (default: this process's); ``skip``: the
+    game skips the virtual voices' audio (smw_bench's SKIP)."""
     args = [str(exe), str(n), str(blocks), str(BLOCK), str(int(corrector)), model or "-", str(warmup),
             str(int(features)), str(hop)]
-    if audible is not None or full_sources is not None or workers is not None:
+    if audible is not None or full_sources is not None or workers is not None or skip:
         args.append(str(n if audible is None else audible))
-    if full_sources is not None or workers is not None:
+    if full_sources is not None or workers is not None or skip:
         args.append(str(-1 if full_sources is None else full_sources))
-    if workers is not None:
-        args.append(str(workers))
+    if workers is not None or skip:
+        args.append(str(0 if workers is None else workers))
+    if skip:
+        args.append("1")
     preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus is not None else None
     proc = subprocess.run(args, capture_output=True, text=True, env=_c_env(env), timeout=timeout,
                           preexec_fn=preexec)
@@ -301,14 +304,19 @@ def _engine_block_times(n, blocks, ibc, model, warmup=10):
 # poses and writes every block; full_sources None is the library's default level of detail
 # (defaults.FULL_SOURCES), 0 every audible source on the full path. Rows are compared with
 # the first one when they have as many audible.
-VIRTUAL_ROWS = (("50 real", 50, 50, None),
-                ("1,000: 50 audible + 950 virtual", 1000, 50, None),
-                ("4,096: 256 audible + 3,840 virtual, default LOD", 4096, 256, None),
-                ("4,096: 256 audible + 3,840 virtual, full path only", 4096, 256, 0),
-                ("1,024 all audible, default LOD", 1024, 1024, None),
-                ("1,024 all audible, full path only", 1024, 1024, 0))
-VIRTUAL_ROWS_QUICK = (("8 real", 8, 8, None), ("64: 8 audible + 56 virtual", 64, 8, None),
-                      ("128 all audible, default LOD", 128, 128, None), ("128 all audible, full path only", 128, 128, 0))
+# (label, sources, audible, full_sources, the game skips the virtual voices' audio)
+VIRTUAL_ROWS = (("50 real", 50, 50, None, False),
+                ("1,000: 50 audible + 950 virtual", 1000, 50, None, False),
+                ("1,000: 50 audible + 950 virtual, skipped", 1000, 50, None, True),
+                ("4,096: 256 audible + 3,840 virtual, default LOD", 4096, 256, None, False),
+                ("4,096: 256 audible + 3,840 virtual, default LOD, skipped", 4096, 256, None, True),
+                ("4,096: 256 audible + 3,840 virtual, full path only", 4096, 256, 0, False),
+                ("1,024 all audible, default LOD", 1024, 1024, None, False),
+                ("1,024 all audible, full path only", 1024, 1024, 0, False))
+VIRTUAL_ROWS_QUICK = (("8 real", 8, 8, None, False), ("64: 8 audible + 56 virtual", 64, 8, None, False),
+                      ("64: 8 audible + 56 virtual, skipped", 64, 8, None, True),
+                      ("128 all audible, default LOD", 128, 128, None, False),
+                      ("128 all audible, full path only", 128, 128, 0, False))
 OPENAL_MAX_MEASURED = 1024  # the virtual-voice table times OpenAL Soft up to this many sources (the sweep: 4,096)
 
 
@@ -319,7 +327,7 @@ def _pct(t):
 
 
 def _time_rows(exe, model, rows, blocks, rounds, al_max, log, what):
-    """smw_bench (Lite-INN) for every (label, sources, audible, full_sources) row of ``rows``
+    """smw_bench (Lite-INN) for every (label, sources, audible, full_sources, skip) row of ``rows``
     and OpenAL Soft with as many sources, all playing (up to ``al_max``; once per number of
     sources and round), alternating in ``rounds`` rounds; fewer blocks at large N
     (:func:`_blocks_for`). Returns ({label: (block times, render times)}, {N: OpenAL Soft
@@ -336,9 +344,9 @@ def _time_rows(exe, model, rows, blocks, rounds, al_max, log, what):
     try:
         for r in range(rounds):
             timed = set()
-            for label, n, audible, full in rows:
+            for label, n, audible, full, skip in rows:
                 b = max(10, _blocks_for(n, blocks) // rounds)
-                t, _, rt = _run_c_host(exe, n, b, True, model, audible=audible, full_sources=full)
+                t, _, rt = _run_c_host(exe, n, b, True, model, audible=audible, full_sources=full, skip=skip)
                 smw[label][0].append(t)
                 smw[label][1].append(rt)
                 if al is not None and n <= al_max and n not in timed:
@@ -365,6 +373,8 @@ def _virtual_voices(exe, model, blocks, quick, log):
     out = {"rows": [], "note": (
         "C API, Lite-INN, every source circling at 2 m with a pose and a write every block; the "
         "audible sources are spread evenly over the slots, the others at gain 1e-5 (virtual). "
+        "'skipped': the game asks smw_source_is_virtual for each source and calls smw_source_skip "
+        "instead of writing the virtual ones (as a game that does not decode them). "
         "'block' = poses + writes + smw_render, 'render' = smw_render alone. OpenAL Soft 1.19.1 "
         "renders the same number of sources, all playing (no virtual voices), timed as in the "
         f"main table (poses + render; buffers queued up front); measured up to {al_max} sources. "
@@ -373,9 +383,9 @@ def _virtual_voices(exe, model, blocks, quick, log):
     if al_note:
         out["note"] += " " + al_note
     al_by_n = {n: _pct(np.concatenate(t)) for n, t in peer.items()}
-    for label, n, audible, full in rows:
+    for label, n, audible, full, skip in rows:
         t = np.concatenate(smw[label][0])
-        row = {"label": label, "n_sources": n, "audible": audible, "blocks": int(t.size),
+        row = {"label": label, "n_sources": n, "audible": audible, "skipped": skip, "blocks": int(t.size),
                "full_sources": D.FULL_SOURCES if full is None else full,
                "block": _pct(t), "render": _pct(np.concatenate(smw[label][1]))}
         if n in al_by_n:
@@ -445,7 +455,7 @@ def _block_time_sweep(exe, model, blocks, quick, log):
     """Median and p99 block time (% of the block period) against N for the SWEEP_CURVES and
     OpenAL Soft with N sources all playing, measured as the virtual-voice rows are."""
     sizes = SWEEP_SIZES_QUICK if quick else SWEEP_SIZES
-    rows = [(f"{key} {n}", n, max(1, n // div), full) for n in sizes for key, _, div, full in SWEEP_CURVES]
+    rows = [(f"{key} {n}", n, max(1, n // div), full, False) for n in sizes for key, _, div, full in SWEEP_CURVES]
     smw, peer, al_note = _time_rows(exe, model, rows, blocks, SWEEP_ROUNDS, max(sizes), log, "block time vs N")
     curves = {}
     for key, label, div, full in SWEEP_CURVES:

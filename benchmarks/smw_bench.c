@@ -1,7 +1,7 @@
 /*
  * smw_bench -- times spatialmw's C API hot path the way a game drives it.
  *
- *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL [WORKERS]]]]]
+ *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL [WORKERS [SKIP]]]]]]
  *
  * FEATURES is a bit mask of per-source features set on every source, as a game scene
  * would: 1 a directivity cone, 2 transmission through a wall, 4 air absorption, 8 a reverb
@@ -13,6 +13,9 @@
  * FULL: the renderer's full_sources (level of detail: that many sources on the full path,
  * the others in the ambisonic bed; 0 = no limit); default: the library's default; -1: the default.
  * WORKERS: the renderer's worker_threads (default 0).
+ * SKIP: 1 = the game skips the audio of the sources smw_source_is_virtual reports virtual
+ * (smw_source_skip instead of smw_source_write), as a game that does not decode them would;
+ * default 0: every source is written every block.
  *
  * Per block (timed): one smw_source_set_pose per source (every source circles the
  * listener at 2 m, 0.5 rev/s, as OpenAL's benchmark does), one smw_source_write per
@@ -42,8 +45,8 @@ static double now(void) {
 }
 
 int main(int argc, char** argv) {
-    if (argc < 7 || argc > 12) {
-        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL [WORKERS]]]]]\n", argv[0]);
+    if (argc < 7 || argc > 13) {
+        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL [WORKERS [SKIP]]]]]]\n", argv[0]);
         return 2;
     }
     int features = argc > 7 ? atoi(argv[7]) : 0, hop = argc > 8 ? atoi(argv[8]) : 256;
@@ -51,6 +54,7 @@ int main(int argc, char** argv) {
     int corrector = atoi(argv[4]), warmup = atoi(argv[6]);
     const char* model = strcmp(argv[5], "-") == 0 ? NULL : argv[5];
     int audible = argc > 9 ? atoi(argv[9]) : n;
+    int skip = argc > 12 ? atoi(argv[12]) : 0;
     if (n < 1 || blocks < 1 || block < 1 || warmup < 0 || audible < 0 || audible > n) return 2;
 
     float* mono = malloc(sizeof(float) * (size_t)block * 4);
@@ -115,7 +119,11 @@ int main(int argc, char** argv) {
         }
         for (int i = 0; i < n; i++) {
             int off = ((k + i) & 3) * block / 4;
-            rc = smw_source_write(r, src[i], mono + off, block);
+            int32_t is_virtual = 0;
+            if (skip && smw_source_is_virtual(r, src[i], &is_virtual) == SMW_SUCCESS && is_virtual)
+                rc = smw_source_skip(r, src[i], block);
+            else
+                rc = smw_source_write(r, src[i], mono + off, block);
             if (rc != SMW_SUCCESS) { fprintf(stderr, "write: %s\n", smw_result_string(rc)); return 6; }
         }
         double tr = now();

@@ -42,6 +42,8 @@ void smwk_render_chunk(double*, float*, int64_t*, int32_t, int32_t);
 void smwk_render_end(double*, float*, int64_t*, float*);
 int32_t smwk_write(double*, float*, int64_t*, int32_t, const float*, int32_t);
 int32_t smwk_write_stereo(double*, float*, int64_t*, int32_t, int32_t, const float*, int32_t);
+int32_t smwk_skip(double*, float*, int64_t*, int32_t, int32_t, int32_t);
+int32_t smwk_is_virtual(double*, int64_t*, int32_t);
 void smwk_settings_default(double* settings);
 int32_t smwk_check_model(const double* theta, int64_t n_theta, const int64_t* dims,
                          const double* grid, int64_t n_grid, double head_radius);
@@ -1507,6 +1509,49 @@ smw_result smw_source_write_stereo(smw_renderer* r, smw_source h, const float* i
     if (sl->active) take_kernel_status(r, i);
     if (r->slots[j].active) take_kernel_status(r, j);
     return write_result(r, k);
+}
+
+smw_result smw_source_skip(smw_renderer* r, smw_source h, int32_t frames)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    smw_result rc = SMW_SUCCESS;
+    smw_slot* sl = lookup_in(r, h, &rc, 1);
+    if (!sl) return rc;
+    if (frames < 1 || frames > r->max_block)
+        return fail_audio(r, SMW_ERROR_FRAME_COUNT, "smw_source_skip: frames must be 1..max_block_frames");
+    smw_source right = right_voice(sl);
+    int i = (int)((h & 0xFFFFu) - 1u), j = right ? (int)((right & 0xFFFFu) - 1u) : -1;
+    start_for_write(r, i);
+    if (j >= 0) start_for_write(r, j);
+    int32_t k = smwk_skip(r->f64, r->f32, r->i64, (int32_t)i, (int32_t)j, frames);
+    if (k == 2)
+        return fail_audio(r, SMW_ERROR_BUFFER_FULL,
+                          "smw_source_skip: more than max_block_frames pending for this source; skip rejected");
+    return k == 0 ? SMW_SUCCESS
+                  : fail_audio(r, SMW_ERROR_INTERNAL, "smw_source_skip: the skip kernel returned an unexpected code");
+}
+
+/* Audio thread: 1 if the voice `h` names has been started by the audio thread in this
+ * incarnation and its last block left it virtual (a slot created or recycled since the last
+ * render still holds nothing of it, or the previous incarnation's state) */
+static int32_t started_virtual(smw_renderer* r, smw_source h)
+{
+    int i = (int)((h & 0xFFFFu) - 1u);
+    const smw_slot* sl = &r->slots[i];
+    return sl->active && sl->seen_gen == (h >> 16) ? smwk_is_virtual(r->f64, r->i64, (int32_t)i) : 0;
+}
+
+smw_result smw_source_is_virtual(smw_renderer* r, smw_source h, int32_t* out_virtual)
+{
+    if (!r) return SMW_ERROR_NULL_POINTER;
+    smw_result rc = SMW_SUCCESS;
+    smw_slot* sl = lookup_in(r, h, &rc, 1);
+    if (!sl) return rc;
+    if (!out_virtual) return fail_audio(r, SMW_ERROR_NULL_POINTER, "smw_source_is_virtual: out_virtual is NULL");
+    smw_source right = right_voice(sl);
+    int32_t v = started_virtual(r, h);
+    *out_virtual = v && right ? started_virtual(r, right) : v;
+    return SMW_SUCCESS;
 }
 
 static inline void cpu_pause(void)

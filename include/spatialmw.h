@@ -33,7 +33,8 @@
  *   (a sequence lock per source and one for the listener); the audio thread picks up the
  *   newest consistent values at the start of the next smw_render() and never waits for
  *   a writer (if a writer is mid-update it keeps the previous value for that block).
- * - "Audio thread" calls (smw_source_write, smw_source_write_stereo, smw_render) must all be made from ONE
+ * - "Audio thread" calls (smw_source_write, smw_source_write_stereo, smw_source_skip,
+ *   smw_source_is_virtual, smw_render) must all be made from ONE
  *   thread at a time (the audio thread). They are real-time safe: no locks, no heap
  *   allocation, no I/O. They run kernels compiled ahead of time from the numba sources
  *   through plain C function pointers.
@@ -112,7 +113,7 @@ extern "C" {
  * ================================================================================ */
 
 #define SMW_VERSION_MAJOR 0
-#define SMW_VERSION_MINOR 3
+#define SMW_VERSION_MINOR 4
 #define SMW_VERSION_PATCH 0
 
 /** Pack a version: major in bits 22..31, minor in bits 12..21, patch in bits 0..11. */
@@ -480,7 +481,8 @@ enum {
  *  too, fades out over one block, then costs little: no warp, no
  *  transform (it gives back its lane of the transforms, which are packed 8 to a batch for
  *  the sources being rendered). What it still costs is its write and its pose. Its
- *  delay line keeps receiving smw_source_write's samples and its motion stays tracked,
+ *  delay line keeps receiving smw_source_write's samples (or, if the game skips decoding
+ *  it, smw_source_skip's silence at no cost) and its motion stays tracked,
  *  so when its level rises SMW_VIRTUAL_HYSTERESIS_DB above the threshold it comes back
  *  like a new source at the current pose and delay, faded in over one block. A virtual
  *  source reports SMW_SOURCE_STATUS_VIRTUAL instead of SMW_SOURCE_STATUS_PLAYING.
@@ -609,6 +611,33 @@ SMW_API smw_result smw_source_write(smw_renderer* renderer, smw_source source,
  *  @return as smw_source_write, and SMW_ERROR_CHANNEL_MISMATCH for a mono source. */
 SMW_API smw_result smw_source_write_stereo(smw_renderer* renderer, smw_source source,
                                            const float* interleaved_lr, int32_t frames);
+
+/** Advance a source's stream by `frames` of silence without passing any samples (audio
+ *  thread; mono or stereo): what a game calls instead of smw_source_write for a virtual
+ *  voice (smw_source_is_virtual) whose audio it does not decode, as other engines' virtual
+ *  voices stop decoding. Nothing is copied: the skipped part of the delay line is zeroed
+ *  only if a later block reads it (once, at most the line's length). A skipped block of
+ *  an audible source plays as silence. When the source comes back, what the game writes
+ *  from then on plays at the source's delay; the skipped audio is silence (so, with the
+ *  one block it takes the game to see the change, a voice coming back starts about one
+ *  block plus its propagation delay late, faded in). Real-time safe.
+ *  @return SMW_SUCCESS; SMW_ERROR_BUFFER_FULL (more than max_block_frames would be pending:
+ *          skip rejected); SMW_ERROR_FRAME_COUNT; SMW_ERROR_INVALID_HANDLE; SMW_ERROR_NULL_POINTER. */
+SMW_API smw_result smw_source_skip(smw_renderer* renderer, smw_source source, int32_t frames);
+
+/** `*out_virtual` = 1 if the source's last rendered block left it a virtual voice (see
+ *  Virtual voices: rendered on no path, so the next block reads none of its samples unless
+ *  its level rises), else 0 (also before its first block). Audio thread, real-time safe, and
+ *  unlike smw_source_get_status it clears nothing. Typical use, per source per block:
+ *
+ *      int32_t v;
+ *      if (smw_source_is_virtual(r, src, &v) == SMW_SUCCESS && v)
+ *          smw_source_skip(r, src, frames);               // no decoding
+ *      else
+ *          smw_source_write(r, src, decode(src, frames), frames);
+ *
+ *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE. */
+SMW_API smw_result smw_source_is_virtual(smw_renderer* renderer, smw_source source, int32_t* out_virtual);
 
 /** Render `frames` of interleaved stereo (L, R, L, R...) float output into
  *  out_interleaved[0 .. 2*frames) (audio thread). Picks up the newest poses and

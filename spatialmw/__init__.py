@@ -8,7 +8,7 @@ from .errors import SpatialmwError
 # The one place the version is written: pyproject.toml reads it (dynamic version),
 # ``spatialmw --version`` prints it. include/spatialmw.h's SMW_VERSION_* must match
 # (tests/test_cli.py checks).
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 VERSION_TUPLE = tuple(int(p) for p in __version__.split("."))
 
 __all__ = ["SpatialmwError", "__version__", "VERSION_TUPLE", "kernel_cache_is_cold"]

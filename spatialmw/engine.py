@@ -36,7 +36,8 @@ from .kernels import reverb
 from .kernels.corrector import EQUALIZATIONS
 from .kernels.plan import (HOP, IBC_EVALS_PER_512_FRAMES, IBC_LOOKUPS_PER_512_FRAMES,  # noqa: F401
                            IBC_TABLE_STEP_DEGREES, N_FFT, REEVAL_DEGREES)
-from .kernels.render import STATE_STOP, _clear_slot, render_core, write_core, write_stereo_core
+from .kernels.render import (STATE_STOP, _clear_slot, render_core, skip_core, source_is_virtual, write_core,
+                             write_stereo_core)
 from .errors import SpatialmwError
 
 # Limits and defaults (sample rates, sizes, |position|, |velocity|, gain, distances, a new
@@ -654,6 +655,33 @@ class Engine:
             raise EngineError(f"more than max_block={self.max_block} frames queued before render "
                               "(a paused source or engine does not consume)")
         return rc == L.WRITE_OK
+
+    def skip(self, src: int, frames: int) -> None:
+        """Queue ``frames`` of silence without samples, as smw_source_skip: what a game calls
+        instead of :meth:`write` while :meth:`is_virtual` says the source's audio is not
+        heard, so that it need not decode it. Nothing is copied; the skipped part of the
+        delay line is zeroed only if a block reads it. ::
+
+            for src in sources:
+                if engine.is_virtual(src):
+                    engine.skip(src, 512)
+                else:
+                    engine.write(src, decoder[src].read(512))
+            out = engine.render(512)
+        """
+        self._ctl(src)
+        if not 1 <= int(frames) <= self.max_block:
+            raise EngineError(f"frame count must be in 1..{self.max_block}, got {frames}")
+        rc = skip_core(self.f64, self.f32, self.i64, src, self._partner.get(src, -1), int(frames))
+        if rc == L.WRITE_FULL:
+            raise EngineError(f"more than max_block={self.max_block} frames queued before render "
+                              "(a paused source or engine does not consume)")
+
+    def is_virtual(self, src: int) -> bool:
+        """True if the source's last rendered block left it a virtual voice (rendered on no
+        path: see :meth:`source_status`), so the next block reads none of its audio unless
+        its level rises; False before its first block. Clears nothing."""
+        return all(source_is_virtual(self.f64, self.i64, slot) for slot in self._voices(src))
 
     def render(self, frames: int) -> np.ndarray:
         """Render ``frames`` (1..max_block) stereo frames; returns a new (frames, 2) float32 array."""

@@ -242,6 +242,16 @@ class Renderer:
         write = self.lib.smw_source_write_stereo if x.ndim == 2 else self.lib.smw_source_write
         self._check(write(self._r, src, self.ffi.from_buffer("float[]", x), x.shape[0]))
 
+    def skip(self, src: int, frames: int) -> None:
+        """smw_source_skip: ``frames`` of silence queued without samples (Engine.skip)."""
+        self._check(self.lib.smw_source_skip(self._r, src, int(frames)))
+
+    def is_virtual(self, src: int) -> bool:
+        """smw_source_is_virtual (Engine.is_virtual)."""
+        v = self.ffi.new("int32_t*")
+        self._check(self.lib.smw_source_is_virtual(self._r, src, v))
+        return bool(v[0])
+
     def render(self, frames: int) -> np.ndarray:
         """``frames`` stereo frames as a new (frames, 2) float32 array."""
         self._check(self.lib.smw_render(self._r, self.ffi.from_buffer("float[]", self._out), int(frames)))

@@ -225,5 +225,120 @@ def test_rain_example_renders_a_thousand_emitters(c_host, tmp_path):
     vals = dict(line.split(None, 1) for line in r.stdout.splitlines() if line.strip())
     assert int(vals["sources"]) == 1000
     assert 800 <= int(vals["virtual"]) < 1000
+    # the game skipped the virtual ones (880 beyond max_distance throughout, each block after the first two)
+    assert 880 * 38 <= int(vals["skipped"]) <= 1000 * 40
     y, sr = sf.read(wav)
     assert sr == SR and y.shape[1] == 2 and np.isfinite(y).all() and 0.0 < np.abs(y).max() <= 1.0
+    # the 60 emitters behind the wall come back when it opens, though they were skipped: twice
+    # the audible emitters, about 3 dB more (the first and last few blocks left out: onset, fades)
+    half = 20 * BLOCK
+
+    def rms(a):
+        return np.sqrt(np.mean(a ** 2))
+    assert rms(y[half + 3 * BLOCK:]) > 1.2 * rms(y[3 * BLOCK:half])
+
+
+SKIP, WRITE, NOTHING = "skip", "write", "nothing"
+
+
+def _feed(eng, src, x, plan, skip_as_zeros):
+    """Render ``x`` block by block, feeding block k as ``plan(k, eng)`` says: WRITE its
+    samples, SKIP (smw_source_skip; or, with ``skip_as_zeros``, write zeros instead) or
+    NOTHING (an underrun)."""
+    out, status = [], []
+    for k in range(len(x) // BLOCK):
+        what = plan(k, eng)
+        if what == WRITE or (what == SKIP and skip_as_zeros):
+            eng.write(src, x[k * BLOCK:(k + 1) * BLOCK] * (what == WRITE))
+        elif what == SKIP:
+            eng.skip(src, BLOCK)
+        out.append(np.asarray(eng.render(BLOCK)).reshape(-1, 2).copy())
+        status.append(eng.source_status(src))
+    return np.concatenate(out), status
+
+
+RING_BLOCKS = 132  # blocks that fill a delay line (2^16 samples at 48 kHz) once over
+
+
+@pytest.mark.parametrize("kind", FRONTS)
+@pytest.mark.parametrize("stereo", [False, True])
+def test_skipping_plays_exactly_as_writing_silence_and_a_skipped_voice_comes_back(kind, stereo):
+    """smw_source_skip queues silence without samples: the output equals the run that
+    writes zeros instead, sample for sample, though the skipped part of the delay line is
+    zeroed only when read, and until then holds the tone written one line's length
+    earlier (the tone plays for RING_BLOCKS first). The schedule then skips an audible
+    block and misses a write (an underrun) right after it; later the source goes virtual,
+    the game skips it while is_virtual says so (10 blocks, but one is an underrun and one
+    a write), and it
+    comes back playing what is written from then on, none of the earlier tone replayed. It
+    is 60 m away: for its first 16 blocks back it plays what was written before it went
+    virtual, then the skipped blocks' silence, then what is written after."""
+    from spatialmw.engine import Engine
+    assert Engine(SR, 1, BLOCK).i64[L.H_RING_LEN] <= (RING_BLOCKS - 4) * BLOCK
+    first, off, on, blocks = RING_BLOCKS, RING_BLOCKS + OFF, RING_BLOCKS + ON, RING_BLOCKS + 60
+    x = _tone(blocks)
+    if stereo:
+        x = np.stack([x, 0.5 * x], axis=1)
+    runs = []
+    for as_zeros in (False, True):
+        eng = _front(kind)
+        s = (eng.add_stereo_source if stereo else eng.add_source)(distance_model="none")
+        eng.set_source_pose(s, (60.0, 10.0, 0.0))  # 16 blocks of delay: longer than it is away
+        virtual_seen = []
+
+        def plan(k, eng):
+            if k in (off, on):
+                level = 1e-5 if k == off else 1.0
+                eng.set_source_transmission(s, level, level, level)
+            virtual_seen.append(eng.is_virtual(s))
+            if k == first + 4:
+                return SKIP
+            if k in (first + 5, off + 5):
+                return NOTHING
+            if k == off + 7:  # (a game may also write a virtual source)
+                return WRITE
+            return SKIP if virtual_seen[-1] else WRITE
+        runs.append((*_feed(eng, s, x, plan, as_zeros), virtual_seen))
+    (out, status, seen), (ref, ref_status, ref_seen) = runs
+    # virtual from the block after the fade-out to the block in which it comes back
+    assert seen == ref_seen == [False] * (off + 1) + [True] * (on - off) + [False] * (blocks - on - 1)
+    assert status == ref_status and status[first + 5] & status[off + 5] & L.STATUS_UNDERRUN
+    steady = np.abs(ref[(first - 10) * BLOCK:first * BLOCK]).max()  # the tone before anything happened
+    assert steady > 0.05 and np.abs(out[(on + 3) * BLOCK:]).max() > 0.9 * steady  # it is back
+    assert np.abs(out - ref).max() <= 1e-7 * steady
+
+
+def test_skip_and_is_virtual_refuse_bad_calls():
+    """The C API's result codes for smw_source_skip / smw_source_is_virtual (through the real
+    library), and the Engine's errors for the same calls."""
+    from spatialmw.engine import Engine, EngineError
+    from spatialmw.native import NativeError, Renderer
+    r = Renderer(max_sources=2, max_block=BLOCK, lib=LIB)
+    s = r.add_source()
+    assert r.is_virtual(s) is False  # not started yet
+    for frames in (0, BLOCK + 1):
+        with pytest.raises(NativeError) as e:
+            r.skip(s, frames)
+        assert e.value.code == 6  # SMW_ERROR_FRAME_COUNT
+    r.skip(s, BLOCK)
+    with pytest.raises(NativeError) as e:  # a second block before a render does not fit
+        r.skip(s, 1)
+    assert e.value.code == 8  # SMW_ERROR_BUFFER_FULL
+    assert r.lib.smw_source_is_virtual(r._r, s, r.ffi.NULL) == 2  # SMW_ERROR_NULL_POINTER
+    assert r.lib.smw_source_skip(r.ffi.NULL, s, BLOCK) == 2
+    r.remove_source(s)
+    for call in (lambda: r.skip(s, BLOCK), lambda: r.is_virtual(s)):
+        with pytest.raises(NativeError) as e:
+            call()
+        assert e.value.code == 3  # SMW_ERROR_INVALID_HANDLE
+    r.close()
+    eng = Engine(SR, 2, BLOCK)
+    s = eng.add_source()
+    with pytest.raises(EngineError, match="frame count"):
+        eng.skip(s, 0)
+    eng.skip(s, BLOCK)
+    with pytest.raises(EngineError, match="queued"):
+        eng.skip(s, 1)
+    eng.remove_source(s)
+    with pytest.raises(EngineError):
+        eng.is_virtual(s)

@@ -10,15 +10,18 @@
  * 1,000 drip emitters around the listener, each dripping its own decaying noise bursts:
  * 120 close ones (2..12 m), 60 of which are muffled to -90 dB (behind a wall: transmission
  * 3e-5), and 880 beyond their 30 m max_distance (linear distance model: attenuation 0).
- * Every block the game writes each emitter's 512 samples and renders once (one thread,
- * the game and the audio thread in one loop: the calls' threading rules hold). The 940
- * inaudible emitters become virtual voices (SMW_SOURCE_STATUS_VIRTUAL): their delay lines
- * keep the writes, but they are not rendered. Halfway through, the wall opens: the 60
- * muffled emitters come back, faded in, at their current delay.
+ * Every block the game synthesises and writes each audible emitter's 512 samples and
+ * renders once (one thread, the game and the audio thread in one loop: the calls'
+ * threading rules hold). The 940 inaudible emitters become virtual voices
+ * (SMW_SOURCE_STATUS_VIRTUAL): they are not rendered, and while smw_source_is_virtual says
+ * so the game skips them (smw_source_skip) instead of synthesising their drips. Halfway
+ * through, the wall opens: the 60 muffled emitters come back, faded in, at their current
+ * delay, and the game synthesises them again from the next block.
  *
  * Prints "KEY value" lines: sources, virtual (emitters virtual in the last block),
- * virtual_first_half, block_ms_mean, block_ms_p99 (writes + render per block) and
- * block_period_ms, then writes a float32 stereo WAV.
+ * virtual_first_half, skipped (emitter blocks skipped, not synthesised), block_ms_mean,
+ * block_ms_p99 (synthesis + writes + render per block) and block_period_ms, then writes a
+ * float32 stereo WAV.
  */
 #define _POSIX_C_SOURCE 199309L
 #include "spatialmw.h"
@@ -137,14 +140,23 @@ int main(int argc, char** argv)
     static float mono[BLOCK];
     if (!out || !times) return 5;
     int virtual_now = 0, virtual_first_half = 0;
+    long skipped = 0;
     for (int k = 0; k < blocks; ++k) {
         if (k == blocks / 2)   /* the wall opens */
             for (int i = 0; i < NSRC; ++i) smw_source_set_transmission(r, src[i], 1.0f, 1.0f, 1.0f);
         double t0 = now_s();
         for (int i = 0; i < NSRC; ++i) {
-            drip_block(&drips[i], mono);
-            if (smw_source_write(r, src[i], mono, BLOCK) != SMW_SUCCESS) {
-                fprintf(stderr, "smw_source_write: %s\n", smw_last_error(r));
+            int32_t is_virtual = 0;
+            smw_result wr;
+            if (smw_source_is_virtual(r, src[i], &is_virtual) == SMW_SUCCESS && is_virtual) {
+                wr = smw_source_skip(r, src[i], BLOCK);   /* not heard: nothing to synthesise */
+                ++skipped;
+            } else {
+                drip_block(&drips[i], mono);
+                wr = smw_source_write(r, src[i], mono, BLOCK);
+            }
+            if (wr != SMW_SUCCESS) {
+                fprintf(stderr, "smw_source_write/skip: %s\n", smw_last_error(r));
                 return 6;
             }
         }
@@ -167,6 +179,7 @@ int main(int argc, char** argv)
     printf("sources %d\n", NSRC);
     printf("virtual_first_half %d\n", virtual_first_half);
     printf("virtual %d\n", virtual_now);
+    printf("skipped %ld\n", skipped);
     printf("block_ms_mean %.4f\n", 1e3 * mean);
     printf("block_ms_p99 %.4f\n", 1e3 * times[(int)(0.99 * (blocks - 1))]);
     printf("block_period_ms %.4f\n", 1e3 * BLOCK / SAMPLE_RATE);

@@ -20,6 +20,9 @@ Real-time path (audio thread)::
                        const float *samples, int32_t frames);
     int32_t smwk_write_stereo(double *f64, float *f32, int64_t *i64, int32_t slot_l,
                               int32_t slot_r, const float *interleaved_lr, int32_t frames);
+    int32_t smwk_skip(double *f64, float *f32, int64_t *i64, int32_t slot_l, int32_t slot_r,
+                      int32_t frames);   (slot_r -1: a mono source)
+    int32_t smwk_is_virtual(double *f64, int64_t *i64, int32_t slot);
 
 Control path (``smw_renderer_create``; :mod:`.plan`)::
 
@@ -41,8 +44,8 @@ from .ibc import DIMS_LEN
 from .layout import (G_FRAMES, H_GLOBAL, H_MAX_BLOCK, H_N_CHUNKS, H_N_F32, H_N_F64, H_N_I64, H_PARTICIPANTS,
                      HEADER_LEN)
 from .plan import PLAN_LEN, S_LEN, check_model, init_pools_core, plan_layout, settings_default
-from .render import (render_begin_core, render_chunk_core, render_core, render_end_core, write_core,
-                     write_stereo_core)
+from .render import (render_begin_core, render_chunk_core, render_core, render_end_core, skip_core,
+                     source_is_virtual, write_core, write_stereo_core)
 
 _f64p = types.CPointer(types.float64)
 _f32p = types.CPointer(types.float32)
@@ -54,6 +57,8 @@ CHUNK_SIG = types.void(_f64p, _f32p, _i64p, types.int32, types.int32)
 END_SIG = types.void(_f64p, _f32p, _i64p, _f32p)
 WRITE_SIG = types.int32(_f64p, _f32p, _i64p, types.int32, _f32p, types.int32)
 WRITE_STEREO_SIG = types.int32(_f64p, _f32p, _i64p, types.int32, types.int32, _f32p, types.int32)
+SKIP_SIG = types.int32(_f64p, _f32p, _i64p, types.int32, types.int32, types.int32)
+IS_VIRTUAL_SIG = types.int32(_f64p, _i64p, types.int32)
 
 
 @njit(cache=True, inline="always")
@@ -118,6 +123,21 @@ def write_stereo_cfunc(f64p, f32p, i64p, slot_l, slot_r, samplesp, frames):
     return write_stereo_core(f64, f32, i64, slot_l, slot_r, samples, frames)
 
 
+@cfunc(SKIP_SIG, cache=True, nopython=True)
+def skip_cfunc(f64p, f32p, i64p, slot_l, slot_r, frames):
+    head = carray(i64p, HEADER_LEN)
+    if frames < 0 or frames > head[H_MAX_BLOCK]:
+        return 2
+    f64, f32, i64 = _pools(f64p, f32p, i64p, head)
+    return skip_core(f64, f32, i64, slot_l, slot_r, frames)
+
+
+@cfunc(IS_VIRTUAL_SIG, cache=True, nopython=True)
+def is_virtual_cfunc(f64p, i64p, slot):
+    head = carray(i64p, HEADER_LEN)
+    return source_is_virtual(carray(f64p, head[H_N_F64]), carray(i64p, head[H_N_I64]), slot)
+
+
 PLAN_SIG = types.int32(_f64p, _f64p, types.int64, _i64p, _f64p, types.int64, _i64p)
 INIT_SIG = types.int32(_f64p, _f64p, types.int64, _i64p, _f64p, types.int64, _f64p, _f32p, _i64p)
 CHECK_SIG = types.int32(_f64p, types.int64, _i64p, _f64p, types.int64, types.float64)
@@ -157,6 +177,8 @@ ENTRY_POINTS = {
     "smwk_render_end": render_end_cfunc,
     "smwk_write": write_cfunc,
     "smwk_write_stereo": write_stereo_cfunc,
+    "smwk_skip": skip_cfunc,
+    "smwk_is_virtual": is_virtual_cfunc,
     "smwk_settings_default": settings_default_cfunc,
     "smwk_check_model": check_model_cfunc,
     "smwk_plan": plan_cfunc,

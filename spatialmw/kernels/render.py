@@ -63,7 +63,7 @@ from .ibc_table import lookup_table
 from .motion import clamp_speed, extrapolate, heard_step, propagation_step, retarded_delay, start_track, track_pose, track_started
 from .lanes import LANES, lanes_copy, prefetch, prefetch_write, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
 from .layout import (
-    COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
+    CNT_SKIPPED, COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
     C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_LOOKUPS_PER_512,
     C_SPEED_OF_SOUND, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK, G_FIFO_COUNT,
     G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_LOOKUP_BUDGET, G_STAGE_FILL, H_BATCHES, H_BIN_IDX,
@@ -133,12 +133,46 @@ def write_stereo_core(f64, f32, i64, slot_l, slot_r, samples, frames):
     if rc == WRITE_OK:
         rc = _room(f64, f32, i64, slot_r, frames)
     if rc == WRITE_OK:
-        finite = _finite(samples, 2 * frames)
-        _queue(f64, f32, i64, slot_l, samples, 0, 2, frames, finite, STEREO_SCALE)
-        _queue(f64, f32, i64, slot_r, samples, 1, 2, frames, finite, STEREO_SCALE)
-        rc = WRITE_OK if finite else WRITE_NONFINITE
+        finite = _queue(f64, f32, i64, slot_l, samples, 0, 2, frames, STEREO_SCALE)
+        finite &= _queue(f64, f32, i64, slot_r, samples, 1, 2, frames, STEREO_SCALE)
+        if not finite:
+            _mute(f32, i64, slot_l, frames)
+            _mute(f32, i64, slot_r, frames)
+            rc = WRITE_NONFINITE
     leave_flush_to_zero(saved)
     return rc
+
+
+@njit(cache=True)
+def skip_core(f64, f32, i64, slot_l, slot_r, frames):
+    """Advance a source's stream (``slot_r`` >= 0: a stereo source's two voices) by
+    ``frames`` of silence without storing anything (audio thread): what a game calls
+    instead of a write for a virtual voice whose audio it does not decode
+    (:func:`source_is_virtual`). The delay line's skipped part is zeroed only if a block
+    reads it (:func:`_settle_skipped`), so a skip costs no memory traffic. Both or
+    neither, as a stereo write. Returns WRITE_OK, WRITE_BAD_SLOT or WRITE_FULL."""
+    rc = _room(f64, f32, i64, slot_l, frames)
+    if rc == WRITE_OK and slot_r >= 0:
+        rc = _room(f64, f32, i64, slot_r, frames)
+    if rc == WRITE_OK:
+        _skip(f64, i64, slot_l, frames)
+        if slot_r >= 0:
+            _skip(f64, i64, slot_r, frames)
+    return rc
+
+
+@njit(cache=True)
+def source_is_virtual(f64, i64, slot):
+    """1 if slot ``slot``'s last block left it a virtual voice, rendered on no path (its
+    next block reads none of its delay line unless its level rises), else 0; the game may
+    then skip its audio (:func:`skip_core`) instead of decoding and writing it. A source
+    that comes back plays what was written from then on, at its delay."""
+    if slot < 0 or slot >= i64[H_MAX_SOURCES]:
+        return 0
+    if i64[i64[H_SRC_CTL] + slot * CTL_STRIDE + CTL_STATE] != STATE_PLAYING:
+        return 0
+    st = i64[H_SRC_STATE] + slot * STATE_STRIDE
+    return 1 if f64[st + ST_VOICE] != VOICE_AUDIBLE and f64[st + ST_BED_ON] == 0.0 else 0
 
 
 @njit(cache=True)
@@ -153,9 +187,10 @@ def _write(f64, f32, i64, slot, samples, frames):
     rc = _room(f64, f32, i64, slot, frames)
     if rc != WRITE_OK:
         return rc
-    finite = _finite(samples, frames)
-    _queue(f64, f32, i64, slot, samples, 0, 1, frames, finite, 1.0)
-    return WRITE_OK if finite else WRITE_NONFINITE
+    if _queue(f64, f32, i64, slot, samples, 0, 1, frames, 1.0):
+        return WRITE_OK
+    _mute(f32, i64, slot, frames)
+    return WRITE_NONFINITE
 
 
 @njit(cache=True)
@@ -177,20 +212,58 @@ def _room(f64, f32, i64, slot, frames):
     return WRITE_OK
 
 
-@njit(cache=True)
-def _finite(samples, n):
-    """No sample of ``samples[:n]`` is NaN, Inf or beyond +-MAX_SAMPLE."""
-    bad = 0
-    for i in range(n):  # an integer count, so the loop vectorises
-        bad += 0 if abs(samples[i]) <= MAX_SAMPLE else 1  # also counts NaN
-    return bad == 0
+@njit(cache=True, boundscheck=False)
+def _zero_ring(f32, i64, slot, t0, t1):
+    """Zero stream samples [t0, t1) of the slot's delay line (t1 - t0 <= its length)."""
+    ring_len = i64[H_RING_LEN]
+    base = i64[H_RING] + slot * ring_len
+    start = t0 & (ring_len - 1)
+    head_n = min(t1 - t0, ring_len - start)
+    f32[base + start: base + start + head_n] = 0.0
+    f32[base: base + (t1 - t0) - head_n] = 0.0
 
 
 @njit(cache=True)
-def _queue(f64, f32, i64, slot, samples, first, stride, frames, finite, scale):
+def _mute(f32, i64, slot, frames):
+    """The slot's last ``frames`` queued samples made silence, and the status bit set: a
+    write that held a non-finite or out-of-range sample."""
+    end = i64[i64[H_SRC_COUNT] + slot * COUNT_STRIDE]
+    _zero_ring(f32, i64, slot, end - frames, end)
+    i64[i64[H_SRC_CTL] + slot * CTL_STRIDE + CTL_STATUS] |= STATUS_NONFINITE
+
+
+@njit(cache=True)
+def _skip(f64, i64, slot, frames):
+    """Advance the slot's queue by ``frames`` after :func:`_room` said they fit, leaving
+    them to :func:`_settle_skipped` (the skipped range always ends at the queue's end: a
+    write settles it first)."""
+    cnt = i64[H_SRC_COUNT] + slot * COUNT_STRIDE
+    st = i64[H_SRC_STATE] + slot * STATE_STRIDE
+    clock = i64[i64[H_GLOBAL] + G_CLOCK] - int(f64[st + ST_PAUSE_OFFSET])
+    written = max(i64[cnt], clock)
+    i64[cnt + CNT_SKIPPED] += written - i64[cnt] + frames
+    i64[cnt] = written + frames
+
+
+@njit(cache=True)
+def _settle_skipped(f32, i64, slot):
+    """Zero the part of the slot's delay line that skips left stale (what a block or a
+    write is about to reach): at most the line's length, once."""
+    cnt = i64[H_SRC_COUNT] + slot * COUNT_STRIDE
+    pending = i64[cnt + CNT_SKIPPED]
+    if pending > 0:
+        end = i64[cnt]
+        _zero_ring(f32, i64, slot, end - min(pending, i64[H_RING_LEN]), end)
+        i64[cnt + CNT_SKIPPED] = 0
+
+
+@njit(cache=True)
+def _queue(f64, f32, i64, slot, samples, first, stride, frames, scale):
     """Append ``scale * samples[first + i * stride]`` (i < frames) to the slot's delay line
-    after :func:`_room` said they fit, or as many zeros (and the status bit) if not ``finite``."""
-    ctl = i64[H_SRC_CTL] + slot * CTL_STRIDE
+    after :func:`_room` said they fit. Returns whether every sample was finite and within
+    +-MAX_SAMPLE (checked in the same pass as the copy, whose stores wait on memory
+    anyway); the caller mutes the block if not (:func:`_mute`)."""
+    _settle_skipped(f32, i64, slot)
     ring_len = i64[H_RING_LEN]
     mask = ring_len - 1
     cnt = i64[H_SRC_COUNT] + slot * COUNT_STRIDE
@@ -207,15 +280,15 @@ def _queue(f64, f32, i64, slot, samples, first, stride, frames, finite, scale):
         prefetch_write(head, j)
     for j in range(0, frames - head_n, CACHE_LINE_FLOATS):
         prefetch_write(tail, j)
-    if finite:
-        for i in range(head_n):
-            head[i] = scale * samples[first + i * stride]
-        for i in range(frames - head_n):
-            tail[i] = scale * samples[first + (head_n + i) * stride]
-    else:
-        head[:] = 0.0
-        tail[:] = 0.0
-        i64[ctl + CTL_STATUS] |= STATUS_NONFINITE
+    bad = 0
+    for i in range(head_n):
+        v = samples[first + i * stride]
+        head[i] = scale * v
+        bad += 0 if abs(v) <= MAX_SAMPLE else 1  # an integer count, so the loop vectorises (also counts NaN)
+    for i in range(frames - head_n):
+        v = samples[first + (head_n + i) * stride]
+        tail[i] = scale * v
+        bad += 0 if abs(v) <= MAX_SAMPLE else 1
     i64[cnt] = written + frames
     # a game writes its sources one after another, most often in slot order and in step:
     # the next slot's next write most likely lands at the same place in its own ring
@@ -223,6 +296,7 @@ def _queue(f64, f32, i64, slot, samples, first, stride, frames, finite, scale):
         nxt = base + ring_len
         for j in range(0, min(frames, ring_len - start), CACHE_LINE_FLOATS):
             prefetch_write(f32, nxt + start + j)
+    return bad == 0
 
 
 @njit(cache=True, inline="always")
@@ -304,6 +378,7 @@ def _clear_slot(f64, f32, i64, s, nbins):
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     i64[cnt] = i64[i64[H_GLOBAL] + G_CLOCK]
     i64[cnt + 1] = 0
+    i64[cnt + CNT_SKIPPED] = 0
 
 
 @njit(cache=True, boundscheck=False)
@@ -625,9 +700,12 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         return
     end = sclock + frames
     written = max(i64[cnt], sclock)
-    for t in range(written, end):  # the game wrote less than a block: silence, not stale audio
-        ring[t & mask] = 0.0
-    if written < end:
+    if written < end:  # the game wrote less than a block: silence, not stale audio
+        if i64[cnt + CNT_SKIPPED] > 0:  # (zeroed with the skipped range that ends here)
+            i64[cnt + CNT_SKIPPED] += end - i64[cnt]
+        else:
+            for t in range(written, end):
+                ring[t & mask] = 0.0
         i64[cnt] = end
         i64[ctl + CTL_STATUS] |= STATUS_UNDERRUN
 
@@ -705,6 +783,7 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return
+    _settle_skipped(f32, i64, s)  # this block reads the delay line
     i64[ctl + CTL_STATUS] |= STATUS_PLAYING | (STATUS_LOD if need_bed else 0)
     full = voice != VIRTUAL
     g_bed = g * tone_m if bed_wanted else 0.0
