@@ -1404,9 +1404,10 @@ static void sync_all(smw_renderer* r)
     for (int i = 0; i < r->max_sources; ++i) {
         smw_slot* sl = &r->slots[i];
         if (i + SYNC_PREFETCH_AHEAD < r->max_sources) {
-            /* a thousand slots are more than the caches hold: fetch ahead (a hint, no access) */
-            __builtin_prefetch(&r->slots[i + SYNC_PREFETCH_AHEAD].pub.seq);
-            __builtin_prefetch(&r->slots[i + SYNC_PREFETCH_AHEAD].word);
+            /* a thousand slots are more than the caches hold: fetch ahead (a hint, no access),
+             * every line of the slot (a changed pose reads them all) */
+            const char* p = (const char*)&r->slots[i + SYNC_PREFETCH_AHEAD];
+            for (size_t b = 0; b < sizeof(smw_slot); b += 64) __builtin_prefetch(p + b);
         }
         uint32_t w = atomic_load_explicit(&sl->word, memory_order_acquire);
         uint32_t life = w & 0xFFFFu;

@@ -1311,8 +1311,9 @@ PREFETCH_AHEAD = 2  # sources: the render loop fetches this far ahead (lanes.pre
 @njit(cache=True, inline="always")
 def _prefetch_source(f64, i64, s):
     """Start loading the pool lines every source's block reads (even a virtual one's):
-    its control word, queue count, pose, parameters and the state fields of its motion,
-    voice and tier."""
+    its control word, queue count, pose, parameters, the state fields of its motion (both
+    lines of the track: the second held 29 % of a virtual voice's control time), voice and
+    tier, and its H_SRC_BLOCK row."""
     prefetch(i64, i64[H_SRC_CTL] + s * CTL_STRIDE)
     prefetch(i64, i64[H_SRC_COUNT] + s * COUNT_STRIDE)
     prefetch(f64, i64[H_SRC_POSE] + s * POSE_STRIDE)
@@ -1320,8 +1321,9 @@ def _prefetch_source(f64, i64, s):
     for k in range(0, PARAM_STRIDE, 8):
         prefetch(f64, par + k)
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
-    for k in (ST_DELAY_L, ST_TRACK, ST_PAUSE_OFFSET, ST_VOICE, ST_TIER):
+    for k in (ST_DELAY_L, ST_TRACK, ST_TRACK + 7, ST_PAUSE_OFFSET, ST_VOICE, ST_TIER):
         prefetch(f64, st + k)
+    prefetch_write(f64, i64[H_SRC_BLOCK] + s * BK_STRIDE + BK_KIND)
 
 
 @njit(cache=True, inline="always")
@@ -1330,8 +1332,9 @@ def _prefetch_ring(f64, f32, i64, s, clock, frames):
     delays its last block ended on, if it reads one (playing, and audible or in the bed).
     The game wrote those samples just before, but a thousand sources' writes later they
     are out of the core's caches: the reads stalled on them (three quarters of the bed's
-    read time)."""
-    if i64[i64[H_SRC_CTL] + s * CTL_STRIDE + CTL_STATE] != STATE_PLAYING:
+    read time). Its block row first: a source the block does not render (virtual, paused)
+    costs that one line."""
+    if f64[i64[H_SRC_BLOCK] + s * BK_STRIDE + BK_KIND] == BK_NONE:
         return
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
     if f64[st + ST_BED_ON] != 0.0:
@@ -1469,6 +1472,8 @@ def _render_chunk(f64, f32, i64, ck, w):
     touched = 0
     end = i64[row + CK_END]
     for s in range(i64[row + CK_FIRST], end):
+        if s + PREFETCH_AHEAD < end:
+            prefetch(f64, i64[H_SRC_BLOCK] + (s + PREFETCH_AHEAD) * BK_STRIDE + BK_KIND)
         if s + 1 < end:
             _prefetch_ring(f64, f32, i64, s + 1, clock, frames)
         touched |= _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins)

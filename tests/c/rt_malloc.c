@@ -1,7 +1,7 @@
 /* No heap allocation on the audio path: this host interposes malloc/calloc/realloc/free/
  * memalign/posix_memalign/aligned_alloc/valloc (forwarding to glibc's __libc_* entry points)
  * and counts calls made on the audio thread while a thread-local flag is set, i.e. inside
- * smw_source_write / smw_render after warm-up. A game thread keeps publishing poses and
+ * smw_source_write / smw_source_skip / smw_source_is_virtual / smw_render after warm-up. A game thread keeps publishing poses and
  * parameters and creates/destroys a source now and then, so the audio thread also runs the
  * slot start (RESTART) and release (STOP) paths while counting. One stereo source (two voices)
  * is written with smw_source_write_stereo and moved, its width changed, by the game thread.
@@ -110,7 +110,14 @@ int main(int argc, char** argv)
         for (int k = 0; k < BLOCK; ++k) x[k] = noise(&seed, 0.2f);
         tl_counting = counting;
         for (int i = 0; i < NSRC; ++i) {
-            smw_source_write(g_r, atomic_load(&g_src[i]), x, BLOCK);
+            /* a quarter of the sources skip each block (smw_source_skip; what a game does
+             * while smw_source_is_virtual says 1), so those calls are counted too */
+            int32_t is_virtual = 0;
+            smw_source h = atomic_load(&g_src[i]);
+            if ((smw_source_is_virtual(g_r, h, &is_virtual) == SMW_SUCCESS && is_virtual) || (i + n) % 4 == 1)
+                smw_source_skip(g_r, h, BLOCK);
+            else
+                smw_source_write(g_r, h, x, BLOCK);
             wr_calls += counting;
         }
         for (int k = 0; k < 2 * BLOCK; ++k) xs[k] = noise(&seed, 0.2f);
