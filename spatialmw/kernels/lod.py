@@ -55,7 +55,7 @@ from numba import njit
 from ..geometry import ear_path_length
 from .corrector import corrector_gains, pack_ears, window_response
 from .ibc import ibc_evaluate
-from .lanes import LANES, lanes_encode
+from .lanes import LANES, lanes_encode, prefetch
 from .layout import (
     C_LOD_HYSTERESIS, CTL_FLAGS, CTL_STATE, CTL_STRIDE, FLAG_BYPASS, FLAG_PAUSED, H_CONST, H_FULL_SOURCES, H_LOD_SCORE,
     H_MAX_SOURCES, H_SRC_CTL, H_SRC_PARAM, H_SRC_STATE, P_GAIN, P_PRIORITY, PARAM_STRIDE,
@@ -242,6 +242,9 @@ def _kth_largest(a, count, k):
     return a[target]
 
 
+RANK_PREFETCH_AHEAD = 4  # sources: lod_rank fetches this far ahead (lanes.prefetch)
+
+
 @njit(cache=True, boundscheck=False)
 def lod_rank(f64, i64):
     """Set every candidate source's tier (ST_TIER: 0 full path, 1 bed) for this block: the
@@ -255,6 +258,11 @@ def lod_rank(f64, i64):
     work = f64[i64[H_LOD_SCORE] + nsrc: i64[H_LOD_SCORE] + 2 * nsrc]
     count = 0
     for s in range(nsrc):
+        if s + RANK_PREFETCH_AHEAD < nsrc:  # thousands of sources' lines are not in the caches
+            n = s + RANK_PREFETCH_AHEAD
+            prefetch(i64, i64[H_SRC_CTL] + n * CTL_STRIDE)
+            prefetch(f64, i64[H_SRC_STATE] + n * STATE_STRIDE + ST_LEVEL)
+            prefetch(f64, i64[H_SRC_PARAM] + n * PARAM_STRIDE + P_PRIORITY)
         score[s] = -1.0
         ctl = i64[H_SRC_CTL] + s * CTL_STRIDE
         state = i64[ctl + CTL_STATE]

@@ -204,12 +204,18 @@ def _room(f64, f32, i64, slot, frames):
     if i64[ctl + CTL_STATE] == STATE_RECYCLE:
         _clear_slot(f64, f32, i64, slot, i64[H_NFFT] // 2 + 1)
         i64[ctl + CTL_STATE] = STATE_RESTART
-    st = i64[H_SRC_STATE] + slot * STATE_STRIDE
-    clock = i64[i64[H_GLOBAL] + G_CLOCK] - int(f64[st + ST_PAUSE_OFFSET])  # the stream clock
+    clock = _stream_clock(f64, i64, slot)
     written = max(i64[i64[H_SRC_COUNT] + slot * COUNT_STRIDE], clock)
     if frames < 0 or written - clock + frames > i64[H_MAX_BLOCK]:
         return WRITE_FULL
     return WRITE_OK
+
+
+@njit(cache=True, inline="always")
+def _stream_clock(f64, i64, slot):
+    """The slot's stream clock: the renderer's, less the frames the source spent paused
+    (the clock its queue and delay line run on)."""
+    return i64[i64[H_GLOBAL] + G_CLOCK] - int(f64[i64[H_SRC_STATE] + slot * STATE_STRIDE + ST_PAUSE_OFFSET])
 
 
 @njit(cache=True, boundscheck=False)
@@ -238,9 +244,7 @@ def _skip(f64, i64, slot, frames):
     them to :func:`_settle_skipped` (the skipped range always ends at the queue's end: a
     write settles it first)."""
     cnt = i64[H_SRC_COUNT] + slot * COUNT_STRIDE
-    st = i64[H_SRC_STATE] + slot * STATE_STRIDE
-    clock = i64[i64[H_GLOBAL] + G_CLOCK] - int(f64[st + ST_PAUSE_OFFSET])
-    written = max(i64[cnt], clock)
+    written = max(i64[cnt], _stream_clock(f64, i64, slot))
     i64[cnt + CNT_SKIPPED] += written - i64[cnt] + frames
     i64[cnt] = written + frames
 
@@ -267,9 +271,7 @@ def _queue(f64, f32, i64, slot, samples, first, stride, frames, scale):
     ring_len = i64[H_RING_LEN]
     mask = ring_len - 1
     cnt = i64[H_SRC_COUNT] + slot * COUNT_STRIDE
-    st = i64[H_SRC_STATE] + slot * STATE_STRIDE
-    clock = i64[i64[H_GLOBAL] + G_CLOCK] - int(f64[st + ST_PAUSE_OFFSET])
-    written = max(i64[cnt], clock)
+    written = max(i64[cnt], _stream_clock(f64, i64, slot))
     base = i64[H_RING] + slot * ring_len
     # at most two contiguous runs: up to the ring's end, then from its start
     start = written & mask
