@@ -68,7 +68,7 @@ def assert_clean(res: dict, log: str, calls: int, lod: bool):
     assert sum(res[f"RESULT_{k}"] for k in range(17)) > 0.8 * calls
     # the stereo calls ran, hit the two-slot rule (one slot free) and the channel checks
     assert res["STEREO_CALLS"] > 0.05 * calls and res["STEREO_ONE_FREE_REFUSED"] > 0 and res["RESULT_16"] > 0
-    assert res["PRIORITY_CALLS"] > 0.002 * calls
+    assert res["PRIORITY_CALLS"] > 0.002 * calls and res["SKIP_CALLS"] > 0.01 * calls
     assert (res["LOD_STATUS_SEEN"] > 0) == lod
 
 

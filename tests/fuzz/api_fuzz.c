@@ -103,7 +103,7 @@ static long g_lod_status;        /* statuses that reported SMW_SOURCE_STATUS_LOD
 static long g_by_result[SMW_ERROR_CHANNEL_MISMATCH + 1];
 static int g_verbose;
 
-#define NFN 39
+#define NFN 41
 static const char* FN_NAMES[NFN] = {
     "renderer_create", "get_latency", "last_error", "listener_set_pose", "source_create",
     "source_destroy", "source_set_pose", "source_set_gain", "source_set_distance_model",
@@ -114,7 +114,7 @@ static const char* FN_NAMES[NFN] = {
     "steal", "source_set_cone", "source_set_transmission", "source_set_air_absorption",
     "source_set_reverb_send", "renderer_set_reverb", "source_create_stereo",
     "source_set_stereo_width", "source_write_stereo", "fill_slots", "sweep_generations",
-    "source_set_priority"};
+    "source_set_priority", "source_skip", "source_is_virtual"};
 static long g_fn_calls[NFN];
 
 static void violation(const char* fn, const char* what, long got, long want, const char* err)
@@ -165,6 +165,9 @@ static smw_result check(int fn, smw_result got, uint32_t documented, int want, c
 #define D_WRITE (B(SMW_SUCCESS) | B(SMW_ERROR_NONFINITE_INPUT) | B(SMW_ERROR_BUFFER_FULL) | \
                  B(SMW_ERROR_FRAME_COUNT) | B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_NULL_POINTER) | \
                  B(SMW_ERROR_CHANNEL_MISMATCH))
+#define D_SKIP (B(SMW_SUCCESS) | B(SMW_ERROR_BUFFER_FULL) | B(SMW_ERROR_FRAME_COUNT) | \
+                B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_NULL_POINTER))
+#define D_IS_VIRTUAL (B(SMW_SUCCESS) | B(SMW_ERROR_INVALID_HANDLE) | B(SMW_ERROR_NULL_POINTER))
 #define D_CREATE_STEREO (D_CREATE_SRC | B(SMW_ERROR_INVALID_ARGUMENT))
 #define D_WIDTH (D_SETTER | B(SMW_ERROR_CHANNEL_MISMATCH))
 /* INTERNAL is documented for render but means "a bug": counted and reported as a failure */
@@ -715,6 +718,31 @@ static void op_write(fz* z, hrec* forced, int stereo)
     guard_free(&gm);
 }
 
+/* smw_source_is_virtual, then smw_source_skip (instead of a write), on a random handle of
+ * either kind or on `forced` (a live source): no samples, so no NONFINITE_INPUT and no
+ * channel rule; the skipped frames are pending as written ones */
+static void op_skip(fz* z, hrec* forced)
+{
+    int live;
+    smw_source h;
+    if (forced) { h = forced->h; live = 1; }
+    else h = pick_handle(z, &live);
+    int null_ptr = !forced && rndu(20) == 0;
+    int32_t v = -1;
+    smw_result rq = check(40, smw_source_is_virtual(z->r, h, null_ptr ? NULL : &v), D_IS_VIRTUAL,
+                          !live ? SMW_ERROR_INVALID_HANDLE : null_ptr ? SMW_ERROR_NULL_POINTER : SMW_SUCCESS, z->r);
+    if (rq == SMW_SUCCESS && v != 0 && v != 1) violation("source_is_virtual", "*out_virtual is not 0 or 1", v, 0, NULL);
+    int32_t frames = forced ? z->max_block : hostile_frames(z);
+    hrec* e = live ? find(z, h) : NULL;
+    int want;
+    if (!live) want = SMW_ERROR_INVALID_HANDLE;
+    else if (frames < 1 || frames > z->max_block) want = SMW_ERROR_FRAME_COUNT;
+    else if (e && e->pending + frames > z->max_block) want = SMW_ERROR_BUFFER_FULL;
+    else want = SMW_SUCCESS;
+    smw_result rc = check(39, smw_source_skip(z->r, h, frames), D_SKIP, want, z->r);
+    if (rc == SMW_SUCCESS && e) e->pending += frames;
+}
+
 static void op_render(fz* z, int32_t frames_in)
 {
     int32_t frames = frames_in > 0 ? frames_in : hostile_frames(z);
@@ -750,7 +778,10 @@ static void op_frame(fz* z)
 {
     ++g_fn_calls[19];
     for (int k = 0; k < z->nh; ++k)
-        if (z->hs[k].live && rndu(8)) op_write(z, &z->hs[k], 0);
+        if (z->hs[k].live && rndu(8)) {
+            if (rndu(8) == 0) op_skip(z, &z->hs[k]);
+            else op_write(z, &z->hs[k], 0);
+        }
     op_render(z, z->max_block);
 }
 
@@ -804,6 +835,9 @@ static void op_misc(fz* z)
         check(18, smw_source_set_stereo_width(NULL, 1, 60.0f), all, want, NULL);
         check(18, smw_source_set_priority(NULL, 1, 1.0f), all, want, NULL);
         check(18, smw_source_write_stereo(NULL, 1, buf, 1), all, want, NULL);
+        check(18, smw_source_skip(NULL, 1, 1), all, want, NULL);
+        int32_t v;
+        check(18, smw_source_is_virtual(NULL, 1, &v), all, want, NULL);
         check(18, smw_render(NULL, buf, 1), all, want, NULL);
         uint32_t flags;
         smw_model_info info = {.size = sizeof info};
@@ -957,7 +991,8 @@ int main(int argc, char** argv)
             else if (op < 54) op_set_flag(&z, (int)rndu(3));
             else if (op < 56) op_renderer_controls(&z);
             else if (op < 59) op_tone_and_reverb(&z);
-            else if (op < 66) op_write(&z, NULL, 0);
+            else if (op < 64) op_write(&z, NULL, 0);
+            else if (op < 66) op_skip(&z, NULL);
             else if (op < 70) op_write(&z, NULL, 1);
             else if (op < 79) op_render(&z, 0);
             else if (op < 92) op_frame(&z);
@@ -989,6 +1024,7 @@ int main(int argc, char** argv)
     printf("STEREO_CALLS %ld\n", g_fn_calls[33] + g_fn_calls[34] + g_fn_calls[35]);
     printf("GENERATION_SWEEPS %ld\n", g_fn_calls[37]);
     printf("PRIORITY_CALLS %ld\n", g_fn_calls[38]);
+    printf("SKIP_CALLS %ld\n", g_fn_calls[39]);
     printf("LOD_STATUS_SEEN %ld\n", g_lod_status);
     for (int k = 0; k <= SMW_ERROR_CHANNEL_MISMATCH; ++k) printf("RESULT_%d %ld\n", k, g_by_result[k]);
     for (int k = 0; k < NFN; ++k) printf("# %s %ld\n", FN_NAMES[k], g_fn_calls[k]);
