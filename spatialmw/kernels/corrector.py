@@ -271,15 +271,15 @@ def pack_ears(re, im, k, glr, gli, grr, gri):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def windowed_irs(re, im, window, cos, sin, rev):
+def windowed_irs(re, im, window, cos, sin, rev, support_only=False):
     """Step 4 of the shaping, first half: ``re + j im`` (N) holds the spectrum G_L + j G_R
     of both ears; afterwards ``re`` and ``im`` hold their impulse responses times
-    ``window``."""
+    ``window`` (``support_only``: times 1 where it is not zero)."""
     n = rev.shape[0]
     fft_inplace(re, im, cos, sin, rev, True)
     scale = 1.0 / n
     for t in range(n):
-        wt = window[t] * scale
+        wt = (1.0 if window[t] > 0.0 else 0.0) * scale if support_only else window[t] * scale
         re[t] *= wt
         im[t] *= wt
 
@@ -317,15 +317,9 @@ def cut_to_window_support(re, im, window, cos, sin, rev, gains):
     it, unchanged inside. A response that was windowed and then lengthened (times a tone's,
     :mod:`.tone`) fits the overlap-save frame again; one that was not lengthened comes back
     exactly. ``re``/``im`` (N, float64): scratch."""
-    n = rev.shape[0]
-    for k in range(n // 2 + 1):
+    for k in range(rev.shape[0] // 2 + 1):
         pack_ears(re, im, k, gains[4 * k], gains[4 * k + 1], gains[4 * k + 2], gains[4 * k + 3])
-    fft_inplace(re, im, cos, sin, rev, True)
-    scale = 1.0 / n
-    for t in range(n):
-        keep = scale if window[t] > 0.0 else 0.0
-        re[t] *= keep
-        im[t] *= keep
+    windowed_irs(re, im, window, cos, sin, rev, True)
     split_gains(re, im, cos, sin, rev, gains)
 
 

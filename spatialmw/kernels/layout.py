@@ -140,7 +140,7 @@ P_PRIORITY = 19            # >= 0: multiplies the level the level of detail rank
 CTL_STRIDE = 4     # state distance_model flags status
 STATE_STRIDE = 80  # per-source kernel state, fields ST_* below
 COUNT_STRIDE = 4   # written gains_settling skipped -
-CNT_SKIPPED = 2    # frames at the queue's end that skip_core left stale, not yet zeroed (render._settle_skipped)
+CNT_SKIPPED = 2    # frames at the queue's end left stale (skipped, or an underrun), not yet zeroed (render._settle_skipped)
 
 # per-source kernel state (float64, STATE_STRIDE per source)
 ST_DELAY_L = 0      # the warp's current delay per ear (samples) and gain

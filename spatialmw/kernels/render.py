@@ -679,9 +679,6 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         state = STATE_RESTART
         i64[ctl + CTL_STATE] = STATE_RESTART
     restart = state == STATE_RESTART
-    ring_len = i64[H_RING_LEN]
-    mask = ring_len - 1
-    ring = f32[i64[H_RING] + s * ring_len: i64[H_RING] + (s + 1) * ring_len]
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
     # the delay line runs on the source's stream clock (stopped while paused); the motion
@@ -702,12 +699,8 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         return
     end = sclock + frames
     written = max(i64[cnt], sclock)
-    if written < end:  # the game wrote less than a block: silence, not stale audio
-        if i64[cnt + CNT_SKIPPED] > 0:  # (zeroed with the skipped range that ends here)
-            i64[cnt + CNT_SKIPPED] += end - i64[cnt]
-        else:
-            for t in range(written, end):
-                ring[t & mask] = 0.0
+    if written < end:  # the game wrote less than a block: silence, not stale audio, skipped
+        i64[cnt + CNT_SKIPPED] += end - i64[cnt]  # (zeroed only if read: _settle_skipped)
         i64[cnt] = end
         i64[ctl + CTL_STATUS] |= STATUS_UNDERRUN
 
