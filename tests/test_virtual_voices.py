@@ -308,6 +308,25 @@ def test_skipping_plays_exactly_as_writing_silence_and_a_skipped_voice_comes_bac
     assert np.abs(out - ref).max() <= 1e-7 * steady
 
 
+@pytest.mark.parametrize("kind", FRONTS)
+def test_an_underrun_plays_silence_not_the_line_s_older_audio(kind):
+    """Blocks the game does not write play as silence: with the delay line full of a tone
+    written one line's length earlier (RING_BLOCKS blocks of it), the output is exactly
+    zero once the last written block and the filters' tails have played."""
+    eng = _front(kind)
+    s = eng.add_source(distance_model="none")
+    eng.set_source_pose(s, (3.0, 1.0, 0.0))
+    x = _tone(RING_BLOCKS)
+    for k in range(RING_BLOCKS):
+        eng.write(s, x[k * BLOCK:(k + 1) * BLOCK])
+        eng.render(BLOCK)
+    assert np.abs(np.asarray(eng.render(BLOCK))).max() > 0.05  # the tail of what was written
+    eng.source_status(s)
+    quiet = [np.asarray(eng.render(BLOCK)) for _ in range(8)]
+    assert eng.source_status(s) & L.STATUS_UNDERRUN
+    assert np.abs(np.concatenate(quiet[2:])).max() == 0.0
+
+
 def test_skip_and_is_virtual_refuse_bad_calls():
     """The C API's result codes for smw_source_skip / smw_source_is_virtual (through the real
     library), and the Engine's errors for the same calls."""
