@@ -155,6 +155,9 @@ typedef struct {
                                        the listener: velocity xyz */
     _Atomic int32_t model;
     _Atomic int32_t flags;
+    /* writes that set the pose alone (smw_source_set_pose): when they account for every write
+     * since the audio thread's last copy, it copies the pose alone (sync_live_slot) */
+    _Atomic uint32_t pose_writes;
 } smw_published;
 
 typedef struct {
@@ -173,6 +176,7 @@ typedef struct {
     /* audio-thread-only */
     uint32_t seen_gen;
     uint32_t seen_seq;
+    uint32_t seen_pose_writes;
     int32_t active;
 } smw_slot;
 
@@ -348,6 +352,7 @@ typedef struct {
     double pose[7];
     double params[PARAM_STRIDE];
     int32_t model, flags;
+    uint32_t pose_writes;
 } smw_values;
 
 /* One attempt; returns 1 with a consistent snapshot, 0 if a writer interfered (the
@@ -359,6 +364,7 @@ static int pub_read(smw_published* p, smw_values* v, uint32_t* seq_out)
     for (int k = 0; k < PARAM_STRIDE; ++k) v->params[k] = atomic_load_explicit(&p->params[k], memory_order_relaxed);
     v->model = atomic_load_explicit(&p->model, memory_order_relaxed);
     v->flags = atomic_load_explicit(&p->flags, memory_order_relaxed);
+    v->pose_writes = atomic_load_explicit(&p->pose_writes, memory_order_relaxed);
     atomic_thread_fence(memory_order_acquire);
     uint32_t s2 = atomic_load_explicit(&p->seq, memory_order_relaxed);
     *seq_out = s1;
@@ -1057,6 +1063,8 @@ smw_result smw_source_set_pose(smw_renderer* r, smw_source h, const float positi
     if (err) return fail(r, SMW_ERROR_INVALID_ARGUMENT, err);
     uint32_t s = pub_write_begin(&sl->pub);
     for (int k = 0; k < 7; ++k) atomic_store_explicit(&sl->pub.pose[k], v[k], memory_order_relaxed);
+    atomic_store_explicit(&sl->pub.pose_writes, atomic_load_explicit(&sl->pub.pose_writes, memory_order_relaxed) + 1u,
+                          memory_order_relaxed);
     pub_write_end(&sl->pub, s);
     return SMW_SUCCESS;
 }
@@ -1331,10 +1339,10 @@ static void normalise_quat(double* q)
     for (int k = 0; k < 4; ++k) q[k] /= n;
 }
 
+/* (a consistent snapshot's quaternion is unit length already: convert_pose) */
 static void store_slot_values(smw_renderer* r, int i, smw_values* v)
 {
     if (r->slots[i].voice == VOICE_RIGHT) v->params[P_AZIMUTH_OFFSET] = -v->params[P_AZIMUTH_OFFSET];
-    normalise_quat(&v->pose[3]);
     double* pose = r->f64 + r->off_pose + (int64_t)i * POSE_STRIDE;
     double* par = r->f64 + r->off_params + (int64_t)i * PARAM_STRIDE;
     int64_t* ctl = r->i64 + r->off_control + (int64_t)i * CTL_STRIDE;
@@ -1365,20 +1373,38 @@ static void sync_live_slot(smw_renderer* r, int i, uint32_t w)
     if (!sl->active || sl->seen_gen != gen) {
         /* new source: take its values even if a writer interferes (fields are each valid) */
         int ok = pub_read(pub, &v, &seq);
+        if (!ok) normalise_quat(&v.pose[3]);   /* a torn quaternion */
         store_slot_values(r, i, &v);
         /* a stolen voice's slot still holds the previous incarnation: the kernel clears it */
         r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = sl->active ? STATE_RECYCLE : STATE_RESTART;
         r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATUS] = 0;
         sl->active = 1;
         sl->seen_gen = gen;
-        sl->seen_seq = ok ? seq : 0xFFFFFFFFu;
+        sl->seen_seq = ok ? seq : 0xFFFFFFFFu;   /* (odd: the next block reads them all again) */
+        sl->seen_pose_writes = v.pose_writes;
         return;
     }
     uint32_t cur = atomic_load_explicit(&pub->seq, memory_order_acquire);
     if (cur == sl->seen_seq) return;
+    /* each write adds 2 to seq: if pose writes account for all of them, only the pose
+     * changed, and a moving source's block copies one line, not its 24 parameters */
+    uint32_t pose_writes = atomic_load_explicit(&pub->pose_writes, memory_order_relaxed);
+    if (cur - sl->seen_seq == 2u * (pose_writes - sl->seen_pose_writes)) {
+        double pose[7];
+        for (int k = 0; k < 7; ++k) pose[k] = atomic_load_explicit(&pub->pose[k], memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        if (atomic_load_explicit(&pub->seq, memory_order_relaxed) == cur && (cur & 1u) == 0) {
+            double* dst = r->f64 + r->off_pose + (int64_t)i * POSE_STRIDE;
+            for (int k = 0; k < 7; ++k) dst[k] = pose[k];
+            sl->seen_seq = cur;
+            sl->seen_pose_writes = pose_writes;
+        } /* else: writer mid-update; keep the previous pose this block */
+        return;
+    }
     if (pub_read(pub, &v, &seq)) {
         store_slot_values(r, i, &v);
         sl->seen_seq = seq;
+        sl->seen_pose_writes = v.pose_writes;
     } /* else: writer mid-update; keep the previous values this block */
 }
 

@@ -121,6 +121,7 @@ enum {
     H_SPREAD = 92,
     H_SPREAD_LEN = 93,
     H_LF_PINS = 94,
+    H_SRC_KIND = 95,
     H_SRC_BLOCK = 80,
     H_PART = 81,
     H_PART_F64 = 82,
@@ -138,7 +139,7 @@ enum {
     POSE_STRIDE = 8,
     PARAM_STRIDE = 24,
     CTL_STRIDE = 4,
-    STATE_STRIDE = 80,
+    STATE_STRIDE = 64,
     COUNT_STRIDE = 4,
 };
 
@@ -155,18 +156,18 @@ enum {
     P_MIN_DISTANCE = 1,
     P_MAX_DISTANCE = 2,
     P_ROLLOFF = 3,
-    P_VEL = 4,
-    P_TELEPORTS = 7,
-    P_CONE_INNER = 8,
-    P_CONE_OUTER = 9,
-    P_CONE_OUTER_GAIN = 10,
-    P_CONE_OUTER_HF = 11,
-    P_TRANSMISSION = 12,
-    P_AIR_ABSORPTION = 15,
-    P_REVERB_SEND = 16,
-    P_SPREAD = 17,
-    P_AZIMUTH_OFFSET = 18,
-    P_PRIORITY = 19,
+    P_TELEPORTS = 4,
+    P_CONE_INNER = 5,
+    P_CONE_OUTER = 6,
+    P_CONE_OUTER_GAIN = 7,
+    P_CONE_OUTER_HF = 8,
+    P_TRANSMISSION = 9,
+    P_AIR_ABSORPTION = 12,
+    P_REVERB_SEND = 13,
+    P_PRIORITY = 14,
+    P_AZIMUTH_OFFSET = 15,
+    P_VEL = 16,
+    P_SPREAD = 19,
 };
 
 /* source control fields (layout.py CTL_*) */
@@ -307,9 +308,6 @@ static const double SMW_SOURCE_PARAM_DEFAULTS[PARAM_STRIDE] = {
     1.0,  /* P_MIN_DISTANCE */
     1000000.0,  /* P_MAX_DISTANCE */
     1.0,  /* P_ROLLOFF */
-    0.0,  /* P_VEL */
-    0.0,  /* P_VEL + 1 */
-    0.0,  /* P_VEL + 2 */
     0.0,  /* P_TELEPORTS */
     360.0,  /* P_CONE_INNER */
     360.0,  /* P_CONE_OUTER */
@@ -320,13 +318,16 @@ static const double SMW_SOURCE_PARAM_DEFAULTS[PARAM_STRIDE] = {
     1.0,  /* P_TRANSMISSION + 2 */
     0.0,  /* P_AIR_ABSORPTION */
     0.0,  /* P_REVERB_SEND */
-    0.0,  /* P_SPREAD */
-    0.0,  /* P_AZIMUTH_OFFSET */
     1.0,  /* P_PRIORITY */
-    0.0,  /* P_PRIORITY + 1 */
-    0.0,  /* P_PRIORITY + 2 */
-    0.0,  /* P_PRIORITY + 3 */
-    0.0,  /* P_PRIORITY + 4 */
+    0.0,  /* P_AZIMUTH_OFFSET */
+    0.0,  /* P_VEL */
+    0.0,  /* P_VEL + 1 */
+    0.0,  /* P_VEL + 2 */
+    0.0,  /* P_SPREAD */
+    0.0,  /* P_SPREAD + 1 */
+    0.0,  /* P_SPREAD + 2 */
+    0.0,  /* P_SPREAD + 3 */
+    0.0,  /* P_SPREAD + 4 */
 };
 #define SMW_SOURCE_DISTANCE_MODEL_DEFAULT SMW_DISTANCE_INVERSE_CLAMPED
 #define SMW_SOURCE_FLAGS_DEFAULT          (FLAG_DOPPLER)

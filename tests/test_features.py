@@ -206,6 +206,41 @@ def test_features_render_the_same_through_both_front_ends():
     assert np.max(np.abs(a - b)) < 1e-5 * np.max(np.abs(a))
 
 
+def _moving_with_changes(front):
+    """A source circling at 2 m, a pose every block, and feature changes set before or
+    after the block's pose (the C library copies a block's pose alone when only poses
+    changed since its last copy: a change among them must still arrive)."""
+    r = _renderer(front)
+    s = r.add_source(distance_model="none")
+    changes = {6: (lambda: r.set_source_transmission(s, 0.2, 0.2, 0.2), "before"),
+               12: (lambda: r.set_source_cone(s, 60.0, 120.0, 0.1, 0.5), "after"),
+               18: (lambda: r.set_source_transmission(s, 1.0, 1.0, 1.0), "before")}
+    x = (0.1 * np.random.default_rng(3).standard_normal(BLOCK * 24)).astype(np.float32)
+    out = []
+    for k in range(24):
+        change, when = changes.get(k, (None, None))
+        if when == "before":
+            change()
+        a = 2.0 * np.pi * k / 24
+        r.set_source_pose(s, (2.0 * math.cos(a), 2.0 * math.sin(a), 0.0), geometry.quaternion_from_yaw(180.0))
+        if when == "after":
+            change()
+        r.write(s, x[k * BLOCK:(k + 1) * BLOCK])
+        out.append(np.asarray(r.render(BLOCK)).reshape(-1, 2).copy())
+    return np.concatenate(out)
+
+
+def test_changes_between_poses_reach_the_c_library():
+    a = _moving_with_changes("python")
+    b = _moving_with_changes("c")
+    assert np.max(np.abs(a - b)) < 1e-5 * np.max(np.abs(a))
+
+    def rms(k0, k1):
+        return float(np.sqrt(np.mean(b[k0 * BLOCK:k1 * BLOCK] ** 2)))
+    assert rms(8, 12) < 0.3 * rms(2, 6)    # the transmission (0.2, before the pose) took effect
+    assert rms(20, 24) > 2.0 * rms(8, 12)  # and its undoing, after the cone
+
+
 @pytest.mark.parametrize("call, args", [
     ("set_source_cone", (200.0, 100.0, 0.5, 0.5)),    # outer < inner
     ("set_source_cone", (90.0, 180.0, 1.5, 0.5)),

@@ -97,6 +97,9 @@ H_NEARFIELD = 91   # float64: the rigid-sphere near-field gain table (nearfield.
 H_SPREAD = 92      # float32 (max_sources x 2 ears x spread.N_SECTIONS x H_SPREAD_LEN): all-pass histories
 H_SPREAD_LEN = 93  # scalar: each all-pass section's history length (spread.spread_ring_len)
 H_LF_PINS = 94     # float64: the corrector's low-frequency pins (corrector.lf_pins_fill)
+H_SRC_KIND = 95    # float64 (max_sources): BK_NONE, BK_BED_ONLY or BK_FULL, what the control pass decided
+                   # for each source (apart from its H_SRC_BLOCK row: a line holds 8 sources' kinds,
+                   # so a block's thousands of virtual voices cost the chunks an eighth of a line each)
 # the block's phases (render.py: a serial control pass, chunks of per-source DSP that worker
 # threads may share, a serial reduction)
 H_SRC_BLOCK = 80   # float64 (max_sources x BK_STRIDE): what the control pass decided for each source, fields BK_*
@@ -119,64 +122,69 @@ L_VEL = 8          # velocity xyz, native m/s (used when L_VEL_SET is 1)
 L_VEL_SET = 11     # 1: the game sets the listener's velocity; 0: estimated from its poses
 L_REVERB = 12      # the reverb's settings: decay time (s), pre-delay (s), hf ratio, wet gain
 
-# per-source parameters (float64, PARAM_STRIDE per source)
+# per-source parameters (float64, PARAM_STRIDE per source). The first two cache lines hold
+# what a virtual voice's block reads (its level and the level of detail's score), so the
+# thousands of sources a crowd has cost two lines each there, not three
 P_GAIN = 0
 P_MIN_DISTANCE = 1
 P_MAX_DISTANCE = 2
 P_ROLLOFF = 3
-P_VEL = 4          # velocity xyz, native m/s (used when FLAG_VELOCITY is set)
-P_TELEPORTS = 7    # teleport requests so far: the kernel treats each increment as a jump
-P_CONE_INNER = 8   # degrees (full angle); 360 with P_CONE_OUTER 360: omnidirectional
-P_CONE_OUTER = 9
-P_CONE_OUTER_GAIN = 10     # broadband gain outside the outer cone
-P_CONE_OUTER_HF = 11       # extra high-band gain outside the outer cone (tone.py)
-P_TRANSMISSION = 12        # 3 values: low, mid, high band gains (occlusion; tone.py)
-P_AIR_ABSORPTION = 15      # factor on ISO 9613-1 air absorption (0: off)
-P_REVERB_SEND = 16         # linear send to the renderer's reverb
-P_SPREAD = 17              # degrees, 0 (a point) .. 360 (diffuse): spread.py
-P_AZIMUTH_OFFSET = 18      # degrees: the direction turned about the listener's up axis (+: to the
+P_TELEPORTS = 4    # teleport requests so far: the kernel treats each increment as a jump
+P_CONE_INNER = 5   # degrees (full angle); 360 with P_CONE_OUTER 360: omnidirectional
+P_CONE_OUTER = 6
+P_CONE_OUTER_GAIN = 7      # broadband gain outside the outer cone
+P_CONE_OUTER_HF = 8        # extra high-band gain outside the outer cone (tone.py); the cone's four
+                           # values stay contiguous: the front ends set them as one
+P_TRANSMISSION = 9         # 3 values: low, mid, high band gains (occlusion; tone.py)
+P_AIR_ABSORPTION = 12      # factor on ISO 9613-1 air absorption (0: off)
+P_REVERB_SEND = 13         # linear send to the renderer's reverb
+P_PRIORITY = 14            # >= 0: multiplies the level the level of detail ranks by (lod.py)
+P_AZIMUTH_OFFSET = 15      # degrees: the direction turned about the listener's up axis (+: to the
                            # listener's left); one voice of a stereo source sits at +-width/2
-P_PRIORITY = 19            # >= 0: multiplies the level the level of detail ranks by (lod.py)
+P_VEL = 16         # velocity xyz, native m/s (used when FLAG_VELOCITY is set)
+P_SPREAD = 19              # degrees, 0 (a point) .. 360 (diffuse): spread.py
 CTL_STRIDE = 4     # state distance_model flags status
-STATE_STRIDE = 80  # per-source kernel state, fields ST_* below
+STATE_STRIDE = 64  # per-source kernel state, fields ST_* below
 COUNT_STRIDE = 4   # written gains_settling skipped -
 CNT_SKIPPED = 2    # frames at the queue's end left stale (skipped, or an underrun), not yet zeroed (render._settle_skipped)
 
-# per-source kernel state (float64, STATE_STRIDE per source)
-ST_DELAY_L = 0      # the warp's current delay per ear (samples) and gain
-ST_DELAY_R = 1
-ST_GAIN_L = 2
-ST_GAIN_R = 3
-ST_UX = 4           # direction and distance the current corrector target was computed for
-ST_UY = 5
-ST_UZ = 6
-ST_DIST = 7
-ST_EVALUATED = 8    # 1: the corrector target is valid for this incarnation
-ST_UNIT_GAINS = 9   # 1: the target is the bypass (pure delay) response
-ST_EXACT = 10       # 1: the target came from the network, 0: from the direction table
-ST_T_PREV = 11      # sample clock of the previous target (start of the gain ramp)
-ST_T_TGT = 12       # sample clock of the current target (end of the gain ramp)
-ST_PROP = 13        # propagation delay at the end of the last block (samples)
-ST_OFFSET = 14      # delay offset left by a teleport, decaying (samples)
-ST_TRACK = 15       # 8 values: velocity xyz, observed position xyz, observation clock (motion.py),
+# per-source kernel state (float64, STATE_STRIDE per source). Lines 0 and 1 hold all a
+# virtual voice's block, smw_source_is_virtual and smw_source_skip touch (its motion, stream
+# clock, voice and tier), so they cost two lines of state, not five
+ST_TRACK = 0        # 8 values: velocity xyz, observed position xyz, observation clock (motion.py),
                     # then 1 + the clock the motion started at (0: not started; cleared with the slot)
-ST_TELEPORTS_SEEN = 23  # P_TELEPORTS as of the last block
-ST_PAUSE_OFFSET = 24    # frames the source has spent paused: its stream clock (the delay line's
+ST_PAUSE_OFFSET = 8     # frames the source has spent paused: its stream clock (the delay line's
                         # write and read position) is the renderer's clock minus this
-ST_HEARD = 25       # 3 values: the heard position relative to the listener at the end of the last block (motion.heard_step)
-ST_TONE = 32        # 4 values: low, mid, high band gains and air path (m) of the current target
-ST_SEND = 36        # reverb send gain at the end of the last block
-ST_VOICE = 40       # VOICE_* below: audible, or virtual (render.py _voice)
-ST_SILENT = 41      # frames of silence a virtual source has staged since its fade-out
-ST_SPREAD_K = 37    # the spread's all-pass coefficient at the end of the last block (0: off)
-ST_SPREAD_W = 38    # spread weight (0..1) at the end of the last block
-ST_SPREAD_POS = 39  # samples the spread's all-passes have processed
-ST_SPREAD_TAIL = 48  # samples a stopped spread still rings out
-ST_TIER = 49        # level of detail: 0 on the full path, 1 in the bed (set by lod.lod_rank each block)
-ST_LEVEL = 50       # the level the last block had (the ranking's input, times P_PRIORITY; -1: bypassed)
-ST_BED_ON = 51      # 1: the source's bed coefficients at the end of the last block are not zero
-ST_BED_DELAY = 52   # its bed read delay at the end of the last block (samples)
-ST_BED = 56         # 16 values: its bed encoding coefficients (gain x SH, ACN) at the end of the last block
+ST_TELEPORTS_SEEN = 9   # P_TELEPORTS as of the last block
+ST_VOICE = 10       # VOICE_* below: audible, or virtual (render.py _voice)
+ST_SILENT = 11      # frames of silence a virtual source has staged since its fade-out
+ST_TIER = 12        # level of detail: 0 on the full path, 1 in the bed (set by lod.lod_rank each block)
+ST_LEVEL = 13       # the level the last block had (the ranking's input, times P_PRIORITY; -1: bypassed)
+ST_BED_ON = 14      # 1: the source's bed coefficients at the end of the last block are not zero
+ST_EVALUATED = 15   # 1: the corrector target is valid for this incarnation
+ST_DELAY_L = 16     # the warp's current delay per ear (samples) and gain
+ST_DELAY_R = 17
+ST_GAIN_L = 18
+ST_GAIN_R = 19
+ST_PROP = 20        # propagation delay at the end of the last block (samples)
+ST_OFFSET = 21      # delay offset left by a teleport, decaying (samples)
+ST_BED_DELAY = 22   # its bed read delay at the end of the last block (samples)
+ST_UNIT_GAINS = 23  # 1: the target is the bypass (pure delay) response
+ST_UX = 24          # direction and distance the current corrector target was computed for
+ST_UY = 25
+ST_UZ = 26
+ST_DIST = 27
+ST_EXACT = 28       # 1: the target came from the network, 0: from the direction table
+ST_T_PREV = 29      # sample clock of the previous target (start of the gain ramp)
+ST_T_TGT = 30       # sample clock of the current target (end of the gain ramp)
+ST_SEND = 31        # reverb send gain at the end of the last block
+ST_HEARD = 32       # 3 values: the heard position relative to the listener at the end of the last block (motion.heard_step)
+ST_SPREAD_K = 35    # the spread's all-pass coefficient at the end of the last block (0: off)
+ST_SPREAD_W = 36    # spread weight (0..1) at the end of the last block
+ST_SPREAD_POS = 37  # samples the spread's all-passes have processed
+ST_SPREAD_TAIL = 38  # samples a stopped spread still rings out
+ST_TONE = 40        # 4 values: low, mid, high band gains and air path (m) of the current target
+ST_BED = 48         # 16 values: its bed encoding coefficients (gain x SH, ACN) at the end of the last block
 
 # listener motion (float64, H_LISTENER_TRACK)
 LT_TRACK = 0        # 8 values as ST_TRACK
@@ -267,7 +275,6 @@ TOUCH_STAGE = 2
 TOUCH_REVERB = 4
 
 # what the control pass decided for a source this block (H_SRC_BLOCK rows, float64)
-BK_KIND = 0        # BK_NONE, BK_BED_ONLY or BK_FULL
 BK_BED = 1         # 1: it encodes into the bed this block (as well, for BK_FULL)
 BK_FRESH = 2       # 1: its motion started this block
 BK_TELEPORT = 3
@@ -286,7 +293,7 @@ BK_RETONE = 20     # 1: the tone's response is recomputed first
 BK_RESTART = 21    # 1: gains are set at once (no ramp)
 BK_U = 22          # 3 values: the unit direction the target is computed for
 BK_STRIDE = 32
-BK_NONE = 0.0
+BK_NONE = 0.0      # (H_SRC_KIND values)
 BK_BED_ONLY = 1.0
 BK_FULL = 2.0
 TARGET_NONE = 0.0

@@ -89,7 +89,7 @@ from .layout import (
     ST_BED_DELAY, ST_BED, STATUS_LOD, C_BED_DELAY, G_BED_QUIET, G_FRAMES, ST_HEARD,
     H_SRC_BLOCK, H_PART, H_CHUNKS, H_N_CHUNKS, PT_STRIDE, PT_TDW_OUT, PT_TDW_IDX, PT_LOD_COEF,
     PT_GAIN_SCRATCH, PT_SCRATCH, PT_IBC_OUT, PT_WORK, CK_STRIDE, CK_FIRST, CK_END, CK_TOUCHED, CK_BED,
-    CK_STAGE, CK_REVERB, TOUCH_BED, TOUCH_STAGE, TOUCH_REVERB, BK_STRIDE, BK_KIND, BK_BED, BK_FRESH,
+    CK_STAGE, CK_REVERB, TOUCH_BED, TOUCH_STAGE, TOUCH_REVERB, BK_STRIDE, H_SRC_KIND, BK_BED, BK_FRESH,
     BK_TELEPORT, BK_REL, BK_DIST, BK_CONE, BK_TONE, BK_D_BED, BK_G_BED, BK_DL, BK_DR, BK_GL, BK_GR,
     BK_TARGET, BK_RETONE, BK_RESTART, BK_U, BK_NONE, BK_BED_ONLY, BK_FULL, TARGET_NONE, TARGET_UNIT,
     TARGET_TABLE, TARGET_EXACT,
@@ -664,8 +664,8 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     written into its H_SRC_BLOCK row for :func:`_dsp_source`. Everything here that depends
     on other sources (lanes are handed out lowest first; budgets go round-robin) stays in
     this order, so the per-source work after it may run in any order, on any thread."""
-    bk = i64[H_SRC_BLOCK] + s * BK_STRIDE
-    f64[bk + BK_KIND] = BK_NONE
+    kind = i64[H_SRC_KIND] + s
+    f64[kind] = BK_NONE
     ctl = i64[H_SRC_CTL] + s * CTL_STRIDE
     state = i64[ctl + CTL_STATE]
     if state == STATE_INACTIVE:
@@ -779,6 +779,7 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return
     _settle_skipped(f32, i64, s)  # this block reads the delay line
+    bk = i64[H_SRC_BLOCK] + s * BK_STRIDE
     i64[ctl + CTL_STATUS] |= STATUS_PLAYING | (STATUS_LOD if need_bed else 0)
     full = voice != VIRTUAL
     g_bed = g * tone_m if bed_wanted else 0.0
@@ -849,7 +850,7 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         f64[bk + BK_D_BED] = min(max(centre - f64[i64[H_CONST] + C_BED_DELAY], MIN_DELAY), max_delay)
         f64[bk + BK_G_BED] = g_bed
         if not full:  # the bed alone (and what the room hears)
-            f64[bk + BK_KIND] = BK_BED_ONLY
+            f64[kind] = BK_BED_ONLY
             if restart:
                 i64[ctl + CTL_STATE] = STATE_PLAYING
             return
@@ -863,7 +864,7 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         f64[st + ST_GAIN_L] = gl if fresh else 0.0
         f64[st + ST_GAIN_R] = gr if fresh else 0.0
     f64[bk + BK_DL], f64[bk + BK_DR], f64[bk + BK_GL], f64[bk + BK_GR] = dl, dr, gl, gr
-    f64[bk + BK_KIND] = BK_FULL
+    f64[kind] = BK_FULL
     target = TARGET_NONE
     if use_ibc and bypass:
         if f64[st + ST_UNIT_GAINS] == 0.0 or retone:
@@ -919,10 +920,10 @@ def _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins):
     the source's own state and lane, chunk ``ck``'s accumulators (H_CHUNKS) and participant
     ``w``'s scratch (H_PART), so chunks may run at once on several threads. Returns the
     TOUCH_* bits of the accumulators it added into."""
-    bk = i64[H_SRC_BLOCK] + s * BK_STRIDE
-    kind = f64[bk + BK_KIND]
+    kind = f64[i64[H_SRC_KIND] + s]
     if kind == BK_NONE:
         return 0
+    bk = i64[H_SRC_BLOCK] + s * BK_STRIDE
     touched = 0
     ring_len = i64[H_RING_LEN]
     mask = ring_len - 1
@@ -1300,25 +1301,24 @@ def _track_listener(f64, i64, clock, frames):
 
 
 CACHE_LINE_FLOATS = 16  # float32 per 64-byte cache line: prefetch strides
+CACHE_LINE_DOUBLES = 8
 PREFETCH_AHEAD = 2  # sources: the render loop fetches this far ahead (lanes.prefetch)
 
 
 @njit(cache=True, inline="always")
 def _prefetch_source(f64, i64, s):
-    """Start loading the pool lines every source's block reads (even a virtual one's):
-    its control word, queue count, pose, parameters, the state fields of its motion (both
-    lines of the track: the second held 29 % of a virtual voice's control time), voice and
-    tier, and its H_SRC_BLOCK row."""
+    """Start loading the pool lines every source's block reads, a virtual one's too: its
+    control word, queue count, pose, the first two lines of its parameters and of its state
+    (which hold all a virtual voice reads: layout.py) and its kind."""
     prefetch(i64, i64[H_SRC_CTL] + s * CTL_STRIDE)
     prefetch(i64, i64[H_SRC_COUNT] + s * COUNT_STRIDE)
     prefetch(f64, i64[H_SRC_POSE] + s * POSE_STRIDE)
     par = i64[H_SRC_PARAM] + s * PARAM_STRIDE
-    for k in range(0, PARAM_STRIDE, 8):
-        prefetch(f64, par + k)
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
-    for k in (ST_DELAY_L, ST_TRACK, ST_TRACK + 7, ST_PAUSE_OFFSET, ST_VOICE, ST_TIER):
+    for k in range(0, 2 * CACHE_LINE_DOUBLES, CACHE_LINE_DOUBLES):
+        prefetch(f64, par + k)
         prefetch(f64, st + k)
-    prefetch_write(f64, i64[H_SRC_BLOCK] + s * BK_STRIDE + BK_KIND)
+    prefetch_write(f64, i64[H_SRC_KIND] + s)
 
 
 @njit(cache=True, inline="always")
@@ -1329,7 +1329,7 @@ def _prefetch_ring(f64, f32, i64, s, clock, frames):
     are out of the core's caches: the reads stalled on them (three quarters of the bed's
     read time). Its block row first: a source the block does not render (virtual, paused)
     costs that one line."""
-    if f64[i64[H_SRC_BLOCK] + s * BK_STRIDE + BK_KIND] == BK_NONE:
+    if f64[i64[H_SRC_KIND] + s] == BK_NONE:
         return
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
     if f64[st + ST_BED_ON] != 0.0:
@@ -1467,8 +1467,6 @@ def _render_chunk(f64, f32, i64, ck, w):
     touched = 0
     end = i64[row + CK_END]
     for s in range(i64[row + CK_FIRST], end):
-        if s + PREFETCH_AHEAD < end:
-            prefetch(f64, i64[H_SRC_BLOCK] + (s + PREFETCH_AHEAD) * BK_STRIDE + BK_KIND)
         if s + 1 < end:
             _prefetch_ring(f64, f32, i64, s + 1, clock, frames)
         touched |= _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins)
