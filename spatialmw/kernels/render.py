@@ -1477,10 +1477,12 @@ def _render_chunk(f64, f32, i64, ck, w):
     row = i64[H_CHUNKS] + ck * CK_STRIDE
     touched = 0
     end = i64[row + CK_END]
+    kinds = i64[H_SRC_KIND]
     for s in range(i64[row + CK_FIRST], end):
         if s + 1 < end:
             _prefetch_ring(f64, f32, i64, s + 1, clock, frames)
-        touched |= _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins)
+        if f64[kinds + s] != BK_NONE:  # (a thousand virtual voices: not a call each)
+            touched |= _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins)
     i64[row + CK_TOUCHED] = touched
 
 
