@@ -1338,8 +1338,8 @@ def _prefetch_ring(f64, f32, i64, s, clock, frames):
     delays its last block ended on, if it reads one (playing, and audible or in the bed).
     The game wrote those samples just before, but a thousand sources' writes later they
     are out of the core's caches: the reads stalled on them (three quarters of the bed's
-    read time). Its block row first: a source the block does not render (virtual, paused)
-    costs that one line."""
+    read time). Its kind first: a source the block does not render (virtual, paused)
+    costs an eighth of a line."""
     if f64[i64[H_SRC_KIND] + s] == BK_NONE:
         return
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
