@@ -321,11 +321,15 @@ class OpenALLoopback:
             lib.alGetError()
 
     def render_block_timing(self, n_sources: int, n_blocks: int, block: int = 512,
-                            moving: bool = True, seed: int = 0) -> np.ndarray:
+                            moving: bool = True, seed: int = 0, render: bool = True) -> np.ndarray:
         """Benchmark helper: ``n_sources`` white-noise sources for ``n_blocks`` blocks,
         circling the listener at 2 m when ``moving``. Returns the per-block wall time in
         seconds (time.perf_counter around the position updates + alcRenderSamplesSOFT;
-        buffer refills excluded, as a game would stream them from elsewhere)."""
+        buffer refills excluded, as a game would stream them from elsewhere).
+
+        The position updates are Python calls through ctypes, slower than a game's C calls;
+        ``render=False`` times them alone (no alcRenderSamplesSOFT), so a benchmark can
+        report how much of the time is that loop (``benchmarks/openal_pose_overhead.py``)."""
         if not 1 <= n_sources <= self.max_sources:
             raise ValueError(f"n_sources must be in 1..{self.max_sources}")
         if n_blocks < 1:
@@ -370,7 +374,8 @@ class OpenALLoopback:
                         lib.alSource3f(srcs[i], AL_POSITION, float(-2.0 * math.sin(a)), 0.0,
                                        float(-2.0 * math.cos(a)))
                     lib.alProcessUpdatesSOFT()
-                lib.alcRenderSamplesSOFT(self._dev, out.ctypes.data, block)
+                if render:
+                    lib.alcRenderSamplesSOFT(self._dev, out.ctypes.data, block)
                 times[k] = time.perf_counter() - t0
             self._check("benchmark loop")
             return times
