@@ -150,14 +150,15 @@ typedef struct {
 /* values the game thread publishes for one source or the listener (seqlock-protected) */
 typedef struct {
     _Atomic uint32_t seq;           /* odd while a writer is updating */
+    /* writes that set the pose alone (smw_source_set_pose): when they account for every write
+     * since the audio thread's last copy, it copies the pose alone (sync_live_slot); on the
+     * seq's and the pose's cache line, the one such a block reads */
+    _Atomic uint32_t pose_writes;
     _Atomic(double) pose[7];        /* native px py pz qx qy qz qw */
     _Atomic(double) params[PARAM_STRIDE];  /* sources: layout P_*;
                                        the listener: velocity xyz */
     _Atomic int32_t model;
     _Atomic int32_t flags;
-    /* writes that set the pose alone (smw_source_set_pose): when they account for every write
-     * since the audio thread's last copy, it copies the pose alone (sync_live_slot) */
-    _Atomic uint32_t pose_writes;
 } smw_published;
 
 typedef struct {
@@ -1430,10 +1431,11 @@ static void sync_all(smw_renderer* r)
     for (int i = 0; i < r->max_sources; ++i) {
         smw_slot* sl = &r->slots[i];
         if (i + SYNC_PREFETCH_AHEAD < r->max_sources) {
-            /* a thousand slots are more than the caches hold: fetch ahead (a hint, no access),
-             * every line of the slot (a changed pose reads them all) */
-            const char* p = (const char*)&r->slots[i + SYNC_PREFETCH_AHEAD];
-            for (size_t b = 0; b < sizeof(smw_slot); b += 64) __builtin_prefetch(p + b);
+            /* a thousand slots are more than the caches hold: fetch ahead (a hint, no access)
+             * the two lines a block whose source only moved reads, the seq's (with the pose)
+             * and the slot word's; a parameter change reads the others as it needs them */
+            __builtin_prefetch(&r->slots[i + SYNC_PREFETCH_AHEAD].pub.seq);
+            __builtin_prefetch(&r->slots[i + SYNC_PREFETCH_AHEAD].word);
         }
         uint32_t w = atomic_load_explicit(&sl->word, memory_order_acquire);
         uint32_t life = w & 0xFFFFu;

@@ -919,10 +919,9 @@ def _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins):
     shared staging), the spread, the reverb send and the corrector target. It touches only
     the source's own state and lane, chunk ``ck``'s accumulators (H_CHUNKS) and participant
     ``w``'s scratch (H_PART), so chunks may run at once on several threads. Returns the
-    TOUCH_* bits of the accumulators it added into."""
+    TOUCH_* bits of the accumulators it added into. Called only for a source its block
+    renders (kind bed or full: :func:`_render_chunk`)."""
     kind = f64[i64[H_SRC_KIND] + s]
-    if kind == BK_NONE:
-        return 0
     bk = i64[H_SRC_BLOCK] + s * BK_STRIDE
     touched = 0
     ring_len = i64[H_RING_LEN]
