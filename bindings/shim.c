@@ -193,7 +193,7 @@ struct smw_renderer {
     float* f32;
     int64_t* i64;
     int64_t n_f64, n_f32, n_i64;
-    int64_t off_listener, off_pose, off_params, off_control;
+    int64_t off_listener, off_pose, off_params, off_control, off_nap;
     smw_render_fn render_fn;
     smw_write_fn write_fn;
     smw_write_stereo_fn write_stereo_fn;
@@ -319,7 +319,7 @@ static const char* convert_pose(int coords, const float p_in[3], const float q_i
         out[i] = (m[i][0] * p[0] + m[i][1] * p[1] + m[i][2] * p[2]) * s;
         r2 += out[i] * out[i];
     }
-    if (!(sqrt(r2) <= SMW_MAX_POSITION_M))
+    if (!(r2 <= SMW_MAX_POSITION_M * SMW_MAX_POSITION_M))   /* (no square root on every pose) */
         return "pose rejected: position farther than " SMW_MAX_POSITION_TEXT " m from the origin";
     for (int i = 0; i < 3; ++i)
         out[3 + i] = det * (m[i][0] * q[0] + m[i][1] * q[1] + m[i][2] * q[2]) / n;
@@ -720,6 +720,7 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     r->off_pose = head[H_SRC_POSE];
     r->off_params = head[H_SRC_PARAM];
     r->off_control = head[H_SRC_CTL];
+    r->off_nap = head[H_SRC_NAP];
     r->render_fn = smwk_render;
     r->write_fn = smwk_write;
     r->write_stereo_fn = smwk_write_stereo;
@@ -740,7 +741,8 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
         r->off_listener >= 0 && r->off_listener + LISTENER_LEN <= r->n_f64 &&
         r->off_pose >= 0 && r->off_pose + (int64_t)r->max_sources * POSE_STRIDE <= r->n_f64 &&
         r->off_params >= 0 && r->off_params + (int64_t)r->max_sources * PARAM_STRIDE <= r->n_f64 &&
-        r->off_control >= 0 && r->off_control + (int64_t)r->max_sources * CTL_STRIDE <= r->n_i64;
+        r->off_control >= 0 && r->off_control + (int64_t)r->max_sources * CTL_STRIDE <= r->n_i64 &&
+        r->off_nap >= 0 && r->off_nap + (int64_t)r->max_sources <= r->n_i64;
     if (!layout_ok) {
         free(head); free(model.data); free_renderer(r);
         return create_fail(SMW_ERROR_INTERNAL, "the engine layout planner rejected these settings%s", "");
@@ -1351,6 +1353,7 @@ static void store_slot_values(smw_renderer* r, int i, smw_values* v)
     for (int k = 0; k < PARAM_STRIDE; ++k) par[k] = v->params[k];
     ctl[CTL_DISTANCE_MODEL] = v->model;
     ctl[CTL_FLAGS] = v->flags;
+    r->i64[r->off_nap + i] = 0;   /* a napping virtual voice is checked in the next block (NAP_BLOCKS) */
 }
 
 /* Audio thread: make slot i's pool entries reflect the newest published values; start it
@@ -1388,9 +1391,11 @@ static void sync_live_slot(smw_renderer* r, int i, uint32_t w)
     uint32_t cur = atomic_load_explicit(&pub->seq, memory_order_acquire);
     if (cur == sl->seen_seq) return;
     /* each write adds 2 to seq: if pose writes account for all of them, only the pose
-     * changed, and a moving source's block copies one line, not its 24 parameters */
+     * changed, and a moving source's block copies one line, not its 24 parameters; none
+     * if it is a virtual voice that naps this block (its next check copies the newest) */
     uint32_t pose_writes = atomic_load_explicit(&pub->pose_writes, memory_order_relaxed);
     if (cur - sl->seen_seq == 2u * (pose_writes - sl->seen_pose_writes)) {
+        if (r->i64[r->off_nap + i] > 0) return;
         double pose[7];
         for (int k = 0; k < 7; ++k) pose[k] = atomic_load_explicit(&pub->pose[k], memory_order_relaxed);
         atomic_thread_fence(memory_order_acquire);
@@ -1423,7 +1428,13 @@ static void sync_all(smw_renderer* r)
             double* lp = r->f64 + r->off_listener;
             for (int k = 0; k < 7; ++k) lp[k] = v.pose[k];
             for (int k = 0; k < 3; ++k) lp[L_VEL + k] = v.params[PUB_LISTENER_VEL + k];
-            for (int k = 0; k < 4; ++k) lp[L_REVERB + k] = v.params[PUB_LISTENER_REVERB + k];
+            int reverb_changed = 0;
+            for (int k = 0; k < 4; ++k) {
+                reverb_changed |= lp[L_REVERB + k] != v.params[PUB_LISTENER_REVERB + k];
+                lp[L_REVERB + k] = v.params[PUB_LISTENER_REVERB + k];
+            }
+            if (reverb_changed)   /* a virtual voice's send may be heard now: check every one */
+                memset(r->i64 + r->off_nap, 0, (size_t)r->max_sources * sizeof(int64_t));
             lp[L_VEL_SET] = v.flags ? 1.0 : 0.0;
             r->listener_seen_seq = seq;
         }

@@ -28,8 +28,8 @@ enum {
 
 /* header length (layout.py), plan output length (plan.py), model dims (ibc.py) */
 enum {
-    HEADER_LEN = 96,
-    PLAN_LEN = 818,
+    HEADER_LEN = 97,
+    PLAN_LEN = 819,
     DIMS_LEN = 6,
 };
 
@@ -122,6 +122,7 @@ enum {
     H_SPREAD_LEN = 93,
     H_LF_PINS = 94,
     H_SRC_KIND = 95,
+    H_SRC_NAP = 96,
     H_SRC_BLOCK = 80,
     H_PART = 81,
     H_PART_F64 = 82,

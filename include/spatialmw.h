@@ -486,6 +486,14 @@ enum {
  *  so when its level rises SMW_VIRTUAL_HYSTERESIS_DB above the threshold it comes back
  *  like a new source at the current pose and delay, faded in over one block. A virtual
  *  source reports SMW_SOURCE_STATUS_VIRTUAL instead of SMW_SOURCE_STATUS_PLAYING.
+ *  A virtual voice that could not come back within 4 blocks is checked only every 4th
+ *  block (sources staggered over the blocks), so a crowd of them costs next to nothing:
+ *  one naps if it would still be 12 dB below the level at which it comes back when facing
+ *  the listener and 4 blocks' travel closer at 0.9 x the speed of sound (the speed above
+ *  which a move counts as a teleport), it and the listener each. Any setter call on it,
+ *  smw_source_teleport included, a new reverb setting, or its destruction checks it in the
+ *  next block. Only a jump faster than that, not marked with smw_source_teleport, is heard
+ *  late: at the next check, at most 3 blocks after.
  *  Paused sources cost about as little and report SMW_SOURCE_STATUS_PAUSED. */
 #define SMW_VIRTUAL_THRESHOLD 3.1622776e-4f   /* linear, -70 dB */
 #define SMW_VIRTUAL_HYSTERESIS_DB 3.0f

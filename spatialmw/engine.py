@@ -466,7 +466,7 @@ class Engine:
         updates follow (:mod:`spatialmw.kernels.motion`); ``None`` returns to estimating it
         from the poses (the default)."""
         ctl = self._ctl(src)
-        par = self.layout.source_params + src * L.PARAM_STRIDE
+        par = self._par(src)
         if velocity is None:
             self.i64[ctl + L.CTL_FLAGS] &= ~L.FLAG_VELOCITY
             return
@@ -488,8 +488,7 @@ class Engine:
         """Treat the source's next pose as a jump: no Doppler sweep, nothing replayed, the
         old and new position crossfaded over one block. (Jumps faster than 0.9 x the speed of
         sound are detected without this; slower ones glide, as fast motion would.)"""
-        self._ctl(src)
-        self.f64[self.layout.source_params + src * L.PARAM_STRIDE + L.P_TELEPORTS] += 1.0
+        self.f64[self._par(src) + L.P_TELEPORTS] += 1.0
 
     def set_source_params(self, src: int, *, gain=None, distance_model=None, min_distance=None,
                           max_distance=None, rolloff=None, doppler=None, spatialize=None,
@@ -502,7 +501,7 @@ class Engine:
         if distance_model is not None and distance_model not in geometry.DISTANCE_MODELS:
             raise EngineError(f"unknown distance model {distance_model!r}; "
                               f"expected one of {sorted(geometry.DISTANCE_MODELS)}")
-        par = self.layout.source_params + src * L.PARAM_STRIDE
+        par = self._par(src)
         fields = (L.P_GAIN, L.P_MIN_DISTANCE, L.P_MAX_DISTANCE, L.P_ROLLOFF)
         cur = {i: float(self.f64[par + i]) for i in fields}
         for i, name, v in ((L.P_GAIN, "gain", gain), (L.P_MIN_DISTANCE, "min_distance", min_distance),
@@ -575,6 +574,8 @@ class Engine:
         (0..4; 0 turns it off, which is how a renderer starts)."""
         lis = self.layout.listener
         self.f64[lis + L.L_REVERB:lis + L.L_REVERB + 4] = check_reverb(decay_time, pre_delay, hf_ratio, wet_gain)
+        naps = int(self.i64[L.H_SRC_NAP])  # a virtual voice's send may be heard now: check every one
+        self.i64[naps:naps + self.max_sources] = 0
 
     def set_source_spread(self, src: int, degrees: float) -> None:
         """Spread of the source, 0 (a point, the default) .. 360 degrees (diffuse): each ear
@@ -593,7 +594,11 @@ class Engine:
         self.f64[par + L.P_PRIORITY] = check_priority(priority)
 
     def _par(self, src: int) -> int:
-        self._ctl(src)
+        """The source's parameter row, for a setter: its voices' levels are checked in the
+        next block even if they nap (layout.NAP_BLOCKS), as the C library's are."""
+        naps = int(self.i64[L.H_SRC_NAP])
+        for slot in self._voices(src):
+            self.i64[naps + slot] = 0
         return self.layout.source_params + src * L.PARAM_STRIDE
 
     def source_status(self, src: int) -> int:

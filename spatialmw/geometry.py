@@ -211,7 +211,7 @@ DISTANCE_MODELS = {"none": DISTANCE_NONE, "inverse_clamped": DISTANCE_INVERSE_CL
                    "linear": DISTANCE_LINEAR}
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def distance_gain(model, d, min_distance, max_distance, rolloff):
     """OpenAL's distance attenuation: none, inverse-clamped or linear (clamped)."""
     if model == DISTANCE_NONE:

@@ -204,14 +204,69 @@ def test_threshold_hysteresis(kind):
 
 
 @pytest.mark.parametrize("kind", FRONTS)
-def test_a_source_created_inaudible_starts_virtual_and_comes_back_faded_in(kind):
+@pytest.mark.parametrize("marked", [True, False])
+def test_a_source_created_inaudible_starts_virtual_and_comes_back_faded_in(kind, marked):
+    """A jump into range that the game marks (teleport_source) is heard in the block after
+    it. An unmarked one is motion alone: a voice this far below the threshold naps
+    (layout.NAP_BLOCKS), so it is heard at its next check, at most NAP_BLOCKS - 1 blocks
+    late. Either way it starts faded in."""
     eng = _front(kind)
     s = eng.add_source(distance_model="linear", min_distance=1.0, max_distance=10.0)
     eng.set_source_pose(s, (50.0, 0.0, 0.0))
-    out, status = _play(eng, s, _tone(12), {6: lambda: eng.set_source_pose(s, (2.0, 0.0, 0.0))})
-    assert status[:6] == [L.STATUS_VIRTUAL] * 6 and np.abs(out[:6 * BLOCK]).max() == 0.0
-    assert status[6:] == [L.STATUS_PLAYING] * 6
-    assert _max_step(out[5 * BLOCK:8 * BLOCK]) <= 1.1 * _max_step(out[9 * BLOCK:])
+
+    def jump():
+        eng.set_source_pose(s, (2.0, 0.0, 0.0))
+        if marked:
+            eng.teleport_source(s)
+
+    out, status = _play(eng, s, _tone(16), {6: jump})
+    back = status.index(L.STATUS_PLAYING)
+    assert back == 6 if marked else 6 <= back <= 6 + L.NAP_BLOCKS - 1
+    assert status[:back] == [L.STATUS_VIRTUAL] * back and np.abs(out[:back * BLOCK]).max() == 0.0
+    assert status[back:] == [L.STATUS_PLAYING] * (16 - back)
+    assert _max_step(out[(back - 1) * BLOCK:(back + 2) * BLOCK]) <= 1.1 * _max_step(out[(back + 3) * BLOCK:])
+
+
+@pytest.mark.parametrize("kind", FRONTS)
+def test_a_napping_voice_comes_back_in_the_block_after_a_parameter_change(kind):
+    """Whatever block of its nap (layout.NAP_BLOCKS) a change of its parameters falls in,
+    a napping voice is checked in the next block: lifting its transmission makes it play in
+    that block."""
+    x = _tone(1)
+    for phase in range(L.NAP_BLOCKS):
+        eng = _front(kind)
+        s = eng.add_source()
+        eng.set_source_pose(s, (2.0, 1.0, 0.0))
+        eng.set_source_transmission(s, 1e-5, 1e-5, 1e-5)  # -107 dB at 2.2 m: it naps
+        for _ in range(8 + phase):
+            eng.write(s, x)
+            eng.render(BLOCK)
+        assert eng.source_status(s) == L.STATUS_VIRTUAL
+        eng.set_source_transmission(s, 1.0, 1.0, 1.0)
+        eng.write(s, x)
+        eng.render(BLOCK)
+        assert eng.source_status(s) == L.STATUS_PLAYING, phase
+
+
+def test_only_a_voice_far_below_the_threshold_naps():
+    """The Engine's pools: a voice 30 dB below the threshold is checked every
+    NAP_BLOCKS-th block (its nap counts down between checks); one 5 dB below, within the
+    margin, every block."""
+    from spatialmw.engine import Engine
+    eng = Engine(SR, 4, BLOCK)
+    far, near = eng.add_source(distance_model="none"), eng.add_source(distance_model="none")
+    eng.set_source_params(far, gain=L.VIRTUAL_THRESHOLD * 10 ** (-30 / 20))
+    eng.set_source_params(near, gain=L.VIRTUAL_THRESHOLD * 10 ** (-5 / 20))
+    assert L.VIRTUAL_THRESHOLD * 10 ** (-5 / 20) > L.VIRTUAL_THRESHOLD * L.VIRTUAL_HYSTERESIS * L.NAP_MARGIN
+    naps = int(eng.i64[L.H_SRC_NAP])
+    seen = {far: [], near: []}
+    for _ in range(4 + 2 * L.NAP_BLOCKS):
+        eng.render(BLOCK)
+        for s in seen:
+            seen[s].append(int(eng.i64[naps + s]))
+    assert eng.is_virtual(far) and eng.is_virtual(near)
+    assert seen[far][4:] == [L.NAP_BLOCKS - 1 - (b + far) % L.NAP_BLOCKS for b in range(4, 4 + 2 * L.NAP_BLOCKS)]
+    assert seen[near] == [0] * len(seen[near])
 
 
 def test_rain_example_renders_a_thousand_emitters(c_host, tmp_path):

@@ -4,7 +4,7 @@ The C shim allocates three flat pools (float64, float32, int64); the kernels fin
 array through these offsets, so the same kernels run over shim-owned or numpy-owned memory.
 """
 MAGIC = 0x534D5731  # "SMW1"
-HEADER_LEN = 96
+HEADER_LEN = 97
 
 # scalars
 H_MAGIC = 0
@@ -100,6 +100,8 @@ H_LF_PINS = 94     # float64: the corrector's low-frequency pins (corrector.lf_p
 H_SRC_KIND = 95    # float64 (max_sources): BK_NONE, BK_BED_ONLY or BK_FULL, what the control pass decided
                    # for each source (apart from its H_SRC_BLOCK row: a line holds 8 sources' kinds,
                    # so a block's thousands of virtual voices cost the chunks an eighth of a line each)
+H_SRC_NAP = 96     # int64 (max_sources): blocks a virtual voice skips before its level is checked again
+                   # (NAP_BLOCKS below); 0: checked this block. Anything but its motion sets it to 0
 # the block's phases (render.py: a serial control pass, chunks of per-source DSP that worker
 # threads may share, a serial reduction)
 H_SRC_BLOCK = 80   # float64 (max_sources x BK_STRIDE): what the control pass decided for each source, fields BK_*
@@ -145,16 +147,17 @@ P_VEL = 16         # velocity xyz, native m/s (used when FLAG_VELOCITY is set)
 P_SPREAD = 19              # degrees, 0 (a point) .. 360 (diffuse): spread.py
 CTL_STRIDE = 4     # state distance_model flags status
 STATE_STRIDE = 64  # per-source kernel state, fields ST_* below
-COUNT_STRIDE = 4   # written gains_settling skipped -
+COUNT_STRIDE = 4   # written gains_settling skipped pause_offset
 CNT_SKIPPED = 2    # frames at the queue's end left stale (skipped, or an underrun), not yet zeroed (render._settle_skipped)
+CNT_PAUSE_OFFSET = 3  # frames the source has spent paused: its stream clock (the delay line's write and
+                      # read position) is the renderer's clock minus this (next to its queue, so a write
+                      # or a skip reads one line of the source's, and a napping voice's nothing else)
 
 # per-source kernel state (float64, STATE_STRIDE per source). Lines 0 and 1 hold all a
-# virtual voice's block, smw_source_is_virtual and smw_source_skip touch (its motion, stream
-# clock, voice and tier), so they cost two lines of state, not five
+# virtual voice's checked block and smw_source_is_virtual touch (its motion, voice and tier),
+# so they cost two lines of state, not five
 ST_TRACK = 0        # 8 values: velocity xyz, observed position xyz, observation clock (motion.py),
                     # then 1 + the clock the motion started at (0: not started; cleared with the slot)
-ST_PAUSE_OFFSET = 8     # frames the source has spent paused: its stream clock (the delay line's
-                        # write and read position) is the renderer's clock minus this
 ST_TELEPORTS_SEEN = 9   # P_TELEPORTS as of the last block
 ST_VOICE = 10       # VOICE_* below: audible, or virtual (render.py _voice)
 ST_SILENT = 11      # frames of silence a virtual source has staged since its fade-out
@@ -223,6 +226,18 @@ STATUS_LOD = 32       # a block of the source was rendered in the low-cost tier 
 # level is VIRTUAL_HYSTERESIS above the threshold (so a source at the threshold does not flap)
 VIRTUAL_THRESHOLD = 3.1622776601683794e-4   # -70 dB re full scale
 VIRTUAL_HYSTERESIS = 1.4125375446227544     # +3 dB
+# A virtual voice that could not come back before its next check naps: it is checked only
+# every NAP_BLOCKS-th block (slot s in the blocks b with (b + s) % NAP_BLOCKS == 0, so the
+# checks spread evenly over the blocks), and in between its block costs a compact line, not
+# a control pass. It naps if, facing the listener and NAP_BLOCKS blocks' travel closer at
+# twice the teleport speed (motion.MAX_SPEED_FRACTION of the speed of sound, the source and
+# the listener each), its level would still be NAP_MARGIN below the level at which it comes
+# back (render._control_source). A change of its parameters (a teleport call included), its
+# state or the reverb's settings checks it in the next block; only a jump faster than a
+# teleport, not marked as one, is heard late: at its next check, at most NAP_BLOCKS - 1
+# blocks after.
+NAP_BLOCKS = 4
+NAP_MARGIN = 0.25                           # -12 dB
 VOICE_AUDIBLE = 0
 VOICE_TAIL = 1      # virtual, but its staged fade-out is still inside the transforms' window
 VOICE_SILENT = 2    # virtual, its lane of the staging all zeros: no warp, no transform
@@ -248,7 +263,8 @@ G_IBC_NEXT = 5      # round-robin position: the source served first next time
 G_LOOKUP_BUDGET = 6  # direction-table lookups left in the current render call
 G_BED_QUIET = 7     # frames since a source last encoded into the bed (>= stage_len: it is all zeros)
 G_FRAMES = 8        # frames of the block being rendered (set by the control pass for the chunks)
-G_LEN = 9
+G_BLOCKS = 9        # blocks rendered so far (staggers the virtual voices' checks: NAP_BLOCKS)
+G_LEN = 10
 
 # a participant's scratch offsets (H_PART rows)
 PT_TDW_OUT = 0     # float32, 2 x max_block (H_TDW_OUT)

@@ -58,7 +58,7 @@ from .ibc import ibc_evaluate
 from .lanes import LANES, lanes_encode, prefetch
 from .layout import (
     C_LOD_HYSTERESIS, CTL_FLAGS, CTL_STATE, CTL_STRIDE, FLAG_BYPASS, FLAG_PAUSED, H_CONST, H_FULL_SOURCES, H_LOD_SCORE,
-    H_MAX_SOURCES, H_SRC_CTL, H_SRC_PARAM, H_SRC_STATE, P_GAIN, P_PRIORITY, PARAM_STRIDE,
+    H_MAX_SOURCES, H_SRC_CTL, H_SRC_NAP, H_SRC_PARAM, H_SRC_STATE, P_GAIN, P_PRIORITY, PARAM_STRIDE,
     STATE_PLAYING, STATE_RECYCLE, STATE_RESTART, STATE_STRIDE, ST_LEVEL, ST_TIER, VIRTUAL_THRESHOLD,
 )
 
@@ -256,14 +256,17 @@ def lod_rank(f64, i64):
     nsrc = i64[H_MAX_SOURCES]
     score = f64[i64[H_LOD_SCORE]: i64[H_LOD_SCORE] + nsrc]
     work = f64[i64[H_LOD_SCORE] + nsrc: i64[H_LOD_SCORE] + 2 * nsrc]
+    naps = i64[H_SRC_NAP]
     count = 0
     for s in range(nsrc):
-        if s + RANK_PREFETCH_AHEAD < nsrc:  # thousands of sources' lines are not in the caches
-            n = s + RANK_PREFETCH_AHEAD
+        n = s + RANK_PREFETCH_AHEAD
+        if n < nsrc and i64[naps + n] <= 0:  # thousands of sources' lines are not in the caches
             prefetch(i64, i64[H_SRC_CTL] + n * CTL_STRIDE)
             prefetch(f64, i64[H_SRC_STATE] + n * STATE_STRIDE + ST_LEVEL)
             prefetch(f64, i64[H_SRC_PARAM] + n * PARAM_STRIDE + P_PRIORITY)
         score[s] = -1.0
+        if i64[naps + s] > 0:  # a napping virtual voice (layout.NAP_BLOCKS) is inaudible
+            continue
         ctl = i64[H_SRC_CTL] + s * CTL_STRIDE
         state = i64[ctl + CTL_STATE]
         flags = i64[ctl + CTL_FLAGS]

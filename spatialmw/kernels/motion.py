@@ -115,7 +115,7 @@ def track_started(state, o):
     return state[o + 7] != 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def track_pose(state, o, px, py, pz, clock, frames, sr, auto, c):
     """Update a tracked body (:func:`start_track`) with the pose position it has now,
     observed at sample ``clock`` before a block of ``frames`` (its pose clock: POSE_AGE_BLOCKS

@@ -100,7 +100,7 @@ REGIONS = np.array([
     (L.H_TABLE_COUNTS, I64), (L.H_SRC_CTL, I64), (L.H_DIMS, I64), (L.H_BIN_IDX, I64),
     (L.H_BITREV, I64), (L.H_SRC_COUNT, I64), (L.H_GLOBAL, I64), (L.H_TDW_IDX, I64),
     (L.H_EQ_RINGS, I64), (L.H_LANE_OF, I64), (L.H_LANE_SLOT, I64),
-    (L.H_SRC_BLOCK, F64), (L.H_SRC_KIND, F64), (L.H_PART_F64, F64), (L.H_PART_F32, F32), (L.H_CHUNK_ACC, F32),
+    (L.H_SRC_BLOCK, F64), (L.H_SRC_KIND, F64), (L.H_SRC_NAP, I64), (L.H_PART_F64, F64), (L.H_PART_F32, F32), (L.H_CHUNK_ACC, F32),
     (L.H_PART, I64), (L.H_PART_I64, I64), (L.H_CHUNKS, I64),
 ], dtype=np.int64)
 
@@ -250,6 +250,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     p64, p32, pi = _part_sizes(mb, scratch_len, k)
     size[L.H_SRC_BLOCK] = s * L.BK_STRIDE
     size[L.H_SRC_KIND] = s
+    size[L.H_SRC_NAP] = s
     size[L.H_PART] = parts * L.PT_STRIDE
     size[L.H_PART_F64] = max(1, (parts - 1) * p64)
     size[L.H_PART_F32] = max(1, (parts - 1) * p32)

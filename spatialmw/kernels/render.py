@@ -60,7 +60,7 @@ from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
 from .corrector import corrector_gains, cut_to_window_support, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
-from .motion import clamp_speed, extrapolate, heard_step, propagation_step, retarded_delay, start_track, track_pose, track_started
+from .motion import MAX_SPEED_FRACTION, clamp_speed, extrapolate, heard_step, propagation_step, retarded_delay, start_track, track_pose, track_started
 from .lanes import LANES, lanes_copy, prefetch, prefetch_write, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
 from .layout import (
     CNT_SKIPPED, COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
@@ -75,7 +75,7 @@ from .layout import (
     H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_THETA,
     H_THETA_LEN, H_TWID_COS, H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE,
     STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STOP, STATE_RECYCLE, STATE_STRIDE, STATUS_NONFINITE, STATUS_PAUSED,
-    STATUS_PLAYING, STATUS_UNDERRUN, ST_PAUSE_OFFSET,
+    STATUS_PLAYING, STATUS_UNDERRUN, CNT_PAUSE_OFFSET,
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_GPREV, H_LF_BLEND, H_EQ,
     H_IR_WINDOW, H_LF_PINS, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
     LT_AT_END, LT_AT_START, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
@@ -92,7 +92,7 @@ from .layout import (
     CK_STAGE, CK_REVERB, TOUCH_BED, TOUCH_STAGE, TOUCH_REVERB, BK_STRIDE, H_SRC_KIND, BK_BED, BK_FRESH,
     BK_TELEPORT, BK_REL, BK_DIST, BK_CONE, BK_TONE, BK_D_BED, BK_G_BED, BK_DL, BK_DR, BK_GL, BK_GR,
     BK_TARGET, BK_RETONE, BK_RESTART, BK_U, BK_NONE, BK_BED_ONLY, BK_FULL, TARGET_NONE, TARGET_UNIT,
-    TARGET_TABLE, TARGET_EXACT,
+    TARGET_TABLE, TARGET_EXACT, H_SRC_NAP, G_BLOCKS, NAP_BLOCKS, NAP_MARGIN,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, lagrange_block, tdw_block_stereo_idx
 from . import nearfield, reverb, spread
@@ -143,7 +143,7 @@ def write_stereo_core(f64, f32, i64, slot_l, slot_r, samples, frames):
     return rc
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def skip_core(f64, f32, i64, slot_l, slot_r, frames):
     """Advance a source's stream (``slot_r`` >= 0: a stereo source's two voices) by
     ``frames`` of silence without storing anything (audio thread): what a game calls
@@ -161,7 +161,7 @@ def skip_core(f64, f32, i64, slot_l, slot_r, frames):
     return rc
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def source_is_virtual(f64, i64, slot):
     """1 if slot ``slot``'s last block left it a virtual voice, rendered on no path (its
     next block reads none of its delay line unless its level rises), else 0; the game may
@@ -171,6 +171,8 @@ def source_is_virtual(f64, i64, slot):
         return 0
     if i64[i64[H_SRC_CTL] + slot * CTL_STRIDE + CTL_STATE] != STATE_PLAYING:
         return 0
+    if i64[i64[H_SRC_NAP] + slot] > 0:  # napping (layout.NAP_BLOCKS): virtual, and its state lines cold
+        return 1
     st = i64[H_SRC_STATE] + slot * STATE_STRIDE
     return 1 if f64[st + ST_VOICE] != VOICE_AUDIBLE and f64[st + ST_BED_ON] == 0.0 else 0
 
@@ -193,7 +195,7 @@ def _write(f64, f32, i64, slot, samples, frames):
     return WRITE_NONFINITE
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _room(f64, f32, i64, slot, frames):
     """WRITE_OK when ``frames`` more fit the slot's queue, else WRITE_BAD_SLOT or
     WRITE_FULL. A recycled slot (STATE_RECYCLE) is started first: the queue is the new
@@ -215,7 +217,7 @@ def _room(f64, f32, i64, slot, frames):
 def _stream_clock(f64, i64, slot):
     """The slot's stream clock: the renderer's, less the frames the source spent paused
     (the clock its queue and delay line run on)."""
-    return i64[i64[H_GLOBAL] + G_CLOCK] - int(f64[i64[H_SRC_STATE] + slot * STATE_STRIDE + ST_PAUSE_OFFSET])
+    return i64[i64[H_GLOBAL] + G_CLOCK] - i64[i64[H_SRC_COUNT] + slot * COUNT_STRIDE + CNT_PAUSE_OFFSET]
 
 
 @njit(cache=True, boundscheck=False)
@@ -238,7 +240,7 @@ def _mute(f32, i64, slot, frames):
     i64[i64[H_SRC_CTL] + slot * CTL_STRIDE + CTL_STATUS] |= STATUS_NONFINITE
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _skip(f64, i64, slot, frames):
     """Advance the slot's queue by ``frames`` after :func:`_room` said they fit, leaving
     them to :func:`_settle_skipped` (the skipped range always ends at the queue's end: a
@@ -381,6 +383,8 @@ def _clear_slot(f64, f32, i64, s, nbins):
     i64[cnt] = i64[i64[H_GLOBAL] + G_CLOCK]
     i64[cnt + 1] = 0
     i64[cnt + CNT_SKIPPED] = 0
+    i64[cnt + CNT_PAUSE_OFFSET] = 0
+    i64[i64[H_SRC_NAP] + s] = 0
 
 
 @njit(cache=True, boundscheck=False)
@@ -540,7 +544,7 @@ def _silence_lane(f32, i64, s, start, count):
         f32[r + j] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _voice(f64, f32, i64, s, level, restart, fill, frames, use_ibc):
     """Source ``s``'s virtual-voice state for this block, from its ``level`` (gain x
     distance gain x cone x loudest transmission band, or its reverb send times the reverb's
@@ -683,13 +687,13 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
     # the delay line runs on the source's stream clock (stopped while paused); the motion
     # and the corrector's ramps stay on the renderer's clock
-    sclock = clock - int(f64[st + ST_PAUSE_OFFSET])
+    sclock = clock - i64[cnt + CNT_PAUSE_OFFSET]
     use_ibc = i64[H_IBC_ENABLED] != 0
     if use_ibc and restart and _lane(i64, s) >= 0:
         _silence_lane(f32, i64, s, 0, fill)
     flags = i64[ctl + CTL_FLAGS]
     if flags & FLAG_PAUSED:  # stream time stops: the queued audio waits, history is kept
-        f64[st + ST_PAUSE_OFFSET] += frames
+        i64[cnt + CNT_PAUSE_OFFSET] += frames
         i64[ctl + CTL_STATUS] |= STATUS_PAUSED
         if use_ibc and _lane(i64, s) >= 0:
             _silence_lane(f32, i64, s, fill, frames)
@@ -697,12 +701,7 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return
-    end = sclock + frames
-    written = max(i64[cnt], sclock)
-    if written < end:  # the game wrote less than a block: silence, not stale audio, skipped
-        i64[cnt + CNT_SKIPPED] += end - i64[cnt]  # (zeroed only if read: _settle_skipped)
-        i64[cnt] = end
-        i64[ctl + CTL_STATUS] |= STATUS_UNDERRUN
+    _account_underrun(i64, ctl, cnt, sclock + frames)
 
     sr = float(i64[H_SAMPLE_RATE])
     c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
@@ -775,6 +774,18 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
             f64[tr + 1] = 0.0
             f64[tr + 2] = 0.0
         i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
+        if f64[st + ST_VOICE] == VOICE_SILENT:
+            # the loudest it could be by its next check (layout.NAP_BLOCKS): facing the
+            # listener, with it and the listener each moving at the teleport speed towards
+            # the other
+            reach = 2.0 * MAX_SPEED_FRACTION * c * NAP_BLOCKS * frames / sr
+            g_near = f64[par + P_GAIN] * distance_gain(
+                i64[ctl + CTL_DISTANCE_MODEL], max(dist - reach, 0.0), f64[par + P_MIN_DISTANCE],
+                f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
+            reach_level = max(g_near * max(tone_l, tone_m, f64[par + P_TRANSMISSION + 2]),
+                              f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * tone_m * wet)
+            if reach_level < VIRTUAL_THRESHOLD * VIRTUAL_HYSTERESIS * NAP_MARGIN:
+                i64[i64[H_SRC_NAP] + s] = NAP_BLOCKS - 1 - (i64[i64[H_GLOBAL] + G_BLOCKS] + s) % NAP_BLOCKS
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return
@@ -912,6 +923,36 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         i64[ctl + CTL_STATE] = STATE_PLAYING
 
 
+@njit(cache=True, inline="always")
+def _account_underrun(i64, ctl, cnt, end):
+    """The game wrote less than the block that ends at stream sample ``end``: silence, not
+    stale audio, skipped (zeroed only if read: :func:`_settle_skipped`), and the status bit."""
+    if i64[cnt] < end:
+        i64[cnt + CNT_SKIPPED] += end - i64[cnt]
+        i64[cnt] = end
+        i64[ctl + CTL_STATUS] |= STATUS_UNDERRUN
+
+
+@njit(cache=True, inline="always")
+def _napping(i64, s, clock, frames):
+    """Whether source ``s`` naps this block (layout.NAP_BLOCKS): a virtual voice that could
+    not come back before its next check, whose block only accounts for its queue (the
+    lines the game's write or skip just touched) and reports it virtual. Anything but a
+    playing source is checked at once."""
+    nap = i64[H_SRC_NAP] + s
+    if i64[nap] <= 0:
+        return False
+    ctl = i64[H_SRC_CTL] + s * CTL_STRIDE
+    if i64[ctl + CTL_STATE] != STATE_PLAYING:
+        i64[nap] = 0
+        return False
+    i64[nap] -= 1
+    cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
+    _account_underrun(i64, ctl, cnt, clock - i64[cnt + CNT_PAUSE_OFFSET] + frames)
+    i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
+    return True
+
+
 @njit(cache=True, fastmath=True)
 def _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins):
     """Step 1 for one source, the per-source part: what :func:`_control_source` decided
@@ -929,7 +970,7 @@ def _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins):
     ring = f32[i64[H_RING] + s * ring_len: i64[H_RING] + (s + 1) * ring_len]
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
     par = i64[H_SRC_PARAM] + s * PARAM_STRIDE
-    sclock = clock - int(f64[st + ST_PAUSE_OFFSET])
+    sclock = clock - i64[i64[H_SRC_COUNT] + s * COUNT_STRIDE + CNT_PAUSE_OFFSET]
     use_ibc = i64[H_IBC_ENABLED] != 0
     fresh = f64[bk + BK_FRESH] != 0.0
     teleport = f64[bk + BK_TELEPORT] != 0.0
@@ -1353,7 +1394,7 @@ def _prefetch_ring(f64, f32, i64, s, clock, frames):
     ring_len = i64[H_RING_LEN]
     mask = ring_len - 1
     base = i64[H_RING] + s * ring_len
-    sclock = clock - int(f64[st + ST_PAUSE_OFFSET])
+    sclock = clock - i64[i64[H_SRC_COUNT] + s * COUNT_STRIDE + CNT_PAUSE_OFFSET]
     for t in range(sclock - int(hi) - SINC_TAPS, sclock + frames - int(lo) + SINC_TAPS, CACHE_LINE_FLOATS):
         prefetch(f32, base + (t & mask))
 
@@ -1458,9 +1499,15 @@ def _render_begin(f64, f32, i64, frames):
         f32[b + fill * LANES: b + (fill + frames) * LANES] = 0.0
         f32[b + (sl + fill) * LANES: b + (sl + fill + frames) * LANES] = 0.0
         i64[g + G_BED_QUIET] += frames
-    for j in range(nsrc):  # round-robin start so every moving source gets its turn
-        _prefetch_source(f64, i64, (first + j + PREFETCH_AHEAD) % nsrc)
-        _control_source(f64, f32, i64, (first + j) % nsrc, clock, frames, fill, nbins)
+    s = first
+    ahead = (first + PREFETCH_AHEAD) % nsrc
+    for _ in range(nsrc):  # round-robin start so every moving source gets its turn
+        if i64[i64[H_SRC_NAP] + ahead] <= 0:
+            _prefetch_source(f64, i64, ahead)
+        if not _napping(i64, s, clock, frames):
+            _control_source(f64, f32, i64, s, clock, frames, fill, nbins)
+        s = s + 1 if s + 1 < nsrc else 0  # (not a division per source)
+        ahead = ahead + 1 if ahead + 1 < nsrc else 0
     return i64[H_N_CHUNKS]
 
 
@@ -1558,3 +1605,4 @@ def _render_end(f64, f32, i64, out):
     i64[g + G_FIFO_COUNT] -= frames
     _reverb(f64, f32, i64, out, frames)
     i64[g + G_CLOCK] = clock + frames
+    i64[g + G_BLOCKS] += 1
