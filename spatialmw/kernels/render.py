@@ -661,6 +661,19 @@ def _bed_source(f64, f32, i64, s, st, ring, mask, sclock, frames, da, db, w, d_b
     f64[st + ST_BED_ON] = 1.0 if g_bed != 0.0 else 0.0
 
 
+@njit(cache=True, inline="always")
+def _levels(f64, par, dist_g, cone_g, tone_l, tone_m, tone_h, wet):
+    """(level, heard) of the source whose parameters start at ``par``: its gain x the
+    distance gain x the cone's gain x its loudest transmission band (``tone_h`` with the
+    cone's high-band factor), and the louder of that and its reverb send (gain x cone x mid
+    band x the reverb's ``wet`` gain). The room hears the emitted sound, with no distance
+    gain: a far source may be inaudible dry yet loud in the reverb, and then it is neither
+    virtual nor silent in the bed."""
+    gain = f64[par + P_GAIN]
+    level = gain * dist_g * cone_g * max(tone_l, tone_m, tone_h)
+    return level, max(level, f64[par + P_REVERB_SEND] * gain * cone_g * tone_m * wet)
+
+
 @njit(cache=True, fastmath=True)
 def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     """Step 1 for one source, the serial part (audio thread, round-robin order): its state,
@@ -732,8 +745,8 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     az1 = extrapolate(f64, tr, t1, sr, 2) - f64[lt + LT_AT_END + 2]
     # the level first, from the distance and the cone: an inaudible source stops here
     dist = math.sqrt(ax1 * ax1 + ay1 * ay1 + az1 * az1)
-    g = f64[par + P_GAIN] * distance_gain(i64[ctl + CTL_DISTANCE_MODEL], dist, f64[par + P_MIN_DISTANCE],
-                                          f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
+    model = i64[ctl + CTL_DISTANCE_MODEL]
+    dist_g = distance_gain(model, dist, f64[par + P_MIN_DISTANCE], f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
     # directivity: the angle between the source's forward axis and the way to the listener
     cone = 0.0
     if f64[par + P_CONE_INNER] < 360.0 or f64[par + P_CONE_OUTER] < 360.0:  # (else omnidirectional)
@@ -741,16 +754,13 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         cone = cone_weight(to_lis[0] / dist if dist > 1e-9 else 1.0, f64[par + P_CONE_INNER],
                            f64[par + P_CONE_OUTER])
     cone_g = 1.0 + cone * (f64[par + P_CONE_OUTER_GAIN] - 1.0)
-    g *= cone_g
+    g = f64[par + P_GAIN] * dist_g * cone_g
     tone_l = f64[par + P_TRANSMISSION]
     tone_m = f64[par + P_TRANSMISSION + 1]
     tone_h = f64[par + P_TRANSMISSION + 2] * (1.0 + cone * (f64[par + P_CONE_OUTER_HF] - 1.0))
     tone_air = f64[par + P_AIR_ABSORPTION] * dist
-    level = g * max(tone_l, tone_m, tone_h)
-    # the room hears the emitted sound (no distance gain): a far source may be inaudible dry
-    # yet loud in the reverb, and then it is neither virtual nor silent in the bed
     wet = f64[lis + L_REVERB + reverb.R_WET - reverb.R_DECAY]
-    heard = max(level, f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * cone_g * tone_m * wet)
+    level, heard = _levels(f64, par, dist_g, cone_g, tone_l, tone_m, tone_h, wet)
     bypass = (flags & FLAG_BYPASS) != 0
     # level of detail (lod.py): the ranking's input for the next block, and this block's tier
     f64[st + ST_LEVEL] = -1.0 if bypass else level
@@ -779,12 +789,10 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
             # listener, with it and the listener each moving at the teleport speed towards
             # the other
             reach = 2.0 * MAX_SPEED_FRACTION * c * NAP_BLOCKS * frames / sr
-            g_near = f64[par + P_GAIN] * distance_gain(
-                i64[ctl + CTL_DISTANCE_MODEL], max(dist - reach, 0.0), f64[par + P_MIN_DISTANCE],
-                f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
-            reach_level = max(g_near * max(tone_l, tone_m, f64[par + P_TRANSMISSION + 2]),
-                              f64[par + P_REVERB_SEND] * f64[par + P_GAIN] * tone_m * wet)
-            if reach_level < VIRTUAL_THRESHOLD * VIRTUAL_HYSTERESIS * NAP_MARGIN:
+            near_g = distance_gain(model, max(dist - reach, 0.0), f64[par + P_MIN_DISTANCE],
+                                   f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
+            _, loudest = _levels(f64, par, near_g, 1.0, tone_l, tone_m, f64[par + P_TRANSMISSION + 2], wet)
+            if loudest < VIRTUAL_THRESHOLD * VIRTUAL_HYSTERESIS * NAP_MARGIN:
                 i64[i64[H_SRC_NAP] + s] = NAP_BLOCKS - 1 - (i64[i64[H_GLOBAL] + G_BLOCKS] + s) % NAP_BLOCKS
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING

@@ -2,8 +2,9 @@
  * memalign/posix_memalign/aligned_alloc/valloc (forwarding to glibc's __libc_* entry points)
  * and counts calls made on the audio thread while a thread-local flag is set, i.e. inside
  * smw_source_write / smw_source_skip / smw_source_is_virtual / smw_render after warm-up.
- * A game thread keeps publishing poses and parameters and creates/destroys a source now and then, so the audio thread also runs the
- * slot start (RESTART) and release (STOP) paths while counting. One stereo source (two voices)
+ * A game thread keeps publishing poses and parameters and creates/destroys a source now
+ * and then, so the audio thread also runs the slot start (RESTART) and release (STOP)
+ * paths while counting. One stereo source (two voices)
  * is written with smw_source_write_stereo and moved, its width changed, by the game thread.
  * Link with -rdynamic so the library's calls resolve to these definitions.
  * usage: rt_malloc <blocks> [--tdw-only] [--full-sources N] */
