@@ -1619,6 +1619,10 @@ static void* worker_main(void* p)
     const smw_worker_arg* a = (const smw_worker_arg*)p;
     smw_workers* wk = &a->r->workers;
     uint32_t seen = atomic_load_explicit(&wk->wake, memory_order_acquire);
+    /* a worker that starts after stop_workers' bump (a loaded machine, or a creating thread
+     * with a real-time priority, may run it only once destroy waits in pthread_join) has
+     * already seen the last value: waiting for another would never end */
+    if (atomic_load_explicit(&wk->stop, memory_order_acquire)) return NULL;
     for (;;) {
         uint32_t now;
         int spun = 0;
