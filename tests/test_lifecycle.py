@@ -203,10 +203,16 @@ def test_pause_all_is_silent_and_resumes_where_it_stopped(kind):
 
 
 def test_master_gain_and_pause_all_are_the_same_through_both_front_ends():
-    np.testing.assert_allclose(_tone_run("native", gain_at=5, gain=0.25),
-                               _tone_run("engine", gain_at=5, gain=0.25), atol=1e-6)
-    np.testing.assert_allclose(np.concatenate(_pause_all_run("native", pause_at=4)),
-                               np.concatenate(_pause_all_run("engine", pause_at=4)), atol=1e-6)
+    """The same kernels behind both: the library is compiled for x86-64-v3 and the Engine
+    jitted for this CPU, so their float32 sums may round differently with the vector width
+    (on an AVX-512 CPU, up to 1.4e-6 on the corrected noise's peak of 3.2); within 1e-6 of
+    the peak, the samples are the same."""
+    for native, engine in ((_tone_run("native", gain_at=5, gain=0.25), _tone_run("engine", gain_at=5, gain=0.25)),
+                           (np.concatenate(_pause_all_run("native", pause_at=4)),
+                            np.concatenate(_pause_all_run("engine", pause_at=4)))):
+        peak = np.max(np.abs(engine))
+        assert peak > 0.1
+        np.testing.assert_allclose(native, engine, rtol=0, atol=1e-6 * peak)
 
 
 @pytest.mark.parametrize("corrector", [True, False])

@@ -83,7 +83,9 @@ def _scene_blocks(n_blocks, block, n_src, seed=0):
 @pytest.mark.parametrize("corrector", [True, False])
 def test_native_library_renders_the_python_engines_samples(corrector):
     """The shipped binary (kernels compiled ahead of time for x86-64-v3) against the Python
-    Engine (the same numba kernels jitted for this CPU), moving sources, 60 blocks."""
+    Engine (the same numba kernels jitted for this CPU), moving sources, 60 blocks: within
+    1e-6 of the peak (float32 sums round differently with the vector width: on an AVX-512
+    CPU, 1.4e-6 at a peak of 5.2)."""
     from spatialmw.engine import Engine
     from spatialmw.native import Renderer
     ensure_lib()
@@ -105,7 +107,7 @@ def test_native_library_renders_the_python_engines_samples(corrector):
     nat.close()
     print(f"native vs Engine (corrector {corrector}): max abs diff {err:.3g}, peak {peak:.3f}")
     assert peak > 0.05
-    assert err <= 1e-6
+    assert err <= 1e-6 * peak
 
 
 def test_native_errors_are_specific():
