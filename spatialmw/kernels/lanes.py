@@ -269,35 +269,48 @@ def lanes_split_gain_add(typingctx, re, im, k, nk, gains, gk, mix, mk):
 
 
 @intrinsic
-def lanes_lerp(typingctx, dst, di, a, ai, b, bi, alpha):
-    """dst[di:+LANES] = a[ai:+LANES] + alpha[0:LANES] * (b[bi:+LANES] - a[ai:+LANES])."""
-    if not (_f32_array(dst) and _f32_array(a) and _f32_array(b) and _f32_array(alpha)
-            and _ints(di, ai, bi)):
+def lanes_split_ramp_add(typingctx, re, im, k, nk, gains, gc, ga, gb, gk, ramp, mix, mixd, mk):
+    """:func:`lanes_split_gain_add` for a batch whose gains move, in one pass: each lane's
+    gains for this hop, g = start + alpha (target - start), are stored at ``gains[gc +
+    gk + c LANES]`` (the previous hop's are read there first), and the two ears' spectra
+    times g are added into ``mix``, times the change (previous - g) into ``mixd``.
+    ``ramp[0:LANES]`` holds each lane's alpha, ``ramp[LANES:2 LANES]`` 1 where its target is
+    at ``gains[gb + ...]`` and its start at ``gains[ga + ...]``, 0 for the reverse."""
+    if not (_f32_array(re) and _f32_array(im) and _f32_array(gains) and _f32_array(ramp)
+            and _f32_array(mix) and _f32_array(mixd) and _ints(k, nk, gc, ga, gb, gk, mk)):
         return None
-    sig = types.void(dst, di, a, ai, b, bi, alpha)
+    sig = types.void(re, im, k, nk, gains, gc, ga, gb, gk, ramp, mix, mixd, mk)
 
     def codegen(context, builder, signature, args):
         e = VectorIR(context, builder)
-        dd, di_, ad, ai_, bd, bi_, wd = e.unpack(signature, args)
-        w = e.load(wd, ir.Constant(ir.IntType(64), 0))
-        x = e.load(ad, ai_)
-        e.store(dd, di_, e.add(x, e.mul(w, e.sub(e.load(bd, bi_), x))))
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
-def lanes_sub(typingctx, dst, di, a, ai, b, bi):
-    """dst[di:+LANES] = a[ai:+LANES] - b[bi:+LANES]."""
-    if not (_f32_array(dst) and _f32_array(a) and _f32_array(b) and _ints(di, ai, bi)):
-        return None
-    sig = types.void(dst, di, a, ai, b, bi)
-
-    def codegen(context, builder, signature, args):
-        e = VectorIR(context, builder)
-        dd, di_, ad, ai_, bd, bi_ = e.unpack(signature, args)
-        e.store(dd, di_, e.sub(e.load(ad, ai_), e.load(bd, bi_)))
+        red, imd, k_, nk_, gd, gc_, ga_, gb_, gk_, rd, md, mdd, mk_ = e.unpack(signature, args)
+        alpha = e.load(rd, ir.Constant(ir.IntType(64), 0))
+        in_b = builder.fcmp_ordered("!=", e.load(rd, ir.Constant(ir.IntType(64), LANES)),
+                                    ir.Constant(e.vty, None))
+        half = e.splat(ir.Constant(e.f32, 0.5))
+        ar, ai = e.load(red, k_), e.load(imd, k_)
+        br, bi = e.load(red, nk_), e.neg(e.load(imd, nk_))  # conj(Z[n - k])
+        xl = (e.mul(half, e.add(ar, br)), e.mul(half, e.add(ai, bi)))
+        xr = (e.mul(half, e.sub(ai, bi)), e.mul(half, e.sub(br, ar)))  # (Z - conj Z[n-k]) / 2j
+        g, dg = [], []
+        for c in range(4):
+            off = e.add_i(gk_, c * LANES)
+            a = e.load(gd, builder.add(ga_, off))
+            b = e.load(gd, builder.add(gb_, off))
+            start = builder.select(in_b, a, b)
+            end = builder.select(in_b, b, a)
+            cur = builder.add(gc_, off)
+            old = e.load(gd, cur)
+            new = e.add(start, e.mul(alpha, e.sub(end, start)))
+            e.store(gd, cur, new)
+            g.append(new)
+            dg.append(e.sub(old, new))
+        for gains_, mix_ in ((g, md), (dg, mdd)):
+            yl = e.cmul(xl[0], xl[1], gains_[0], gains_[1])
+            yr = e.cmul(xr[0], xr[1], gains_[2], gains_[3])
+            for c, y in enumerate((yl[0], yl[1], yr[0], yr[1])):
+                i = e.add_i(mk_, c * LANES)
+                e.store(mix_, i, e.add(e.load(mix_, i), y))
         return context.get_dummy_value()
 
     return sig, codegen

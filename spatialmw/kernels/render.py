@@ -61,14 +61,14 @@ from .corrector import corrector_gains, cut_to_window_support, delay_gains, lf_p
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
 from .motion import MAX_SPEED_FRACTION, clamp_speed, extrapolate, heard_step, propagation_step, retarded_delay, start_track, track_pose, track_started
-from .lanes import LANES, lanes_copy, prefetch, prefetch_write, lanes_lerp, lanes_row_sums, lanes_split_gain_add, lanes_sub
+from .lanes import LANES, lanes_copy, prefetch, prefetch_write, lanes_row_sums, lanes_split_gain_add, lanes_split_ramp_add
 from .layout import (
-    CNT_SKIPPED, COUNT_STRIDE, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
+    CNT_GAINS, CNT_SKIPPED, COUNT_STRIDE, GAINS_IN_B, GAINS_RAMPING, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
     C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_LOOKUPS_PER_512,
     C_SPEED_OF_SOUND, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK, G_FIFO_COUNT,
     G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_LOOKUP_BUDGET, G_STAGE_FILL, H_BATCHES, H_BIN_IDX,
     H_BIN_W, H_BITREV, H_CONST, H_DIMS, H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_GCUR, H_GLOBAL,
-    H_GRID_K, H_GTGT, H_HOP, H_IBC_ENABLED, H_IBC_PREP, H_IBC_PREP_LEN, H_IBC_TABLE,
+    H_GRID_K, H_GEND_A, H_GEND_B, H_HOP, H_IBC_ENABLED, H_IBC_PREP, H_IBC_PREP_LEN, H_IBC_TABLE,
     H_LANE_ALPHA, H_LANE_MIX, H_LANE_WORK, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES,
     H_MIX, H_NFFT, H_MIX_DELTA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH_LEN, H_SINC,
     H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN,
@@ -76,8 +76,8 @@ from .layout import (
     H_THETA_LEN, H_TWID_COS, H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE,
     STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STOP, STATE_RECYCLE, STATE_STRIDE, STATUS_NONFINITE, STATUS_PAUSED,
     STATUS_PLAYING, STATUS_UNDERRUN, CNT_PAUSE_OFFSET,
-    WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_GPREV, H_LF_BLEND, H_EQ,
-    H_IR_WINDOW, H_LF_PINS, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, H_GDELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
+    WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_LF_BLEND, H_EQ,
+    H_IR_WINDOW, H_LF_PINS, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
     LT_AT_END, LT_AT_START, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
     P_ROLLOFF, P_TELEPORTS, P_VEL, P_CONE_INNER, P_CONE_OUTER, P_CONE_OUTER_GAIN,
     P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_SEND, P_REVERB_SEND, H_REVERB,
@@ -313,7 +313,7 @@ def _lane_stage_base(i64, p):
 @njit(cache=True, inline="always")
 def _lane_gain_base(i64, region, p, nbins):
     """Index of lane ``p``'s gain for bin 0, left real part, in ``region`` (H_GCUR or
-    H_GTGT): bin k, part c (left re, left im, right re, right im) at + (4 k + c) LANES."""
+    H_GEND_A/B): bin k, part c (left re, left im, right re, right im) at + (4 k + c) LANES."""
     return i64[region] + (p // LANES) * 4 * nbins * LANES + p % LANES
 
 
@@ -339,6 +339,28 @@ def _stage_base(i64, s):
 def _gain_base(i64, region, s, nbins):
     """:func:`_lane_gain_base` of source ``s``'s lane (it must have one)."""
     return _lane_gain_base(i64, region, _lane(i64, s), nbins)
+
+
+@njit(cache=True, inline="always")
+def _lane_column(f32, i64, region, s, nbins):
+    """Source ``s``'s 4 nbins gains in ``region`` (H_GCUR, H_GEND_A or H_GEND_B) as a
+    strided view indexed from 0 (its lane must exist)."""
+    g = _gain_base(i64, region, s, nbins)
+    return f32[g:g + (4 * nbins - 1) * LANES + 1:LANES]
+
+
+@njit(cache=True, fastmath=True, boundscheck=False, inline="always")
+def _copy(src, dst):
+    """dst[j] = src[j] for every j of ``src`` (explicitly: a slice assignment between views
+    of one pool checks for overlap at run time and may copy through a temporary)."""
+    for j in range(src.shape[0]):
+        dst[j] = src[j]
+
+
+@njit(cache=True, inline="always")
+def _target_region(i64, s):
+    """The region (H_GEND_A or H_GEND_B) that holds source ``s``'s newest gain target."""
+    return H_GEND_B if i64[i64[H_SRC_COUNT] + s * COUNT_STRIDE + CNT_GAINS] & GAINS_IN_B else H_GEND_A
 
 
 @njit(cache=True)
@@ -369,19 +391,14 @@ def _clear_slot(f64, f32, i64, s, nbins):
     ring_len = i64[H_RING_LEN]
     f32[i64[H_RING] + s * ring_len: i64[H_RING] + (s + 1) * ring_len] = 0.0
     if i64[H_IBC_ENABLED] != 0 and _lane(i64, s) >= 0:  # (corrector off: the shared staging keeps the others' audio)
-        gc = _gain_base(i64, H_GCUR, s, nbins)
-        gt = _gain_base(i64, H_GTGT, s, nbins)
-        gp = _gain_base(i64, H_GPREV, s, nbins)
-        for j in range(4 * nbins):
-            f32[gc + j * LANES] = 0.0
-            f32[gt + j * LANES] = 0.0
-            f32[gp + j * LANES] = 0.0
+        for region in (H_GCUR, H_GEND_A, H_GEND_B):
+            _lane_column(f32, i64, region, s, nbins)[:] = 0.0
         _drop_lane(f32, i64, s)
     f64[i64[H_SRC_STATE] + s * STATE_STRIDE: i64[H_SRC_STATE] + (s + 1) * STATE_STRIDE] = 0.0
     set_flat_tone(f64, i64[H_SRC_STATE] + s * STATE_STRIDE + ST_TONE)
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     i64[cnt] = i64[i64[H_GLOBAL] + G_CLOCK]
-    i64[cnt + 1] = 0
+    i64[cnt + CNT_GAINS] = 0
     i64[cnt + CNT_SKIPPED] = 0
     i64[cnt + CNT_PAUSE_OFFSET] = 0
     i64[i64[H_SRC_NAP] + s] = 0
@@ -449,25 +466,19 @@ def _set_target(f64, f32, i64, s, nbins, g, restart, t_now, w, exact):
         apply_tone(g, f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins], nbins)
         if exact:
             _window_target(f64, i64, g, w)
-    gt = _gain_base(i64, H_GTGT, s, nbins)
-    gp = _gain_base(i64, H_GPREV, s, nbins)
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     if restart:
-        gc = _gain_base(i64, H_GCUR, s, nbins)
-        for j in range(4 * nbins):
-            f32[gt + j * LANES] = g[j]
-            f32[gp + j * LANES] = g[j]
-            f32[gc + j * LANES] = g[j]
+        for region in (H_GEND_A, H_GEND_B, H_GCUR):
+            _copy(g, _lane_column(f32, i64, region, s, nbins))
         f64[st + ST_T_PREV] = t_now
         f64[st + ST_T_TGT] = t_now
-        i64[cnt + 1] = 0
-    else:
-        for j in range(4 * nbins):
-            f32[gp + j * LANES] = f32[gt + j * LANES]
-            f32[gt + j * LANES] = g[j]
+        i64[cnt + CNT_GAINS] = 0
+    else:  # the previous target stays where it is and becomes the start
+        ramp = i64[cnt + CNT_GAINS]
+        _copy(g, _lane_column(f32, i64, H_GEND_A if ramp & GAINS_IN_B else H_GEND_B, s, nbins))
         f64[st + ST_T_PREV] = max(f64[st + ST_T_TGT], t_now - i64[H_MAX_BLOCK])
         f64[st + ST_T_TGT] = t_now
-        i64[cnt + 1] = 1
+        i64[cnt + CNT_GAINS] = (ramp ^ GAINS_IN_B) | GAINS_RAMPING
 
 
 @njit(cache=True)
@@ -1095,14 +1106,13 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
     Per batch of LANES lanes with a playing source: each changing lane's gains for this hop
     are interpolated between its previous and current target at the hop's last sample
     (clock ``t0 + off + N - 1``; ``t0`` is the clock of staging sample 0), where the
-    output crossfade reaches them, so gains move linearly in time as the warp's delay does,
-    and the change from the previous hop's gains kept (H_GDELTA); the LANES frames are
-    transformed at once (lane-major, float32), split into the two ears, multiplied by the
-    lane's gains (and changes) and added into the per-lane spectral mixes. Idle lanes hold
-    silence (a lane's staging is cleared when it is freed). The lanes are summed into ``mix``
-    (float64) once at the end."""
+    output crossfade reaches them, so gains move linearly in time as the warp's delay does;
+    the LANES frames are transformed at once (lane-major, float32), split into the two
+    ears, multiplied by the lane's gains (and, in a batch whose gains move, by their change
+    since the previous hop, in the same pass: :func:`lanes_split_ramp_add`) and added into
+    the per-lane spectral mixes. Idle lanes hold silence (a lane's staging is cleared when
+    it is freed). The lanes are summed into ``mix`` (float64) once at the end."""
     n = i64[H_NFFT]
-    hop = i64[H_HOP]
     sl = i64[H_STAGE_LEN]
     t32 = i64[H_TABLES32]
     cos = f32[t32:t32 + n]
@@ -1114,7 +1124,7 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
     rows = 4 * nbins
     mixl = f32[i64[H_LANE_MIX]: i64[H_LANE_MIX] + rows * LANES]
     mixd = f32[i64[H_LANE_MIX_DELTA]: i64[H_LANE_MIX_DELTA] + rows * LANES]
-    alpha = f32[i64[H_LANE_ALPHA]: i64[H_LANE_ALPHA] + LANES]
+    ramp = f32[i64[H_LANE_ALPHA]: i64[H_LANE_ALPHA] + 2 * LANES]
     mixl[:] = 0.0
     ctl0 = i64[H_SRC_CTL]
     t_end = t0 + off + n - 1.0  # the crossfade reaches this hop's filters on its last sample
@@ -1125,49 +1135,48 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
         ramping = False
         for lane in range(LANES):
             s = i64[slots + b * LANES + lane] - 1
-            alpha[lane] = 1.0
+            ramp[lane] = 1.0
+            ramp[LANES + lane] = 0.0
             if s < 0:
                 continue
+            cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
+            gains = i64[cnt + CNT_GAINS]
+            if gains & GAINS_IN_B:
+                ramp[LANES + lane] = 1.0
             ctl = ctl0 + s * CTL_STRIDE
             if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:
                 continue
             playing = True
-            cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
-            if i64[cnt + 1] != 0:
+            if gains & GAINS_RAMPING:
                 st = i64[H_SRC_STATE] + s * STATE_STRIDE
                 tp = f64[st + ST_T_PREV]
                 tt = f64[st + ST_T_TGT]
                 a = 1.0 if tt <= tp else min(max((t_end - tp) / (tt - tp), 0.0), 1.0)
-                alpha[lane] = np.float32(a)
+                ramp[lane] = np.float32(a)
                 ramping = True
                 if a >= 1.0:
-                    i64[cnt + 1] = 0
+                    i64[cnt + CNT_GAINS] = gains & ~GAINS_RAMPING
         if not playing:
             continue
         gc = _lane_gain_base(i64, H_GCUR, b * LANES, nbins)
-        gd = _lane_gain_base(i64, H_GDELTA, b * LANES, nbins)
-        if ramping:
-            gp = _lane_gain_base(i64, H_GPREV, b * LANES, nbins)
-            gt = _lane_gain_base(i64, H_GTGT, b * LANES, nbins)
-            for j in range(rows):
-                lanes_copy(f32, gd + j * LANES, f32, gc + j * LANES)
-                lanes_lerp(f32, gc + j * LANES, f32, gp + j * LANES, f32, gt + j * LANES, alpha)
-                lanes_sub(f32, gd + j * LANES, f32, gd + j * LANES, f32, gc + j * LANES)
-            if not changed:
-                mixd[:] = 0.0
-                changed = True
         sb = _lane_stage_base(i64, b * LANES) + off * LANES
         fft_lanes_load(f32, sb, sb + sl * LANES, win, rev, re, im, n)
         fft_lanes_passes(re, im, cos, sin, n)
-        lanes_split_gain_add(re, im, 0, 0, f32, gc, mixl, 0)
-        for k in range(1, nbins):
-            lanes_split_gain_add(re, im, k * LANES, (n - k) * LANES, f32, gc + 4 * k * LANES,
-                                 mixl, 4 * k * LANES)
         if ramping:
-            lanes_split_gain_add(re, im, 0, 0, f32, gd, mixd, 0)
+            if not changed:
+                mixd[:] = 0.0
+                changed = True
+            ga = _lane_gain_base(i64, H_GEND_A, b * LANES, nbins)
+            gb = _lane_gain_base(i64, H_GEND_B, b * LANES, nbins)
+            lanes_split_ramp_add(re, im, 0, 0, f32, gc, ga, gb, 0, ramp, mixl, mixd, 0)
             for k in range(1, nbins):
-                lanes_split_gain_add(re, im, k * LANES, (n - k) * LANES, f32, gd + 4 * k * LANES,
-                                     mixd, 4 * k * LANES)
+                lanes_split_ramp_add(re, im, k * LANES, (n - k) * LANES, f32, gc, ga, gb, 4 * k * LANES,
+                                     ramp, mixl, mixd, 4 * k * LANES)
+        else:
+            lanes_split_gain_add(re, im, 0, 0, f32, gc, mixl, 0)
+            for k in range(1, nbins):
+                lanes_split_gain_add(re, im, k * LANES, (n - k) * LANES, f32, gc + 4 * k * LANES,
+                                     mixl, 4 * k * LANES)
     _sum_lanes(mixl, mix, rows)
     if changed:
         mix_delta[:] = 0.0

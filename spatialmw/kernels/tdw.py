@@ -277,16 +277,25 @@ def tdw_block_stereo_idx(ring, mask, t0, frames, dl0, dl1, dr0, dr1, gl0, gl1, g
                  SINC_PHASES * (1.0 - ddl), table, tmp_l, 0, sidx, pidx)
     _tdw_ear_idx(ring, mask, base, frames, 0.5 - SINC_PHASES * (dr0 + ddr),
                  SINC_PHASES * (1.0 - ddr), table, tmp_r, 0, sidx, pidx)
+    end = (frames - 1) * stride + 1
+    _ramp_store(tmp_l, frames, gl0, dgl, dst[dst_l:dst_l + end:stride], accumulate)
+    _ramp_store(tmp_r, frames, gr0, dgr, dst[dst_r:dst_r + end:stride], accumulate)
+
+
+@njit(cache=True, fastmath=True, boundscheck=False, inline="always")
+def _ramp_store(x, frames, g0, dg, dst, accumulate):
+    """dst[i] (+)= (g0 + dg (i + 1)) x[i] for i < frames. ``dst`` is a strided view indexed
+    from 0 and the ramp's count a float induction, so a store costs no negative-index
+    wrap-around and no scalar int64 -> float64 conversion."""
+    k = 0.0
     if accumulate:
         for i in range(frames):
-            k = float(i) + 1.0
-            dst[dst_l + i * stride] += np.float32(gl0 + dgl * k) * tmp_l[i]
-            dst[dst_r + i * stride] += np.float32(gr0 + dgr * k) * tmp_r[i]
+            k += 1.0
+            dst[i] += np.float32(g0 + dg * k) * x[i]
     else:
         for i in range(frames):
-            k = float(i) + 1.0
-            dst[dst_l + i * stride] = np.float32(gl0 + dgl * k) * tmp_l[i]
-            dst[dst_r + i * stride] = np.float32(gr0 + dgr * k) * tmp_r[i]
+            k += 1.0
+            dst[i] = np.float32(g0 + dg * k) * x[i]
 
 
 
