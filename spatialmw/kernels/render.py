@@ -618,8 +618,11 @@ def _reverb_send(f64, f32, rin, st, par, cone, tone_m, tmp_l, tmp_r, frames):
     if send != 0.0 or f64[st + ST_SEND] != 0.0:
         s0 = f64[st + ST_SEND]
         ds = (send - s0) / frames
+        room = f32[rin:rin + frames]  # (indexed from 0 with a float count: the loop vectorises)
+        k = 0.0
         for j in range(frames):
-            f32[rin + j] += np.float32(0.5 * (s0 + ds * (j + 1))) * (tmp_l[j] + tmp_r[j])
+            k += 1.0
+            room[j] += np.float32(0.5 * (s0 + ds * k)) * (tmp_l[j] + tmp_r[j])
         f64[st + ST_SEND] = send
         return TOUCH_REVERB
     return 0
