@@ -233,10 +233,12 @@ def _tdw_ear_idx(ring, mask, base, frames, qa, qb, table, out, out_off, sidx, pi
     block (vectorised), then the dot products 16 samples at a time."""
     q0 = np.int64(math.floor(qa * _STEP_SCALE))  # (exact: a power of two)
     dq = np.int64(math.floor(qb * _STEP_SCALE))
+    q = q0  # (an additive induction: AVX2 has no packed 64-bit multiply)
     for i in range(frames):
-        q = (q0 + dq * i) >> _STEP_BITS
-        pidx[i] = (q & (SINC_PHASES - 1)) * SINC_TAPS
-        sidx[i] = (base + (q >> _PHASE_BITS)) & mask
+        p = q >> _STEP_BITS
+        pidx[i] = (p & (SINC_PHASES - 1)) * SINC_TAPS
+        sidx[i] = (base + (p >> _PHASE_BITS)) & mask
+        q += dq
     lim = mask + 1 - SINC_TAPS
     i = 0
     while i + SINC_TAPS <= frames:
