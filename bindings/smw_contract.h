@@ -81,7 +81,7 @@ enum {
     H_LANE_WORK = 46,
     H_LANE_MIX = 47,
     H_TABLES32 = 48,
-    H_LANE_ALPHA = 49,
+    H_LANE_RAMP = 49,
     H_LOD_STAGE = 36,
     H_LOD_FILTERS = 37,
     H_LOD_COEF = 39,

@@ -96,7 +96,7 @@ REGIONS = np.array([
     (L.H_RING, F32), (L.H_STAGE, F32), (L.H_GCUR, F32), (L.H_GEND_A, F32), (L.H_GEND_B, F32),
     (L.H_GAIN_SCRATCH, F32), (L.H_LANE_MIX_DELTA, F32), (L.H_FIFO, F32),
     (L.H_SINC, F32), (L.H_LANE_WORK, F32), (L.H_LANE_MIX, F32), (L.H_TABLES32, F32),
-    (L.H_LANE_ALPHA, F32), (L.H_TDW_OUT, F32), (L.H_LOD_STAGE, F32), (L.H_LOD_FILTERS, F32), (L.H_LOD_COEF, F32), (L.H_TONE, F32), (L.H_SPREAD, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
+    (L.H_LANE_RAMP, F32), (L.H_TDW_OUT, F32), (L.H_LOD_STAGE, F32), (L.H_LOD_FILTERS, F32), (L.H_LOD_COEF, F32), (L.H_TONE, F32), (L.H_SPREAD, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
     (L.H_TABLE_COUNTS, I64), (L.H_SRC_CTL, I64), (L.H_DIMS, I64), (L.H_BIN_IDX, I64),
     (L.H_BITREV, I64), (L.H_SRC_COUNT, I64), (L.H_GLOBAL, I64), (L.H_TDW_IDX, I64),
     (L.H_EQ_RINGS, I64), (L.H_LANE_OF, I64), (L.H_LANE_SLOT, I64),
@@ -226,7 +226,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_LANE_WORK] = 2 * N_FFT * LANES
     size[L.H_LANE_MIX] = 4 * nbins * LANES
     size[L.H_TABLES32] = 3 * N_FFT
-    size[L.H_LANE_ALPHA] = 2 * LANES
+    size[L.H_LANE_RAMP] = 2 * LANES
     size[L.H_TDW_OUT] = 2 * mb
     lod = ibc and settings[S_FULL_SOURCES] > 0  # (corrector off: no per-source transform to save)
     size[L.H_LOD_SCORE] = 2 * s if lod else 1

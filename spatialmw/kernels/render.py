@@ -69,7 +69,7 @@ from .layout import (
     G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_LOOKUP_BUDGET, G_STAGE_FILL, H_BATCHES, H_BIN_IDX,
     H_BIN_W, H_BITREV, H_CONST, H_DIMS, H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_GCUR, H_GLOBAL,
     H_GRID_K, H_GEND_A, H_GEND_B, H_HOP, H_IBC_ENABLED, H_IBC_PREP, H_IBC_PREP_LEN, H_IBC_TABLE,
-    H_LANE_ALPHA, H_LANE_MIX, H_LANE_WORK, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES,
+    H_LANE_RAMP, H_LANE_MIX, H_LANE_WORK, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES,
     H_MIX, H_NFFT, H_MIX_DELTA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH_LEN, H_SINC,
     H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN,
     H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_THETA,
@@ -1127,7 +1127,7 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
     rows = 4 * nbins
     mixl = f32[i64[H_LANE_MIX]: i64[H_LANE_MIX] + rows * LANES]
     mixd = f32[i64[H_LANE_MIX_DELTA]: i64[H_LANE_MIX_DELTA] + rows * LANES]
-    ramp = f32[i64[H_LANE_ALPHA]: i64[H_LANE_ALPHA] + 2 * LANES]
+    ramp = f32[i64[H_LANE_RAMP]: i64[H_LANE_RAMP] + 2 * LANES]
     mixl[:] = 0.0
     ctl0 = i64[H_SRC_CTL]
     t_end = t0 + off + n - 1.0  # the crossfade reaches this hop's filters on its last sample
