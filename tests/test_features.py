@@ -140,7 +140,7 @@ def test_tone_changes_do_not_click():
 
 
 def test_tone_response_is_the_formula_to_float32_precision():
-    """tone_response's own exp, cos and sin (which vectorise) against numpy's, over the
+    """tone_response's polynomial exp, cos and sin (which vectorise) against numpy's, over the
     band gains a game sets (down to MIN_TONE_GAIN) and air paths up to 2 km at 10x."""
     from spatialmw.kernels.tone import (MIN_TONE_GAIN, T_PHI_AIR, T_PHI_HIGH, T_PHI_LOW, T_W_HIGH,
                                         T_W_LOW, TONE_TABLE_ROWS, tone_response)

@@ -25,15 +25,16 @@ response it stays (almost) inside the overlap-save frame.
 The log-magnitude is linear in ln(g_low / g_mid), ln(g_high / g_mid) and m, and so is its
 minimum phase (a Hilbert transform): the minimum phases of w_low, w_high and alpha are
 computed once at creation (:func:`tone_tables_fill`), and a tone costs one exp, cos and sin
-per bin (vectorised) when it changes audibly (:func:`tone_changed`). Cones follow OpenAL: inside half
-the inner angle full gain, outside half the outer angle the outer gains, linear in angle
-between.
+per bin (vectorised) when it changes audibly (:func:`tone_changed`). Cones follow OpenAL:
+inside half the inner angle full gain, outside half the outer angle the outer gains,
+linear in angle between.
 """
 import math
 
 from numba import njit
 
 from .corrector import minimum_phase
+from .ibc import fast_exp, fast_sin
 
 LOW_BAND_HZ = 500.0     # low / mid crossover
 HIGH_BAND_HZ = 5000.0   # mid / high crossover (EFX's high-frequency reference)
@@ -137,9 +138,9 @@ def _step_db(a, b):
 @njit(cache=True, fastmath=True, boundscheck=False)
 def tone_response(table, alpha, g_low, g_mid, g_high, air_m, out):
     """``out`` (2 nbins, re and im per bin) = the minimum-phase tone T(f) (module docstring),
-    through :func:`_exp` and :func:`_cis`: libm's scalar exp, cos and sin per bin were 9 % of
-    the render of moving sources with every feature on, and these vectorise (257 bins:
-    3.3 -> 0.45 us in a numba micro-benchmark)."""
+    through the corrector's polynomial ``fast_exp`` and ``fast_sin`` (:mod:`.ibc`): libm's
+    scalar exp, cos and sin per bin were 9 % of the render of moving sources with every
+    feature on, and these vectorise."""
     nbins = alpha.shape[0]
     lm = math.log(max(g_mid, MIN_TONE_GAIN))
     dl = math.log(max(g_low, MIN_TONE_GAIN)) - lm
@@ -148,43 +149,9 @@ def tone_response(table, alpha, g_low, g_mid, g_high, air_m, out):
     for k in range(nbins):
         mag = lm + dl * table[T_W_LOW * nbins + k] + dh * table[T_W_HIGH * nbins + k] + da * alpha[k]
         phase = dl * table[T_PHI_LOW * nbins + k] + dh * table[T_PHI_HIGH * nbins + k] + da * table[T_PHI_AIR * nbins + k]
-        m = _exp(mag)
-        c, s = _cis(phase)
-        out[2 * k] = m * c
-        out[2 * k + 1] = m * s
-
-
-_EXP_SQUARINGS = 7                 # e^x = (e^(x / 128))^128
-_TWO_PI_HI = 6.283185307179586     # 2 pi = hi + lo, so n (2 pi) is exact to ~1e-32 n
-_TWO_PI_LO = 2.4492935982947064e-16
-
-
-@njit(cache=True, fastmath=True, inline="always")
-def _exp(x):
-    """e^x, x clamped to [-104, 88] (float32's range: the tone is stored as float32), within
-    3e-9 relative: Taylor's degree 12 at x / 128 (|remainder| < 1.3e-11), squared 7 times."""
-    r = min(max(x, -104.0), 88.0) * (1.0 / (1 << _EXP_SQUARINGS))
-    p = 1.0 + r * (1.0 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 + r * (
-        1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 + r * (
-            1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600))))))))))))
-    for _ in range(_EXP_SQUARINGS):
-        p *= p
-    return p
-
-
-@njit(cache=True, fastmath=True, inline="always")
-def _cis(x):
-    """(cos x, sin x) within 1e-12 for |x| <= 1e4: x reduced to [-pi, pi], Taylor at a quarter
-    of that (|h| <= pi / 4, sine to h^13, cosine to h^14), then the double angle twice."""
-    n = math.floor(x * (1.0 / _TWO_PI_HI) + 0.5)
-    h = ((x - n * _TWO_PI_HI) - n * _TWO_PI_LO) * 0.25
-    q = h * h
-    s = h * (1.0 - q / 6 * (1.0 - q / 20 * (1.0 - q / 42 * (1.0 - q / 72 * (1.0 - q / 110 * (1.0 - q / 156))))))
-    c = 1.0 - q / 2 * (1.0 - q / 12 * (1.0 - q / 30 * (1.0 - q / 56 * (1.0 - q / 90 * (1.0 - q / 132 * (
-        1.0 - q / 182))))))
-    s, c = 2.0 * s * c, c * c - s * s
-    s, c = 2.0 * s * c, c * c - s * s
-    return c, s
+        m = fast_exp(mag)
+        out[2 * k] = m * fast_sin(phase + 0.5 * math.pi)
+        out[2 * k + 1] = m * fast_sin(phase)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
