@@ -199,22 +199,25 @@ ALL_FEATURES = 15   # smw_bench's mask: cone 1, transmission 2, air absorption 4
 
 
 def _run_c_host(exe, n, blocks, corrector, model, warmup=10, env=None, timeout=600, features=0, hop=256,
-                audible=None, full_sources=None, workers=None, cpus=None, skip=False):
+                audible=None, full_sources=None, workers=None, cpus=None, skip=False, far=False):
     """(block times, creation seconds, smw_render times) of one smw_bench run: ``features``
     (ALL_FEATURES' bits) set on every source, the renderer's ``hop``; ``audible`` of the ``n``
     sources play, the others are virtual voices (default: all audible); ``full_sources``: the
     level of detail's setting (default: the library's); ``workers``: its worker_threads
     (default 0); ``cpus``: the child's CPU affinity (default: this process's); ``skip``: the
-    game skips the virtual voices' audio (smw_bench's SKIP)."""
+    game makes no call for the virtual voices' audio (smw_bench's SKIP); ``far``: the
+    inaudible sources are far rather than quiet (smw_bench's FAR)."""
     args = [str(exe), str(n), str(blocks), str(BLOCK), str(int(corrector)), model or "-", str(warmup),
             str(int(features)), str(hop)]
-    if audible is not None or full_sources is not None or workers is not None or skip:
+    if audible is not None or full_sources is not None or workers is not None or skip or far:
         args.append(str(n if audible is None else audible))
-    if full_sources is not None or workers is not None or skip:
+    if full_sources is not None or workers is not None or skip or far:
         args.append(str(-1 if full_sources is None else full_sources))
-    if workers is not None or skip:
+    if workers is not None or skip or far:
         args.append(str(0 if workers is None else workers))
-    if skip:
+    if skip or far:
+        args.append(str(int(skip)))
+    if far:
         args.append("1")
     preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus is not None else None
     proc = subprocess.run(args, capture_output=True, text=True, env=_c_env(env), timeout=timeout,
@@ -299,24 +302,27 @@ def _engine_block_times(n, blocks, ibc, model, warmup=10):
 
 # -------------------------------------------------------------------- virtual voices
 
-# (label, sources, audible, full_sources): the audible ones are spread evenly over the slots,
-# as a game's would be; the others play at -100 dB, below the virtual-voice threshold, with
-# poses and writes every block; full_sources None is the library's default level of detail
-# (defaults.FULL_SOURCES), 0 every audible source on the full path. Rows are compared with
-# the first one when they have as many audible.
-# (label, sources, audible, full_sources, the game skips the virtual voices' audio)
-VIRTUAL_ROWS = (("50 real", 50, 50, None, False),
-                ("1,000: 50 audible + 950 virtual", 1000, 50, None, False),
-                ("1,000: 50 audible + 950 virtual, skipped", 1000, 50, None, True),
-                ("4,096: 256 audible + 3,840 virtual, default LOD", 4096, 256, None, False),
-                ("4,096: 256 audible + 3,840 virtual, default LOD, skipped", 4096, 256, None, True),
-                ("4,096: 256 audible + 3,840 virtual, full path only", 4096, 256, 0, False),
-                ("1,024 all audible, default LOD", 1024, 1024, None, False),
-                ("1,024 all audible, full path only", 1024, 1024, 0, False))
-VIRTUAL_ROWS_QUICK = (("8 real", 8, 8, None, False), ("64: 8 audible + 56 virtual", 64, 8, None, False),
-                      ("64: 8 audible + 56 virtual, skipped", 64, 8, None, True),
-                      ("128 all audible, default LOD", 128, 128, None, False),
-                      ("128 all audible, full path only", 128, 128, 0, False))
+# (label, sources, audible, full_sources, skipped, far): the audible ones are spread evenly
+# over the slots, as a game's would be; the others play at -100 dB (or, ``far``, beyond their
+# distance model's reach: smw_bench's FAR), below the virtual-voice threshold, with poses
+# every block and writes unless ``skipped`` (the game makes no call for a virtual voice's
+# audio); full_sources None is the library's default level of detail (defaults.FULL_SOURCES),
+# 0 every audible source on the full path. Rows are compared with the first one when they
+# have as many audible.
+VIRTUAL_ROWS = (("50 real", 50, 50, None, False, False),
+                ("1,000: 50 audible + 950 virtual", 1000, 50, None, False, False),
+                ("1,000: 50 audible + 950 virtual, skipped", 1000, 50, None, True, False),
+                ("1,000: 50 audible + 950 virtual by distance, skipped", 1000, 50, None, True, True),
+                ("4,096: 256 audible + 3,840 virtual, default LOD", 4096, 256, None, False, False),
+                ("4,096: 256 audible + 3,840 virtual, default LOD, skipped", 4096, 256, None, True, False),
+                ("4,096: 256 audible + 3,840 virtual, full path only", 4096, 256, 0, False, False),
+                ("1,024 all audible, default LOD", 1024, 1024, None, False, False),
+                ("1,024 all audible, full path only", 1024, 1024, 0, False, False))
+VIRTUAL_ROWS_QUICK = (("8 real", 8, 8, None, False, False), ("64: 8 audible + 56 virtual", 64, 8, None, False, False),
+                      ("64: 8 audible + 56 virtual, skipped", 64, 8, None, True, False),
+                      ("64: 8 audible + 56 virtual by distance, skipped", 64, 8, None, True, True),
+                      ("128 all audible, default LOD", 128, 128, None, False, False),
+                      ("128 all audible, full path only", 128, 128, 0, False, False))
 OPENAL_MAX_MEASURED = 1024  # the virtual-voice table times OpenAL Soft up to this many sources (the sweep: 4,096)
 
 
@@ -327,7 +333,7 @@ def _pct(t):
 
 
 def _time_rows(exe, model, rows, blocks, rounds, al_max, log, what):
-    """smw_bench (Lite-INN) for every (label, sources, audible, full_sources, skip) row of ``rows``
+    """smw_bench (Lite-INN) for every (label, sources, audible, full_sources, skip, far) row of ``rows``
     and OpenAL Soft with as many sources, all playing (up to ``al_max``; once per number of
     sources and round), alternating in ``rounds`` rounds; fewer blocks at large N
     (:func:`_blocks_for`). Returns ({label: (block times, render times)}, {N: OpenAL Soft
@@ -344,9 +350,10 @@ def _time_rows(exe, model, rows, blocks, rounds, al_max, log, what):
     try:
         for r in range(rounds):
             timed = set()
-            for label, n, audible, full, skip in rows:
+            for label, n, audible, full, skip, far in rows:
                 b = max(10, _blocks_for(n, blocks) // rounds)
-                t, _, rt = _run_c_host(exe, n, b, True, model, audible=audible, full_sources=full, skip=skip)
+                t, _, rt = _run_c_host(exe, n, b, True, model, audible=audible, full_sources=full, skip=skip,
+                                       far=far)
                 smw[label][0].append(t)
                 smw[label][1].append(rt)
                 if al is not None and n <= al_max and n not in timed:
@@ -372,9 +379,11 @@ def _virtual_voices(exe, model, blocks, quick, log):
     smw, peer, al_note = _time_rows(exe, model, rows, blocks, ROUNDS, al_max, log, "virtual voices")
     out = {"rows": [], "note": (
         "C API, Lite-INN, every source circling at 2 m with a pose and a write every block; the "
-        "audible sources are spread evenly over the slots, the others at gain 1e-5 (virtual). "
-        "'skipped': the game asks smw_source_is_virtual for each source and calls smw_source_skip "
-        "instead of writing the virtual ones (as a game that does not decode them). "
+        "audible sources are spread evenly over the slots, the others at gain 1e-5 (virtual; 'by "
+        "distance': at gain 1 circling at 90 m, beyond the 30 m of a linear distance model). "
+        "'skipped': the game asks smw_source_is_virtual for each source and makes no call for the "
+        "audio of the virtual ones (as a game that does not decode them; a virtual voice needs no "
+        "write). "
         "'block' = poses + writes + smw_render, 'render' = smw_render alone. OpenAL Soft 1.19.1 "
         "renders the same number of sources, all playing (no virtual voices), timed as in the "
         f"main table (poses + render; buffers queued up front); measured up to {al_max} sources. "
@@ -383,9 +392,9 @@ def _virtual_voices(exe, model, blocks, quick, log):
     if al_note:
         out["note"] += " " + al_note
     al_by_n = {n: _pct(np.concatenate(t)) for n, t in peer.items()}
-    for label, n, audible, full, skip in rows:
+    for label, n, audible, full, skip, far in rows:
         t = np.concatenate(smw[label][0])
-        row = {"label": label, "n_sources": n, "audible": audible, "skipped": skip, "blocks": int(t.size),
+        row = {"label": label, "n_sources": n, "audible": audible, "skipped": skip, "far": far, "blocks": int(t.size),
                "full_sources": D.FULL_SOURCES if full is None else full,
                "block": _pct(t), "render": _pct(np.concatenate(smw[label][1]))}
         if n in al_by_n:
@@ -455,7 +464,7 @@ def _block_time_sweep(exe, model, blocks, quick, log):
     """Median and p99 block time (% of the block period) against N for the SWEEP_CURVES and
     OpenAL Soft with N sources all playing, measured as the virtual-voice rows are."""
     sizes = SWEEP_SIZES_QUICK if quick else SWEEP_SIZES
-    rows = [(f"{key} {n}", n, max(1, n // div), full, False) for n in sizes for key, _, div, full in SWEEP_CURVES]
+    rows = [(f"{key} {n}", n, max(1, n // div), full, False, False) for n in sizes for key, _, div, full in SWEEP_CURVES]
     smw, peer, al_note = _time_rows(exe, model, rows, blocks, SWEEP_ROUNDS, max(sizes), log, "block time vs N")
     curves = {}
     for key, label, div, full in SWEEP_CURVES:

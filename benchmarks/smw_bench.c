@@ -1,7 +1,7 @@
 /*
  * smw_bench -- times spatialmw's C API hot path the way a game drives it.
  *
- *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL [WORKERS [SKIP]]]]]]
+ *   smw_bench N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL [WORKERS [SKIP [FAR]]]]]]]
  *
  * FEATURES is a bit mask of per-source features set on every source, as a game scene
  * would: 1 a directivity cone, 2 transmission through a wall, 4 air absorption, 8 a reverb
@@ -13,9 +13,12 @@
  * FULL: the renderer's full_sources (level of detail: that many sources on the full path,
  * the others in the ambisonic bed; 0 = no limit); default: the library's default; -1: the default.
  * WORKERS: the renderer's worker_threads (default 0).
- * SKIP: 1 = the game skips the audio of the sources smw_source_is_virtual reports virtual
- * (smw_source_skip instead of smw_source_write), as a game that does not decode them would;
- * default 0: every source is written every block.
+ * SKIP: 1 = the game does not decode the sources smw_source_is_virtual reports virtual,
+ * and makes no call for their audio (a virtual voice needs no write); default 0: every
+ * source is written every block.
+ * FAR: 1 = the inaudible sources are far instead of quiet: at gain 1, circling at 90 m
+ * (283 m/s, below the teleport speed) with a linear distance model that reaches zero at
+ * 30 m; default 0: at gain 1e-5 on the 2 m circle.
  *
  * Per block (timed): one smw_source_set_pose per source (every source circles the
  * listener at 2 m, 0.5 rev/s, as OpenAL's benchmark does), one smw_source_write per
@@ -47,8 +50,8 @@ static double now(void) {
 }
 
 int main(int argc, char** argv) {
-    if (argc < 7 || argc > 13) {
-        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL [WORKERS [SKIP]]]]]]\n", argv[0]);
+    if (argc < 7 || argc > 14) {
+        fprintf(stderr, "usage: %s N BLOCKS BLOCK CORRECTOR MODEL_PATH|- WARMUP [FEATURES [HOP [AUDIBLE [FULL [WORKERS [SKIP [FAR]]]]]]]\n", argv[0]);
         return 2;
     }
     int features = argc > 7 ? atoi(argv[7]) : 0, hop = argc > 8 ? atoi(argv[8]) : 256;
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
     const char* model = strcmp(argv[5], "-") == 0 ? NULL : argv[5];
     int audible = argc > 9 ? atoi(argv[9]) : n;
     int skip = argc > 12 ? atoi(argv[12]) : 0;
+    int far = argc > 13 ? atoi(argv[13]) : 0;
     if (n < 1 || blocks < 1 || block < 1 || warmup < 0 || audible < 0 || audible > n) return 2;
 
     float* mono = malloc(sizeof(float) * (size_t)block * 4);
@@ -105,7 +109,15 @@ int main(int argc, char** argv) {
             fprintf(stderr, "feature setter failed: %s\n", smw_last_error(r));
             return 5;
         }
-        if ((long)i * audible % n >= audible) smw_source_set_gain(r, src[i], 1e-5f);
+        if ((long)i * audible % n >= audible) {   /* inaudible: quiet, or far */
+            if (!far) {
+                smw_source_set_gain(r, src[i], 1e-5f);
+            } else {
+                smw_source_set_distance_model(r, src[i], SMW_DISTANCE_LINEAR, 1.0f, 30.0f, 1.0f);
+                phase_cos[i] *= 45.0;
+                phase_sin[i] *= 45.0;
+            }
+        }
     }
     if (features & 8) {
         smw_reverb_settings rv = smw_reverb_settings_default();   /* wet gain 1: the bus is on */
@@ -128,9 +140,8 @@ int main(int argc, char** argv) {
             int off = ((k + i) & 3) * block / 4;
             int32_t is_virtual = 0;
             if (skip && smw_source_is_virtual(r, src[i], &is_virtual) == SMW_SUCCESS && is_virtual)
-                rc = smw_source_skip(r, src[i], block);
-            else
-                rc = smw_source_write(r, src[i], mono + off, block);
+                continue;
+            rc = smw_source_write(r, src[i], mono + off, block);
             if (rc != SMW_SUCCESS) { fprintf(stderr, "write: %s\n", smw_result_string(rc)); return 6; }
         }
         double tr = now();

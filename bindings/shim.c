@@ -185,6 +185,7 @@ struct smw_renderer {
     /* immutable after create */
     uint64_t id;                 /* serial number: tells renderers apart in smw_last_error */
     int32_t sample_rate, max_block, max_sources, coords;
+    double coord_det;            /* of coords' matrix: quaternion axes turn with it (convert_pose) */
     int32_t latency_frames;
     smw_model_info info;
     void (*log_fn)(void* user, int32_t level, const char* message);
@@ -299,21 +300,27 @@ static double coord_det(int c)
          + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
 }
 
-/* Validate and convert a pose to native. Returns NULL on success or a static message. */
-static const char* convert_pose(int coords, const float p_in[3], const float q_in[4], double out[7])
+/* One load per float of the caller's vector. A game fills a position with one store per
+ * component just before the call; a wider load spanning two of those stores (what the
+ * compiler's vectoriser makes of a loop over them) cannot be forwarded from the store
+ * buffer and stalls until they retire: a third of a pose's cost, a thousand poses a block. */
+static inline double load_component(const float* v) { return (double)*(const volatile float*)v; }
+
+/* Validate and convert a pose to native (the renderer's coordinate system, and its
+ * determinant: coord_det). Returns NULL on success or a static message. */
+static const char* convert_pose(const smw_renderer* r, const float p_in[3], const float q_in[4], double out[7])
 {
     double p[3], q[4];
-    for (int k = 0; k < 3; ++k) p[k] = (double)p_in[k];
-    for (int k = 0; k < 4; ++k) q[k] = (double)q_in[k];
-    for (int k = 0; k < 3; ++k)
-        if (!isfinite(p[k])) return "pose rejected: position contains NaN or Inf";
-    for (int k = 0; k < 4; ++k)
-        if (!isfinite(q[k])) return "pose rejected: quaternion contains NaN or Inf";
-    double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    if (!(n >= SMW_MIN_QUATERNION_NORM))
+    for (int k = 0; k < 3; ++k) p[k] = load_component(&p_in[k]);
+    for (int k = 0; k < 4; ++k) q[k] = load_component(&q_in[k]);
+    /* (floats summed in double cannot overflow: the sum is finite iff every term is) */
+    if (!isfinite(p[0] + p[1] + p[2])) return "pose rejected: position contains NaN or Inf";
+    if (!isfinite(q[0] + q[1] + q[2] + q[3])) return "pose rejected: quaternion contains NaN or Inf";
+    double n2 = q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3];
+    if (!(n2 >= SMW_MIN_QUATERNION_NORM * SMW_MIN_QUATERNION_NORM))
         return "pose rejected: quaternion has (near) zero length (< " SMW_MIN_QUATERNION_NORM_TEXT ")";
-    const double (*m)[3] = coord_m[coords];
-    double s = coord_scale[coords], det = coord_det(coords);
+    const double (*m)[3] = coord_m[r->coords];
+    double s = coord_scale[r->coords];
     double r2 = 0.0;
     for (int i = 0; i < 3; ++i) {
         out[i] = (m[i][0] * p[0] + m[i][1] * p[1] + m[i][2] * p[2]) * s;
@@ -321,9 +328,11 @@ static const char* convert_pose(int coords, const float p_in[3], const float q_i
     }
     if (!(r2 <= SMW_MAX_POSITION_M * SMW_MAX_POSITION_M))   /* (no square root on every pose) */
         return "pose rejected: position farther than " SMW_MAX_POSITION_TEXT " m from the origin";
+    double inv_n = 1.0 / sqrt(n2);
+    double axis = r->coord_det * inv_n;
     for (int i = 0; i < 3; ++i)
-        out[3 + i] = det * (m[i][0] * q[0] + m[i][1] * q[1] + m[i][2] * q[2]) / n;
-    out[6] = q[3] / n;
+        out[3 + i] = axis * (m[i][0] * q[0] + m[i][1] * q[1] + m[i][2] * q[2]);
+    out[6] = q[3] * inv_n;
     return NULL;
 }
 
@@ -714,6 +723,7 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     r->max_block = s.max_block_frames;
     r->max_sources = s.max_sources;
     r->coords = s.coordinate_system;
+    r->coord_det = coord_det(r->coords);
     r->latency_frames = (int32_t)(head[H_HOP] + head[H_DELAY]);
     r->n_f64 = head[H_N_F64]; r->n_f32 = head[H_N_F32]; r->n_i64 = head[H_N_I64];
     r->off_listener = head[H_LISTENER];
@@ -864,7 +874,7 @@ smw_result smw_listener_set_pose(smw_renderer* r, const float position[3], const
     if (!r) return SMW_ERROR_NULL_POINTER;
     if (!position || !quat) return fail(r, SMW_ERROR_NULL_POINTER, "smw_listener_set_pose: position or quat is NULL");
     double v[7];
-    const char* err = convert_pose(r->coords, position, quat, v);
+    const char* err = convert_pose(r, position, quat, v);
     if (err) return fail(r, SMW_ERROR_INVALID_ARGUMENT, err);
     uint32_t s = pub_write_begin(&r->listener);
     for (int k = 0; k < 7; ++k) atomic_store_explicit(&r->listener.pose[k], v[k], memory_order_relaxed);
@@ -876,11 +886,12 @@ smw_result smw_listener_set_pose(smw_renderer* r, const float position[3], const
 static const char* convert_velocity(int coords, const float v_in[3], double out[3])
 {
     const double (*m)[3] = coord_m[coords];
-    double s = coord_scale[coords], v2 = 0.0;
+    double s = coord_scale[coords], v2 = 0.0, v[3];
+    for (int k = 0; k < 3; ++k) v[k] = load_component(&v_in[k]);
     for (int k = 0; k < 3; ++k)
-        if (!isfinite(v_in[k])) return "velocity rejected: NaN or Inf";
+        if (!isfinite(v[k])) return "velocity rejected: NaN or Inf";
     for (int i = 0; i < 3; ++i) {
-        out[i] = (m[i][0] * v_in[0] + m[i][1] * v_in[1] + m[i][2] * v_in[2]) * s;
+        out[i] = (m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2]) * s;
         v2 += out[i] * out[i];
     }
     if (!(sqrt(v2) <= SMW_MAX_SPEED_M_S)) return "velocity rejected: faster than " SMW_MAX_SPEED_TEXT " m/s";
@@ -1062,7 +1073,7 @@ smw_result smw_source_set_pose(smw_renderer* r, smw_source h, const float positi
     if (!sl) return rc;
     if (!position || !quat) return fail(r, SMW_ERROR_NULL_POINTER, "smw_source_set_pose: position or quat is NULL");
     double v[7];
-    const char* err = convert_pose(r->coords, position, quat, v);
+    const char* err = convert_pose(r, position, quat, v);
     if (err) return fail(r, SMW_ERROR_INVALID_ARGUMENT, err);
     uint32_t s = pub_write_begin(&sl->pub);
     for (int k = 0; k < 7; ++k) atomic_store_explicit(&sl->pub.pose[k], v[k], memory_order_relaxed);

@@ -480,27 +480,32 @@ enum {
  *  reverb's wet gain; the room hears the emitted sound, with no distance gain) is below it
  *  too, fades out over one block, then costs little: no warp, no
  *  transform (it gives back its lane of the transforms, which are packed 8 to a batch for
- *  the sources being rendered). What it still costs is its write and its pose. Its
- *  delay line keeps receiving smw_source_write's samples (or, if the game skips decoding
- *  it, smw_source_skip's silence at no cost) and its motion stays tracked,
+ *  the sources being rendered). What it still costs is its pose, and its write if the game
+ *  writes it. It needs none: a block of a source the last block left virtual
+ *  (smw_source_is_virtual) that the game neither writes nor skips advances its stream by
+ *  silence, as smw_source_skip would, without SMW_SOURCE_STATUS_UNDERRUN. Its delay line
+ *  keeps what is written and its motion stays tracked,
  *  so when its level rises SMW_VIRTUAL_HYSTERESIS_DB above the threshold it comes back
  *  like a new source at the current pose and delay, faded in over one block. A virtual
  *  source reports SMW_SOURCE_STATUS_VIRTUAL instead of SMW_SOURCE_STATUS_PLAYING.
- *  A virtual voice that could not come back within 4 blocks is checked only every 4th
+ *  A virtual voice that could not come back within P blocks is checked only every P-th
  *  block (sources staggered over the blocks), so a crowd of them costs next to nothing:
- *  one naps if it would still be 12 dB below the level at which it comes back when facing
- *  the listener and 4 blocks' travel closer at 0.9 x the speed of sound (the speed above
- *  which a move counts as a teleport), it and the listener each. Any setter call on it,
+ *  it naps for the longest P of 16, 8 and 4 blocks for which it would still be 12 dB below
+ *  the level at which it comes back when facing the listener and P blocks' travel closer
+ *  at 0.9 x the speed of sound (the speed above which a move counts as a teleport), it and
+ *  the listener each; for 32 blocks if that holds at any distance (a voice muted by its
+ *  gain or transmission: no motion can bring it back). Any setter call on it,
  *  smw_source_teleport included, a new reverb setting, or its destruction checks it in the
  *  next block. Only a jump faster than that, not marked with smw_source_teleport, is heard
- *  late: at the next check, at most 3 blocks after.
+ *  late: at the next check, at most 15 blocks after.
  *  Paused sources cost about as little and report SMW_SOURCE_STATUS_PAUSED. */
 #define SMW_VIRTUAL_THRESHOLD 3.1622776e-4f   /* linear, -70 dB */
 #define SMW_VIRTUAL_HYSTERESIS_DB 3.0f
 
 /** The source's status bits since the previous query (game thread), then cleared; a new
  *  source starts with none. The host must write one block per source before each
- *  smw_render: a missed or short write plays silence and sets SMW_SOURCE_STATUS_UNDERRUN.
+ *  smw_render: a missed or short write plays silence and sets SMW_SOURCE_STATUS_UNDERRUN
+ *  (except for a virtual voice, which needs no write: Virtual voices, above).
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE. */
 SMW_API smw_result smw_source_get_status(smw_renderer* renderer, smw_source source, uint32_t* out_flags);
 
@@ -621,9 +626,9 @@ SMW_API smw_result smw_source_write_stereo(smw_renderer* renderer, smw_source so
                                            const float* interleaved_lr, int32_t frames);
 
 /** Advance a source's stream by `frames` of silence without passing any samples (audio
- *  thread; mono or stereo): what a game calls instead of smw_source_write for a virtual
- *  voice (smw_source_is_virtual) whose audio it does not decode, as other engines' virtual
- *  voices stop decoding. Nothing is copied: the skipped part of the delay line is zeroed
+ *  thread; mono or stereo), as a missed write does but without SMW_SOURCE_STATUS_UNDERRUN:
+ *  for a source whose audio the game has not decoded (a virtual voice needs not even this:
+ *  its unwritten blocks are skipped, see smw_source_is_virtual). Nothing is copied: the skipped part of the delay line is zeroed
  *  only if a later block reads it (once, at most the line's length). A skipped block of
  *  an audible source plays as silence. When the source comes back, what the game writes
  *  from then on plays at the source's delay; the skipped audio is silence (so, with the
@@ -639,10 +644,9 @@ SMW_API smw_result smw_source_skip(smw_renderer* renderer, smw_source source, in
  *  unlike smw_source_get_status it clears nothing. Typical use, per source per block:
  *
  *      int32_t v;
- *      if (smw_source_is_virtual(r, src, &v) == SMW_SUCCESS && v)
- *          smw_source_skip(r, src, frames);               // no decoding
- *      else
+ *      if (smw_source_is_virtual(r, src, &v) != SMW_SUCCESS || !v)
  *          smw_source_write(r, src, decode(src, frames), frames);
+ *      // else no decoding and no call: the virtual voice's block is skipped (silence)
  *
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE. */
 SMW_API smw_result smw_source_is_virtual(smw_renderer* renderer, smw_source source, int32_t* out_virtual);

@@ -604,7 +604,8 @@ class Engine:
     def source_status(self, src: int) -> int:
         """The status bits since the last query, then cleared (the C API's
         SMW_SOURCE_STATUS_*): ``layout.STATUS_NONFINITE`` (a write had NaN/Inf and was
-        muted), ``STATUS_UNDERRUN`` (a block had fewer frames written than it rendered),
+        muted), ``STATUS_UNDERRUN`` (a block had fewer frames written than it rendered; not for a
+        virtual voice, which needs no write),
         ``STATUS_PAUSED`` (a block ran while it or the engine was paused), ``STATUS_PLAYING``
         (a block of it was rendered), ``STATUS_VIRTUAL`` (a block of it was inaudible: its
         level, gain x distance gain x cone x loudest transmission band, was below
@@ -662,15 +663,14 @@ class Engine:
         return rc == L.WRITE_OK
 
     def skip(self, src: int, frames: int) -> None:
-        """Queue ``frames`` of silence without samples, as smw_source_skip: what a game calls
-        instead of :meth:`write` while :meth:`is_virtual` says the source's audio is not
-        heard, so that it need not decode it. Nothing is copied; the skipped part of the
-        delay line is zeroed only if a block reads it. ::
+        """Queue ``frames`` of silence without samples, as smw_source_skip: a missed write
+        without the underrun status, for a source whose audio the game has not decoded.
+        Nothing is copied; the skipped part of the delay line is zeroed only if a block
+        reads it. A virtual voice needs not even this: a block of a source :meth:`is_virtual`
+        calls virtual that the game neither writes nor skips is skipped. ::
 
             for src in sources:
-                if engine.is_virtual(src):
-                    engine.skip(src, 512)
-                else:
+                if not engine.is_virtual(src):  # (a virtual voice: no decoding, no call)
                     engine.write(src, decoder[src].read(512))
             out = engine.render(512)
         """

@@ -30,13 +30,14 @@ def test_quick_benchmark_writes_valid_json(smw_lib, tmp_path):
             for field in ("median_ms", "p99_ms", "rtf", "per_source_us"):
                 assert math.isfinite(p[field]) and p[field] > 0
     vv = data["virtual_voices"]["rows"]  # many sources, few audible: it runs, at any speed
-    assert [(r["n_sources"], r["audible"], r["skipped"]) for r in vv] == [
-        (8, 8, False), (64, 8, False), (64, 8, True), (128, 128, False), (128, 128, False)]
-    assert [r["full_sources"] for r in vv[3:]] == [FULL_SOURCES, 0]  # level of detail, full path only
+    assert [(r["n_sources"], r["audible"], r["skipped"], r["far"]) for r in vv] == [
+        (8, 8, False, False), (64, 8, False, False), (64, 8, True, False), (64, 8, True, True),
+        (128, 128, False, False), (128, 128, False, False)]
+    assert [r["full_sources"] for r in vv[4:]] == [FULL_SOURCES, 0]  # level of detail, full path only
     for r in vv:
         for part in ("block", "render", "openal_soft"):
             assert 0 < r[part]["mean_pct"] < math.inf and 0 < r[part]["p99_pct"] < math.inf
-    assert math.isfinite(vv[1]["vs_real"]["block"]) and math.isfinite(vv[2]["vs_real"]["block"])
+    assert all(math.isfinite(vv[k]["vs_real"]["block"]) for k in (1, 2, 3))
     sweep = data["block_time_vs_n"]  # block time against N: four curves, every N, finite
     assert set(sweep["curves"]) == {"full_path", "default_lod", "lod_virtual", "openal_soft"}
     assert [sweep["curves"][k]["full_sources"] for k in ("full_path", "default_lod")] == [0, FULL_SOURCES]

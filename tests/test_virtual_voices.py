@@ -208,8 +208,9 @@ def test_threshold_hysteresis(kind):
 def test_a_source_created_inaudible_starts_virtual_and_comes_back_faded_in(kind, marked):
     """A jump into range that the game marks (teleport_source) is heard in the block after
     it. An unmarked one is motion alone: a voice this far below the threshold naps
-    (layout.NAP_BLOCKS), so it is heard at its next check, at most NAP_BLOCKS - 1 blocks
-    late. Either way it starts faded in."""
+    (layout.NAP_BLOCKS: 4 blocks, since 8 blocks' travel could bring it inside its 10 m),
+    so it is heard at its next check, at most NAP_BLOCKS - 1 blocks late. Either way it
+    starts faded in."""
     eng = _front(kind)
     s = eng.add_source(distance_model="linear", min_distance=1.0, max_distance=10.0)
     eng.set_source_pose(s, (50.0, 0.0, 0.0))
@@ -248,24 +249,38 @@ def test_a_napping_voice_comes_back_in_the_block_after_a_parameter_change(kind):
         assert eng.source_status(s) == L.STATUS_PLAYING, phase
 
 
-def test_only_a_voice_far_below_the_threshold_naps():
-    """The Engine's pools: a voice 30 dB below the threshold is checked every
-    NAP_BLOCKS-th block (its nap counts down between checks); one 5 dB below, within the
-    margin, every block."""
+def test_a_virtual_voice_naps_as_long_as_no_motion_could_bring_it_back():
+    """The Engine's pools: a voice 100 m away, 30 dB below the threshold, whose distance
+    gain could lift it 40 dB closer in, is checked every 8th block: 8 blocks of travel (it
+    and the listener each at the teleport speed) leave it NAP_MARGIN below the level at
+    which it comes back, 16 blocks would not (computed here from the distance law). One 30 dB
+    below at any distance (no distance model) naps NAP_BLOCKS_QUIET blocks; one 5 dB below,
+    within the margin, none. Naps count down between checks, staggered by slot."""
+    from spatialmw.defaults import SPEED_OF_SOUND
     from spatialmw.engine import Engine
+    from spatialmw.kernels.motion import MAX_SPEED_FRACTION
     eng = Engine(SR, 4, BLOCK)
-    far, near = eng.add_source(distance_model="none"), eng.add_source(distance_model="none")
-    eng.set_source_params(far, gain=L.VIRTUAL_THRESHOLD * 10 ** (-30 / 20))
+    far, quiet, near = (eng.add_source(distance_model="inverse_clamped", min_distance=1.0, rolloff=1.0),
+                        eng.add_source(distance_model="none"), eng.add_source(distance_model="none"))
+    eng.set_source_params(far, gain=1e-3)
+    eng.set_source_pose(far, (100.0, 0.0, 0.0))
+    eng.set_source_params(quiet, gain=L.VIRTUAL_THRESHOLD * 10 ** (-30 / 20))
     eng.set_source_params(near, gain=L.VIRTUAL_THRESHOLD * 10 ** (-5 / 20))
-    assert L.VIRTUAL_THRESHOLD * 10 ** (-5 / 20) > L.VIRTUAL_THRESHOLD * L.VIRTUAL_HYSTERESIS * L.NAP_MARGIN
+    comes_back = L.VIRTUAL_THRESHOLD * L.VIRTUAL_HYSTERESIS * L.NAP_MARGIN
+    travel = 2 * MAX_SPEED_FRACTION * SPEED_OF_SOUND * BLOCK / SR
+    level_at = lambda d: 1e-3 / max(d, 1.0)  # noqa: E731 (inverse clamped, min 1 m, rolloff 1)
+    assert level_at(100.0 - 8 * travel) < comes_back <= level_at(100.0 - 16 * travel)
+    assert L.VIRTUAL_THRESHOLD * 10 ** (-5 / 20) > comes_back
     naps = int(eng.i64[L.H_SRC_NAP])
-    seen = {far: [], near: []}
-    for _ in range(4 + 2 * L.NAP_BLOCKS):
+    seen = {far: [], quiet: [], near: []}
+    blocks = 4 + 2 * L.NAP_BLOCKS_QUIET
+    for _ in range(blocks):
         eng.render(BLOCK)
         for s in seen:
             seen[s].append(int(eng.i64[naps + s]))
-    assert eng.is_virtual(far) and eng.is_virtual(near)
-    assert seen[far][4:] == [L.NAP_BLOCKS - 1 - (b + far) % L.NAP_BLOCKS for b in range(4, 4 + 2 * L.NAP_BLOCKS)]
+    assert eng.is_virtual(far) and eng.is_virtual(quiet) and eng.is_virtual(near)
+    for s, period in ((far, 8), (quiet, L.NAP_BLOCKS_QUIET)):
+        assert seen[s][4:] == [period - 1 - (b + s) % period for b in range(4, blocks)], s
     assert seen[near] == [0] * len(seen[near])
 
 
@@ -280,8 +295,10 @@ def test_rain_example_renders_a_thousand_emitters(c_host, tmp_path):
     vals = dict(line.split(None, 1) for line in r.stdout.splitlines() if line.strip())
     assert int(vals["sources"]) == 1000
     assert 800 <= int(vals["virtual"]) < 1000
-    # the game skipped the virtual ones (880 beyond max_distance throughout, each block after the first two)
+    # the game did not synthesise the virtual ones (880 beyond max_distance throughout, each
+    # block after the first two) and made no call for their audio, which is no underrun
     assert 880 * 38 <= int(vals["skipped"]) <= 1000 * 40
+    assert int(vals["underruns"]) == 0
     y, sr = sf.read(wav)
     assert sr == SR and y.shape[1] == 2 and np.isfinite(y).all() and 0.0 < np.abs(y).max() <= 1.0
     # the 60 emitters behind the wall come back when it opens, though they were skipped: twice
@@ -323,8 +340,8 @@ def test_skipping_plays_exactly_as_writing_silence_and_a_skipped_voice_comes_bac
     zeroed only when read, and until then holds the tone written one line's length
     earlier (the tone plays for RING_BLOCKS first). The schedule then skips an audible
     block and misses a write (an underrun) right after it; later the source goes virtual,
-    the game skips it while is_virtual says so (10 blocks, but one is an underrun and one
-    a write), and it
+    the game skips it while is_virtual says so (10 blocks, but one it neither writes nor
+    skips, which a virtual voice needs not: no underrun, and one a write), and it
     comes back playing what is written from then on, none of the earlier tone replayed. It
     is 60 m away: for its first 16 blocks back it plays what was written before it went
     virtual, then the skipped blocks' silence, then what is written after."""
@@ -357,7 +374,8 @@ def test_skipping_plays_exactly_as_writing_silence_and_a_skipped_voice_comes_bac
     (out, status, seen), (ref, ref_status, ref_seen) = runs
     # virtual from the block after the fade-out to the block in which it comes back
     assert seen == ref_seen == [False] * (off + 1) + [True] * (on - off) + [False] * (blocks - on - 1)
-    assert status == ref_status and status[first + 5] & status[off + 5] & L.STATUS_UNDERRUN
+    assert status == ref_status and status[first + 5] & L.STATUS_UNDERRUN
+    assert status[off + 5] == L.STATUS_VIRTUAL
     steady = np.abs(ref[(first - 10) * BLOCK:first * BLOCK]).max()  # the tone before anything happened
     assert steady > 0.05 and np.abs(out[(on + 3) * BLOCK:]).max() > 0.9 * steady  # it is back
     assert np.abs(out - ref).max() <= 1e-7 * steady

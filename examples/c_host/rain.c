@@ -14,12 +14,14 @@
  * renders once (one thread, the game and the audio thread in one loop: the calls'
  * threading rules hold). The 940 inaudible emitters become virtual voices
  * (SMW_SOURCE_STATUS_VIRTUAL): they are not rendered, and while smw_source_is_virtual says
- * so the game skips them (smw_source_skip) instead of synthesising their drips. Halfway
+ * so the game neither synthesises their drips nor calls anything for their audio (a
+ * virtual voice needs no write: its stream advances by silence, no underrun). Halfway
  * through, the wall opens: the 60 muffled emitters come back, faded in, at their current
  * delay, and the game synthesises them again from the next block.
  *
  * Prints "KEY value" lines: sources, virtual (emitters virtual in the last block),
- * virtual_first_half, skipped (emitter blocks skipped, not synthesised), block_ms_mean,
+ * virtual_first_half, skipped (emitter blocks not synthesised), underruns (emitter blocks
+ * reported SMW_SOURCE_STATUS_UNDERRUN: none, every audible one is written), block_ms_mean,
  * block_ms_p99 (synthesis + writes + render per block) and block_period_ms, then writes a
  * float32 stereo WAV.
  */
@@ -140,23 +142,20 @@ int main(int argc, char** argv)
     static float mono[BLOCK];
     if (!out || !times) return 5;
     int virtual_now = 0, virtual_first_half = 0;
-    long skipped = 0;
+    long skipped = 0, underruns = 0;
     for (int k = 0; k < blocks; ++k) {
         if (k == blocks / 2)   /* the wall opens */
             for (int i = 0; i < NSRC; ++i) smw_source_set_transmission(r, src[i], 1.0f, 1.0f, 1.0f);
         double t0 = now_s();
         for (int i = 0; i < NSRC; ++i) {
             int32_t is_virtual = 0;
-            smw_result wr;
             if (smw_source_is_virtual(r, src[i], &is_virtual) == SMW_SUCCESS && is_virtual) {
-                wr = smw_source_skip(r, src[i], BLOCK);   /* not heard: nothing to synthesise */
-                ++skipped;
-            } else {
-                drip_block(&drips[i], mono);
-                wr = smw_source_write(r, src[i], mono, BLOCK);
+                ++skipped;   /* not heard: nothing to synthesise, nothing to call */
+                continue;
             }
-            if (wr != SMW_SUCCESS) {
-                fprintf(stderr, "smw_source_write/skip: %s\n", smw_last_error(r));
+            drip_block(&drips[i], mono);
+            if (smw_source_write(r, src[i], mono, BLOCK) != SMW_SUCCESS) {
+                fprintf(stderr, "smw_source_write: %s\n", smw_last_error(r));
                 return 6;
             }
         }
@@ -170,6 +169,7 @@ int main(int argc, char** argv)
             uint32_t st = 0;
             smw_source_get_status(r, src[i], &st);
             virtual_now += (st & SMW_SOURCE_STATUS_VIRTUAL) != 0;
+            underruns += (st & SMW_SOURCE_STATUS_UNDERRUN) != 0;
         }
         if (k == blocks / 2 - 1) virtual_first_half = virtual_now;
     }
@@ -180,6 +180,7 @@ int main(int argc, char** argv)
     printf("virtual_first_half %d\n", virtual_first_half);
     printf("virtual %d\n", virtual_now);
     printf("skipped %ld\n", skipped);
+    printf("underruns %ld\n", underruns);
     printf("block_ms_mean %.4f\n", 1e3 * mean);
     printf("block_ms_p99 %.4f\n", 1e3 * times[(int)(0.99 * (blocks - 1))]);
     printf("block_period_ms %.4f\n", 1e3 * BLOCK / SAMPLE_RATE);

@@ -231,16 +231,21 @@ STATUS_LOD = 32       # a block of the source was rendered in the low-cost tier 
 VIRTUAL_THRESHOLD = 3.1622776601683794e-4   # -70 dB re full scale
 VIRTUAL_HYSTERESIS = 1.4125375446227544     # +3 dB
 # A virtual voice that could not come back before its next check naps: it is checked only
-# every NAP_BLOCKS-th block (slot s in the blocks b with (b + s) % NAP_BLOCKS == 0, so the
-# checks spread evenly over the blocks), and in between its block costs a compact line, not
-# a control pass. It naps if, facing the listener and NAP_BLOCKS blocks' travel closer at
-# twice the teleport speed (motion.MAX_SPEED_FRACTION of the speed of sound, the source and
-# the listener each), its level would still be NAP_MARGIN below the level at which it comes
-# back (render._control_source). A change of its parameters (a teleport call included), its
-# state or the reverb's settings checks it in the next block; only a jump faster than a
-# teleport, not marked as one, is heard late: at its next check, at most NAP_BLOCKS - 1
-# blocks after.
+# every P-th block (slot s in the blocks b with (b + s) % P == 0, so the checks spread
+# evenly over the blocks), and in between its block costs a compact line, not a control
+# pass. P is the longest of NAP_BLOCKS_LONGEST, ..., NAP_BLOCKS (halving) for which, facing
+# the listener and P blocks' travel closer at twice the teleport speed
+# (motion.MAX_SPEED_FRACTION of the speed of sound, the source and the listener each), its
+# level would still be NAP_MARGIN below the level at which it comes back; NAP_BLOCKS_QUIET
+# if that holds at any distance (its distance model's gain at 0 m), as for a voice muted by
+# its gain: then no motion can bring it back (render._nap_period). A change of its
+# parameters (a teleport call included), its state or the reverb's settings checks it in the
+# next block; only a jump faster than a teleport, not marked as one, is heard late: at its
+# next check, at most P - 1 blocks after (15 at the most: NAP_BLOCKS_QUIET's voices cannot
+# be brought back by any jump).
 NAP_BLOCKS = 4
+NAP_BLOCKS_LONGEST = 16
+NAP_BLOCKS_QUIET = 32
 NAP_MARGIN = 0.25                           # -12 dB
 VOICE_AUDIBLE = 0
 VOICE_TAIL = 1      # virtual, but its staged fade-out is still inside the transforms' window

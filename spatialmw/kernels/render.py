@@ -92,7 +92,7 @@ from .layout import (
     CK_STAGE, CK_REVERB, TOUCH_BED, TOUCH_STAGE, TOUCH_REVERB, BK_STRIDE, H_SRC_KIND, BK_BED, BK_FRESH,
     BK_TELEPORT, BK_REL, BK_DIST, BK_CONE, BK_TONE, BK_D_BED, BK_G_BED, BK_DL, BK_DR, BK_GL, BK_GR,
     BK_TARGET, BK_RETONE, BK_RESTART, BK_U, BK_NONE, BK_BED_ONLY, BK_FULL, TARGET_NONE, TARGET_UNIT,
-    TARGET_TABLE, TARGET_EXACT, H_SRC_NAP, G_BLOCKS, NAP_BLOCKS, NAP_MARGIN,
+    TARGET_TABLE, TARGET_EXACT, H_SRC_NAP, G_BLOCKS, NAP_BLOCKS, NAP_BLOCKS_LONGEST, NAP_BLOCKS_QUIET, NAP_MARGIN,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, lagrange_block, tdw_block_stereo_idx
 from . import nearfield, reverb, spread
@@ -173,8 +173,14 @@ def source_is_virtual(f64, i64, slot):
         return 0
     if i64[i64[H_SRC_NAP] + slot] > 0:  # napping (layout.NAP_BLOCKS): virtual, and its state lines cold
         return 1
-    st = i64[H_SRC_STATE] + slot * STATE_STRIDE
-    return 1 if f64[st + ST_VOICE] != VOICE_AUDIBLE and f64[st + ST_BED_ON] == 0.0 else 0
+    return 1 if _left_virtual(f64, i64[H_SRC_STATE] + slot * STATE_STRIDE) else 0
+
+
+@njit(cache=True, inline="always")
+def _left_virtual(f64, st):
+    """Whether the last block left the playing source whose state starts at ``st`` on no
+    path (neither audible nor in the bed)."""
+    return f64[st + ST_VOICE] != VOICE_AUDIBLE and f64[st + ST_BED_ON] == 0.0
 
 
 @njit(cache=True)
@@ -728,7 +734,7 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return
-    _account_underrun(i64, ctl, cnt, sclock + frames)
+    _account_underrun(i64, ctl, cnt, sclock + frames, restart or not _left_virtual(f64, st))
 
     sr = float(i64[H_SAMPLE_RATE])
     c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
@@ -799,15 +805,10 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
             f64[tr + 2] = 0.0
         i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
         if f64[st + ST_VOICE] == VOICE_SILENT:
-            # the loudest it could be by its next check (layout.NAP_BLOCKS): facing the
-            # listener, with it and the listener each moving at the teleport speed towards
-            # the other
-            reach = 2.0 * MAX_SPEED_FRACTION * c * NAP_BLOCKS * frames / sr
-            near_g = distance_gain(model, max(dist - reach, 0.0), f64[par + P_MIN_DISTANCE],
-                                   f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF])
-            _, loudest = _levels(f64, par, near_g, 1.0, tone_l, tone_m, f64[par + P_TRANSMISSION + 2], wet)
-            if loudest < VIRTUAL_THRESHOLD * VIRTUAL_HYSTERESIS * NAP_MARGIN:
-                i64[i64[H_SRC_NAP] + s] = NAP_BLOCKS - 1 - (i64[i64[H_GLOBAL] + G_BLOCKS] + s) % NAP_BLOCKS
+            travel = 2.0 * MAX_SPEED_FRACTION * c * frames / sr  # per block, it and the listener each at the teleport speed
+            period = _nap_period(f64, par, model, dist, tone_l, tone_m, wet, travel)
+            if period > 0:  # (staggered: its checks are the blocks b with (b + s) % period == 0)
+                i64[i64[H_SRC_NAP] + s] = period - 1 - (i64[i64[H_GLOBAL] + G_BLOCKS] + s) % period
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return
@@ -946,13 +947,39 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
 
 
 @njit(cache=True, inline="always")
-def _account_underrun(i64, ctl, cnt, end):
+def _nap_period(f64, par, model, dist, tone_l, tone_m, wet, travel):
+    """How many blocks a virtual voice ``dist`` metres away may nap (layout.NAP_BLOCKS):
+    NAP_BLOCKS_QUIET if facing the listener at any distance its level would be NAP_MARGIN
+    below the level at which it comes back, else the longest of NAP_BLOCKS_LONGEST,
+    ... NAP_BLOCKS for which that holds ``travel`` metres closer per block of it, else 0."""
+    quiet = VIRTUAL_THRESHOLD * VIRTUAL_HYSTERESIS * NAP_MARGIN
+    near, far, rolloff = f64[par + P_MIN_DISTANCE], f64[par + P_MAX_DISTANCE], f64[par + P_ROLLOFF]
+    tone_h = f64[par + P_TRANSMISSION + 2]  # (facing: no cone)
+    _, anywhere = _levels(f64, par, distance_gain(model, 0.0, near, far, rolloff), 1.0, tone_l, tone_m, tone_h, wet)
+    if anywhere < quiet:
+        return NAP_BLOCKS_QUIET
+    period = NAP_BLOCKS_LONGEST
+    while period >= NAP_BLOCKS:
+        g = distance_gain(model, max(dist - travel * period, 0.0), near, far, rolloff)
+        _, loudest = _levels(f64, par, g, 1.0, tone_l, tone_m, tone_h, wet)
+        if loudest < quiet:
+            return period
+        period //= 2
+    return 0
+
+
+@njit(cache=True, inline="always")
+def _account_underrun(i64, ctl, cnt, end, report):
     """The game wrote less than the block that ends at stream sample ``end``: silence, not
-    stale audio, skipped (zeroed only if read: :func:`_settle_skipped`), and the status bit."""
+    stale audio, skipped (zeroed only if read: :func:`_settle_skipped`), and, if
+    ``report``, the status bit. A source the last block left virtual is not reported: a
+    virtual voice needs no write (the game need not even skip it), so a game that feeds
+    only what :func:`source_is_virtual` calls audible makes no call at all for the rest."""
     if i64[cnt] < end:
         i64[cnt + CNT_SKIPPED] += end - i64[cnt]
         i64[cnt] = end
-        i64[ctl + CTL_STATUS] |= STATUS_UNDERRUN
+        if report:
+            i64[ctl + CTL_STATUS] |= STATUS_UNDERRUN
 
 
 @njit(cache=True, inline="always")
@@ -970,7 +997,7 @@ def _napping(i64, s, clock, frames):
         return False
     i64[nap] -= 1
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
-    _account_underrun(i64, ctl, cnt, clock - i64[cnt + CNT_PAUSE_OFFSET] + frames)
+    _account_underrun(i64, ctl, cnt, clock - i64[cnt + CNT_PAUSE_OFFSET] + frames, False)
     i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
     return True
 
@@ -1398,10 +1425,9 @@ def _prefetch_ring(f64, f32, i64, s, clock, frames):
     delays its last block ended on, if it reads one (playing, and audible or in the bed).
     The game wrote those samples just before, but a thousand sources' writes later they
     are out of the core's caches: the reads stalled on them (three quarters of the bed's
-    read time). Its kind first: a source the block does not render (virtual, paused)
-    costs an eighth of a line."""
-    if f64[i64[H_SRC_KIND] + s] == BK_NONE:
-        return
+    read time). For a source the block renders (its kind is not BK_NONE): the caller
+    checks that, in its loop over a thousand mostly virtual voices, where a call per
+    voice cost more than the check."""
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
     if f64[st + ST_BED_ON] != 0.0:
         lo = f64[st + ST_BED_DELAY]
@@ -1545,7 +1571,7 @@ def _render_chunk(f64, f32, i64, ck, w):
     end = i64[row + CK_END]
     kinds = i64[H_SRC_KIND]
     for s in range(i64[row + CK_FIRST], end):
-        if s + 1 < end:
+        if s + 1 < end and f64[kinds + s + 1] != BK_NONE:
             _prefetch_ring(f64, f32, i64, s + 1, clock, frames)
         if f64[kinds + s] != BK_NONE:  # (a thousand virtual voices: not a call each)
             touched |= _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins)
