@@ -486,26 +486,35 @@ enum {
  *  silence, as smw_source_skip would, without SMW_SOURCE_STATUS_UNDERRUN. Its delay line
  *  keeps what is written and its motion stays tracked,
  *  so when its level rises SMW_VIRTUAL_HYSTERESIS_DB above the threshold it comes back
- *  like a new source at the current pose and delay, faded in over one block. A virtual
- *  source reports SMW_SOURCE_STATUS_VIRTUAL instead of SMW_SOURCE_STATUS_PLAYING.
+ *  like a new source at the current pose and delay, faded in over one block (with the
+ *  level of detail on, in the tier it last had: it is ranked again from its next block). A
+ *  virtual source reports SMW_SOURCE_STATUS_VIRTUAL instead of SMW_SOURCE_STATUS_PLAYING:
+ *  from its first block if it starts inaudible, else after its fade-out block (PLAYING),
+ *  in every block it is virtual, napping or not. smw_source_is_virtual tells the audio
+ *  thread the same at once; smw_source_get_status tells the game thread after the block.
  *  A virtual voice that could not come back within P blocks is checked only every P-th
  *  block (sources staggered over the blocks), so a crowd of them costs next to nothing:
  *  it naps for the longest P of 16, 8 and 4 blocks for which it would still be 12 dB below
  *  the level at which it comes back when facing the listener and P blocks' travel closer
  *  at 0.9 x the speed of sound (the speed above which a move counts as a teleport), it and
- *  the listener each; for 32 blocks if that holds at any distance (a voice muted by its
- *  gain or transmission: no motion can bring it back). Any setter call on it,
- *  smw_source_teleport included, a new reverb setting, or its destruction checks it in the
- *  next block. Only a jump faster than that, not marked with smw_source_teleport, is heard
- *  late: at the next check, at most 15 blocks after.
+ *  the listener each (together 6.6 m per block at 48 kHz and 512 frames); for 32 blocks
+ *  if that holds at any distance (a voice muted by its gain or transmission: no motion can
+ *  bring it back).
+ *  smw_source_set_pose does not wake it (the nap allows for motion); any other setter call
+ *  on it (smw_source_set_velocity and smw_source_teleport included), a new reverb setting,
+ *  or its destruction checks it in the next block. Only a jump faster than that, not
+ *  marked with smw_source_teleport, is heard late: at the next check, at most 15 blocks
+ *  after.
  *  Paused sources cost about as little and report SMW_SOURCE_STATUS_PAUSED. */
 #define SMW_VIRTUAL_THRESHOLD 3.1622776e-4f   /* linear, -70 dB */
 #define SMW_VIRTUAL_HYSTERESIS_DB 3.0f
 
 /** The source's status bits since the previous query (game thread), then cleared; a new
- *  source starts with none. The host must write one block per source before each
- *  smw_render: a missed or short write plays silence and sets SMW_SOURCE_STATUS_UNDERRUN
- *  (except for a virtual voice, which needs no write: Virtual voices, above).
+ *  source starts with none. The host writes one block before each smw_render for every
+ *  source that is not a virtual voice (smw_source_is_virtual): a missed or short write of
+ *  such a source plays silence and sets SMW_SOURCE_STATUS_UNDERRUN. A virtual voice needs
+ *  no write (Virtual voices, above); what is written to it is queued and played as to any
+ *  source.
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE. */
 SMW_API smw_result smw_source_get_status(smw_renderer* renderer, smw_source source, uint32_t* out_flags);
 
@@ -627,9 +636,10 @@ SMW_API smw_result smw_source_write_stereo(smw_renderer* renderer, smw_source so
 
 /** Advance a source's stream by `frames` of silence without passing any samples (audio
  *  thread; mono or stereo), as a missed write does but without SMW_SOURCE_STATUS_UNDERRUN:
- *  for a source whose audio the game has not decoded (a virtual voice needs not even this:
- *  its unwritten blocks are skipped, see smw_source_is_virtual). Nothing is copied: the skipped part of the delay line is zeroed
- *  only if a later block reads it (once, at most the line's length). A skipped block of
+ *  for a source whose audio the game has not decoded. (A virtual voice does not even need
+ *  this: its unwritten blocks are skipped; see smw_source_is_virtual.) Nothing is copied:
+ *  the skipped part of the delay line is zeroed only if a later block reads it (once, at
+ *  most the line's length). A skipped block of
  *  an audible source plays as silence. When the source comes back, what the game writes
  *  from then on plays at the source's delay; the skipped audio is silence (so, with the
  *  one block it takes the game to see the change, a voice coming back starts about one

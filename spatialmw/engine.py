@@ -666,7 +666,7 @@ class Engine:
         """Queue ``frames`` of silence without samples, as smw_source_skip: a missed write
         without the underrun status, for a source whose audio the game has not decoded.
         Nothing is copied; the skipped part of the delay line is zeroed only if a block
-        reads it. A virtual voice needs not even this: a block of a source :meth:`is_virtual`
+        reads it. A virtual voice does not even need this: a block of a source :meth:`is_virtual`
         calls virtual that the game neither writes nor skips is skipped. ::
 
             for src in sources:

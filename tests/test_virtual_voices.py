@@ -341,7 +341,7 @@ def test_skipping_plays_exactly_as_writing_silence_and_a_skipped_voice_comes_bac
     earlier (the tone plays for RING_BLOCKS first). The schedule then skips an audible
     block and misses a write (an underrun) right after it; later the source goes virtual,
     the game skips it while is_virtual says so (10 blocks, but one it neither writes nor
-    skips, which a virtual voice needs not: no underrun, and one a write), and it
+    skips, which a virtual voice does not need: no underrun; and one a write), and it
     comes back playing what is written from then on, none of the earlier tone replayed. It
     is 60 m away: for its first 16 blocks back it plays what was written before it went
     virtual, then the skipped blocks' silence, then what is written after."""
