@@ -147,13 +147,18 @@ typedef struct {
     smw_worker_arg args[SMW_WORKER_THREADS_MAX];
 } smw_workers;
 
+/* smw_source_set_velocity's step of smw_published.motion_writes (smw_source_set_pose's is 1) */
+enum { MOTION_VELOCITY_WRITE = 1u << 16 };
+
 /* values the game thread publishes for one source or the listener (seqlock-protected) */
 typedef struct {
     _Atomic uint32_t seq;           /* odd while a writer is updating */
-    /* writes that set the pose alone (smw_source_set_pose): when they account for every write
-     * since the audio thread's last copy, it copies the pose alone (sync_live_slot); on the
-     * seq's and the pose's cache line, the one such a block reads */
-    _Atomic uint32_t pose_writes;
+    /* writes of motion alone: smw_source_set_pose adds 1, smw_source_set_velocity
+     * MOTION_VELOCITY_WRITE (two 16-bit counts in one word). When they account for every
+     * write since the audio thread's last copy, it copies the pose and the velocity alone,
+     * whichever changed (sync_live_slot); on the seq's and the pose's cache line, the one
+     * such a block reads */
+    _Atomic uint32_t motion_writes;
     _Atomic(double) pose[7];        /* native px py pz qx qy qz qw */
     _Atomic(double) params[PARAM_STRIDE];  /* sources: layout P_*;
                                        the listener: velocity xyz */
@@ -177,7 +182,7 @@ typedef struct {
     /* audio-thread-only */
     uint32_t seen_gen;
     uint32_t seen_seq;
-    uint32_t seen_pose_writes;
+    uint32_t seen_motion_writes;
     int32_t active;
 } smw_slot;
 
@@ -362,7 +367,7 @@ typedef struct {
     double pose[7];
     double params[PARAM_STRIDE];
     int32_t model, flags;
-    uint32_t pose_writes;
+    uint32_t motion_writes;
 } smw_values;
 
 /* One attempt; returns 1 with a consistent snapshot, 0 if a writer interfered (the
@@ -374,7 +379,7 @@ static int pub_read(smw_published* p, smw_values* v, uint32_t* seq_out)
     for (int k = 0; k < PARAM_STRIDE; ++k) v->params[k] = atomic_load_explicit(&p->params[k], memory_order_relaxed);
     v->model = atomic_load_explicit(&p->model, memory_order_relaxed);
     v->flags = atomic_load_explicit(&p->flags, memory_order_relaxed);
-    v->pose_writes = atomic_load_explicit(&p->pose_writes, memory_order_relaxed);
+    v->motion_writes = atomic_load_explicit(&p->motion_writes, memory_order_relaxed);
     atomic_thread_fence(memory_order_acquire);
     uint32_t s2 = atomic_load_explicit(&p->seq, memory_order_relaxed);
     *seq_out = s1;
@@ -1077,7 +1082,7 @@ smw_result smw_source_set_pose(smw_renderer* r, smw_source h, const float positi
     if (err) return fail(r, SMW_ERROR_INVALID_ARGUMENT, err);
     uint32_t s = pub_write_begin(&sl->pub);
     for (int k = 0; k < 7; ++k) atomic_store_explicit(&sl->pub.pose[k], v[k], memory_order_relaxed);
-    atomic_store_explicit(&sl->pub.pose_writes, atomic_load_explicit(&sl->pub.pose_writes, memory_order_relaxed) + 1u,
+    atomic_store_explicit(&sl->pub.motion_writes, atomic_load_explicit(&sl->pub.motion_writes, memory_order_relaxed) + 1u,
                           memory_order_relaxed);
     pub_write_end(&sl->pub, s);
     return SMW_SUCCESS;
@@ -1096,6 +1101,9 @@ smw_result smw_source_set_velocity(smw_renderer* r, smw_source h, const float ve
     uint32_t s = pub_write_begin(&sl->pub);
     for (int k = 0; k < 3; ++k) atomic_store_explicit(&sl->pub.params[P_VEL + k], v[k], memory_order_relaxed);
     atomic_store_explicit(&sl->pub.flags, atomic_load_explicit(&sl->pub.flags, memory_order_relaxed) | FLAG_VELOCITY,
+                          memory_order_relaxed);
+    atomic_store_explicit(&sl->pub.motion_writes,
+                          atomic_load_explicit(&sl->pub.motion_writes, memory_order_relaxed) + MOTION_VELOCITY_WRITE,
                           memory_order_relaxed);
     pub_write_end(&sl->pub, s);
     return SMW_SUCCESS;
@@ -1396,32 +1404,47 @@ static void sync_live_slot(smw_renderer* r, int i, uint32_t w)
         sl->active = 1;
         sl->seen_gen = gen;
         sl->seen_seq = ok ? seq : 0xFFFFFFFFu;   /* (odd: the next block reads them all again) */
-        sl->seen_pose_writes = v.pose_writes;
+        sl->seen_motion_writes = v.motion_writes;
         return;
     }
     uint32_t cur = atomic_load_explicit(&pub->seq, memory_order_acquire);
     if (cur == sl->seen_seq) return;
-    /* each write adds 2 to seq: if pose writes account for all of them, only the pose
-     * changed, and a moving source's block copies one line, not its 24 parameters; none
-     * if it is a virtual voice that naps this block (its next check copies the newest) */
-    uint32_t pose_writes = atomic_load_explicit(&pub->pose_writes, memory_order_relaxed);
-    if (cur - sl->seen_seq == 2u * (pose_writes - sl->seen_pose_writes)) {
+    /* each write adds 2 to seq: if motion writes account for all of them, only the pose
+     * and the velocity changed, and a moving source's block copies them, not its 24
+     * parameters (the pose's line alone, unless a velocity was set); nothing if it is a
+     * virtual voice that naps this block (the nap allows for motion; its next check
+     * copies the newest). (65,536 poses or more between two blocks would carry into the
+     * velocities' half: the sum then misses seq's count, and the full copy below runs.) */
+    uint32_t motion = atomic_load_explicit(&pub->motion_writes, memory_order_relaxed);
+    uint32_t moved = motion - sl->seen_motion_writes;
+    uint32_t poses = moved % MOTION_VELOCITY_WRITE, velocities = moved / MOTION_VELOCITY_WRITE;
+    if (cur - sl->seen_seq == 2u * (poses + velocities)) {
         if (r->i64[r->off_nap + i] > 0) return;
-        double pose[7];
+        double pose[7], vel[3];
+        int32_t flags = 0;
         for (int k = 0; k < 7; ++k) pose[k] = atomic_load_explicit(&pub->pose[k], memory_order_relaxed);
+        if (velocities) {
+            for (int k = 0; k < 3; ++k) vel[k] = atomic_load_explicit(&pub->params[P_VEL + k], memory_order_relaxed);
+            flags = atomic_load_explicit(&pub->flags, memory_order_relaxed);
+        }
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&pub->seq, memory_order_relaxed) == cur && (cur & 1u) == 0) {
             double* dst = r->f64 + r->off_pose + (int64_t)i * POSE_STRIDE;
             for (int k = 0; k < 7; ++k) dst[k] = pose[k];
+            if (velocities) {
+                double* par = r->f64 + r->off_params + (int64_t)i * PARAM_STRIDE;
+                for (int k = 0; k < 3; ++k) par[P_VEL + k] = vel[k];
+                r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_FLAGS] = flags;
+            }
             sl->seen_seq = cur;
-            sl->seen_pose_writes = pose_writes;
-        } /* else: writer mid-update; keep the previous pose this block */
+            sl->seen_motion_writes = motion;
+        } /* else: writer mid-update; keep the previous motion this block */
         return;
     }
     if (pub_read(pub, &v, &seq)) {
         store_slot_values(r, i, &v);
         sl->seen_seq = seq;
-        sl->seen_pose_writes = v.pose_writes;
+        sl->seen_motion_writes = v.motion_writes;
     } /* else: writer mid-update; keep the previous values this block */
 }
 

@@ -500,9 +500,10 @@ enum {
  *  the listener each (together 6.6 m per block at 48 kHz and 512 frames); for 32 blocks
  *  if that holds at any distance (a voice muted by its gain or transmission: no motion can
  *  bring it back).
- *  smw_source_set_pose does not wake it (the nap allows for motion); any other setter call
- *  on it (smw_source_set_velocity and smw_source_teleport included), a new reverb setting,
- *  or its destruction checks it in the next block. Only a jump faster than that, not
+ *  smw_source_set_pose and smw_source_set_velocity do not wake it (the nap allows for
+ *  motion, so a game may set both for every emitter every frame); any other setter call on
+ *  it (smw_source_teleport included), a new reverb setting, or its destruction checks it
+ *  in the next block. Only a jump faster than that, not
  *  marked with smw_source_teleport, is heard late: at the next check, at most 15 blocks
  *  after.
  *  Paused sources cost about as little and report SMW_SOURCE_STATUS_PAUSED. */

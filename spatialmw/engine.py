@@ -466,7 +466,7 @@ class Engine:
         updates follow (:mod:`spatialmw.kernels.motion`); ``None`` returns to estimating it
         from the poses (the default)."""
         ctl = self._ctl(src)
-        par = self._par(src)
+        par = self._par(src, wake=velocity is None)  # (back to estimating: a change of mode, not motion)
         if velocity is None:
             self.i64[ctl + L.CTL_FLAGS] &= ~L.FLAG_VELOCITY
             return
@@ -593,12 +593,14 @@ class Engine:
         par = self._par(src)
         self.f64[par + L.P_PRIORITY] = check_priority(priority)
 
-    def _par(self, src: int) -> int:
-        """The source's parameter row, for a setter: its voices' levels are checked in the
-        next block even if they nap (layout.NAP_BLOCKS), as the C library's are."""
-        naps = int(self.i64[L.H_SRC_NAP])
-        for slot in self._voices(src):
-            self.i64[naps + slot] = 0
+    def _par(self, src: int, wake: bool = True) -> int:
+        """The source's parameter row, for a setter: with ``wake`` its voices' levels are
+        checked in the next block even if they nap (layout.NAP_BLOCKS), as the C library's
+        are; motion (the velocity) does not wake them, as a pose does not."""
+        if wake:
+            naps = int(self.i64[L.H_SRC_NAP])
+            for slot in self._voices(src):
+                self.i64[naps + slot] = 0
         return self.layout.source_params + src * L.PARAM_STRIDE
 
     def source_status(self, src: int) -> int:

@@ -229,6 +229,32 @@ def test_a_source_created_inaudible_starts_virtual_and_comes_back_faded_in(kind,
 
 
 @pytest.mark.parametrize("kind", FRONTS)
+@pytest.mark.parametrize("with_velocity", [False, True])
+def test_a_velocity_set_every_block_does_not_wake_a_napping_voice(kind, with_velocity):
+    """A game that sets every emitter's velocity each frame, as it sets its pose, does not
+    keep its virtual voices awake: velocity is motion, which the nap allows for
+    (layout.NAP_BLOCKS), as a pose is. A voice 40 m beyond its linear model's 10 m naps 4
+    blocks (checked in blocks 0, 4, 8, ...: the only slot); an unmarked jump into range
+    before block 5 is heard at its next check, block 8, with or without a velocity set
+    before every block. (A velocity that woke it would bring it back in block 5, as a
+    parameter change does: test_a_napping_voice_comes_back_in_the_block_after_a_parameter_change.)"""
+    eng = _front(kind, max_sources=1)
+    s = eng.add_source(distance_model="linear", min_distance=1.0, max_distance=10.0)
+    eng.set_source_pose(s, (50.0, 0.0, 0.0))
+    x = _tone(12)
+    status = []
+    for k in range(12):
+        if with_velocity:
+            eng.set_source_velocity(s, (0.0, 1.0 + 0.1 * k, 0.0))
+        if k == 5:
+            eng.set_source_pose(s, (2.0, 0.0, 0.0))
+        eng.write(s, x[k * BLOCK:(k + 1) * BLOCK])
+        eng.render(BLOCK)
+        status.append(eng.source_status(s))
+    assert status == [L.STATUS_VIRTUAL] * 8 + [L.STATUS_PLAYING] * 4
+
+
+@pytest.mark.parametrize("kind", FRONTS)
 def test_a_napping_voice_comes_back_in_the_block_after_a_parameter_change(kind):
     """Whatever block of its nap (layout.NAP_BLOCKS) a change of its parameters falls in,
     a napping voice is checked in the next block: lifting its transmission makes it play in
