@@ -238,6 +238,27 @@ def lanes_radix2(typingctx, re, im, i0, qw, wr, wi):
     return sig, codegen
 
 
+def _split_ears(e, red, imd, k_, nk_):
+    """(Codegen.) The two ears' spectra at bin offset ``k_`` of LANES transforms of
+    (left + j right), from bins k and n - k (``nk_``): ((left re, im), (right re, im))."""
+    half = e.splat(ir.Constant(e.f32, 0.5))
+    ar, ai = e.load(red, k_), e.load(imd, k_)
+    br, bi = e.load(red, nk_), e.neg(e.load(imd, nk_))  # conj(Z[n - k])
+    xl = (e.mul(half, e.add(ar, br)), e.mul(half, e.add(ai, bi)))
+    xr = (e.mul(half, e.sub(ai, bi)), e.mul(half, e.sub(br, ar)))  # (Z - conj Z[n-k]) / 2j
+    return xl, xr
+
+
+def _add_gained(e, xl, xr, g, md, mk_):
+    """(Codegen.) mix[mk + c LANES] += the ears' spectra times the complex gains ``g``
+    (left re, left im, right re, right im), c = 0..3 in the same order."""
+    yl = e.cmul(xl[0], xl[1], g[0], g[1])
+    yr = e.cmul(xr[0], xr[1], g[2], g[3])
+    for c, y in enumerate((yl[0], yl[1], yr[0], yr[1])):
+        i = e.add_i(mk_, c * LANES)
+        e.store(md, i, e.add(e.load(md, i), y))
+
+
 @intrinsic
 def lanes_split_gain_add(typingctx, re, im, k, nk, gains, gk, mix, mk):
     """Bin k of LANES transforms of (left + j right): split into the two ears' spectra
@@ -252,17 +273,8 @@ def lanes_split_gain_add(typingctx, re, im, k, nk, gains, gk, mix, mk):
     def codegen(context, builder, signature, args):
         e = VectorIR(context, builder)
         red, imd, k_, nk_, gd, gk_, md, mk_ = e.unpack(signature, args)
-        half = e.splat(ir.Constant(e.f32, 0.5))
-        ar, ai = e.load(red, k_), e.load(imd, k_)
-        br, bi = e.load(red, nk_), e.neg(e.load(imd, nk_))  # conj(Z[n - k])
-        xl = (e.mul(half, e.add(ar, br)), e.mul(half, e.add(ai, bi)))
-        xr = (e.mul(half, e.sub(ai, bi)), e.mul(half, e.sub(br, ar)))  # (Z - conj Z[n-k]) / 2j
-        g = [e.load(gd, e.add_i(gk_, c * LANES)) for c in range(4)]
-        yl = e.cmul(xl[0], xl[1], g[0], g[1])
-        yr = e.cmul(xr[0], xr[1], g[2], g[3])
-        for c, y in enumerate((yl[0], yl[1], yr[0], yr[1])):
-            i = e.add_i(mk_, c * LANES)
-            e.store(md, i, e.add(e.load(md, i), y))
+        xl, xr = _split_ears(e, red, imd, k_, nk_)
+        _add_gained(e, xl, xr, [e.load(gd, e.add_i(gk_, c * LANES)) for c in range(4)], md, mk_)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -287,11 +299,7 @@ def lanes_split_ramp_add(typingctx, re, im, k, nk, gains, gc, ga, gb, gk, ramp, 
         alpha = e.load(rd, ir.Constant(ir.IntType(64), 0))
         in_b = builder.fcmp_ordered("!=", e.load(rd, ir.Constant(ir.IntType(64), LANES)),
                                     ir.Constant(e.vty, None))
-        half = e.splat(ir.Constant(e.f32, 0.5))
-        ar, ai = e.load(red, k_), e.load(imd, k_)
-        br, bi = e.load(red, nk_), e.neg(e.load(imd, nk_))  # conj(Z[n - k])
-        xl = (e.mul(half, e.add(ar, br)), e.mul(half, e.add(ai, bi)))
-        xr = (e.mul(half, e.sub(ai, bi)), e.mul(half, e.sub(br, ar)))  # (Z - conj Z[n-k]) / 2j
+        xl, xr = _split_ears(e, red, imd, k_, nk_)
         g, dg = [], []
         for c in range(4):
             off = e.add_i(gk_, c * LANES)
@@ -305,12 +313,8 @@ def lanes_split_ramp_add(typingctx, re, im, k, nk, gains, gc, ga, gb, gk, ramp, 
             e.store(gd, cur, new)
             g.append(new)
             dg.append(e.sub(old, new))
-        for gains_, mix_ in ((g, md), (dg, mdd)):
-            yl = e.cmul(xl[0], xl[1], gains_[0], gains_[1])
-            yr = e.cmul(xr[0], xr[1], gains_[2], gains_[3])
-            for c, y in enumerate((yl[0], yl[1], yr[0], yr[1])):
-                i = e.add_i(mk_, c * LANES)
-                e.store(mix_, i, e.add(e.load(mix_, i), y))
+        _add_gained(e, xl, xr, g, md, mk_)
+        _add_gained(e, xl, xr, dg, mdd, mk_)
         return context.get_dummy_value()
 
     return sig, codegen

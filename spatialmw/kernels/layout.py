@@ -240,9 +240,9 @@ VIRTUAL_HYSTERESIS = 1.4125375446227544     # +3 dB
 # if that holds at any distance (its distance model's gain at 0 m), as for a voice muted by
 # its gain: then no motion can bring it back (render._nap_period). A change of its
 # parameters (a teleport call included; its pose and velocity are motion, not parameters),
-# its state or the reverb's settings checks it in the next block; only a jump faster than a teleport, not marked as one, is heard late: at its
-# next check, at most P - 1 blocks after (15 at the most: NAP_BLOCKS_QUIET's voices cannot
-# be brought back by any jump).
+# its state or the reverb's settings checks it in the next block; only a jump faster than a
+# teleport, not marked as one, is heard late: at its next check, at most P - 1 blocks after
+# (15 at the most: NAP_BLOCKS_QUIET's voices cannot be brought back by any jump).
 NAP_BLOCKS = 4
 NAP_BLOCKS_LONGEST = 16
 NAP_BLOCKS_QUIET = 32
