@@ -65,7 +65,6 @@ enum {
     H_BIN_W = 27,
     H_TWID_COS = 28,
     H_TWID_SIN = 29,
-    H_WINDOW = 30,
     H_SRC_STATE = 31,
     H_WORK = 32,
     H_MIX = 33,

@@ -167,12 +167,17 @@ def ear_path_length(rel, ear_sign, head_radius):
     straight = math.sqrt((rel[0] - ex) ** 2 + (rel[1] - ey) ** 2 + (rel[2] - ez) ** 2)
     if dist <= a * 1.000001:
         return straight
-    cos_gamma = (rel[1] * ear_sign) / dist  # angle between source direction and ear axis
-    gamma = math.acos(min(1.0, max(-1.0, cos_gamma)))
-    beta = math.acos(a / dist)  # beyond this angle the ear is behind the sphere
-    if gamma <= beta:
+    # gamma: the angle between the source direction and the ear axis; beyond beta the ear
+    # is behind the sphere. Compared as cosines, and the arc gamma - beta taken as one acos
+    # of cos(gamma - beta): the renderer calls this for both ears of every moving source
+    cos_gamma = min(1.0, max(-1.0, (rel[1] * ear_sign) / dist))
+    cos_beta = a / dist
+    if cos_gamma >= cos_beta:
         return straight
-    return math.sqrt(dist * dist - a * a) + a * (gamma - beta)
+    tangent = math.sqrt(dist * dist - a * a)
+    sin_gamma = math.sqrt(1.0 - cos_gamma * cos_gamma)
+    arc = math.acos(min(1.0, cos_gamma * cos_beta + sin_gamma * (tangent / dist)))
+    return tangent + a * arc
 
 
 @njit(cache=True)

@@ -53,41 +53,38 @@ def test_fft_kernel_matches_rocket_fft():
         np.testing.assert_allclose((re + 1j * im) / n, z, atol=1e-12)
 
 
-def test_fused_windowed_fft_matches_rocket_fft():
-    """The engine's forward transform (window, bit reversal and first pass fused) against
-    rocket-fft on the windowed frame."""
+def test_fused_fft_matches_rocket_fft():
+    """The engine's forward transform (bit reversal and first pass fused) against
+    rocket-fft on the frame."""
     import rocket_fft  # noqa: F401
     from spatialmw.kernels.fft import fft_load_forward
     for n in (4, 16, 512):
         cos, sin, rev = fft_tables(n)
         rng = np.random.default_rng(n + 1)
         xl, xr = rng.standard_normal(n), rng.standard_normal(n)
-        win = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n))
         re, im = np.zeros(n), np.zeros(n)
-        fft_load_forward(xl, xr, win, rev, re, im, cos, sin, n)
-        np.testing.assert_allclose(re + 1j * im, _rocket_fft((xl + 1j * xr) * win), atol=1e-9)
+        fft_load_forward(xl, xr, rev, re, im, cos, sin, n)
+        np.testing.assert_allclose(re + 1j * im, _rocket_fft(xl + 1j * xr), atol=1e-9)
 
 
 def test_lane_batched_fft_matches_rocket_fft():
-    """The corrected sources' transform: LANES windowed frames from a lane-major float32
+    """The corrected sources' transform: LANES frames from a lane-major float32
     staging, against rocket-fft on each frame (float32 accuracy)."""
     import rocket_fft  # noqa: F401
     from spatialmw.kernels.fft import fft_lanes_load, fft_lanes_passes
     from spatialmw.kernels.lanes import LANES
     for n in (16, 64, 512):
         cos, sin, rev = fft_tables(n)
-        win = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n))
         rng = np.random.default_rng(n + 2)
         sl, off = n + 40, 13
         stage = rng.standard_normal((2, sl, LANES)).astype(np.float32)  # ear, sample, lane
         re = np.zeros(n * LANES, np.float32)
         im = np.zeros(n * LANES, np.float32)
-        fft_lanes_load(stage.ravel(), off * LANES, (sl + off) * LANES, win.astype(np.float32), rev,
-                       re, im, n)
+        fft_lanes_load(stage.ravel(), off * LANES, (sl + off) * LANES, rev, re, im, n)
         fft_lanes_passes(re, im, cos.astype(np.float32), sin.astype(np.float32), n)
         got = (re + 1j * im.astype(np.complex128)).reshape(n, LANES)
         for lane in range(LANES):
-            z = (stage[0, off:off + n, lane] + 1j * stage[1, off:off + n, lane].astype(np.float64)) * win
+            z = stage[0, off:off + n, lane] + 1j * stage[1, off:off + n, lane].astype(np.float64)
             ref = _rocket_fft(z)
             np.testing.assert_allclose(got[:, lane], ref, atol=2e-5 * np.abs(ref).max())
 

@@ -8,7 +8,7 @@ Algorithm: decimation in time over bit-reversed input. The first two radix-2 sta
 one radix-4 pass with trivial twiddles (+-1, +-j); the remaining stages are fused in pairs
 (radix-2^2: one pass over the data per two stages, three twiddle products per four
 points), with a final radix-2 stage when the stage count is odd. The audio path loads its
-windowed input straight into bit-reversed positions and calls :func:`fft_core`, so the
+input straight into bit-reversed positions and calls :func:`fft_core`, so the
 permutation costs nothing. Twiddles are stored per pass in read order, so every butterfly
 loop is contiguous and LLVM vectorises it. Measured at n = 512 on the benchmark machine:
 2.1 us per transform (3.6-3.9 us with strided twiddle reads and signed indices, 5.9 us for
@@ -115,12 +115,12 @@ def _radix4_first(re, im, n, sgn):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def fft_load_forward(xl, xr, win, rev, re, im, cos, sin, n):
-    """Forward DFT of the windowed frame (xl + j xr) * win (natural order, any float
-    arrays of length >= n, n >= 4 a power of two) into re + j im (natural order).
+def fft_load_forward(xl, xr, rev, re, im, cos, sin, n):
+    """Forward DFT of the frame xl + j xr (natural order, any float arrays of length
+    >= n, n >= 4 a power of two) into re + j im (natural order).
 
-    Same results as loading re[rev[j]] = xl[j] win[j] (im likewise) and calling
-    :func:`fft_core`, with the window, the bit-reversal and the first radix-4 pass fused:
+    Same results as loading re[rev[j]] = xl[j] (im likewise) and calling
+    :func:`fft_core`, with the bit-reversal and the first radix-4 pass fused:
     the four inputs of output quad s = 4 rev[4 j] are x[j], x[j + n/2], x[j + n/4],
     x[j + 3n/4] (j < n/4), read contiguously."""
     m = n // 4
@@ -129,8 +129,7 @@ def fft_load_forward(xl, xr, win, rev, re, im, cos, sin, n):
         j = uint64(jj)
         s = uint64(4 * rev[4 * jj])
         k0, k1, k2, k3 = j, j + um + um, j + um, j + um + um + um
-        y = _butterfly4(xl[k0] * win[k0], xr[k0] * win[k0], xl[k1] * win[k1], xr[k1] * win[k1],
-                        xl[k2] * win[k2], xr[k2] * win[k2], xl[k3] * win[k3], xr[k3] * win[k3], 1.0)
+        y = _butterfly4(xl[k0], xr[k0], xl[k1], xr[k1], xl[k2], xr[k2], xl[k3], xr[k3], 1.0)
         re[s] = y[0]
         im[s] = y[1]
         re[s + uint64(1)] = y[2]
@@ -224,14 +223,14 @@ def fft_inplace(re, im, cos, sin, rev, inverse):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def fft_lanes_load(stage, off_l, off_r, win, rev, re, im, n):
-    """Window LANES frames of (left + j right) from a lane-major float32 ``stage`` (frame
+def fft_lanes_load(stage, off_l, off_r, rev, re, im, n):
+    """Load LANES frames of (left + j right) from a lane-major float32 ``stage`` (frame
     sample k of the left ears at ``stage[off_l + k * LANES:+LANES]``, right at ``off_r``)
     into ``re``/``im`` (float32, n * LANES) in bit-reversed order with the first radix-4
-    pass done; :func:`fft_lanes_passes` finishes the transform. ``win`` float32."""
+    pass done; :func:`fft_lanes_passes` finishes the transform."""
     m = n // 4
     for j in range(m):
-        lanes_load_radix4(stage, off_l, off_r, win, j, m, re, im, 4 * rev[4 * j] * LANES)
+        lanes_load_radix4(stage, off_l, off_r, j, m, re, im, 4 * rev[4 * j] * LANES)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)

@@ -158,27 +158,25 @@ def _butterfly4(e, a0, a1, a2, a3):
 
 
 @intrinsic
-def lanes_load_radix4(typingctx, stage, off_l, off_r, win, j, m, re, im, dst):
-    """Windowed load of LANES frames from a lane-major stage plus the first FFT pass.
+def lanes_load_radix4(typingctx, stage, off_l, off_r, j, m, re, im, dst):
+    """Load of LANES frames from a lane-major stage plus the first FFT pass.
 
     Frame sample k of the left (right) ears is the vector at ``stage[off_l + k * LANES]``
-    (``off_r``). Reads samples j, j + 2m, j + m, j + 3m (m = n / 4), multiplies them by
-    ``win`` at those indices, and stores the radix-4 butterfly of (left + j right) at
+    (``off_r``). Reads samples j, j + 2m, j + m, j + 3m (m = n / 4) and stores the radix-4
+    butterfly of (left + j right) at
     ``dst + c * LANES`` (c = 0..3) in ``re``/``im``: with dst = 4 rev[4 j] LANES that is
     the bit-reversed load and first pass of :func:`spatialmw.kernels.fft.fft_load_forward`."""
-    if not (_f32_array(stage) and _f32_array(win) and _f32_array(re) and _f32_array(im)
-            and _ints(off_l, off_r, j, m, dst)):
+    if not (_f32_array(stage) and _f32_array(re) and _f32_array(im) and _ints(off_l, off_r, j, m, dst)):
         return None
-    sig = types.void(stage, off_l, off_r, win, j, m, re, im, dst)
+    sig = types.void(stage, off_l, off_r, j, m, re, im, dst)
 
     def codegen(context, builder, signature, args):
         e = VectorIR(context, builder)
-        st, ol, orr, wd, jj, mm, red, imd, d = e.unpack(signature, args)
+        st, ol, orr, jj, mm, red, imd, d = e.unpack(signature, args)
         xs = []
         for k in (jj, e.add_i(jj, e.mul_i(mm, 2)), e.add_i(jj, mm), e.add_i(jj, e.mul_i(mm, 3))):
-            wk = e.splat(builder.load(builder.gep(wd, [k], inbounds=True, source_etype=e.f32), typ=e.f32))
             ko = e.mul_i(k, LANES)
-            xs.append((e.mul(e.load(st, e.add_i(ol, ko)), wk), e.mul(e.load(st, e.add_i(orr, ko)), wk)))
+            xs.append((e.load(st, e.add_i(ol, ko)), e.load(st, e.add_i(orr, ko))))
         ys = _butterfly4(e, *xs)
         for c, (yr, yi) in enumerate(ys):
             e.store(red, e.add_i(d, c * LANES), yr)

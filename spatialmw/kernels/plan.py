@@ -89,7 +89,7 @@ _ALIGN = (8, 16, 8)   # elements: float32 regions start on 64-byte boundaries fo
 REGIONS = np.array([
     (L.H_LISTENER, F64), (L.H_SRC_POSE, F64), (L.H_SRC_PARAM, F64), (L.H_THETA, F64),
     (L.H_SCRATCH, F64), (L.H_IBC_OUT, F64), (L.H_BIN_W, F64), (L.H_TWID_COS, F64),
-    (L.H_TWID_SIN, F64), (L.H_WINDOW, F64), (L.H_SRC_STATE, F64), (L.H_WORK, F64),
+    (L.H_TWID_SIN, F64), (L.H_SRC_STATE, F64), (L.H_WORK, F64),
     (L.H_MIX, F64), (L.H_MIX_DELTA, F64), (L.H_CONST, F64), (L.H_LF_BLEND, F64), (L.H_EQ, F64),
     (L.H_IR_WINDOW, F64), (L.H_LF_PINS, F64), (L.H_LISTENER_TRACK, F64), (L.H_TONE_BANDS, F64), (L.H_AIR_ALPHA, F64), (L.H_LOD_SCORE, F64),
     (L.H_NEARFIELD, F64), (L.H_REVERB, F64), (L.H_REVERB_LINES, F32), (L.H_REVERB_PRE, F32), (L.H_REVERB_IN, F32),
@@ -207,7 +207,6 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_BIN_W] = nbins
     size[L.H_TWID_COS] = N_FFT
     size[L.H_TWID_SIN] = N_FFT
-    size[L.H_WINDOW] = N_FFT
     size[L.H_SRC_STATE] = s * L.STATE_STRIDE
     size[L.H_WORK] = 2 * N_FFT
     size[L.H_MIX] = 4 * nbins
@@ -225,7 +224,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_SINC] = (SINC_PHASES + 1) * SINC_TAPS
     size[L.H_LANE_WORK] = 2 * N_FFT * LANES
     size[L.H_LANE_MIX] = 4 * nbins * LANES
-    size[L.H_TABLES32] = 3 * N_FFT
+    size[L.H_TABLES32] = 2 * N_FFT
     size[L.H_LANE_RAMP] = 2 * LANES
     size[L.H_TDW_OUT] = 2 * mb
     lod = ibc and settings[S_FULL_SOURCES] > 0  # (corrector off: no per-source transform to save)
@@ -369,14 +368,11 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
     sinc_table_fill(SINC_BETA, SINC_PHASES, SINC_TAPS, f32[sinc:sinc + (SINC_PHASES + 1) * SINC_TAPS])
     cos = f64[i64[L.H_TWID_COS]:i64[L.H_TWID_COS] + N_FFT]
     sin = f64[i64[L.H_TWID_SIN]:i64[L.H_TWID_SIN] + N_FFT]
-    win = f64[i64[L.H_WINDOW]:i64[L.H_WINDOW] + N_FFT]
     fft_tables_fill(N_FFT, cos, sin, i64[i64[L.H_BITREV]:i64[L.H_BITREV] + N_FFT])
     t32 = i64[L.H_TABLES32]
-    for n in range(N_FFT):  # overlap-save: each frame is the newest N samples, unwindowed
-        win[n] = 1.0
+    for n in range(N_FFT):
         f32[t32 + n] = cos[n]
         f32[t32 + N_FFT + n] = sin[n]
-        f32[t32 + 2 * N_FFT + n] = win[n]
     blend = f64[i64[L.H_LF_BLEND]:i64[L.H_LF_BLEND] + nbins]
     lf_blend_fill(sr / N_FFT, blend)
     rv = i64[L.H_REVERB]

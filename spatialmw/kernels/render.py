@@ -73,7 +73,7 @@ from .layout import (
     H_MIX, H_NFFT, H_MIX_DELTA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH_LEN, H_SINC,
     H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN,
     H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_THETA,
-    H_THETA_LEN, H_TWID_COS, H_TWID_SIN, H_WINDOW, H_WORK, PARAM_STRIDE, POSE_STRIDE,
+    H_THETA_LEN, H_TWID_COS, H_TWID_SIN, H_WORK, PARAM_STRIDE, POSE_STRIDE,
     STATE_INACTIVE, STATE_PLAYING, STATE_RESTART, STATE_STOP, STATE_RECYCLE, STATE_STRIDE, STATUS_NONFINITE, STATUS_PAUSED,
     STATUS_PLAYING, STATUS_UNDERRUN, CNT_PAUSE_OFFSET,
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_LF_BLEND, H_EQ,
@@ -1147,7 +1147,6 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
     t32 = i64[H_TABLES32]
     cos = f32[t32:t32 + n]
     sin = f32[t32 + n:t32 + 2 * n]
-    win = f32[t32 + 2 * n:t32 + 3 * n]
     rev = i64[i64[H_BITREV]: i64[H_BITREV] + n]
     re = f32[i64[H_LANE_WORK]: i64[H_LANE_WORK] + n * LANES]
     im = f32[i64[H_LANE_WORK] + n * LANES: i64[H_LANE_WORK] + 2 * n * LANES]
@@ -1190,7 +1189,7 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
             continue
         gc = _lane_gain_base(i64, H_GCUR, b * LANES, nbins)
         sb = _lane_stage_base(i64, b * LANES) + off * LANES
-        fft_lanes_load(f32, sb, sb + sl * LANES, win, rev, re, im, n)
+        fft_lanes_load(f32, sb, sb + sl * LANES, rev, re, im, n)
         fft_lanes_passes(re, im, cos, sin, n)
         if ramping:
             if not changed:
@@ -1238,7 +1237,6 @@ def _hop(f64, f32, i64, nbins, off, t0):
     warp, and one FFT serves them all (bit-reversal and the first radix-4 pass fused,
     :func:`fft_load_forward`); with unit gains that is the identity."""
     n = i64[H_NFFT]
-    win = f64[i64[H_WINDOW]: i64[H_WINDOW] + n]
     cos = f64[i64[H_TWID_COS]: i64[H_TWID_COS] + n]
     sin = f64[i64[H_TWID_SIN]: i64[H_TWID_SIN] + n]
     rev = i64[i64[H_BITREV]: i64[H_BITREV] + n]
@@ -1255,8 +1253,8 @@ def _hop(f64, f32, i64, nbins, off, t0):
     else:
         st = i64[H_STAGE]
         sl = i64[H_STAGE_LEN]
-        fft_load_forward(f32[st + off:st + off + n], f32[st + sl + off:st + sl + off + n], win, rev,
-                         re, im, cos, sin, n)
+        fft_load_forward(f32[st + off:st + off + n], f32[st + sl + off:st + sl + off + n], rev, re, im,
+                         cos, sin, n)
         _split_into(re, im, mix, n, nbins)
     if changed:  # the change, faded out across the hop: previous filters -> this hop's
         _inverse(mix_delta, re, im, rev, cos, sin, n, nbins)
@@ -1276,7 +1274,7 @@ def _bed_hop(f32, i64, off, mix):
     re = f32[i64[H_LANE_WORK]: i64[H_LANE_WORK] + n * LANES]
     im = f32[i64[H_LANE_WORK] + n * LANES: i64[H_LANE_WORK] + 2 * n * LANES]
     sb = i64[H_LOD_STAGE] + off * LANES
-    fft_lanes_load(f32, sb, sb + sl * LANES, f32[t32 + 2 * n:t32 + 3 * n], i64[i64[H_BITREV]: i64[H_BITREV] + n],
+    fft_lanes_load(f32, sb, sb + sl * LANES, i64[i64[H_BITREV]: i64[H_BITREV] + n],
                    re, im, n)
     fft_lanes_passes(re, im, f32[t32:t32 + n], f32[t32 + n:t32 + 2 * n], n)
     nbins = n // 2 + 1
