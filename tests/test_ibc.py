@@ -231,7 +231,7 @@ def test_engine_targets_are_the_shaped_network_output(engine):
     from spatialmw.engine import N_FFT
     from spatialmw.kernels import layout as L
     from spatialmw.kernels.lanes import LANES
-    from spatialmw.kernels.render import _gain_base, _ibc_targets, _take_lane, _target_region, _update_tone, shape_gains
+    from spatialmw.kernels.render import _gain_base, _ibc_targets, _take_lane, _update_tone, shape_gains
     eng = engine
     nb = N_FFT // 2 + 1
     rng = np.random.default_rng(5)
@@ -241,7 +241,7 @@ def test_engine_targets_are_the_shaped_network_output(engine):
         _take_lane(eng.i64, s)  # as the render path does first: a lane for the gains, a flat tone
         _update_tone(eng.f64, eng.f32, eng.i64, s, nb, 1.0, 1.0, 1.0, 0.0)
         _ibc_targets(eng.f64, eng.f32, eng.i64, s, u[0], u[1], u[2], 1.7, nb, True, True, 0.0)
-        g0 = _gain_base(eng.i64, _target_region(eng.i64, s), s, nb)  # lane-major: bin k, part c at + (4k + c) LANES
+        g0 = _gain_base(eng.i64, L.H_GTGT, s, nb)  # lane-major: bin k, part c at + (4k + c) LANES
         got = eng.f32[g0:g0 + 4 * nb * LANES:LANES].astype(np.float64)
         ref = np.zeros(4 * nb)
         shape_gains(eng.f64, eng.i64, eng.model.evaluate(u, 1.7).ravel(), ref)

@@ -11,7 +11,7 @@ from spatialmw.kernels.ibc import ibc_evaluate, ibc_prepare, ibc_prepared_size, 
 from spatialmw.kernels.ibc_table import build_table, lookup_table, table_rings
 from spatialmw.kernels.lanes import LANES
 from spatialmw.kernels.motion import block_pose
-from spatialmw.kernels.render import _gain_base, _target_region, shape_gains
+from spatialmw.kernels.render import _gain_base, shape_gains
 
 NB = N_FFT // 2 + 1
 FB = np.arange(NB) * 48000.0 / N_FFT
@@ -57,7 +57,7 @@ def table_of(eng):
 
 
 def target_gains(eng, s):
-    g0 = _gain_base(eng.i64, _target_region(eng.i64, s), s, NB)
+    g0 = _gain_base(eng.i64, L.H_GTGT, s, NB)
     g = eng.f32[g0:g0 + 4 * NB * LANES:LANES].astype(np.float64).reshape(NB, 2, 2)
     return (g[:, :, 0] + 1j * g[:, :, 1]).T
 

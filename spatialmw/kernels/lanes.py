@@ -279,35 +279,28 @@ def lanes_split_gain_add(typingctx, re, im, k, nk, gains, gk, mix, mk):
 
 
 @intrinsic
-def lanes_split_ramp_add(typingctx, re, im, k, nk, gains, gc, ga, gb, gk, ramp, mix, mixd, mk):
+def lanes_split_ramp_add(typingctx, re, im, k, nk, gains, gc, gt, gk, ramp, mix, mixd, mk):
     """:func:`lanes_split_gain_add` for a batch whose gains move, in one pass: each lane's
-    gains for this hop, g = start + alpha (target - start), are stored at ``gains[gc +
-    gk + c LANES]`` (the previous hop's are read there first), and the two ears' spectra
-    times g are added into ``mix``, times the change (previous - g) into ``mixd``.
-    ``ramp[0:LANES]`` holds each lane's alpha, ``ramp[LANES:2 LANES]`` 1 where its target is
-    at ``gains[gb + ...]`` and its start at ``gains[ga + ...]``, 0 for the reverse."""
+    gains move from the previous hop's, at ``gains[gc + gk + c LANES]``, the fraction
+    ``ramp[lane]`` of the way to its target at ``gains[gt + gk + c LANES]``
+    (g = previous + fraction (target - previous), stored back at ``gc``), and the two ears'
+    spectra times g are added into ``mix``, times the change (previous - g) into ``mixd``."""
     if not (_f32_array(re) and _f32_array(im) and _f32_array(gains) and _f32_array(ramp)
-            and _f32_array(mix) and _f32_array(mixd) and _ints(k, nk, gc, ga, gb, gk, mk)):
+            and _f32_array(mix) and _f32_array(mixd) and _ints(k, nk, gc, gt, gk, mk)):
         return None
-    sig = types.void(re, im, k, nk, gains, gc, ga, gb, gk, ramp, mix, mixd, mk)
+    sig = types.void(re, im, k, nk, gains, gc, gt, gk, ramp, mix, mixd, mk)
 
     def codegen(context, builder, signature, args):
         e = VectorIR(context, builder)
-        red, imd, k_, nk_, gd, gc_, ga_, gb_, gk_, rd, md, mdd, mk_ = e.unpack(signature, args)
-        alpha = e.load(rd, ir.Constant(ir.IntType(64), 0))
-        in_b = builder.fcmp_ordered("!=", e.load(rd, ir.Constant(ir.IntType(64), LANES)),
-                                    ir.Constant(e.vty, None))
+        red, imd, k_, nk_, gd, gc_, gt_, gk_, rd, md, mdd, mk_ = e.unpack(signature, args)
+        fraction = e.load(rd, ir.Constant(ir.IntType(64), 0))
         xl, xr = _split_ears(e, red, imd, k_, nk_)
         g, dg = [], []
         for c in range(4):
             off = e.add_i(gk_, c * LANES)
-            a = e.load(gd, builder.add(ga_, off))
-            b = e.load(gd, builder.add(gb_, off))
-            start = builder.select(in_b, a, b)
-            end = builder.select(in_b, b, a)
             cur = builder.add(gc_, off)
             old = e.load(gd, cur)
-            new = e.add(start, e.mul(alpha, e.sub(end, start)))
+            new = e.add(old, e.mul(fraction, e.sub(e.load(gd, builder.add(gt_, off)), old)))
             e.store(gd, cur, new)
             g.append(new)
             dg.append(e.sub(old, new))

@@ -93,7 +93,7 @@ REGIONS = np.array([
     (L.H_MIX, F64), (L.H_MIX_DELTA, F64), (L.H_CONST, F64), (L.H_LF_BLEND, F64), (L.H_EQ, F64),
     (L.H_IR_WINDOW, F64), (L.H_LF_PINS, F64), (L.H_LISTENER_TRACK, F64), (L.H_TONE_BANDS, F64), (L.H_AIR_ALPHA, F64), (L.H_LOD_SCORE, F64),
     (L.H_NEARFIELD, F64), (L.H_REVERB, F64), (L.H_REVERB_LINES, F32), (L.H_REVERB_PRE, F32), (L.H_REVERB_IN, F32),
-    (L.H_RING, F32), (L.H_STAGE, F32), (L.H_GCUR, F32), (L.H_GEND_A, F32), (L.H_GEND_B, F32),
+    (L.H_RING, F32), (L.H_STAGE, F32), (L.H_GCUR, F32), (L.H_GTGT, F32),
     (L.H_GAIN_SCRATCH, F32), (L.H_LANE_MIX_DELTA, F32), (L.H_FIFO, F32),
     (L.H_SINC, F32), (L.H_LANE_WORK, F32), (L.H_LANE_MIX, F32), (L.H_TABLES32, F32),
     (L.H_LANE_RAMP, F32), (L.H_TDW_OUT, F32), (L.H_LOD_STAGE, F32), (L.H_LOD_FILTERS, F32), (L.H_LOD_COEF, F32), (L.H_TONE, F32), (L.H_SPREAD, F32), (L.H_IBC_PREP, F32), (L.H_IBC_TABLE, F32),
@@ -216,8 +216,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     # sources are summed into one shared stereo staging buffer (the STFT is linear)
     size[L.H_STAGE] = batches * 2 * stage_len * LANES if ibc else 2 * stage_len
     size[L.H_GCUR] = batches * 4 * nbins * LANES if ibc else LANES
-    size[L.H_GEND_A] = size[L.H_GCUR]
-    size[L.H_GEND_B] = size[L.H_GCUR]
+    size[L.H_GTGT] = size[L.H_GCUR]
     size[L.H_LANE_OF] = s
     size[L.H_LANE_SLOT] = batches * LANES
     size[L.H_FIFO] = 2 * (mb + 2 * hop)
@@ -225,7 +224,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     size[L.H_LANE_WORK] = 2 * N_FFT * LANES
     size[L.H_LANE_MIX] = 4 * nbins * LANES
     size[L.H_TABLES32] = 2 * N_FFT
-    size[L.H_LANE_RAMP] = 2 * LANES
+    size[L.H_LANE_RAMP] = LANES
     size[L.H_TDW_OUT] = 2 * mb
     lod = ibc and settings[S_FULL_SOURCES] > 0  # (corrector off: no per-source transform to save)
     size[L.H_LOD_SCORE] = 2 * s if lod else 1

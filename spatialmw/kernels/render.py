@@ -63,12 +63,12 @@ from .ibc_table import lookup_table
 from .motion import MAX_SPEED_FRACTION, clamp_speed, extrapolate, heard_step, propagation_step, retarded_delay, start_track, track_pose, track_started
 from .lanes import LANES, lanes_copy, prefetch, prefetch_write, lanes_row_sums, lanes_split_gain_add, lanes_split_ramp_add
 from .layout import (
-    CNT_GAINS, CNT_SKIPPED, COUNT_STRIDE, GAINS_IN_B, GAINS_RAMPING, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
+    CNT_GAINS, CNT_SKIPPED, COUNT_STRIDE, GAINS_RAMPING, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
     C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_LOOKUPS_PER_512,
     C_SPEED_OF_SOUND, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK, G_FIFO_COUNT,
     G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_LOOKUP_BUDGET, G_STAGE_FILL, H_BATCHES, H_BIN_IDX,
     H_BIN_W, H_BITREV, H_CONST, H_DIMS, H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_GCUR, H_GLOBAL,
-    H_GRID_K, H_GEND_A, H_GEND_B, H_HOP, H_IBC_ENABLED, H_IBC_PREP, H_IBC_PREP_LEN, H_IBC_TABLE,
+    H_GRID_K, H_GTGT, H_HOP, H_IBC_ENABLED, H_IBC_PREP, H_IBC_PREP_LEN, H_IBC_TABLE,
     H_LANE_RAMP, H_LANE_MIX, H_LANE_WORK, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES,
     H_MIX, H_NFFT, H_MIX_DELTA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH_LEN, H_SINC,
     H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN,
@@ -319,7 +319,7 @@ def _lane_stage_base(i64, p):
 @njit(cache=True, inline="always")
 def _lane_gain_base(i64, region, p, nbins):
     """Index of lane ``p``'s gain for bin 0, left real part, in ``region`` (H_GCUR or
-    H_GEND_A/B): bin k, part c (left re, left im, right re, right im) at + (4 k + c) LANES."""
+    H_GTGT): bin k, part c (left re, left im, right re, right im) at + (4 k + c) LANES."""
     return i64[region] + (p // LANES) * 4 * nbins * LANES + p % LANES
 
 
@@ -349,7 +349,7 @@ def _gain_base(i64, region, s, nbins):
 
 @njit(cache=True, inline="always")
 def _lane_column(f32, i64, region, s, nbins):
-    """Source ``s``'s 4 nbins gains in ``region`` (H_GCUR, H_GEND_A or H_GEND_B) as a
+    """Source ``s``'s 4 nbins gains in ``region`` (H_GCUR or H_GTGT) as a
     strided view indexed from 0 (its lane must exist)."""
     g = _gain_base(i64, region, s, nbins)
     return f32[g:g + (4 * nbins - 1) * LANES + 1:LANES]
@@ -361,12 +361,6 @@ def _copy(src, dst):
     of one pool checks for overlap at run time and may copy through a temporary)."""
     for j in range(src.shape[0]):
         dst[j] = src[j]
-
-
-@njit(cache=True, inline="always")
-def _target_region(i64, s):
-    """The region (H_GEND_A or H_GEND_B) that holds source ``s``'s newest gain target."""
-    return H_GEND_B if i64[i64[H_SRC_COUNT] + s * COUNT_STRIDE + CNT_GAINS] & GAINS_IN_B else H_GEND_A
 
 
 @njit(cache=True)
@@ -397,7 +391,7 @@ def _clear_slot(f64, f32, i64, s, nbins):
     ring_len = i64[H_RING_LEN]
     f32[i64[H_RING] + s * ring_len: i64[H_RING] + (s + 1) * ring_len] = 0.0
     if i64[H_IBC_ENABLED] != 0 and _lane(i64, s) >= 0:  # (corrector off: the shared staging keeps the others' audio)
-        for region in (H_GCUR, H_GEND_A, H_GEND_B):
+        for region in (H_GCUR, H_GTGT):
             _lane_column(f32, i64, region, s, nbins)[:] = 0.0
         _drop_lane(f32, i64, s)
     f64[i64[H_SRC_STATE] + s * STATE_STRIDE: i64[H_SRC_STATE] + (s + 1) * STATE_STRIDE] = 0.0
@@ -460,31 +454,29 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_no
 def _set_target(f64, f32, i64, s, nbins, g, restart, t_now, w, exact):
     """Make ``g`` (4 nbins) source ``s``'s gain target at sample clock ``t_now``, times the
     source's tone (ST_TONE, :mod:`.tone`). A (re)started source takes it at once; a playing
-    one ramps to it from its previous target, whose time becomes the ramp's start (at most
-    one block back, so a source that was at rest does not jump). An ``exact`` target (the
-    network's: a source at rest, or any source without a direction table) has its toned
-    response cut to the window (:func:`_window_target`, participant ``w``'s scratch), so
-    that a static source stays time-invariant; a table target (a moving source) is not cut:
-    its filter changes every block anyway, and the cut's two transforms would double the
-    cost of its lookup."""
+    one ramps to it from the gains it played last (H_GCUR), from the time those describe
+    (ST_T_PREV; at most one block back, so a source that was at rest does not jump). An
+    ``exact`` target (the network's: a source at rest, or any source without a direction
+    table) has its toned response cut to the window (:func:`_window_target`, participant
+    ``w``'s scratch), so that a static source stays time-invariant; a table target (a
+    moving source) is not cut: its filter changes every block anyway, and the cut's two
+    transforms would double the cost of its lookup."""
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
     if not tone_is_flat(f64[st + ST_TONE], f64[st + ST_TONE + 1], f64[st + ST_TONE + 2], f64[st + ST_TONE + 3]):
         apply_tone(g, f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins], nbins)
         if exact:
             _window_target(f64, i64, g, w)
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
+    _copy(g, _lane_column(f32, i64, H_GTGT, s, nbins))
     if restart:
-        for region in (H_GEND_A, H_GEND_B, H_GCUR):
-            _copy(g, _lane_column(f32, i64, region, s, nbins))
+        _copy(g, _lane_column(f32, i64, H_GCUR, s, nbins))
         f64[st + ST_T_PREV] = t_now
         f64[st + ST_T_TGT] = t_now
         i64[cnt + CNT_GAINS] = 0
-    else:  # the previous target stays where it is and becomes the start
-        ramp = i64[cnt + CNT_GAINS]
-        _copy(g, _lane_column(f32, i64, H_GEND_A if ramp & GAINS_IN_B else H_GEND_B, s, nbins))
-        f64[st + ST_T_PREV] = max(f64[st + ST_T_TGT], t_now - i64[H_MAX_BLOCK])
+    else:
+        f64[st + ST_T_PREV] = max(f64[st + ST_T_PREV], t_now - i64[H_MAX_BLOCK])
         f64[st + ST_T_TGT] = t_now
-        i64[cnt + CNT_GAINS] = (ramp ^ GAINS_IN_B) | GAINS_RAMPING
+        i64[cnt + CNT_GAINS] = GAINS_RAMPING
 
 
 @njit(cache=True)
@@ -1133,10 +1125,11 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
     Returns True when some source's gains changed since the previous hop (``mix_delta``
     then holds the mix with the previous gains minus ``mix``).
 
-    Per batch of LANES lanes with a playing source: each changing lane's gains for this hop
-    are interpolated between its previous and current target at the hop's last sample
-    (clock ``t0 + off + N - 1``; ``t0`` is the clock of staging sample 0), where the
-    output crossfade reaches them, so gains move linearly in time as the warp's delay does;
+    Per batch of LANES lanes with a playing source: each changing lane's gains move from
+    the previous hop's (at ST_T_PREV) towards its target (at ST_T_TGT) to where the line
+    between them is at the hop's last sample (clock ``t0 + off + N - 1``; ``t0`` is the
+    clock of staging sample 0), where the output crossfade reaches them, so gains move
+    linearly in time as the warp's delay does;
     the LANES frames are transformed at once (lane-major, float32), split into the two
     ears, multiplied by the lane's gains (and, in a batch whose gains move, by their change
     since the previous hop, in the same pass: :func:`lanes_split_ramp_add`) and added into
@@ -1153,7 +1146,7 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
     rows = 4 * nbins
     mixl = f32[i64[H_LANE_MIX]: i64[H_LANE_MIX] + rows * LANES]
     mixd = f32[i64[H_LANE_MIX_DELTA]: i64[H_LANE_MIX_DELTA] + rows * LANES]
-    ramp = f32[i64[H_LANE_RAMP]: i64[H_LANE_RAMP] + 2 * LANES]
+    ramp = f32[i64[H_LANE_RAMP]: i64[H_LANE_RAMP] + LANES]
     mixl[:] = 0.0
     ctl0 = i64[H_SRC_CTL]
     t_end = t0 + off + n - 1.0  # the crossfade reaches this hop's filters on its last sample
@@ -1164,27 +1157,25 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
         ramping = False
         for lane in range(LANES):
             s = i64[slots + b * LANES + lane] - 1
-            ramp[lane] = 1.0
-            ramp[LANES + lane] = 0.0
+            ramp[lane] = 0.0
             if s < 0:
                 continue
-            cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
-            gains = i64[cnt + CNT_GAINS]
-            if gains & GAINS_IN_B:
-                ramp[LANES + lane] = 1.0
             ctl = ctl0 + s * CTL_STRIDE
             if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:
                 continue
             playing = True
-            if gains & GAINS_RAMPING:
+            cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
+            if i64[cnt + CNT_GAINS] & GAINS_RAMPING:
                 st = i64[H_SRC_STATE] + s * STATE_STRIDE
                 tp = f64[st + ST_T_PREV]
                 tt = f64[st + ST_T_TGT]
                 a = 1.0 if tt <= tp else min(max((t_end - tp) / (tt - tp), 0.0), 1.0)
-                ramp[lane] = np.float32(a)
-                ramping = True
+                if a > 0.0:
+                    ramp[lane] = np.float32(a)
+                    ramping = True
+                    f64[st + ST_T_PREV] = min(t_end, tt)
                 if a >= 1.0:
-                    i64[cnt + CNT_GAINS] = gains & ~GAINS_RAMPING
+                    i64[cnt + CNT_GAINS] = 0
         if not playing:
             continue
         gc = _lane_gain_base(i64, H_GCUR, b * LANES, nbins)
@@ -1195,11 +1186,10 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
             if not changed:
                 mixd[:] = 0.0
                 changed = True
-            ga = _lane_gain_base(i64, H_GEND_A, b * LANES, nbins)
-            gb = _lane_gain_base(i64, H_GEND_B, b * LANES, nbins)
-            lanes_split_ramp_add(re, im, 0, 0, f32, gc, ga, gb, 0, ramp, mixl, mixd, 0)
+            gt = _lane_gain_base(i64, H_GTGT, b * LANES, nbins)
+            lanes_split_ramp_add(re, im, 0, 0, f32, gc, gt, 0, ramp, mixl, mixd, 0)
             for k in range(1, nbins):
-                lanes_split_ramp_add(re, im, k * LANES, (n - k) * LANES, f32, gc, ga, gb, 4 * k * LANES,
+                lanes_split_ramp_add(re, im, k * LANES, (n - k) * LANES, f32, gc, gt, 4 * k * LANES,
                                      ramp, mixl, mixd, 4 * k * LANES)
         else:
             lanes_split_gain_add(re, im, 0, 0, f32, gc, mixl, 0)
