@@ -51,7 +51,7 @@ def table_of(eng):
 
     def lookup(u, dist):
         out = np.zeros(4 * NB, np.float32)
-        lookup_table(table, counts, offsets, n_rho, 4 * NB, theta, u[0], u[1], u[2], dist, out)
+        lookup_table(table, counts, offsets, n_rho, 4 * NB, theta, u[0], u[1], u[2], dist, out, 0, 1)
         return as_complex(out)
     return lookup, counts
 
@@ -121,7 +121,7 @@ def test_distance_dependent_model_interpolates_between_distance_rows():
 
     def look(u, d):
         y = np.zeros(4 * NB, np.float32)
-        lookup_table(table, counts, offsets, n_rho, 4 * NB, theta, u[0], u[1], u[2], d, y)
+        lookup_table(table, counts, offsets, n_rho, 4 * NB, theta, u[0], u[1], u[2], d, y, 0, 1)
         return y
 
     def net(u, d):

@@ -26,6 +26,7 @@ from numba import njit
 
 from .corrector import corrector_gains, diffuse_field_equaliser
 from .ibc import ibc_evaluate
+from .lanes import LANES, lanes_rows4_scatter
 
 DISTANCE_NODES = 5  # rows per direction for a distance-dependent model (linear in rho)
 
@@ -133,10 +134,12 @@ def _ring_nodes(counts, offsets, ring, az, n_rho, i0, weight):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def lookup_table(table, counts, offsets, n_rho, k4, theta, ux, uy, uz, distance, out):
-    """out[:k4] (``k4`` = a row's length) = the table interpolated at unit direction (ux, uy, uz) and
-    ``distance`` (metres): bilinear over the two enclosing rings and the two nodes around
-    the azimuth on each, linear between the enclosing distance rows."""
+def lookup_table(table, counts, offsets, n_rho, k4, theta, ux, uy, uz, distance, out, o0, stride):
+    """out[o0 + m stride] for m < ``k4`` (a row's length) = the table interpolated at unit
+    direction (ux, uy, uz) and ``distance`` (metres): bilinear over the two enclosing rings
+    and the two nodes around the azimuth on each, linear between the enclosing distance
+    rows. The engine writes a moving source's target straight into its lane-major gains
+    (stride LANES)."""
     n_rings = counts.shape[0]
     el = math.degrees(math.asin(min(1.0, max(-1.0, uz))))
     x = (el + 90.0) * (n_rings - 1) / 180.0
@@ -156,19 +159,20 @@ def lookup_table(table, counts, offsets, n_rho, k4, theta, ux, uy, uz, distance,
     rows0, rows1, w0, w1 = _ring_nodes(counts, offsets, r0, az, n_rho, i0, 1.0 - fe)
     rows2, rows3, w2, w3 = _ring_nodes(counts, offsets, r0 + 1, az, n_rho, i0, fe)
     # one pass per distance row: four weighted rows summed in registers
+    full = k4 - k4 % LANES
     for ii in range(2 if n_rho > 1 else 1):
         wr = (fr if ii == 1 else 1.0 - fr) if n_rho > 1 else 1.0
-        t0 = table[(rows0 + ii) * k4:(rows0 + ii + 1) * k4]
-        t1 = table[(rows1 + ii) * k4:(rows1 + ii + 1) * k4]
-        t2 = table[(rows2 + ii) * k4:(rows2 + ii + 1) * k4]
-        t3 = table[(rows3 + ii) * k4:(rows3 + ii + 1) * k4]
+        j0, j1, j2, j3 = (rows0 + ii) * k4, (rows1 + ii) * k4, (rows2 + ii) * k4, (rows3 + ii) * k4
         a0 = np.float32(w0 * wr)
         a1 = np.float32(w1 * wr)
         a2 = np.float32(w2 * wr)
         a3 = np.float32(w3 * wr)
-        if ii == 0:
-            for m in range(k4):
-                out[m] = a0 * t0[m] + a1 * t1[m] + a2 * t2[m] + a3 * t3[m]
-        else:
-            for m in range(k4):
-                out[m] += a0 * t0[m] + a1 * t1[m] + a2 * t2[m] + a3 * t3[m]
+        for m in range(0, full, LANES):
+            lanes_rows4_scatter(table, j0 + m, j1 + m, j2 + m, j3 + m, a0, a1, a2, a3, out, o0 + m * stride,
+                                stride, ii == 1)
+        for m in range(full, k4):
+            x = a0 * table[j0 + m] + a1 * table[j1 + m] + a2 * table[j2 + m] + a3 * table[j3 + m]
+            if ii == 0:
+                out[o0 + m * stride] = x
+            else:
+                out[o0 + m * stride] += x

@@ -312,6 +312,39 @@ def lanes_split_ramp_add(typingctx, re, im, k, nk, gains, gc, gt, gk, ramp, mix,
 
 
 @intrinsic
+def lanes_rows4_scatter(typingctx, src, i0, i1, i2, i3, a0, a1, a2, a3, dst, d, stride, accumulate):
+    """v = a0 src[i0:+LANES] + a1 src[i1:+LANES] + a2 src[i2:+LANES] + a3 src[i3:+LANES]
+    (four weighted rows, one vector each), stored to (``accumulate``: added into)
+    dst[d + m stride] for m < LANES: the direction table's lookup written straight into a
+    lane-major gain column, which a contiguous result and a strided copy cost twice over."""
+    if not (_f32_array(src) and _f32_array(dst) and _ints(i0, i1, i2, i3, d, stride)
+            and _floats(a0, a1, a2, a3) and isinstance(accumulate, types.Boolean)):
+        return None
+    sig = types.void(src, i0, i1, i2, i3, a0, a1, a2, a3, dst, d, stride, accumulate)
+
+    def codegen(context, builder, signature, args):
+        e = VectorIR(context, builder)
+        sd, j0, j1, j2, j3, w0, w1, w2, w3, dd, d_, st_, _ = e.unpack(signature, args)
+        v = e.mul(e.splat(w0), e.load(sd, j0))
+        for w, j in ((w1, j1), (w2, j2), (w3, j3)):
+            v = e.add(v, e.mul(e.splat(w), e.load(sd, j)))
+        i32 = ir.IntType(32)
+        ptrs = [builder.gep(dd, [builder.add(d_, builder.mul(st_, ir.Constant(st_.type, m)))], inbounds=True,
+                            source_etype=e.f32) for m in range(LANES)]
+        with builder.if_else(context.is_true(builder, types.boolean, args[-1])) as (add, put):
+            with add:
+                for m, p in enumerate(ptrs):
+                    x = builder.extract_element(v, ir.Constant(i32, m))
+                    builder.store(builder.fadd(builder.load(p, typ=e.f32), x, flags=_FLAGS), p)
+            with put:
+                for m, p in enumerate(ptrs):
+                    builder.store(builder.extract_element(v, ir.Constant(i32, m)), p)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
 def lanes_copy(typingctx, dst, di, src, si):
     """dst[di:di + LANES] = src[si:si + LANES] as one vector load and store (ascending copies
     within one array stay correct while the source lies at least LANES above)."""

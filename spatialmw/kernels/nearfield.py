@@ -92,15 +92,22 @@ def nearfield_table_fill(head_radius, c, r_ref, out):
 
 
 @njit(cache=True)
-def nearfield_gain(table, r, cos_theta, head_radius):
-    """g_e at distance ``r`` (clamped to the table) and cos(source-to-ear angle)."""
+def nearfield_gains(table, r, cos_theta, head_radius):
+    """(g_e, g_e') at distance ``r`` (clamped to the table) for the ear at cos(source-to-ear
+    angle) ``cos_theta`` and the opposite ear (angle pi minus it: one acos for both)."""
     lo = math.log(MIN_DISTANCE_RADII * head_radius)
     x = (math.log(max(r, 1e-9)) - lo) / (math.log(MAX_DISTANCE_M) - lo) * (N_DISTANCES - 1)
     x = min(max(x, 0.0), N_DISTANCES - 1.0)
     y = math.acos(min(1.0, max(-1.0, cos_theta))) / math.pi * (N_ANGLES - 1)
     i = min(int(x), N_DISTANCES - 2)
-    j = min(int(y), N_ANGLES - 2)
     fx = x - i
+    return _interpolated_gain(table, i, fx, y), _interpolated_gain(table, i, fx, (N_ANGLES - 1) - y)
+
+
+@njit(cache=True, inline="always")
+def _interpolated_gain(table, i, fx, y):
+    """exp of the table bilinearly interpolated at distance row i + fx, angle index y."""
+    j = min(int(y), N_ANGLES - 2)
     fy = y - j
     v = ((1.0 - fx) * ((1.0 - fy) * table[i * N_ANGLES + j] + fy * table[i * N_ANGLES + j + 1])
          + fx * ((1.0 - fy) * table[(i + 1) * N_ANGLES + j] + fy * table[(i + 1) * N_ANGLES + j + 1]))

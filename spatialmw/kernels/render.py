@@ -56,7 +56,7 @@ from numba import njit, uint64
 
 from ..geometry import distance_gain, rotate_inverse, tdw_ear_targets
 from .fpu import enter_flush_to_zero, leave_flush_to_zero
-from .fft import fft_core, fft_lanes_load, fft_lanes_passes, fft_load_forward
+from .fft import fft_lanes_load, fft_lanes_passes, fft_load_forward
 from .corrector import corrector_gains, cut_to_window_support, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
@@ -425,10 +425,12 @@ def shape_gains(f64, i64, grid_out, gains, w=0):
 
 @njit(cache=True, fastmath=True, boundscheck=False)
 def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_now, w=0):
-    """Source ``s``'s new corrector target for one pose: the network's output (``exact``)
-    or the direction table's, shaped to per-bin gains (participant ``w``'s scratch)."""
-    g = f32[_part(i64, w, PT_GAIN_SCRATCH): _part(i64, w, PT_GAIN_SCRATCH) + 4 * nbins]
+    """Source ``s``'s new corrector target for one pose: the network's output (``exact``),
+    shaped to per-bin gains (participant ``w``'s scratch), or the direction table's,
+    interpolated straight into the source's target column (a moving source takes one
+    every block or two)."""
     if exact:
+        g = f32[_part(i64, w, PT_GAIN_SCRATCH): _part(i64, w, PT_GAIN_SCRATCH) + 4 * nbins]
         k_grid = i64[H_GRID_K]
         theta = f64[i64[H_THETA]: i64[H_THETA] + i64[H_THETA_LEN]]
         dims = i64[i64[H_DIMS]: i64[H_DIMS] + i64[H_DIMS_LEN]]
@@ -437,39 +439,53 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_no
         out = f64[_part(i64, w, PT_IBC_OUT): _part(i64, w, PT_IBC_OUT) + 4 * k_grid]
         ibc_evaluate(theta, dims, prep, ux, uy, uz, dist, scratch, out)
         shape_gains(f64, i64, out, g, w)
-    else:
-        n_rings = i64[H_TABLE_RINGS]
-        tc = i64[H_TABLE_COUNTS]
-        counts = i64[tc:tc + n_rings]
-        offsets = i64[tc + n_rings:tc + 2 * n_rings]
-        n_rho = i64[H_TABLE_NRHO]
-        nodes = offsets[n_rings - 1] + counts[n_rings - 1]
-        table = f32[i64[H_IBC_TABLE]: i64[H_IBC_TABLE] + nodes * n_rho * 4 * nbins]
-        theta = f64[i64[H_THETA]: i64[H_THETA] + i64[H_THETA_LEN]]
-        lookup_table(table, counts, offsets, n_rho, 4 * nbins, theta, ux, uy, uz, dist, g)
-    _set_target(f64, f32, i64, s, nbins, g, restart, t_now, w, exact)
+        _set_target(f64, f32, i64, s, nbins, g, restart, t_now, w, True)
+        return
+    n_rings = i64[H_TABLE_RINGS]
+    tc = i64[H_TABLE_COUNTS]
+    counts = i64[tc:tc + n_rings]
+    offsets = i64[tc + n_rings:tc + 2 * n_rings]
+    n_rho = i64[H_TABLE_NRHO]
+    nodes = offsets[n_rings - 1] + counts[n_rings - 1]
+    table = f32[i64[H_IBC_TABLE]: i64[H_IBC_TABLE] + nodes * n_rho * 4 * nbins]
+    theta = f64[i64[H_THETA]: i64[H_THETA] + i64[H_THETA_LEN]]
+    lookup_table(table, counts, offsets, n_rho, 4 * nbins, theta, ux, uy, uz, dist, f32,
+                 _gain_base(i64, H_GTGT, s, nbins), LANES)
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    if not tone_is_flat(f64[st + ST_TONE], f64[st + ST_TONE + 1], f64[st + ST_TONE + 2], f64[st + ST_TONE + 3]):
+        apply_tone(_lane_column(f32, i64, H_GTGT, s, nbins),
+                   f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins], nbins)
+    _commit_target(f64, f32, i64, s, nbins, restart, t_now)
 
 
 @njit(cache=True, boundscheck=False)
 def _set_target(f64, f32, i64, s, nbins, g, restart, t_now, w, exact):
     """Make ``g`` (4 nbins) source ``s``'s gain target at sample clock ``t_now``, times the
-    source's tone (ST_TONE, :mod:`.tone`). A (re)started source takes it at once; a playing
-    one ramps to it from the gains it played last (H_GCUR), from the time those describe
-    (ST_T_PREV; at most one block back, so a source that was at rest does not jump). An
-    ``exact`` target (the network's: a source at rest, or any source without a direction
-    table) has its toned response cut to the window (:func:`_window_target`, participant
-    ``w``'s scratch), so that a static source stays time-invariant; a table target (a
-    moving source) is not cut: its filter changes every block anyway, and the cut's two
-    transforms would double the cost of its lookup."""
+    source's tone (ST_TONE, :mod:`.tone`). An ``exact`` target (the network's: a source at
+    rest, or any source without a direction table) has its toned response cut to the
+    window (:func:`_window_target`, participant ``w``'s scratch), so that a static source
+    stays time-invariant; a table target (a moving source) is not cut: its filter changes
+    every block anyway, and the cut's two transforms would double the cost of its
+    lookup."""
     st = i64[H_SRC_STATE] + s * STATE_STRIDE
     if not tone_is_flat(f64[st + ST_TONE], f64[st + ST_TONE + 1], f64[st + ST_TONE + 2], f64[st + ST_TONE + 3]):
         apply_tone(g, f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins], nbins)
         if exact:
             _window_target(f64, i64, g, w)
-    cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     _copy(g, _lane_column(f32, i64, H_GTGT, s, nbins))
+    _commit_target(f64, f32, i64, s, nbins, restart, t_now)
+
+
+@njit(cache=True, boundscheck=False)
+def _commit_target(f64, f32, i64, s, nbins, restart, t_now):
+    """Source ``s``'s target column (H_GTGT), just written, becomes its target at sample
+    clock ``t_now``. A (re)started source takes it at once; a playing one ramps to it from
+    the gains it played last (H_GCUR), from the time those describe (ST_T_PREV; at most
+    one block back, so a source that was at rest does not jump)."""
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     if restart:
-        _copy(g, _lane_column(f32, i64, H_GCUR, s, nbins))
+        _copy(_lane_column(f32, i64, H_GTGT, s, nbins), _lane_column(f32, i64, H_GCUR, s, nbins))
         f64[st + ST_T_PREV] = t_now
         f64[st + ST_T_TGT] = t_now
         i64[cnt + CNT_GAINS] = 0
@@ -860,8 +876,7 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         table = f64[i64[H_NEARFIELD]: i64[H_NEARFIELD] + nearfield.TABLE_LEN]
         r = min(dist, f64[i64[H_THETA]])   # beyond the fitted distance the corrector's own ILD stands
         side = rel[1] / dist if dist > 1e-9 else 0.0
-        nl = nearfield.nearfield_gain(table, r, side, a)
-        nr = nearfield.nearfield_gain(table, r, -side, a)
+        nl, nr = nearfield.nearfield_gains(table, r, side, a)
     f64[bk + BK_FRESH] = 1.0 if fresh else 0.0
     f64[bk + BK_TELEPORT] = 1.0 if teleport else 0.0
     f64[bk + BK_REL], f64[bk + BK_REL + 1], f64[bk + BK_REL + 2] = rel[0], rel[1], rel[2]
@@ -1246,11 +1261,10 @@ def _hop(f64, f32, i64, nbins, off, t0):
         fft_load_forward(f32[st + off:st + off + n], f32[st + sl + off:st + sl + off + n], rev, re, im,
                          cos, sin, n)
         _split_into(re, im, mix, n, nbins)
+    lre, lim = _inverse(f32, i64, mix, mix_delta, changed, n, nbins)
     if changed:  # the change, faded out across the hop: previous filters -> this hop's
-        _inverse(mix_delta, re, im, rev, cos, sin, n, nbins)
-        _emit(f32, i64, re, im, True, False)
-    _inverse(mix, re, im, rev, cos, sin, n, nbins)
-    _emit(f32, i64, re, im, False, changed)
+        _emit(f32, i64, lre, lim, 1, True, False)
+    _emit(f32, i64, lre, lim, 0, False, changed)
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
@@ -1272,25 +1286,44 @@ def _bed_hop(f32, i64, off, mix):
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _inverse(mix, re, im, rev, cos, sin, n, nbins):
-    """re + j im = the inverse transform of (mix_left + j mix_right) (unscaled)."""
+def _inverse(f32, i64, mix, mix_delta, changed, n, nbins):
+    """The inverse transforms (unscaled) of (mix_left + j mix_right) in lane 0 and, when
+    ``changed``, of (mix_delta_left + j mix_delta_right) in lane 1 of one LANES-wide float32
+    transform, as conj(DFT(conj Z)): one lane transform costs what one float64 transform
+    did, and a crossfading hop needs two. Returns the lane-major (re, im) work arrays:
+    left ear = re, right ear = -im. The input is staged in the per-lane mix, free once the
+    hop has summed it (lanes 2 and up hold stale finite values nobody reads)."""
+    x = f32[i64[H_LANE_MIX]: i64[H_LANE_MIX] + 2 * n * LANES]
+    _stage_conj_spectrum(mix, x, 0, n, nbins)
+    if changed:
+        _stage_conj_spectrum(mix_delta, x, 1, n, nbins)
+    t32 = i64[H_TABLES32]
+    re = f32[i64[H_LANE_WORK]: i64[H_LANE_WORK] + n * LANES]
+    im = f32[i64[H_LANE_WORK] + n * LANES: i64[H_LANE_WORK] + 2 * n * LANES]
+    fft_lanes_load(x, 0, n * LANES, i64[i64[H_BITREV]: i64[H_BITREV] + n], re, im, n)
+    fft_lanes_passes(re, im, f32[t32:t32 + n], f32[t32 + n:t32 + 2 * n], n)
+    return re, im
+
+
+@njit(cache=True, fastmath=True, boundscheck=False, inline="always")
+def _stage_conj_spectrum(mix, x, lane, n, nbins):
+    """conj Z, Z the full spectrum of (left + j right) from the two ears' half spectra in
+    ``mix``, into ``lane`` of the lane-major frame ``x`` (real parts as its left ear, the
+    imaginary parts as its right, n samples each)."""
     for k in range(nbins):
-        r = rev[k]
-        re[r] = mix[4 * k] - mix[4 * k + 3]
-        im[r] = mix[4 * k + 1] + mix[4 * k + 2]
+        x[k * LANES + lane] = mix[4 * k] - mix[4 * k + 3]
+        x[(n + k) * LANES + lane] = -(mix[4 * k + 1] + mix[4 * k + 2])
     for k in range(nbins, n):
         m = n - k
-        r = rev[k]
-        re[r] = mix[4 * m] + mix[4 * m + 3]
-        im[r] = mix[4 * m + 2] - mix[4 * m + 1]
-    fft_core(re, im, cos, sin, n, True)
+        x[k * LANES + lane] = mix[4 * m] + mix[4 * m + 3]
+        x[(n + k) * LANES + lane] = mix[4 * m + 1] - mix[4 * m + 2]
 
 
 @njit(cache=True, fastmath=True, boundscheck=False)
-def _emit(f32, i64, re, im, fade_out, add):
-    """Write (``add``: add) the last H samples of the inverse transform into the FIFO's next
-    hop; ``fade_out`` weights sample i by 1 - (i + 1) / H. The second call of a crossfading
-    hop (``add``) completes the hop and advances the FIFO."""
+def _emit(f32, i64, re, im, lane, fade_out, add):
+    """Write (``add``: add) the last H samples of :func:`_inverse`'s ``lane`` into the FIFO's
+    next hop; ``fade_out`` weights sample i by 1 - (i + 1) / H. The second call of a
+    crossfading hop (``add``) completes the hop and advances the FIFO."""
     n = i64[H_NFFT]
     hop = i64[H_HOP]
     g = i64[H_GLOBAL]
@@ -1304,8 +1337,9 @@ def _emit(f32, i64, re, im, fade_out, add):
         if p >= flen:
             p -= flen
         w = scale * (1.0 - (j + 1) * inv_hop) if fade_out else scale
-        l = re[n - hop + j] * w
-        r = im[n - hop + j] * w
+        t = (n - hop + j) * LANES + lane
+        l = re[t] * w
+        r = -im[t] * w
         if add:
             f32[fifo + 2 * p] += l
             f32[fifo + 2 * p + 1] += r
