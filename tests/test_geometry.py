@@ -85,3 +85,46 @@ def test_unknown_coordinate_system():
 def test_unreal_centimetres():
     np.testing.assert_allclose(G.to_native_position([100, 50, 20], "unreal"), [1.0, -0.5, 0.2])
     np.testing.assert_allclose(G.from_native_position([1.0, -0.5, 0.2], "unreal"), [100, 50, 20])
+
+
+def test_ear_path_length_is_woodworths_straight_line_or_tangent_plus_arc():
+    """The renderer's path (cosines compared, one acos of cos(gamma - beta)) against
+    Woodworth's formula written with both angles: gamma = acos(y / d), beta = acos(a / d)."""
+    a = 0.0875
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        v = rng.normal(size=3)
+        v *= rng.uniform(0.1, 40.0) / np.linalg.norm(v)
+        for ear in (1.0, -1.0):
+            d = float(np.linalg.norm(v))
+            gamma = math.acos(float(np.clip(v[1] * ear / d, -1.0, 1.0)))
+            beta = math.acos(a / d)
+            want = (float(np.linalg.norm(v - np.array([0.0, ear * a, 0.0]))) if gamma <= beta
+                    else math.sqrt(d * d - a * a) + a * (gamma - beta))
+            assert abs(G.ear_path_length(tuple(v), ear, a) - want) < 1e-9
+
+
+def test_nearfield_gains_of_both_ears_match_the_table_read_at_each_ears_angle():
+    """One acos for both ears (the far ear's angle is pi minus the near one's) gives what
+    reading the table at each ear's own angle gives (bilinear in log distance and angle)."""
+    from spatialmw.kernels import nearfield as nf
+    a = 0.0875
+    table = np.zeros(nf.TABLE_LEN)
+    nf.nearfield_table_fill(a, 343.0, 1.4, table)
+    grid = table.reshape(nf.N_DISTANCES, nf.N_ANGLES)
+    lo, hi = math.log(nf.MIN_DISTANCE_RADII * a), math.log(nf.MAX_DISTANCE_M)
+
+    def direct(r, c):
+        x = np.clip((math.log(r) - lo) / (hi - lo) * (nf.N_DISTANCES - 1), 0, nf.N_DISTANCES - 1)
+        y = math.acos(c) / math.pi * (nf.N_ANGLES - 1)
+        i, j = min(int(x), nf.N_DISTANCES - 2), min(int(y), nf.N_ANGLES - 2)
+        fx, fy = x - i, y - j
+        v = ((1 - fx) * ((1 - fy) * grid[i, j] + fy * grid[i, j + 1])
+             + fx * ((1 - fy) * grid[i + 1, j] + fy * grid[i + 1, j + 1]))
+        return math.exp(v)
+    for r in (0.15, 0.3, 0.7, 1.4, 5.0):
+        for c in np.linspace(-1.0, 1.0, 23):
+            near, far = nf.nearfield_gains(table, r, float(c), a)
+            assert abs(near - direct(r, c)) < 1e-9 * direct(r, c)
+            assert abs(far - direct(r, -c)) < 1e-9 * direct(r, -c)
+    assert nf.nearfield_gains(table, 0.3, 0.9, a)[0] > nf.nearfield_gains(table, 0.3, 0.9, a)[1]  # near ear louder

@@ -451,11 +451,19 @@ def _ibc_targets(f64, f32, i64, s, ux, uy, uz, dist, nbins, exact, restart, t_no
     theta = f64[i64[H_THETA]: i64[H_THETA] + i64[H_THETA_LEN]]
     lookup_table(table, counts, offsets, n_rho, 4 * nbins, theta, ux, uy, uz, dist, f32,
                  _gain_base(i64, H_GTGT, s, nbins), LANES)
-    st = i64[H_SRC_STATE] + s * STATE_STRIDE
-    if not tone_is_flat(f64[st + ST_TONE], f64[st + ST_TONE + 1], f64[st + ST_TONE + 2], f64[st + ST_TONE + 3]):
-        apply_tone(_lane_column(f32, i64, H_GTGT, s, nbins),
-                   f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins], nbins)
+    _apply_source_tone(f64, f32, i64, s, nbins, _lane_column(f32, i64, H_GTGT, s, nbins))
     _commit_target(f64, f32, i64, s, nbins, restart, t_now)
+
+
+@njit(cache=True, boundscheck=False)
+def _apply_source_tone(f64, f32, i64, s, nbins, gains):
+    """Multiply ``gains`` (4 nbins, any stride) by source ``s``'s tone (ST_TONE,
+    :mod:`.tone`); returns whether it is not flat (flat: nothing done)."""
+    st = i64[H_SRC_STATE] + s * STATE_STRIDE
+    if tone_is_flat(f64[st + ST_TONE], f64[st + ST_TONE + 1], f64[st + ST_TONE + 2], f64[st + ST_TONE + 3]):
+        return False
+    apply_tone(gains, f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins], nbins)
+    return True
 
 
 @njit(cache=True, boundscheck=False)
@@ -467,11 +475,8 @@ def _set_target(f64, f32, i64, s, nbins, g, restart, t_now, w, exact):
     stays time-invariant; a table target (a moving source) is not cut: its filter changes
     every block anyway, and the cut's two transforms would double the cost of its
     lookup."""
-    st = i64[H_SRC_STATE] + s * STATE_STRIDE
-    if not tone_is_flat(f64[st + ST_TONE], f64[st + ST_TONE + 1], f64[st + ST_TONE + 2], f64[st + ST_TONE + 3]):
-        apply_tone(g, f32[i64[H_TONE] + s * 2 * nbins: i64[H_TONE] + (s + 1) * 2 * nbins], nbins)
-        if exact:
-            _window_target(f64, i64, g, w)
+    if _apply_source_tone(f64, f32, i64, s, nbins, g) and exact:
+        _window_target(f64, i64, g, w)
     _copy(g, _lane_column(f32, i64, H_GTGT, s, nbins))
     _commit_target(f64, f32, i64, s, nbins, restart, t_now)
 
