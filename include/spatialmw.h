@@ -352,7 +352,8 @@ SMW_API smw_result smw_listener_set_pose(smw_renderer* renderer, const float pos
 /** The listener's velocity (game thread): 3 floats in the renderer's coordinate system and
  *  units per second. Doppler and the listener's motion between pose updates follow it
  *  (poses arrive at the game's frame rate, not the audio block rate). Until this is called
- *  the velocity is estimated from the poses as they arrive. Rejected with
+ *  the velocity is estimated from the poses as they arrive (the speed averaged over 0.3 s,
+ *  the heading the newest move's: exact on straight paths, close on curves). Rejected with
  *  SMW_ERROR_INVALID_ARGUMENT when a value is NaN/Inf or the speed exceeds 1e6 m/s. */
 SMW_API smw_result smw_listener_set_velocity(smw_renderer* renderer, const float velocity[3]);
 
@@ -424,7 +425,7 @@ SMW_API smw_result smw_source_set_pose(smw_renderer* renderer, smw_source source
 /** The source's velocity (game thread), validated as smw_listener_set_velocity: exact (retarded-time)
  *  Doppler and the motion between pose updates follow it. Set it every frame with the pose
  *  (it should be the derivative of the positions you set). Until this is called for a
- *  source, its velocity is estimated from its poses. */
+ *  source, its velocity is estimated from its poses, as the listener's. */
 SMW_API smw_result smw_source_set_velocity(smw_renderer* renderer, smw_source source,
                                            const float velocity[3]);
 

@@ -184,8 +184,6 @@ def passing_tone(ibc: bool, rate_hz: float, jitter: float, velocity: bool, seed:
     game's thread sets them, and the source velocity given when ``velocity``; rendered by
     the Engine in 512-frame blocks; ``t`` is the source time each sample was emitted at
     if the renderer were exact (output time minus the latency)."""
-    from scipy.signal import hilbert
-
     from ..engine import Engine
     rng = np.random.default_rng(seed)
     eng = Engine(SR, max_sources=1, max_block=512, ibc=ibc)
@@ -206,12 +204,19 @@ def passing_tone(ibc: bool, rate_hz: float, jitter: float, velocity: bool, seed:
             k += 1
         eng.write(h, sig[b * 512:(b + 1) * 512])
         out.append(eng.render(512))
-    y = np.concatenate(out).astype(np.float64)
+    f = instantaneous_frequency(np.concatenate(out))
+    return (np.arange(f.size) + 0.5 - eng.latency_frames) / SR, f
+
+
+def instantaneous_frequency(y):
+    """The instantaneous frequency (Hz) of a stereo tone ``y`` (frames, 2): the mean of the
+    ears' analytic-signal phase slopes, averaged over 4 ms; one value per sample step."""
+    from scipy.signal import hilbert
+    y = np.asarray(y, dtype=np.float64)
     phase = [np.unwrap(np.angle(hilbert(y[:, e]))) for e in range(2)]
     f = np.mean([np.diff(p) for p in phase], axis=0) * SR / (2 * np.pi)
     m = int(0.004 * SR)
-    f = np.convolve(f, np.ones(m) / m, mode="same")
-    return (np.arange(f.size) + 0.5 - eng.latency_frames) / SR, f
+    return np.convolve(f, np.ones(m) / m, mode="same")
 
 
 def doppler_curve(t):
@@ -236,6 +241,55 @@ def doppler(setup) -> dict:
             sel = (t > 0.8) & (t < DOPPLER_SECONDS - 0.3)
             err = np.abs(f[sel] / doppler_curve(t[sel]) - 1.0) * 100.0
             row[f"doppler_{case}_pct"] = [float(np.percentile(err, 99)), float(err.max())]
+        out[name] = row
+    return out
+
+
+ORBIT_RADIUS = 2.0         # m, the orbit row: DOPPLER_TONE circling the listener
+ORBIT_REV_S = 1.0
+ORBIT_POSE_HZ = 60.0
+ORBIT_SECONDS = 3.0
+
+
+def orbiting_tone(ibc: bool, rev_s: float, velocity: bool, radius: float = ORBIT_RADIUS,
+                  rate_hz: float = ORBIT_POSE_HZ, seconds: float = ORBIT_SECONDS):
+    """(t, f): the instantaneous frequency (:func:`instantaneous_frequency`) of a
+    DOPPLER_TONE circling the listener at ``radius`` and ``rev_s`` revolutions per second
+    from t = 0, its poses (and, with ``velocity``, its velocity) set at ``rate_hz`` as a
+    game thread sets them; rendered by the Engine in 512-frame blocks; ``t`` is the output
+    time (s). At constant distance there is no Doppler: only the ears' own motion about
+    the head moves the pitch (a omega / c at most)."""
+    from ..engine import Engine
+    eng = Engine(SR, max_sources=1, max_block=512, ibc=ibc)
+    h = eng.add_source(distance_model="none")
+    w = 2 * np.pi * rev_s
+    blocks = int(seconds * SR) // 512
+    x = (0.5 * np.sin(2 * np.pi * DOPPLER_TONE * np.arange(blocks * 512) / SR)).astype(np.float32)
+    poses, out, k = np.arange(0.0, seconds, 1.0 / rate_hz), [], 0
+    for b in range(blocks):
+        while k < poses.size and poses[k] <= b * 512 / SR:
+            a = w * poses[k]
+            eng.set_source_pose(h, [radius * np.cos(a), radius * np.sin(a), 0.0])
+            if velocity:
+                eng.set_source_velocity(h, [-radius * w * np.sin(a), radius * w * np.cos(a), 0.0])
+            k += 1
+        eng.write(h, x[b * 512:(b + 1) * 512])
+        out.append(eng.render(512))
+    f = instantaneous_frequency(np.concatenate(out))
+    return np.arange(f.size) / SR, f
+
+
+def orbit(setup) -> dict:
+    """Pitch error (%, p99 and max from 0.1 s to 0.05 s before the end) of
+    :func:`orbiting_tone` at ORBIT_REV_S against the tone itself, the velocity estimated
+    from the poses and given."""
+    out = {}
+    for name, ibc in (("liteinn", True), ("tdw", False)):
+        row = {}
+        for case, velocity in (("estimated", False), ("given", True)):
+            t, f = orbiting_tone(ibc, ORBIT_REV_S, velocity)
+            err = np.abs(f[(t > 0.1) & (t < t[-1] - 0.05)] / DOPPLER_TONE - 1.0) * 100.0
+            row[f"orbit_{case}_pct"] = [float(np.percentile(err, 99)), float(err.max())]
         out[name] = row
     return out
 
@@ -275,6 +329,7 @@ MEASUREMENTS = {
     "moving_horizontal_4": moving("horizontal", 4.0, 2.0),
     "moving_vertical_1": moving("vertical", 1.0, 2.0),
     "doppler": doppler,
+    "orbit": orbit,
     "teleport": teleport,
 }
 
@@ -301,6 +356,8 @@ LABELS = {
     "median_plane_itd_us": ("median-plane |ITD| µs (vertical circle, median / p95)", "{:.1f}"),
     **{f"doppler_{c[0]}_pct": (f"Doppler pitch error % vs exact, poses {c[0].replace('_', ' ')} (p99 / max)",
                                "{:.2f}") for c in DOPPLER_CASES},
+    **{f"orbit_{c}_pct": (f"orbit 2 m, 1 rev/s, 60 Hz poses, velocity {c}: pitch error % (p99 / max)", "{:.2f}")
+       for c in ("estimated", "given")},
     "teleport_step_ratio": ("teleport 2 -> 60 m: largest sample step / before", "{:.2f}"),
     "teleport_read_jump_ms": ("teleport 2 -> 60 m: read position jump ms (replay would be 170)", "{:.1f}"),
 }
