@@ -353,7 +353,8 @@ SMW_API smw_result smw_listener_set_pose(smw_renderer* renderer, const float pos
  *  units per second. Doppler and the listener's motion between pose updates follow it
  *  (poses arrive at the game's frame rate, not the audio block rate). Until this is called
  *  the velocity is estimated from the poses as they arrive (the speed averaged over 0.3 s,
- *  the heading the newest move's: exact on straight paths, close on curves). Rejected with
+ *  the heading the newest move's, a move back against it slowing the estimate through
+ *  rest: exact on straight paths, close on curves, steady under jitter). Rejected with
  *  SMW_ERROR_INVALID_ARGUMENT when a value is NaN/Inf or the speed exceeds 1e6 m/s. */
 SMW_API smw_result smw_listener_set_velocity(smw_renderer* renderer, const float velocity[3]);
 

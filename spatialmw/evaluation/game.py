@@ -177,35 +177,46 @@ DOPPLER_CASES = (("60hz", 60.0, 0.0, False), ("60hz_jitter_velocity", 60.0, 0.3,
                  ("30hz_jitter", 30.0, 0.3, False), ("144hz_jitter", 144.0, 0.3, False))
 
 
-def passing_tone(ibc: bool, rate_hz: float, jitter: float, velocity: bool, seed: int = 0):
-    """(t, f): the instantaneous frequency (Hz, mean of the ears, 4 ms average) of a
-    DOPPLER_TONE passing the listener at DOPPLER_SPEED (closest DOPPLER_CLOSEST, along +x
-    at y = DOPPLER_CLOSEST), with poses set at ``rate_hz`` (+- ``jitter``, relative) as a
-    game's thread sets them, and the source velocity given when ``velocity``; rendered by
-    the Engine in 512-frame blocks; ``t`` is the source time each sample was emitted at
-    if the renderer were exact (output time minus the latency)."""
+def path_tone(ibc: bool, position, velocity=None, rate_hz: float = 60.0, jitter: float = 0.0,
+              seconds: float = DOPPLER_SECONDS, seed: int = 0):
+    """(t, f): the instantaneous frequency (:func:`instantaneous_frequency`) of a
+    DOPPLER_TONE moving along ``position(t)`` (metres, native), its poses set at
+    ``rate_hz`` (+- ``jitter``, relative) as a game's thread sets them, from t = 0, and its
+    velocity ``velocity(t)`` with each pose when given; rendered by the Engine in 512-frame
+    blocks; ``t`` is the output time minus the latency (the reception time of an exact
+    renderer: :func:`exact_pitch`)."""
     from ..engine import Engine
     rng = np.random.default_rng(seed)
     eng = Engine(SR, max_sources=1, max_block=512, ibc=ibc)
     h = eng.add_source(distance_model="none")
-    x0 = -DOPPLER_SPEED * DOPPLER_SECONDS / 2
-    blocks = int(DOPPLER_SECONDS * SR) // 512
+    blocks = int(seconds * SR) // 512
     times = [0.0]
-    while times[-1] < DOPPLER_SECONDS:
+    while times[-1] < seconds:
         times.append(times[-1] + (1.0 + jitter * rng.uniform(-1.0, 1.0)) / rate_hz)
-    eng.set_source_pose(h, [x0, DOPPLER_CLOSEST, 0.0])
-    if velocity:
-        eng.set_source_velocity(h, [DOPPLER_SPEED, 0.0, 0.0])
     sig = (0.5 * np.sin(2 * np.pi * DOPPLER_TONE * np.arange(blocks * 512) / SR)).astype(np.float32)
-    out, k = [], 1
+    out, k = [], 0
     for b in range(blocks):
         while k < len(times) and times[k] <= b * 512 / SR:
-            eng.set_source_pose(h, [x0 + DOPPLER_SPEED * times[k], DOPPLER_CLOSEST, 0.0])
+            eng.set_source_pose(h, [float(v) for v in position(times[k])])
+            if velocity is not None:
+                eng.set_source_velocity(h, [float(v) for v in velocity(times[k])])
             k += 1
         eng.write(h, sig[b * 512:(b + 1) * 512])
         out.append(eng.render(512))
     f = instantaneous_frequency(np.concatenate(out))
     return (np.arange(f.size) + 0.5 - eng.latency_frames) / SR, f
+
+
+def _pass_position(t):
+    return -DOPPLER_SPEED * DOPPLER_SECONDS / 2 + DOPPLER_SPEED * t, DOPPLER_CLOSEST + 0.0 * t, 0.0 * t
+
+
+def passing_tone(ibc: bool, rate_hz: float, jitter: float, velocity: bool, seed: int = 0):
+    """:func:`path_tone` for a DOPPLER_TONE passing the listener at DOPPLER_SPEED (closest
+    DOPPLER_CLOSEST, along +x at y = DOPPLER_CLOSEST), the velocity given when
+    ``velocity``."""
+    return path_tone(ibc, _pass_position, (lambda t: (DOPPLER_SPEED, 0.0, 0.0)) if velocity else None,
+                     rate_hz, jitter, DOPPLER_SECONDS, seed)
 
 
 def instantaneous_frequency(y):
@@ -219,15 +230,21 @@ def instantaneous_frequency(y):
     return np.convolve(f, np.ones(m) / m, mode="same")
 
 
-def doppler_curve(t):
-    """The exact (retarded-time) frequency of :func:`passing_tone`'s pass at reception
-    times ``t``: the emission time t_e solves t - t_e = |p(t_e)| / c (fixed point)."""
+def exact_pitch(position, t):
+    """The exact (retarded-time) frequency of a DOPPLER_TONE moving along ``position``
+    (:func:`path_tone`) at reception times ``t``: the emission time t_e solves
+    t - t_e = |p(t_e)| / c (fixed point)."""
     from ..geometry import SPEED_OF_SOUND
-    x0 = -DOPPLER_SPEED * DOPPLER_SECONDS / 2
     te = np.array(t, dtype=np.float64)
     for _ in range(40):
-        te = t - np.hypot(x0 + DOPPLER_SPEED * te, DOPPLER_CLOSEST) / SPEED_OF_SOUND
+        x, y, z = position(te)
+        te = t - np.sqrt(x * x + y * y + z * z) / SPEED_OF_SOUND
     return DOPPLER_TONE * np.gradient(te, t)
+
+
+def doppler_curve(t):
+    """:func:`exact_pitch` of :func:`passing_tone`'s pass."""
+    return exact_pitch(_pass_position, t)
 
 
 def doppler(setup) -> dict:
@@ -253,30 +270,14 @@ ORBIT_SECONDS = 3.0
 
 def orbiting_tone(ibc: bool, rev_s: float, velocity: bool, radius: float = ORBIT_RADIUS,
                   rate_hz: float = ORBIT_POSE_HZ, seconds: float = ORBIT_SECONDS):
-    """(t, f): the instantaneous frequency (:func:`instantaneous_frequency`) of a
-    DOPPLER_TONE circling the listener at ``radius`` and ``rev_s`` revolutions per second
-    from t = 0, its poses (and, with ``velocity``, its velocity) set at ``rate_hz`` as a
-    game thread sets them; rendered by the Engine in 512-frame blocks; ``t`` is the output
-    time (s). At constant distance there is no Doppler: only the ears' own motion about
-    the head moves the pitch (a omega / c at most)."""
-    from ..engine import Engine
-    eng = Engine(SR, max_sources=1, max_block=512, ibc=ibc)
-    h = eng.add_source(distance_model="none")
+    """:func:`path_tone` for a DOPPLER_TONE circling the listener at ``radius`` and
+    ``rev_s`` revolutions per second from t = 0, the velocity given when ``velocity``. At
+    constant distance there is no Doppler: only the ears' own motion about the head moves
+    the pitch (a omega / c at most)."""
     w = 2 * np.pi * rev_s
-    blocks = int(seconds * SR) // 512
-    x = (0.5 * np.sin(2 * np.pi * DOPPLER_TONE * np.arange(blocks * 512) / SR)).astype(np.float32)
-    poses, out, k = np.arange(0.0, seconds, 1.0 / rate_hz), [], 0
-    for b in range(blocks):
-        while k < poses.size and poses[k] <= b * 512 / SR:
-            a = w * poses[k]
-            eng.set_source_pose(h, [radius * np.cos(a), radius * np.sin(a), 0.0])
-            if velocity:
-                eng.set_source_velocity(h, [-radius * w * np.sin(a), radius * w * np.cos(a), 0.0])
-            k += 1
-        eng.write(h, x[b * 512:(b + 1) * 512])
-        out.append(eng.render(512))
-    f = instantaneous_frequency(np.concatenate(out))
-    return np.arange(f.size) / SR, f
+    return path_tone(ibc, lambda t: (radius * np.cos(w * t), radius * np.sin(w * t), 0.0 * t),
+                     (lambda t: (-radius * w * np.sin(w * t), radius * w * np.cos(w * t), 0.0)) if velocity else None,
+                     rate_hz, 0.0, seconds)
 
 
 def orbit(setup) -> dict:

@@ -155,8 +155,9 @@ CNT_PAUSE_OFFSET = 3  # frames the source has spent paused: its stream clock (th
 # per-source kernel state (float64, STATE_STRIDE per source). Lines 0 and 1 hold all a
 # virtual voice's checked block and smw_source_is_virtual touch (its motion, voice and tier),
 # so they cost two lines of state, not five
-ST_TRACK = 0        # 8 values: velocity xyz, observed position xyz, observation clock (motion.py),
-                    # then 1 + the clock the motion started at (0: not started; cleared with the slot)
+ST_TRACK = 0        # motion.TRACK_LEN (9) values: velocity xyz, observed position xyz, observation clock
+                    # (motion.py), 1 + the clock the motion started at (0: not started; cleared with the
+                    # slot), the estimated velocity's speed along its heading
 ST_TELEPORTS_SEEN = 9   # P_TELEPORTS as of the last block
 ST_VOICE = 10       # VOICE_* below: audible, or virtual (render.py _voice)
 ST_SILENT = 11      # frames of silence a virtual source has staged since its fade-out
@@ -189,9 +190,9 @@ ST_TONE = 40        # 4 values: low, mid, high band gains and air path (m) of th
 ST_BED = 48         # 16 values: its bed encoding coefficients (gain x SH, ACN) at the end of the last block
 
 # listener motion (float64, H_LISTENER_TRACK)
-LT_TRACK = 0        # 8 values as ST_TRACK
-LT_AT_START = 8     # extrapolated position xyz at this block's start
-LT_AT_END = 11      # ... and end
+LT_TRACK = 0        # motion.TRACK_LEN values as ST_TRACK
+LT_AT_START = 9     # extrapolated position xyz at this block's start
+LT_AT_END = 12      # ... and end
 LT_LEN = 16
 
 # source_control fields

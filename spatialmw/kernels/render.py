@@ -60,7 +60,8 @@ from .fft import fft_lanes_load, fft_lanes_passes, fft_load_forward
 from .corrector import corrector_gains, cut_to_window_support, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
-from .motion import MAX_SPEED_FRACTION, clamp_speed, extrapolate, heard_step, propagation_step, retarded_delay, start_track, track_pose, track_started
+from .motion import (MAX_SPEED_FRACTION, clamp_speed, extrapolate, heard_step, propagation_step, rest_track, retarded_delay,
+                     start_track, track_pose, track_started)
 from .lanes import LANES, lanes_copy, prefetch, prefetch_write, lanes_row_sums, lanes_split_gain_add, lanes_split_ramp_add
 from .layout import (
     CNT_GAINS, CNT_SKIPPED, COUNT_STRIDE, GAINS_RAMPING, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
@@ -813,9 +814,7 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     doppler = (flags & FLAG_DOPPLER) != 0
     if voice == VIRTUAL and not need_bed:  # its delay line and its track are current: nothing else to do
         if doppler and teleport and not explicit:  # (as below)
-            f64[tr] = 0.0
-            f64[tr + 1] = 0.0
-            f64[tr + 2] = 0.0
+            rest_track(f64, tr)
         i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
         if f64[st + ST_VOICE] == VOICE_SILENT:
             travel = 2.0 * MAX_SPEED_FRACTION * c * frames / sr  # per block, it and the listener each at the teleport speed
@@ -862,10 +861,8 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
                                             tau0, tau1, frames, sr, teleport)
         f64[st + ST_PROP] = prop
         f64[st + ST_OFFSET] = offset
-        if teleport and not explicit:  # the jump says nothing about the source's speed
-            f64[tr] = 0.0
-            f64[tr + 1] = 0.0
-            f64[tr + 2] = 0.0
+        if teleport and not explicit:
+            rest_track(f64, tr)
         dl += prop / sr - dist / c
         dr += prop / sr - dist / c
     if not use_ibc:  # no per-source spectrum: the tone's broadband part only
