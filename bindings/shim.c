@@ -190,7 +190,7 @@ struct smw_renderer {
     /* immutable after create */
     uint64_t id;                 /* serial number: tells renderers apart in smw_last_error */
     int32_t sample_rate, max_block, max_sources, coords;
-    double coord_det;            /* of coords' matrix: quaternion axes turn with it (convert_pose) */
+    double coord_det;            /* of coords' matrix: quaternion axes turn with it (native_pose) */
     int32_t latency_frames;
     smw_model_info info;
     void (*log_fn)(void* user, int32_t level, const char* message);
@@ -311,34 +311,50 @@ static double coord_det(int c)
  * buffer and stalls until they retire: a third of a pose's cost, a thousand poses a block. */
 static inline double load_component(const float* v) { return (double)*(const volatile float*)v; }
 
-/* Validate and convert a pose to native (the renderer's coordinate system, and its
- * determinant: coord_det). Returns NULL on success or a static message. */
-static const char* convert_pose(const smw_renderer* r, const float p_in[3], const float q_in[4], double out[7])
+/* Validate a pose as the game gives it (game thread) and widen it to doubles, still in the
+ * game's coordinates: the audio thread converts it when it copies the newest pose
+ * (native_pose), so a pose that a napping virtual voice never reads is never converted.
+ * coord_m is a signed permutation, so the native distance from the origin is the given
+ * one times coord_scale. Returns NULL on success or a static message. */
+static const char* check_pose(const smw_renderer* r, const float p_in[3], const float q_in[4], double out[7])
 {
-    double p[3], q[4];
-    for (int k = 0; k < 3; ++k) p[k] = load_component(&p_in[k]);
-    for (int k = 0; k < 4; ++k) q[k] = load_component(&q_in[k]);
+    for (int k = 0; k < 3; ++k) out[k] = load_component(&p_in[k]);
+    for (int k = 0; k < 4; ++k) out[3 + k] = load_component(&q_in[k]);
+    const double* p = out;
+    const double* q = out + 3;
     /* (floats summed in double cannot overflow: the sum is finite iff every term is) */
     if (!isfinite(p[0] + p[1] + p[2])) return "pose rejected: position contains NaN or Inf";
     if (!isfinite(q[0] + q[1] + q[2] + q[3])) return "pose rejected: quaternion contains NaN or Inf";
     double n2 = q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3];
     if (!(n2 >= SMW_MIN_QUATERNION_NORM * SMW_MIN_QUATERNION_NORM))
         return "pose rejected: quaternion has (near) zero length (< " SMW_MIN_QUATERNION_NORM_TEXT ")";
-    const double (*m)[3] = coord_m[r->coords];
     double s = coord_scale[r->coords];
-    double r2 = 0.0;
-    for (int i = 0; i < 3; ++i) {
-        out[i] = (m[i][0] * p[0] + m[i][1] * p[1] + m[i][2] * p[2]) * s;
-        r2 += out[i] * out[i];
-    }
+    double r2 = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]) * (s * s);
     if (!(r2 <= SMW_MAX_POSITION_M * SMW_MAX_POSITION_M))   /* (no square root on every pose) */
         return "pose rejected: position farther than " SMW_MAX_POSITION_TEXT " m from the origin";
-    double inv_n = 1.0 / sqrt(n2);
-    double axis = r->coord_det * inv_n;
-    for (int i = 0; i < 3; ++i)
-        out[3 + i] = axis * (m[i][0] * q[0] + m[i][1] * q[1] + m[i][2] * q[2]);
-    out[6] = q[3] * inv_n;
     return NULL;
+}
+
+/* Audio thread: a published pose (check_pose's, or the default) to native, in place: the
+ * position turned and scaled, the quaternion normalised and its axis turned. A torn
+ * snapshot's quaternion (each component valid, their mix perhaps near zero length) becomes
+ * the identity. */
+static void native_pose(const smw_renderer* r, double v[7])
+{
+    const double (*m)[3] = coord_m[r->coords];
+    double s = coord_scale[r->coords];
+    double p[3] = {v[0], v[1], v[2]}, q[3] = {v[3], v[4], v[5]};
+    double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + v[6] * v[6]);
+    for (int i = 0; i < 3; ++i) v[i] = (m[i][0] * p[0] + m[i][1] * p[1] + m[i][2] * p[2]) * s;
+    if (!(n >= SMW_MIN_QUATERNION_NORM) || !isfinite(n)) {
+        v[3] = v[4] = v[5] = 0.0;
+        v[6] = 1.0;
+        return;
+    }
+    double inv_n = 1.0 / n;
+    double axis = r->coord_det * inv_n;
+    for (int i = 0; i < 3; ++i) v[3 + i] = axis * (m[i][0] * q[0] + m[i][1] * q[1] + m[i][2] * q[2]);
+    v[6] *= inv_n;
 }
 
 /* ---------------------------------------------------------------------------------
@@ -388,7 +404,9 @@ static int pub_read(smw_published* p, smw_values* v, uint32_t* seq_out)
 
 static void pub_set_defaults(smw_published* p)
 {
-    /* a new source's values (spatialmw/defaults.py, as the Python Engine's add_source) */
+    /* a new source's values (spatialmw/defaults.py, as the Python Engine's add_source); the
+     * default pose (the origin, unrotated) reads the same in every coordinate system, so it
+     * is published as a game's pose is (check_pose) */
     uint32_t s = pub_write_begin(p);
     for (int k = 0; k < 7; ++k) atomic_store_explicit(&p->pose[k], SMW_SOURCE_POSE_DEFAULT[k], memory_order_relaxed);
     for (int k = 0; k < PARAM_STRIDE; ++k)
@@ -879,7 +897,7 @@ smw_result smw_listener_set_pose(smw_renderer* r, const float position[3], const
     if (!r) return SMW_ERROR_NULL_POINTER;
     if (!position || !quat) return fail(r, SMW_ERROR_NULL_POINTER, "smw_listener_set_pose: position or quat is NULL");
     double v[7];
-    const char* err = convert_pose(r, position, quat, v);
+    const char* err = check_pose(r, position, quat, v);
     if (err) return fail(r, SMW_ERROR_INVALID_ARGUMENT, err);
     uint32_t s = pub_write_begin(&r->listener);
     for (int k = 0; k < 7; ++k) atomic_store_explicit(&r->listener.pose[k], v[k], memory_order_relaxed);
@@ -1078,7 +1096,7 @@ smw_result smw_source_set_pose(smw_renderer* r, smw_source h, const float positi
     if (!sl) return rc;
     if (!position || !quat) return fail(r, SMW_ERROR_NULL_POINTER, "smw_source_set_pose: position or quat is NULL");
     double v[7];
-    const char* err = convert_pose(r, position, quat, v);
+    const char* err = check_pose(r, position, quat, v);
     if (err) return fail(r, SMW_ERROR_INVALID_ARGUMENT, err);
     uint32_t s = pub_write_begin(&sl->pub);
     for (int k = 0; k < 7; ++k) atomic_store_explicit(&sl->pub.pose[k], v[k], memory_order_relaxed);
@@ -1354,16 +1372,9 @@ smw_result smw_renderer_get_model_info(const smw_renderer* r, smw_model_info* ou
 /* ---------------------------------------------------------------------------------
  * Audio thread
  * --------------------------------------------------------------------------------- */
-static void normalise_quat(double* q)
-{
-    double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    if (n < SMW_MIN_QUATERNION_NORM || !isfinite(n)) { q[0] = q[1] = q[2] = 0.0; q[3] = 1.0; return; }
-    for (int k = 0; k < 4; ++k) q[k] /= n;
-}
-
-/* (a consistent snapshot's quaternion is unit length already: convert_pose) */
 static void store_slot_values(smw_renderer* r, int i, smw_values* v)
 {
+    native_pose(r, v->pose);
     if (r->slots[i].voice == VOICE_RIGHT) v->params[P_AZIMUTH_OFFSET] = -v->params[P_AZIMUTH_OFFSET];
     double* pose = r->f64 + r->off_pose + (int64_t)i * POSE_STRIDE;
     double* par = r->f64 + r->off_params + (int64_t)i * PARAM_STRIDE;
@@ -1396,7 +1407,6 @@ static void sync_live_slot(smw_renderer* r, int i, uint32_t w)
     if (!sl->active || sl->seen_gen != gen) {
         /* new source: take its values even if a writer interferes (fields are each valid) */
         int ok = pub_read(pub, &v, &seq);
-        if (!ok) normalise_quat(&v.pose[3]);   /* a torn quaternion */
         store_slot_values(r, i, &v);
         /* a stolen voice's slot still holds the previous incarnation: the kernel clears it */
         r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = sl->active ? STATE_RECYCLE : STATE_RESTART;
@@ -1429,6 +1439,7 @@ static void sync_live_slot(smw_renderer* r, int i, uint32_t w)
         }
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&pub->seq, memory_order_relaxed) == cur && (cur & 1u) == 0) {
+            native_pose(r, pose);
             double* dst = r->f64 + r->off_pose + (int64_t)i * POSE_STRIDE;
             for (int k = 0; k < 7; ++k) dst[k] = pose[k];
             if (velocities) {
@@ -1458,7 +1469,7 @@ static void sync_all(smw_renderer* r)
         smw_values v;
         uint32_t seq;
         if (pub_read(&r->listener, &v, &seq)) {
-            normalise_quat(&v.pose[3]);
+            native_pose(r, v.pose);
             double* lp = r->f64 + r->off_listener;
             for (int k = 0; k < 7; ++k) lp[k] = v.pose[k];
             for (int k = 0; k < 3; ++k) lp[L_VEL + k] = v.params[PUB_LISTENER_VEL + k];

@@ -332,9 +332,9 @@ SMW_API smw_result smw_renderer_get_model_info(const smw_renderer* renderer, smw
  * ================================================================================ */
 
 /** Set the listener pose (game thread). position: 3 floats in the renderer's coordinate
- *  system; quat: (x, y, z, w), normalised here. Rejected (previous pose kept) with
- *  SMW_ERROR_INVALID_ARGUMENT when any value is NaN/Inf, |quat| < 1e-6, or the position
- *  is farther than 1e6 m from the origin.
+ *  system; quat: (x, y, z, w) of any length (the renderer normalises it). Rejected
+ *  (previous pose kept) with SMW_ERROR_INVALID_ARGUMENT when any value is NaN/Inf,
+ *  |quat| < 1e-6, or the position is farther than 1e6 m from the origin.
  *  Timing (listener and sources): the position is where the body is when you set it (set
  *  the current position, not a predicted one). A game thread sets poses at any time
  *  between two smw_render calls, so the renderer takes the newest pose as the position

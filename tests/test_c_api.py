@@ -192,6 +192,7 @@ def _from_native_quat(q, system):
 
 
 YAWS = [0.0, 90.0, -135.0]
+UNNORMALISED = 2.5  # spatial_runs also gives each listener quaternion times this
 
 
 @pytest.fixture(scope="module")
@@ -211,10 +212,12 @@ def spatial_runs(hosts, run_host):
             q = _from_native_quat(q_nat, system)
             np.testing.assert_allclose(geometry.to_native_quaternion(q, system), q_nat, atol=1e-12)
             np.testing.assert_allclose(geometry.to_native_position(sp, system), src_pos, atol=1e-9)
-            out = hosts["dir"] / f"spatial_{system}_{yaw:+.0f}.f32"
             sid = geometry.COORDINATE_SYSTEM_IDS.index(system)
-            lines.append(" ".join(repr(float(x)) for x in [*lp, *q, *sp]).join([f"{sid} ", f" {out}"]))
-            outs[(system, yaw)] = out
+            # the same orientation as an unnormalised quaternion (the library normalises it)
+            for key, scale in (((system, yaw), 1.0), ((system, yaw, "scaled"), UNNORMALISED)):
+                out = hosts["dir"] / f"spatial_{'_'.join(str(k) for k in key)}.f32"
+                lines.append(" ".join(repr(float(x)) for x in [*lp, *(scale * q), *sp]).join([f"{sid} ", f" {out}"]))
+                outs[key] = out
     scen = hosts["dir"] / "scenarios.txt"
     scen.write_text("\n".join(lines) + "\n")
     r = run_host([hosts["spatial"], scen], timeout=120)
@@ -239,6 +242,18 @@ def test_left_source_is_louder_and_earlier_on_the_left(spatial_runs, system, yaw
     print(f"{system} yaw {yaw_deg}: ILD {ild_db:.2f} dB, right ear lags by {lag} samples")
     assert ild_db > 0.5, f"left ear not louder: ILD {ild_db:.2f} dB"
     assert lag >= 10, f"left ear not earlier: right lags by {lag} samples"
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+def test_an_unnormalised_listener_quaternion_turns_the_listener_as_its_unit_quaternion(spatial_runs, system):
+    """Poses are published as the game gives them and converted on the audio thread
+    (normalised, turned into native axes): a quaternion 2.5 times too long must render
+    what its unit quaternion renders, to float32 rounding, in every coordinate system."""
+    for yaw in YAWS:
+        a = np.fromfile(spatial_runs[(system, yaw)], dtype=np.float32)
+        b = np.fromfile(spatial_runs[(system, yaw, "scaled")], dtype=np.float32)
+        assert a.shape == b.shape and np.abs(a).max() > 1e-3
+        assert np.abs(a - b).max() <= 1e-5 * np.abs(a).max(), (system, yaw)
 
 
 # ---------------------------------------------------------------------------------------
