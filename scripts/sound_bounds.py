@@ -10,9 +10,14 @@ is the fit itself, how much the directions it never saw). ``--floors`` prints th
 the corrector's structure leaves even to a perfect model: the measured responses as a
 least-squares fit on the model's frequency grid, and cut to the corrector's impulse-response
 window (as measured, and as their minimum-phase versions), then to the windows of hop 128
-and of a 1024-point frame for comparison.
+and of a 1024-point frame for comparison. ``--residual`` (renders every fitted direction,
+about 6 minutes) prints what a per-direction residual table would add to the model: the dB
+difference between the measured and the rendered response at every fitted direction,
+weighted by inverse angle over the 3 nearest fitted directions, added to the model's
+held-out response, at full resolution and least-squares fitted on the model's grid (before
+the corrector's window, so a lower bound for such a model).
 
-    PYTHONPATH=. .venv/bin/python scripts/sound_bounds.py [--worst 8] [--bands [--train-every 10]] [--floors] [--fast]
+    PYTHONPATH=. .venv/bin/python scripts/sound_bounds.py [--worst 8] [--bands [--train-every 10]] [--floors] [--residual] [--fast]
 """
 from __future__ import annotations
 
@@ -101,6 +106,34 @@ def structure_floors(setup, model, idx, freqs):
                   f"LSD {lsd_db(cut, ref, freqs):.3f} dB")
 
 
+def residual_table(setup, sys_, model, idx, irs, freqs):
+    """Print the held-out LSD of the model plus the fitted directions' interpolated residual
+    (module docstring)."""
+    from spatialmw.train.fit_hrtf import interp_matrix
+
+    def db(m):
+        return 20 * np.log10(np.maximum(m, 1e-12))
+
+    fitted = np.setdiff1d(np.arange(len(setup.hset.hrirs)), idx)
+    rendered = np.abs(np.fft.rfft([_impulse(sys_, setup, i) for i in fitted], N_FFT, axis=-1))
+    res = db(np.abs(np.fft.rfft(setup.hset.hrirs[fitted], N_FFT, axis=-1))) - db(rendered)
+    a = interp_matrix(np.asarray(model.grid_hz), freqs)
+    band = (freqs >= BANDS_HZ[0]) & (freqs <= BANDS_HZ[-1])
+    coef = np.linalg.lstsq(a[band], res[..., band].reshape(-1, band.sum()).T, rcond=None)[0]
+    u = setup.hset.unit_vectors()
+    cos = np.clip(u[idx] @ u[fitted].T, -1.0, 1.0)
+    near = np.argsort(-cos, axis=1)[:, :3]
+    w = 1.0 / (np.arccos(np.take_along_axis(cos, near, axis=1)) + 1e-3)
+    w /= w.sum(axis=1, keepdims=True)
+    ref = np.abs(np.fft.rfft(setup.hset.hrirs[idx], N_FFT, axis=-1))
+    model_db = db(np.abs(np.fft.rfft(irs, N_FFT, axis=-1)))
+    for what, r in (("full resolution", res), (f"on the {len(model.grid_hz)}-point grid",
+                                                (a @ coef).T.reshape(res.shape))):
+        est = 10 ** ((model_db + np.einsum("dk,dkef->def", w, r[near])) / 20)
+        print(f"model + residual table ({len(fitted)} fitted directions, 3 nearest, {what}): "
+              f"LSD {lsd_db(est, ref, freqs):.3f} dB")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--worst", type=int, default=0)
@@ -110,6 +143,7 @@ def main():
     ap.add_argument("--bands", action="store_true")
     ap.add_argument("--train-every", type=int, default=0)
     ap.add_argument("--floors", action="store_true")
+    ap.add_argument("--residual", action="store_true")
     args = ap.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)
     from spatialmw.geometry import DEFAULT_HEAD_RADIUS  # noqa: F401  (the model carries its own)
@@ -142,6 +176,8 @@ def main():
         band_table("fitted", np.array([_impulse(sys_, setup, i) for i in fitted]), setup.hset.hrirs[fitted], freqs)
     if args.floors:
         structure_floors(setup, model, idx, freqs)
+    if args.residual:
+        residual_table(setup, sys_, model, idx, irs, freqs)
     az, el = setup.hset.directions_deg[idx, 0], setup.hset.directions_deg[idx, 1]
     for j in np.argsort(pre)[::-1][:args.worst]:
         print(f"  index {idx[j]}: az {az[j]:.1f} el {el[j]:.1f}: pre-echo {pre[j]:.1f} dB")
