@@ -335,6 +335,12 @@ static const char* check_pose(const smw_renderer* r, const float p_in[3], const 
     return NULL;
 }
 
+/* out = M v scale, M a coordinate system's matrix (coord_m): a vector into native axes */
+static void turn(const double m[3][3], const double v[3], double scale, double out[3])
+{
+    for (int i = 0; i < 3; ++i) out[i] = (m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2]) * scale;
+}
+
 /* Audio thread: a published pose (check_pose's, or the default) to native, in place: the
  * position turned and scaled, the quaternion normalised and its axis turned. A torn
  * snapshot's quaternion (each component valid, their mix perhaps near zero length) becomes
@@ -342,18 +348,16 @@ static const char* check_pose(const smw_renderer* r, const float p_in[3], const 
 static void native_pose(const smw_renderer* r, double v[7])
 {
     const double (*m)[3] = coord_m[r->coords];
-    double s = coord_scale[r->coords];
     double p[3] = {v[0], v[1], v[2]}, q[3] = {v[3], v[4], v[5]};
     double n = sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + v[6] * v[6]);
-    for (int i = 0; i < 3; ++i) v[i] = (m[i][0] * p[0] + m[i][1] * p[1] + m[i][2] * p[2]) * s;
+    turn(m, p, coord_scale[r->coords], v);
     if (!(n >= SMW_MIN_QUATERNION_NORM) || !isfinite(n)) {
         v[3] = v[4] = v[5] = 0.0;
         v[6] = 1.0;
         return;
     }
     double inv_n = 1.0 / n;
-    double axis = r->coord_det * inv_n;
-    for (int i = 0; i < 3; ++i) v[3 + i] = axis * (m[i][0] * q[0] + m[i][1] * q[1] + m[i][2] * q[2]);
+    turn(m, q, r->coord_det * inv_n, v + 3);
     v[6] *= inv_n;
 }
 
@@ -908,15 +912,12 @@ smw_result smw_listener_set_pose(smw_renderer* r, const float position[3], const
 /* Validate and convert a velocity to native m/s. Returns NULL on success or a static message. */
 static const char* convert_velocity(int coords, const float v_in[3], double out[3])
 {
-    const double (*m)[3] = coord_m[coords];
-    double s = coord_scale[coords], v2 = 0.0, v[3];
+    double v[3];
     for (int k = 0; k < 3; ++k) v[k] = load_component(&v_in[k]);
     for (int k = 0; k < 3; ++k)
         if (!isfinite(v[k])) return "velocity rejected: NaN or Inf";
-    for (int i = 0; i < 3; ++i) {
-        out[i] = (m[i][0] * v[0] + m[i][1] * v[1] + m[i][2] * v[2]) * s;
-        v2 += out[i] * out[i];
-    }
+    turn(coord_m[coords], v, coord_scale[coords], out);
+    double v2 = out[0] * out[0] + out[1] * out[1] + out[2] * out[2];
     if (!(sqrt(v2) <= SMW_MAX_SPEED_M_S)) return "velocity rejected: faster than " SMW_MAX_SPEED_TEXT " m/s";
     return NULL;
 }

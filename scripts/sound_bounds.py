@@ -69,19 +69,29 @@ def band_table(name, irs, hrirs, freqs):
               f"error, rms {np.sqrt(sq[m].mean()):.2f} dB, mean {d[..., m].mean():+.2f} dB")
 
 
+def _db(mag):
+    return 20 * np.log10(np.maximum(mag, 1e-12))
+
+
+def _on_grid(values_db, model, freqs):
+    """``values_db`` (..., F) as the least-squares fit (100 Hz - 16 kHz) on the model's
+    frequency grid, read back at ``freqs``: what the corrector's gains can hold."""
+    from spatialmw.train.fit_hrtf import interp_matrix
+    a = interp_matrix(np.asarray(model.grid_hz), freqs)
+    band = (freqs >= BANDS_HZ[0]) & (freqs <= BANDS_HZ[-1])
+    coef = np.linalg.lstsq(a[band], values_db[..., band].reshape(-1, band.sum()).T, rcond=None)[0]
+    return (a @ coef).T.reshape(values_db.shape)
+
+
 def structure_floors(setup, model, idx, freqs):
     """Print the held-out LSD floors of the frequency grid and the corrector's window."""
     from spatialmw.kernels.corrector import ir_window, minimum_phase, modeling_delay
     from spatialmw.kernels.fft import fft_tables
     from spatialmw.kernels.plan import HOP as STFT_HOP, N_FFT as STFT_N
-    from spatialmw.train.fit_hrtf import interp_matrix, prepare
+    from spatialmw.train.fit_hrtf import prepare
 
     ref = np.abs(np.fft.rfft(setup.hset.hrirs[idx], N_FFT, axis=-1))
-    a = interp_matrix(np.asarray(model.grid_hz), freqs)
-    band = (freqs >= BANDS_HZ[0]) & (freqs <= BANDS_HZ[-1])
-    db = 20 * np.log10(np.maximum(ref, 1e-12))
-    coef = np.linalg.lstsq(a[band], db[..., band].reshape(-1, band.sum()).T, rcond=None)[0]
-    on_grid = 10 ** ((a @ coef).T.reshape(db.shape) / 20)
+    on_grid = 10 ** (_on_grid(_db(ref), model, freqs) / 20)
     print(f"floor, {len(model.grid_hz)}-point grid (least squares in dB): LSD {lsd_db(on_grid, ref, freqs):.3f} dB")
     te = prepare(setup.hset, model.head_radius, idx, setup.T)   # relative to the warp
     delay = modeling_delay(float(SR))
@@ -109,26 +119,18 @@ def structure_floors(setup, model, idx, freqs):
 def residual_table(setup, sys_, model, idx, irs, freqs):
     """Print the held-out LSD of the model plus the fitted directions' interpolated residual
     (module docstring)."""
-    from spatialmw.train.fit_hrtf import interp_matrix
-
-    def db(m):
-        return 20 * np.log10(np.maximum(m, 1e-12))
-
     fitted = np.setdiff1d(np.arange(len(setup.hset.hrirs)), idx)
     rendered = np.abs(np.fft.rfft([_impulse(sys_, setup, i) for i in fitted], N_FFT, axis=-1))
-    res = db(np.abs(np.fft.rfft(setup.hset.hrirs[fitted], N_FFT, axis=-1))) - db(rendered)
-    a = interp_matrix(np.asarray(model.grid_hz), freqs)
-    band = (freqs >= BANDS_HZ[0]) & (freqs <= BANDS_HZ[-1])
-    coef = np.linalg.lstsq(a[band], res[..., band].reshape(-1, band.sum()).T, rcond=None)[0]
+    res = _db(np.abs(np.fft.rfft(setup.hset.hrirs[fitted], N_FFT, axis=-1))) - _db(rendered)
     u = setup.hset.unit_vectors()
     cos = np.clip(u[idx] @ u[fitted].T, -1.0, 1.0)
     near = np.argsort(-cos, axis=1)[:, :3]
     w = 1.0 / (np.arccos(np.take_along_axis(cos, near, axis=1)) + 1e-3)
     w /= w.sum(axis=1, keepdims=True)
     ref = np.abs(np.fft.rfft(setup.hset.hrirs[idx], N_FFT, axis=-1))
-    model_db = db(np.abs(np.fft.rfft(irs, N_FFT, axis=-1)))
+    model_db = _db(np.abs(np.fft.rfft(irs, N_FFT, axis=-1)))
     for what, r in (("full resolution", res), (f"on the {len(model.grid_hz)}-point grid",
-                                                (a @ coef).T.reshape(res.shape))):
+                                                _on_grid(res, model, freqs))):
         est = 10 ** ((model_db + np.einsum("dk,dkef->def", w, r[near])) / 20)
         print(f"model + residual table ({len(fitted)} fitted directions, 3 nearest, {what}): "
               f"LSD {lsd_db(est, ref, freqs):.3f} dB")
