@@ -339,7 +339,8 @@ SMW_API smw_result smw_renderer_get_model_info(const smw_renderer* renderer, smw
  *  the current position, not a predicted one). A game thread sets poses at any time
  *  between two smw_render calls, so the renderer takes the newest pose as the position
  *  half a block before the start of the next block it renders, and moves it on across the
- *  block with the velocity (given, or estimated from the poses). An offline host that
+ *  block with the velocity: a given velocity in a straight line, an estimated one along the
+ *  arc the poses turn on (smw_listener_set_velocity). An offline host that
  *  knows the path gives, for a block from p0 to p1 lasting T seconds, the velocity
  *  (p1 - p0) / T and the position p0 - (p1 - p0) / 2: the block then starts at p0 and
  *  ends at p1. The orientation is not extrapolated: it is reached at the block's end.
@@ -353,8 +354,10 @@ SMW_API smw_result smw_listener_set_pose(smw_renderer* renderer, const float pos
  *  units per second. Doppler and the listener's motion between pose updates follow it
  *  (poses arrive at the game's frame rate, not the audio block rate). Until this is called
  *  the velocity is estimated from the poses as they arrive (the speed averaged over 0.3 s,
- *  the heading the newest move's, a move back against it slowing the estimate through
- *  rest: exact on straight paths, close on curves, steady under jitter). Rejected with
+ *  the heading the newest move's, turning at the rate the last moves turned (averaged over
+ *  0.1 s; between poses the body follows that arc), a move back against it slowing the
+ *  estimate through rest: exact on straight paths and circles, close on other curves,
+ *  steady under jitter). A given velocity is followed in a straight line. Rejected with
  *  SMW_ERROR_INVALID_ARGUMENT when a value is NaN/Inf or the speed exceeds 1e6 m/s. */
 SMW_API smw_result smw_listener_set_velocity(smw_renderer* renderer, const float velocity[3]);
 

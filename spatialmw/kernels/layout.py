@@ -187,13 +187,15 @@ ST_SPREAD_W = 36    # spread weight (0..1) at the end of the last block
 ST_SPREAD_POS = 37  # samples the spread's all-passes have processed
 ST_SPREAD_TAIL = 38  # samples a stopped spread still rings out
 ST_TONE = 40        # 4 values: low, mid, high band gains and air path (m) of the current target
+ST_TURN = 44        # motion.TURN_LEN (4) values: the turn rate its track estimates (only while it is heard)
 ST_BED = 48         # 16 values: its bed encoding coefficients (gain x SH, ACN) at the end of the last block
 
 # listener motion (float64, H_LISTENER_TRACK)
 LT_TRACK = 0        # motion.TRACK_LEN values as ST_TRACK
 LT_AT_START = 9     # extrapolated position xyz at this block's start
 LT_AT_END = 12      # ... and end
-LT_LEN = 16
+LT_TURN = 16        # motion.TURN_LEN values as ST_TURN
+LT_LEN = 20
 
 # source_control fields
 CTL_STATE = 0

@@ -60,8 +60,8 @@ from .fft import fft_lanes_load, fft_lanes_passes, fft_load_forward
 from .corrector import corrector_gains, cut_to_window_support, delay_gains, lf_pins_len
 from .ibc import ibc_evaluate
 from .ibc_table import lookup_table
-from .motion import (MAX_SPEED_FRACTION, clamp_speed, extrapolate, heard_step, propagation_step, rest_track, retarded_delay,
-                     start_track, track_pose, track_started)
+from .motion import (MAX_SPEED_FRACTION, clamp_speed, extrapolate, heard_step, propagation_step, rest_track,
+                     rest_turn, retarded_delay, start_track, track_pose, track_started)
 from .lanes import LANES, lanes_copy, prefetch, prefetch_write, lanes_row_sums, lanes_split_gain_add, lanes_split_ramp_add
 from .layout import (
     CNT_GAINS, CNT_SKIPPED, COUNT_STRIDE, GAINS_RAMPING, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
@@ -79,9 +79,9 @@ from .layout import (
     STATUS_PLAYING, STATUS_UNDERRUN, CNT_PAUSE_OFFSET,
     WRITE_BAD_SLOT, WRITE_FULL, WRITE_NONFINITE, WRITE_OK, H_LF_BLEND, H_EQ,
     H_IR_WINDOW, H_LF_PINS, H_DELAY, H_LISTENER_TRACK, H_LANE_MIX_DELTA, FLAG_VELOCITY, L_VEL, L_VEL_SET,
-    LT_AT_END, LT_AT_START, LT_TRACK, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
+    LT_AT_END, LT_AT_START, LT_TRACK, LT_TURN, P_GAIN, P_MAX_DISTANCE, P_MIN_DISTANCE,
     P_ROLLOFF, P_TELEPORTS, P_VEL, P_CONE_INNER, P_CONE_OUTER, P_CONE_OUTER_GAIN,
-    P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_SEND, P_REVERB_SEND, H_REVERB,
+    P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_TURN, ST_SEND, P_REVERB_SEND, H_REVERB,
     H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, H_NEARFIELD, H_SPREAD, H_SPREAD_LEN, P_SPREAD, P_AZIMUTH_OFFSET,
     ST_SPREAD_W, ST_SPREAD_POS, ST_SPREAD_K, ST_SPREAD_TAIL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
@@ -764,7 +764,12 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     if fresh:
         start_track(f64, tr, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames)
         f64[st + ST_TELEPORTS_SEEN] = f64[par + P_TELEPORTS]
-    teleport = track_pose(f64, tr, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames, sr,
+    was_audible = f64[st + ST_VOICE] == VOICE_AUDIBLE
+    bed_on = f64[st + ST_BED_ON] != 0.0
+    # the turn rate is estimated only while the source is heard (a virtual voice's check
+    # touches two lines of state); a source heard again starts straight (rest_turn below)
+    turn = st + ST_TURN if (was_audible or bed_on) and not fresh else -1
+    teleport = track_pose(f64, tr, turn, f64[pose], f64[pose + 1], f64[pose + 2], clock, frames, sr,
                           not explicit, c) and not fresh
     if explicit:
         f64[tr], f64[tr + 1], f64[tr + 2] = f64[par + P_VEL], f64[par + P_VEL + 1], f64[par + P_VEL + 2]
@@ -773,10 +778,10 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     # positions relative to the listener at the block's end (and, for Doppler, its start),
     # extrapolated from the newest pose (set, on average, half a block before this block
     # starts: motion.py)
-    t1 = float(clock + frames)
-    ax1 = extrapolate(f64, tr, t1, sr, 0) - f64[lt + LT_AT_END]
-    ay1 = extrapolate(f64, tr, t1, sr, 1) - f64[lt + LT_AT_END + 1]
-    az1 = extrapolate(f64, tr, t1, sr, 2) - f64[lt + LT_AT_END + 2]
+    px1, py1, pz1, vx1, vy1, vz1 = extrapolate(f64, tr, turn, float(clock + frames), sr)
+    ax1 = px1 - f64[lt + LT_AT_END]
+    ay1 = py1 - f64[lt + LT_AT_END + 1]
+    az1 = pz1 - f64[lt + LT_AT_END + 2]
     # the level first, from the distance and the cone: an inaudible source stops here
     dist = math.sqrt(ax1 * ax1 + ay1 * ay1 + az1 * az1)
     model = i64[ctl + CTL_DISTANCE_MODEL]
@@ -799,8 +804,6 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     # level of detail (lod.py): the ranking's input for the next block, and this block's tier
     f64[st + ST_LEVEL] = -1.0 if bypass else level
     bed = use_ibc and i64[H_FULL_SOURCES] > 0 and f64[st + ST_TIER] != 0.0 and not bypass
-    bed_on = f64[st + ST_BED_ON] != 0.0
-    was_audible = f64[st + ST_VOICE] == VOICE_AUDIBLE
     bed_level = heard >= VIRTUAL_THRESHOLD * (1.0 if bed_on or was_audible else VIRTUAL_HYSTERESIS)
     bed_wanted = bed and bed_level
     need_bed = bed_wanted or bed_on
@@ -835,13 +838,14 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     if full and use_ibc and _lane(i64, s) < 0:  # a free lane is silent: the corrector's gains are set at once
         _take_lane(i64, s)
         restart = True
-    t0 = float(clock)
-    ax0 = extrapolate(f64, tr, t0, sr, 0) - f64[lt + LT_AT_START]
-    ay0 = extrapolate(f64, tr, t0, sr, 1) - f64[lt + LT_AT_START + 1]
-    az0 = extrapolate(f64, tr, t0, sr, 2) - f64[lt + LT_AT_START + 2]
+    px0, py0, pz0, vx0, vy0, vz0 = extrapolate(f64, tr, turn, float(clock), sr)
+    ax0 = px0 - f64[lt + LT_AT_START]
+    ay0 = py0 - f64[lt + LT_AT_START + 1]
+    az0 = pz0 - f64[lt + LT_AT_START + 2]
     renewed = fresh or teleport or not (was_audible or bed_on)  # (a virtual voice's motion was not integrated)
     if renewed:
         hx, hy, hz = ax1, ay1, az1
+        rest_turn(f64, st + ST_TURN)
     else:
         hx, hy, hz = heard_step(f64[st + ST_HEARD], f64[st + ST_HEARD + 1], f64[st + ST_HEARD + 2],
                                 ax0, ay0, az0, ax1, ay1, az1, frames, sr)
@@ -851,9 +855,11 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         rel = _turn(rel, f64[par + P_AZIMUTH_OFFSET])
     dl, dr, nl, nr, dist = tdw_ear_targets(rel, a, c, doppler)
     if doppler:  # the propagation delay is integrated (motion.py); the ears add their part
-        vx, vy, vz = clamp_speed(f64[tr], f64[tr + 1], f64[tr + 2], c)
-        tau0 = retarded_delay(ax0, ay0, az0, vx, vy, vz, c) * sr
-        tau1 = retarded_delay(ax1, ay1, az1, vx, vy, vz, c) * sr
+        # (each end with its own velocity: a turning body's changes its direction)
+        vx0, vy0, vz0 = clamp_speed(vx0, vy0, vz0, c)
+        vx1, vy1, vz1 = clamp_speed(vx1, vy1, vz1, c)
+        tau0 = retarded_delay(ax0, ay0, az0, vx0, vy0, vz0, c) * sr
+        tau1 = retarded_delay(ax1, ay1, az1, vx1, vy1, vz1, c) * sr
         if fresh or not (was_audible or bed_on):  # (a virtual voice starts afresh)
             prop, offset = tau1, 0.0
         else:
@@ -1399,16 +1405,18 @@ def _track_listener(f64, i64, clock, frames):
     if not track_started(f64, lt + LT_TRACK):
         start_track(f64, lt + LT_TRACK, f64[lis], f64[lis + 1], f64[lis + 2], clock, frames)
     explicit = f64[lis + L_VEL_SET] != 0.0
-    track_pose(f64, lt + LT_TRACK, f64[lis], f64[lis + 1], f64[lis + 2], clock, frames, sr,
+    track_pose(f64, lt + LT_TRACK, lt + LT_TURN, f64[lis], f64[lis + 1], f64[lis + 2], clock, frames, sr,
                not explicit, c)
     if explicit:
         for m in range(3):
             f64[lt + LT_TRACK + m] = f64[lis + L_VEL + m]
     vx, vy, vz = clamp_speed(f64[lt + LT_TRACK], f64[lt + LT_TRACK + 1], f64[lt + LT_TRACK + 2], c)
     f64[lt + LT_TRACK], f64[lt + LT_TRACK + 1], f64[lt + LT_TRACK + 2] = vx, vy, vz
-    for m in range(3):  # as for sources (motion.py: a pose's time)
-        f64[lt + LT_AT_START + m] = extrapolate(f64, lt + LT_TRACK, float(clock), sr, m)
-        f64[lt + LT_AT_END + m] = extrapolate(f64, lt + LT_TRACK, float(clock + frames), sr, m)
+    # as for sources (motion.py: a pose's time)
+    x, y, z, _, _, _ = extrapolate(f64, lt + LT_TRACK, lt + LT_TURN, float(clock), sr)
+    f64[lt + LT_AT_START], f64[lt + LT_AT_START + 1], f64[lt + LT_AT_START + 2] = x, y, z
+    x, y, z, _, _, _ = extrapolate(f64, lt + LT_TRACK, lt + LT_TURN, float(clock + frames), sr)
+    f64[lt + LT_AT_END], f64[lt + LT_AT_END + 1], f64[lt + LT_AT_END + 2] = x, y, z
 
 
 CACHE_LINE_FLOATS = 16  # float32 per 64-byte cache line: prefetch strides
