@@ -157,19 +157,20 @@ TURN_LEN = 4  # values of a tracked body's turn (:func:`track_pose`): its rate x
 
 @njit(cache=True, inline="always")
 def _rotation(ux, uy, uz, vx, vy, vz):
-    """The rotation vector (axis times angle, radians) turning direction ``u`` onto ``v``
-    (neither zero): the shortest way, so it is perpendicular to both."""
+    """The rotation vector (axis times angle, radians) turning unit vector ``u`` onto unit
+    vector ``v``: the shortest way, so it is perpendicular to both."""
     cx, cy, cz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
-    s = math.sqrt(cx * cx + cy * cy + cz * cz)
-    if s == 0.0:
-        return 0.0, 0.0, 0.0
-    # the angle is 2 atan(x), x = s / (|u| |v| + u.v) = tan(angle / 2)
-    x = s / (math.sqrt((ux * ux + uy * uy + uz * uz) * (vx * vx + vy * vy + vz * vz)) + ux * vx + uy * vy + uz * vz)
-    if x < 0.25:  # (the series of atan(x) / x to < 1e-8: no libm call for the small turns poses make)
-        x2 = x * x
-        k = 2.0 * (1.0 - x2 * (1.0 / 3.0 - x2 * (0.2 - x2 * (1.0 / 7.0 - x2 * (1.0 / 9.0 - x2 / 11.0))))) * x / s
+    c = ux * vx + uy * vy + uz * vz
+    # the angle is 2 atan(x), x = tan(angle / 2) = |u x v| / (1 + c), x^2 = (1 - c) / (1 + c)
+    if c > 0.88:  # (x < 0.254: the series of atan(x) / x to < 1e-8, no square root, no libm call)
+        inv = 1.0 / (1.0 + c)
+        x2 = (1.0 - c) * inv
+        k = 2.0 * (1.0 - x2 * (1.0 / 3.0 - x2 * (0.2 - x2 * (1.0 / 7.0 - x2 * (1.0 / 9.0 - x2 * (1.0 / 11.0)))))) * inv
     else:
-        k = math.atan2(s, ux * vx + uy * vy + uz * vz) / s
+        s = math.sqrt(cx * cx + cy * cy + cz * cz)
+        if s == 0.0:  # (opposite: no axis; track_pose calls this only for moves onwards)
+            return 0.0, 0.0, 0.0
+        k = math.atan2(s, c) / s
     return cx * k, cy * k, cz * k
 
 
@@ -178,40 +179,40 @@ def _arc(vx, vy, vz, wx, wy, wz, ahead):
     """(displacement xyz, velocity xyz) after ``ahead`` seconds of a body moving at ``v``
     while its heading turns at ``w`` (rad/s, perpendicular to ``v``): an arc of a circle,
     a straight line when ``w`` is zero. Its length is |v| ahead whatever ``w``."""
-    rate = math.sqrt(wx * wx + wy * wy + wz * wz)
-    if rate == 0.0:
+    t2 = (wx * wx + wy * wy + wz * wz) * ahead * ahead  # the angle turned, squared
+    if t2 == 0.0:
         return vx * ahead, vy * ahead, vz * ahead, vx, vy, vz
-    theta = rate * ahead
-    t2 = theta * theta
-    if theta < 0.5:  # (the series of sin(theta) / theta and (1 - cos(theta)) / theta, to < 1e-7: no libm call)
+    # with m = w x v: displacement v ahead q + m ahead^2 h, velocity v (1 - t2 h) + m ahead q,
+    # q = sin(t) / t, h = (1 - cos(t)) / t^2
+    if t2 < 0.25:  # (their series to < 1e-7: no square root, no division, no libm call)
         q = 1.0 - t2 * (1.0 / 6.0) * (1.0 - t2 * (1.0 / 20.0) * (1.0 - t2 * (1.0 / 42.0)))
-        r = 0.5 * theta * (1.0 - t2 * (1.0 / 12.0) * (1.0 - t2 * (1.0 / 30.0) * (1.0 - t2 * (1.0 / 56.0))))
+        h = 0.5 * (1.0 - t2 * (1.0 / 12.0) * (1.0 - t2 * (1.0 / 30.0) * (1.0 - t2 * (1.0 / 56.0))))
     else:
-        q = math.sin(theta) / theta
-        r = (1.0 - math.cos(theta)) / theta
-    # n x v with n = w / rate: the way the heading turns, at the body's speed
-    inv = 1.0 / rate
-    nx, ny, nz = (wy * vz - wz * vy) * inv, (wz * vx - wx * vz) * inv, (wx * vy - wy * vx) * inv
-    a, b = ahead * q, ahead * r
-    c, s = 1.0 - theta * r, theta * q  # cos(theta), sin(theta)
-    return (vx * a + nx * b, vy * a + ny * b, vz * a + nz * b,
-            vx * c + nx * s, vy * c + ny * s, vz * c + nz * s)
+        t = math.sqrt(t2)
+        q = math.sin(t) / t
+        h = (1.0 - math.cos(t)) / t2
+    mx, my, mz = wy * vz - wz * vy, wz * vx - wx * vz, wx * vy - wy * vx
+    a, b, c, s = ahead * q, ahead * ahead * h, 1.0 - t2 * h, ahead * q
+    return (vx * a + mx * b, vy * a + my * b, vz * a + mz * b,
+            vx * c + mx * s, vy * c + my * s, vz * c + mz * s)
 
 
 @njit(cache=True, inline="always")
-def _turn_heading(state, ot, dx, dy, dz, dt, ux, uy, uz):
-    """The heading, at its end, of a move ``d`` over ``dt`` seconds that went onwards from
-    heading ``u`` (zero: none yet): the chord's direction turned on by half the move's angle
-    at the body's turn rate. The rate (``state[ot:ot + TURN_LEN]``) is updated first from
-    the angle between the last chord (``u`` turned back by the same half angle it was
-    turned on) and this one, over the time between their middles."""
+def _turn_heading(state, ot, dx, dy, dz, dt, ux, uy, uz, u):
+    """The unit heading, at its end, of a move ``d`` over ``dt`` seconds that went onwards
+    from heading ``u`` (its length ``u``; 0: none yet): the chord's direction turned on by
+    half the move's angle at the body's turn rate. The rate (``state[ot:ot + TURN_LEN]``) is
+    updated first from the angle between the last chord (``u`` turned back by the same half
+    angle it was turned on) and this one, over the time between their middles."""
+    inv = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
+    ex, ey, ez = dx * inv, dy * inv, dz * inv
     prev = state[ot + 3]
-    u = math.sqrt(ux * ux + uy * uy + uz * uz)
     if u > 0.0 and prev > 0.0:
-        _, _, _, lx, ly, lz = _arc(ux, uy, uz, -state[ot], -state[ot + 1], -state[ot + 2], 0.5 * prev)
-        rx, ry, rz = _rotation(lx, ly, lz, dx, dy, dz)
+        iu = 1.0 / u
+        _, _, _, lx, ly, lz = _arc(ux * iu, uy * iu, uz * iu, -state[ot], -state[ot + 1], -state[ot + 2], 0.5 * prev)
+        rx, ry, rz = _rotation(lx, ly, lz, ex, ey, ez)
         k = 2.0 / (prev + dt)
-        beta = min(1.0, dt / TURN_TIME_S)
+        beta = min(1.0, dt * (1.0 / TURN_TIME_S))
         state[ot] += beta * (rx * k - state[ot])
         state[ot + 1] += beta * (ry * k - state[ot + 1])
         state[ot + 2] += beta * (rz * k - state[ot + 2])
@@ -220,8 +221,6 @@ def _turn_heading(state, ot, dx, dy, dz, dt, ux, uy, uz):
     state[ot + 3] = dt
     # the rate is perpendicular to the last chord, not quite to this one: its part along
     # this chord is dropped, so the arc stays in the plane the body turns in
-    inv = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
-    ex, ey, ez = dx * inv, dy * inv, dz * inv
     along = state[ot] * ex + state[ot + 1] * ey + state[ot + 2] * ez
     state[ot] -= along * ex
     state[ot + 1] -= along * ey
@@ -272,7 +271,7 @@ def track_pose(state, o, ot, px, py, pz, clock, frames, sr, auto, c):
                 state[o + 8] = along
                 if step >= 0.0:  # onwards: the newest move's heading, turned on to the pose
                     if ot >= 0:
-                        hx, hy, hz = _turn_heading(state, ot, dx, dy, dz, dt, ux, uy, uz)
+                        hx, hy, hz = _turn_heading(state, ot, dx, dy, dz, dt, ux, uy, uz, u)
                     else:
                         d = speed * dt
                         hx, hy, hz = dx / d, dy / d, dz / d
