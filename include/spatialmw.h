@@ -356,8 +356,9 @@ SMW_API smw_result smw_listener_set_pose(smw_renderer* renderer, const float pos
  *  the velocity is estimated from the poses as they arrive (the speed averaged over 0.3 s,
  *  the heading the newest move's, turning at the rate the last moves turned (averaged over
  *  0.1 s; between poses the body follows that arc), a move back against it slowing the
- *  estimate through rest: exact on straight paths and circles, close on other curves,
- *  steady under jitter). A given velocity is followed in a straight line. Rejected with
+ *  estimate through rest: exact on straight paths, close on curves (on a circle the
+ *  heading is off by up to about 3 %: a pose's age is known only to half a block), steady
+ *  under jitter). A given velocity is followed in a straight line. Rejected with
  *  SMW_ERROR_INVALID_ARGUMENT when a value is NaN/Inf or the speed exceeds 1e6 m/s. */
 SMW_API smw_result smw_listener_set_velocity(smw_renderer* renderer, const float velocity[3]);
 

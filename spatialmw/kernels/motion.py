@@ -84,7 +84,7 @@ MAX_EXTRAPOLATION_S = 0.1   # positions are extrapolated at most this far past t
 CORRECTION_TIME_S = 0.25    # the delay converges to the pose's retarded delay this fast
 OFFSET_SLEW = 0.002         # samples per sample: how fast a teleport's delay offset decays
 MAX_SPEED_FRACTION = 0.9    # velocities are clamped below the speed of sound; faster jumps are teleports
-TURN_TIME_S = 0.1           # time constant of the turn rate estimated from poses or given velocities
+TURN_TIME_S = 0.1           # time constant of the turn rate estimated from poses (a given velocity does not turn)
 POSE_AGE_BLOCKS = 0.5       # a pose's age when the next block starts, in blocks (set at any time between two renders)
 
 
