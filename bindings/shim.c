@@ -179,6 +179,9 @@ typedef struct {
      * CLAIMED, so read after the LIVE word is acquired */
     _Atomic int32_t voice;
     _Atomic uint32_t other;
+    /* 1 from a destroy's block until the kernel has freed the slot (its voice fades out
+     * meanwhile: claim_slot hands out other free slots first); set by the audio thread */
+    _Atomic uint32_t fading;
     /* audio-thread-only */
     uint32_t seen_gen;
     uint32_t seen_seq;
@@ -671,6 +674,8 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     if (!(s.speed_of_sound >= SMW_SPEED_OF_SOUND_MIN && s.speed_of_sound <= SMW_SPEED_OF_SOUND_MAX))   /* NaN too */
         return create_fail(SMW_ERROR_INVALID_ARGUMENT,
                            "speed_of_sound must be " SMW_SPEED_OF_SOUND_RANGE_TEXT " m/s%s", "");
+    if (s.enable_corrector != 0 && s.enable_corrector != 1)
+        return create_fail(SMW_ERROR_INVALID_ARGUMENT, "enable_corrector must be 0 or 1%s", "");
     if (s.equalization != SMW_EQUALIZATION_NONE && s.equalization != SMW_EQUALIZATION_DIFFUSE_FIELD)
         return create_fail(SMW_ERROR_INVALID_ARGUMENT, "unknown equalization (0 none, 1 diffuse field)%s", "");
     {
@@ -975,23 +980,30 @@ static smw_slot* lookup(smw_renderer* r, smw_source h, smw_result* rc) { return 
 /* Claim a free slot, or one destroyed since the last smw_render (so destroy-then-create in
  * one game tick steals a voice): the audio thread clears a recycled slot before the new
  * incarnation's first write or block (STATE_RECYCLE), never waiting for this thread.
+ * Slots whose destroyed voice is still fading out (released, or `fading`) are taken only
+ * when no other is free: taking one cuts its fade short.
  * Returns the slot index (its word now CLAIMED with the next generation; `*was` its word
  * before) or -1 when every slot holds a live source. */
 static int claim_slot(smw_renderer* r, uint32_t* was)
 {
     uint32_t n = (uint32_t)r->max_sources;
     uint32_t start = atomic_fetch_add_explicit(&r->alloc_hint, 1u, memory_order_relaxed);
-    for (uint32_t k = 0; k < n; ++k) {
-        uint32_t i = (start + k) % n;
-        smw_slot* sl = &r->slots[i];
-        uint32_t w = atomic_load_explicit(&sl->word, memory_order_relaxed);
-        if ((w & 0xFFFFu) != LIFE_FREE && (w & 0xFFFFu) != LIFE_RELEASING) continue;
-        uint32_t claimed = ((((w >> 16) + 1u) & 0xFFFFu) << 16) | LIFE_CLAIMED;
-        if (!atomic_compare_exchange_strong_explicit(&sl->word, &w, claimed, memory_order_acq_rel,
-                                                     memory_order_relaxed))
-            continue;
-        *was = w;
-        return (int)i;
+    for (int pass = 0; pass < 2; ++pass) {
+        for (uint32_t k = 0; k < n; ++k) {
+            uint32_t i = (start + k) % n;
+            smw_slot* sl = &r->slots[i];
+            uint32_t w = atomic_load_explicit(&sl->word, memory_order_relaxed);
+            uint32_t life = w & 0xFFFFu;
+            if (life != LIFE_FREE && life != LIFE_RELEASING) continue;
+            if (pass == 0 && (life == LIFE_RELEASING || atomic_load_explicit(&sl->fading, memory_order_relaxed)))
+                continue;
+            uint32_t claimed = ((((w >> 16) + 1u) & 0xFFFFu) << 16) | LIFE_CLAIMED;
+            if (!atomic_compare_exchange_strong_explicit(&sl->word, &w, claimed, memory_order_acq_rel,
+                                                         memory_order_relaxed))
+                continue;
+            *was = w;
+            return (int)i;
+        }
     }
     return -1;
 }
@@ -1409,8 +1421,11 @@ static void sync_live_slot(smw_renderer* r, int i, uint32_t w)
         /* new source: take its values even if a writer interferes (fields are each valid) */
         int ok = pub_read(pub, &v, &seq);
         store_slot_values(r, i, &v);
-        /* a stolen voice's slot still holds the previous incarnation: the kernel clears it */
-        r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = sl->active ? STATE_RECYCLE : STATE_RESTART;
+        /* a stolen voice's slot, or one whose destroyed voice is still fading out (STATE_STOP),
+         * holds the previous incarnation: the kernel clears it */
+        int64_t* state = &r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE];
+        *state = (sl->active || *state == STATE_STOP) ? STATE_RECYCLE : STATE_RESTART;
+        atomic_store_explicit(&sl->fading, 0u, memory_order_relaxed);
         r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATUS] = 0;
         sl->active = 1;
         sl->seen_gen = gen;
@@ -1501,15 +1516,21 @@ static void sync_all(smw_renderer* r)
         } else if (life == LIFE_RELEASING &&
                    atomic_compare_exchange_strong_explicit(&sl->word, &w, (w & 0xFFFF0000u) | LIFE_FREE,
                                                            memory_order_acq_rel, memory_order_acquire)) {
-            /* STOP: the kernel clears the slot's delay line and state in this block, then
-             * sets it inactive (a create may also claim the slot before that: STATE_RECYCLE) */
+            /* STOP: the kernel fades the voice out across this block if it was heard, clears
+             * the slot's delay line and state once its tail has passed, then sets it inactive
+             * (a create may also claim the slot before that: STATE_RECYCLE, a hard cut) */
             r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = STATE_STOP;
+            atomic_store_explicit(&sl->fading, 1u, memory_order_relaxed);
             sl->active = 0;
         } else if ((w & 0xFFFFu) == LIFE_LIVE) {
             sync_live_slot(r, i, w);   /* the CAS lost to a create that has finished */
         } else if (sl->active) {
             r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = STATE_STOP;
+            atomic_store_explicit(&sl->fading, 1u, memory_order_relaxed);
             sl->active = 0;
+        } else if (atomic_load_explicit(&sl->fading, memory_order_relaxed) &&
+                   r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] == STATE_INACTIVE) {
+            atomic_store_explicit(&sl->fading, 0u, memory_order_relaxed);   /* the kernel freed it */
         }
     }
 }

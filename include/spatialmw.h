@@ -197,7 +197,8 @@ typedef struct {
                                       NULL = share/spatialmw/default.smwm beside the library's lib/ directory.
                                       Read during create only */
     int32_t coordinate_system;   /**< an smw_coordinate_system. Default SMW_COORDS_NATIVE */
-    int32_t enable_corrector;    /**< 1 = full Lite-INN (TDW + IBC), 0 = time-domain warp only (cheaper). Default 1 */
+    int32_t enable_corrector;    /**< 1 = full Lite-INN (TDW + IBC), 0 = time-domain warp only (cheaper); any
+                                      other value: SMW_ERROR_INVALID_ARGUMENT. Default 1 */
     float corrector_table_step_deg; /**< spacing of the corrector's direction table, 0.5..30 degrees,
                                       or 0 for none. Moving sources read the table every block they
                                       move (about 19 MB and 0.1-0.5 s of creation at 3 degrees);
@@ -278,7 +279,10 @@ SMW_API void smw_renderer_destroy(smw_renderer* renderer);
 /** Algorithmic latency in frames: with Doppler on (the default), input sample n of a source
  *  at distance d appears at the output at n + latency + d / speed_of_sound (in frames;
  *  d >= 8 frames' travel, about 6 cm, below which the warp's minimum delay of 8 frames
- *  holds). 256 frames (one hop of the overlap-save convolution) plus, with the corrector on,
+ *  holds, and up to the delay line's reach: L - max_block_frames - 8 frames, L the power of
+ *  two >= sample_rate + max_block_frames + 8, at least 1 s (1.35 s at 48 kHz with 512-frame
+ *  blocks: 465 m at 343 m/s); a farther source keeps that delay, so its Doppler shift
+ *  stops there). 256 frames (one hop of the overlap-save convolution) plus, with the corrector on,
  *  its modelling delay (12 frames at 48 kHz, 11 at 44.1 and 24 at 96 kHz). With Doppler off
  *  the distance adds nothing and a fixed 8 frames plus head radius / speed_of_sound (the
  *  interaural delays' reference; 20 frames at 48 kHz with the shipped model) take its
@@ -416,8 +420,14 @@ SMW_API smw_result smw_source_create_stereo(smw_renderer* renderer, float width_
 SMW_API smw_result smw_source_set_stereo_width(smw_renderer* renderer, smw_source source, float width_deg);
 
 /** Destroy a source (game thread). The handle is invalid immediately and the slot can be
- *  claimed by the next smw_source_create; the audio thread silences it at its next
- *  smw_render (or clears it for the new source, whichever comes first).
+ *  claimed by the next smw_source_create. A source heard in the last block fades out
+ *  across the next smw_render's block (what its delay line still holds, no click), and its
+ *  slot is cleared once that fade has left the corrector's frame (one or two blocks); a
+ *  create that claims the slot before then cuts the fade short. The allocator hands out
+ *  the other free slots first, so that happens only when no other slot is free: to steal a
+ *  voice without a click at full capacity, set its gain to 0 (ramped across one block) and
+ *  destroy it in the next tick, or give max_sources a few slots above the game's voice
+ *  limit.
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE (incl. double destroy). */
 SMW_API smw_result smw_source_destroy(smw_renderer* renderer, smw_source source);
 
@@ -459,12 +469,19 @@ SMW_API smw_result smw_source_set_doppler(smw_renderer* renderer, smw_source sou
  *  applied); any other value: SMW_ERROR_INVALID_ARGUMENT. */
 SMW_API smw_result smw_source_set_spatialize(smw_renderer* renderer, smw_source source, int32_t enabled);
 
-/** Pause (1) / resume (0); any other value: SMW_ERROR_INVALID_ARGUMENT. A paused source
- *  outputs nothing and its stream time stops (from the next smw_render): what was queued
- *  before the pause, and its delay line's history, play on resume exactly as if the pause
- *  had not happened. While paused, writes queue up to max_block_frames frames ahead, then
- *  return SMW_ERROR_BUFFER_FULL (the host may keep writing every block and ignore that
- *  code, or stop writing). Its position and motion keep following the renderer's time. */
+/** Pause (1) / resume (0); any other value: SMW_ERROR_INVALID_ARGUMENT. A source heard in
+ *  the last block fades out across the next smw_render's block, its stream time still
+ *  running (that block plays what was queued for it, fading); then its stream time stops
+ *  (a source not heard stops at once). On resume it fades in across the first block and
+ *  continues where its stream stopped: what was queued, and its delay line's history, play
+ *  as if the pause had not happened, apart from the two fades (no clicks). While paused,
+ *  one block of writes queues (it plays first on resume); further writes return
+ *  SMW_ERROR_BUFFER_FULL and are not queued, including one made before the first render
+ *  after resume. A host whose decoder pauses with the source stops writing and writes
+ *  again in the tick it resumes (nothing is lost); a host that keeps writing may ignore
+ *  that code (what it wrote while paused, beyond the one block, is dropped). A paused
+ *  source is never reported virtual (smw_source_is_virtual). Its position and motion keep
+ *  following the renderer's time. */
 SMW_API smw_result smw_source_set_paused(smw_renderer* renderer, smw_source source, int32_t paused);
 
 /** Source status bits (smw_source_get_status). Sticky: set by the audio thread, cleared

@@ -22,6 +22,7 @@ the C API convert engine coordinate systems at their boundary.
 """
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -334,7 +335,8 @@ class Engine:
         self.max_block = lay.config.max_block
         self.model = lay.model
         self._out = np.zeros(2 * self.max_block, dtype=np.float32)
-        self._free = list(range(self.max_sources - 1, -1, -1))
+        # freed slots are reused last, so a removed source's fade-out (kernels/render.py) can end
+        self._free = collections.deque(range(self.max_sources))
         self._active: set[int] = set()
         self._partner: dict[int, int] = {}   # a stereo source's handle -> its right voice's slot
         self._master_gain = 1.0
@@ -392,11 +394,11 @@ class Engine:
 
     def _claim(self) -> int:
         """A free slot, started with a new source's values (not yet a handle)."""
-        src = self._free.pop()
+        src = self._free.popleft()
         ctl = self.layout.source_control + src * L.CTL_STRIDE
         self.i64[ctl:ctl + L.CTL_STRIDE] = (L.STATE_RESTART, 0, 0, 0)
-        # a released slot is cleared at the next render; clear it now so a write before
-        # that render is not wiped
+        # a released slot is cleared once its fade-out has passed (or cut short here, when it
+        # is reused first): clear it now so a write before the next render is not wiped
         _clear_slot(self.f64, self.f32, self.i64, src, N_FFT // 2 + 1)
         par = self.layout.source_params + src * L.PARAM_STRIDE
         self.f64[par:par + L.PARAM_STRIDE] = D.source_params()
@@ -437,7 +439,9 @@ class Engine:
         self.f64[self._par(src) + L.P_AZIMUTH_OFFSET] = 0.5 * check_stereo_width(degrees)
 
     def remove_source(self, src: int) -> None:
-        """Release a slot (a stereo source: both); its audio stops at the next render."""
+        """Release a slot (a stereo source: both). A source that was heard fades out across
+        the next render's block (its stream time still running), then its slot is cleared;
+        until then the slot is the last one :meth:`add_source` reuses."""
         for slot in self._voices(src):
             self.i64[self.layout.source_control + slot * L.CTL_STRIDE + L.CTL_STATE] = STATE_STOP
             self._free.append(slot)

@@ -152,6 +152,36 @@ def head_relative(listener_pos, listener_q, source_pos):
     return rotate_inverse(listener_q, d)
 
 
+# atan(t) / t as a polynomial in t^2 on [0, 1] (least squares, weighted by t): within
+# 1.1e-9 rad of atan(t) there
+_ATAN_POLY = (0.9999999778948637, -0.3333316438830098, 0.19996155469079624, -0.14244972276266543,
+              0.10868259404783459, -0.08188944707223417, 0.054646333258227944, -0.028141755699878326,
+              0.009392840347360588, -0.0014725681774848327)
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def fast_atan2(y, x):
+    """atan2(y, x) for finite arguments, within 2e-9 rad, with no libm call: the renderer
+    takes angles of every moving source every block (the shadowed ear's arc, the
+    direction table's azimuth and elevation), where libm's atan2, acos and asin were
+    about 1.5 % of its time. (0, 0) gives 0."""
+    ax, ay = abs(x), abs(y)
+    big = max(ax, ay)
+    if big == 0.0:
+        return 0.0
+    t = min(ax, ay) / big
+    t2 = t * t
+    p = _ATAN_POLY[9]
+    for k in range(8, -1, -1):
+        p = p * t2 + _ATAN_POLY[k]
+    a = t * p
+    if ay > ax:
+        a = 0.5 * math.pi - a
+    if x < 0.0:
+        a = math.pi - a
+    return -a if y < 0.0 else a
+
+
 @njit(cache=True)
 def ear_path_length(rel, ear_sign, head_radius):
     """Acoustic path from a head-relative source to one ear of a rigid sphere.
@@ -176,7 +206,8 @@ def ear_path_length(rel, ear_sign, head_radius):
         return straight
     tangent = math.sqrt(dist * dist - a * a)
     sin_gamma = math.sqrt(1.0 - cos_gamma * cos_gamma)
-    arc = math.acos(min(1.0, cos_gamma * cos_beta + sin_gamma * (tangent / dist)))
+    cos_arc = min(1.0, cos_gamma * cos_beta + sin_gamma * (tangent / dist))
+    arc = fast_atan2(math.sqrt(max(0.0, 1.0 - cos_arc * cos_arc)), cos_arc)  # acos(cos_arc)
     return tangent + a * arc
 
 

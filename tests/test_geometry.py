@@ -128,3 +128,12 @@ def test_nearfield_gains_of_both_ears_match_the_table_read_at_each_ears_angle():
             assert abs(near - direct(r, c)) < 1e-9 * direct(r, c)
             assert abs(far - direct(r, -c)) < 1e-9 * direct(r, -c)
     assert nf.nearfield_gains(table, 0.3, 0.9, a)[0] > nf.nearfield_gains(table, 0.3, 0.9, a)[1]  # near ear louder
+
+
+def test_fast_atan2_is_libms_atan2_within_2e_9_rad_in_every_quadrant_and_scale():
+    rng = np.random.default_rng(7)
+    y = rng.standard_normal(20000) * 10.0 ** rng.uniform(-9, 4, 20000)
+    x = rng.standard_normal(20000) * 10.0 ** rng.uniform(-9, 4, 20000)
+    pts = list(zip(y, x)) + [(0.0, 1.0), (0.0, -1.0), (1.0, 0.0), (-1.0, 0.0), (1.0, 1.0), (-1.0, -1.0), (0.0, 0.0)]
+    err = max(abs(G.fast_atan2(a, b) - math.atan2(a, b)) for a, b in pts)
+    assert err < 2e-9

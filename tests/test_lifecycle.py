@@ -1,6 +1,7 @@
 """The source lifecycle and renderer-level controls, through both front ends (the C API
 via spatialmw.native, and the Python Engine over the same kernels) and from C hosts:
-voice stealing by destroy-then-create in one tick, pause that keeps the queued audio, the
+voice stealing by destroy-then-create in one tick, destroy and pause that fade out (and
+resume that fades in) and keep the queued audio, the
 status flags, master gain, pause-all, the latency an impulse measures, smw_last_error per
 thread, the log callback and the settings sizes."""
 from __future__ import annotations
@@ -62,34 +63,89 @@ def _noise(n, seed):
     return (np.random.default_rng(seed).standard_normal(n) * 0.2).astype(np.float32)
 
 
+def _sine(n, freq=1000.0):
+    return (0.5 * np.sin(2 * np.pi * freq * np.arange(n) / 48000.0)).astype(np.float32)
+
+
+def _max_step(y):
+    return float(np.max(np.abs(np.diff(y, axis=0))))
+
+
+def _paused_run(kind, pause=None, resume=None, blocks=16):
+    """A 1 kHz tone at 1.8 m, written every block; paused before block ``pause`` and resumed
+    before block ``resume``. The host's decoder pauses with the source: it writes the block
+    the pause's fade plays, then nothing until the tick it resumes."""
+    f = Front(kind, max_sources=2)
+    s = _source(f)
+    x, k, out = _sine(blocks * BLOCK), 0, []
+    for b in range(blocks):
+        if b == pause:
+            f.pause_source(s, True)
+        if b == resume:
+            f.pause_source(s, False)
+        if pause is None or not pause < b < resume:
+            assert f.write_ok(s, x[k * BLOCK:(k + 1) * BLOCK])
+            k += 1
+        out.append(f.render(BLOCK))
+    return out
+
+
 @pytest.mark.parametrize("kind", FRONTS)
-def test_block_queued_before_a_pause_plays_after_resume(kind):
-    """A burst written, then the source paused before the render that would play it: the
-    paused blocks are silent and the burst comes out after resume exactly as it would have
-    without the pause, shifted by the paused blocks."""
-    burst, pause_blocks = _noise(BLOCK, 1), 3
+def test_a_paused_source_fades_out_waits_and_fades_in_where_it_stopped(kind):
+    """Paused before block 4: block 4 fades out (its stream time still runs, so it plays the
+    block written for it), heard in output block 5 (the output is one hop, here one block,
+    behind the staging); the blocks after are silent once the fade has left the corrector's
+    frame, and nothing is consumed. Resumed before block 10: it fades in and, once the frame
+    holds only the faded-in input, the output is the unpaused run's, sample for sample,
+    later by the 5 frozen blocks. No sample steps by more than 2x the tone's own (the hard
+    cut this replaced stepped by 4.7x, the restart by 7x)."""
+    ref, p = _paused_run(kind), _paused_run(kind, pause=4, resume=10)
+    for b in range(5):
+        np.testing.assert_array_equal(p[b], ref[b])
+    faded = np.sum(p[5] ** 2) / np.sum(ref[5] ** 2)   # a linear fade keeps a third of a tone's energy
+    assert 0.2 < faded < 0.5, faded
+    for b in range(7, 11):
+        assert not np.any(p[b]), f"block {b} not silent while paused"
+    for b in range(13, 16):
+        np.testing.assert_allclose(p[b], ref[b - 5], atol=1e-6)
+    own, seen = _max_step(np.concatenate(ref[2:])), _max_step(np.concatenate(p[2:]))
+    print(f"{kind}: tone's own step {own:.4f}, largest step through pause and resume {seen:.4f}")
+    assert seen <= 2.0 * own, (seen, own)
 
-    def run(pause):
-        f = Front(kind, max_sources=2)
-        s = _source(f)
-        out = []
-        for b in range(12):
-            x = burst if b == 2 else np.zeros(BLOCK, np.float32)
-            if not (pause and 2 < b <= 2 + pause_blocks):
-                assert f.write_ok(s, x)
-            if pause and b == 2:
-                f.pause_source(s, True)
-            if pause and b == 2 + pause_blocks:
-                f.pause_source(s, False)
-            out.append(f.render(BLOCK))
-        return np.concatenate(out)
 
-    ref, paused = run(False), run(True)
-    shift = pause_blocks * BLOCK
-    assert np.max(np.abs(ref)) > 0.05
-    # nothing of the burst while paused, all of it afterwards
-    np.testing.assert_allclose(paused[shift:], ref[:len(ref) - shift], atol=1e-6)
-    assert np.max(np.abs(paused[:2 * BLOCK + shift])) < 1e-6
+def _destroyed_run(kind, max_sources, steal):
+    """A tone written for 4 blocks, destroyed before block 4 (the host writes nothing more)
+    and, if ``steal``, a silent voice created in the same tick; 10 blocks of output."""
+    f = Front(kind, max_sources=max_sources)
+    s = _source(f)
+    x, out = _sine(4 * BLOCK), []
+    for b in range(10):
+        if b == 4:
+            f.remove_source(s)
+            if steal:
+                _source(f, pos=(0.0, -2.0, 0.0))
+        if b < 4:
+            f.write(s, x[b * BLOCK:(b + 1) * BLOCK])
+        out.append(f.render(BLOCK))
+    return out
+
+
+@pytest.mark.parametrize("steal", [False, True])
+@pytest.mark.parametrize("kind", FRONTS)
+def test_a_destroyed_source_fades_out_without_a_click(kind, steal):
+    """A destroyed tone fades out across block 4 (heard in output block 5: what its delay
+    line still held), is gone once that fade has left the corrector's frame, and no sample
+    steps by more than 2x the tone's own (the hard cut one hop into block 4 it replaced:
+    3-7x). ``steal``: destroy-then-create in one tick with another slot free: the new voice
+    takes that slot, so the stolen one fades out too instead of being cut for its slot."""
+    out = _destroyed_run(kind, 3 if steal else 2, steal)
+    faded = np.sum(out[5] ** 2) / np.sum(out[3] ** 2)   # a linear fade keeps a third of a tone's energy
+    assert 0.2 < faded < 0.5, faded
+    for b in range(7, 10):
+        assert not np.any(out[b]), f"block {b}: the destroyed source still sounds"
+    own, seen = _max_step(np.concatenate(out[2:4])), _max_step(np.concatenate(out[2:]))
+    print(f"{kind}: tone's own step {own:.4f}, largest step through the destroy {seen:.4f}")
+    assert seen <= 2.0 * own, (seen, own)
 
 
 @pytest.mark.parametrize("kind", FRONTS)

@@ -24,6 +24,7 @@ import math
 import numpy as np
 from numba import njit
 
+from ..geometry import fast_atan2
 from .corrector import corrector_gains, diffuse_field_equaliser
 from .ibc import ibc_evaluate
 from .lanes import LANES, lanes_rows4_scatter
@@ -141,11 +142,11 @@ def lookup_table(table, counts, offsets, n_rho, k4, theta, ux, uy, uz, distance,
     rows. The engine writes a moving source's target straight into its lane-major gains
     (stride LANES)."""
     n_rings = counts.shape[0]
-    el = math.degrees(math.asin(min(1.0, max(-1.0, uz))))
+    el = math.degrees(fast_atan2(uz, math.sqrt(ux * ux + uy * uy)))
     x = (el + 90.0) * (n_rings - 1) / 180.0
     r0 = min(int(x), n_rings - 2)
     fe = x - r0
-    az = math.atan2(uy, ux) / (2.0 * math.pi)
+    az = fast_atan2(uy, ux) / (2.0 * math.pi)
     if az < 0.0:
         az += 1.0
     i0 = 0

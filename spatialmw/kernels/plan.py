@@ -359,7 +359,7 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
     f64[c + L.C_SPEED_OF_SOUND] = settings[S_SPEED_OF_SOUND]
     f64[c + L.C_HEAD_RADIUS] = settings[S_HEAD_RADIUS]
     f64[c + L.C_COS_REEVAL] = math.cos(math.radians(REEVAL_DEGREES))
-    f64[c + L.C_LOGDIST_REEVAL] = REEVAL_LOG_DISTANCE
+    f64[c + L.C_DISTANCE_RATIO_REEVAL] = math.exp(REEVAL_LOG_DISTANCE)
     f64[c + L.C_EVALS_PER_512] = settings[S_EVALS_PER_512]
     f64[c + L.C_LOOKUPS_PER_512] = settings[S_LOOKUPS_PER_512]
     f64[c + L.C_LOD_HYSTERESIS] = 10.0 ** (settings[S_LOD_HYSTERESIS_DB] / 20.0)

@@ -65,7 +65,7 @@ from .motion import (MAX_SPEED_FRACTION, clamp_speed, extrapolate, heard_step, p
 from .lanes import LANES, lanes_copy, prefetch, prefetch_write, lanes_row_sums, lanes_split_gain_add, lanes_split_ramp_add
 from .layout import (
     CNT_GAINS, CNT_SKIPPED, COUNT_STRIDE, GAINS_RAMPING, CTL_DISTANCE_MODEL, CTL_FLAGS, CTL_STATE, CTL_STATUS, CTL_STRIDE,
-    C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_LOGDIST_REEVAL, C_LOOKUPS_PER_512,
+    C_COS_REEVAL, C_EVALS_PER_512, C_HEAD_RADIUS, C_DISTANCE_RATIO_REEVAL, C_LOOKUPS_PER_512,
     C_SPEED_OF_SOUND, FLAG_BYPASS, FLAG_DOPPLER, FLAG_PAUSED, G_CLOCK, G_FIFO_COUNT,
     G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_LOOKUP_BUDGET, G_STAGE_FILL, H_BATCHES, H_BIN_IDX,
     H_BIN_W, H_BITREV, H_CONST, H_DIMS, H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_GCUR, H_GLOBAL,
@@ -83,7 +83,7 @@ from .layout import (
     P_ROLLOFF, P_TELEPORTS, P_VEL, P_CONE_INNER, P_CONE_OUTER, P_CONE_OUTER_GAIN,
     P_CONE_OUTER_HF, P_TRANSMISSION, P_AIR_ABSORPTION, H_TONE_BANDS, H_AIR_ALPHA, H_TONE, ST_TONE, ST_TURN, ST_SEND, P_REVERB_SEND, H_REVERB,
     H_REVERB_LINES, H_REVERB_PRE, H_REVERB_IN, L_REVERB, H_NEARFIELD, H_SPREAD, H_SPREAD_LEN, P_SPREAD, P_AZIMUTH_OFFSET,
-    ST_SPREAD_W, ST_SPREAD_POS, ST_SPREAD_K, ST_SPREAD_TAIL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
+    ST_PAUSED, ST_SPREAD_W, ST_SPREAD_POS, ST_SPREAD_K, ST_SPREAD_TAIL, ST_OFFSET, ST_PROP, ST_TELEPORTS_SEEN, ST_TRACK, ST_DELAY_L, ST_DELAY_R, ST_GAIN_L, ST_GAIN_R, ST_UX,
     ST_UY, ST_UZ, ST_DIST, ST_EVALUATED, ST_UNIT_GAINS, ST_EXACT, ST_T_PREV, ST_T_TGT,
     H_LANE_OF, H_LANE_SLOT, ST_SILENT, ST_VOICE, STATUS_VIRTUAL, VIRTUAL_HYSTERESIS, VIRTUAL_THRESHOLD, VOICE_AUDIBLE,
     VOICE_SILENT, VOICE_TAIL, H_FULL_SOURCES, H_LOD_STAGE, H_LOD_FILTERS, ST_TIER, ST_LEVEL, ST_BED_ON,
@@ -92,7 +92,7 @@ from .layout import (
     PT_GAIN_SCRATCH, PT_SCRATCH, PT_IBC_OUT, PT_WORK, CK_STRIDE, CK_FIRST, CK_END, CK_TOUCHED, CK_BED,
     CK_STAGE, CK_REVERB, TOUCH_BED, TOUCH_STAGE, TOUCH_REVERB, BK_STRIDE, H_SRC_KIND, BK_BED, BK_FRESH,
     BK_TELEPORT, BK_REL, BK_DIST, BK_CONE, BK_TONE, BK_D_BED, BK_G_BED, BK_DL, BK_DR, BK_GL, BK_GR,
-    BK_TARGET, BK_RETONE, BK_RESTART, BK_U, BK_NONE, BK_BED_ONLY, BK_FULL, TARGET_NONE, TARGET_UNIT,
+    BK_TARGET, BK_RETONE, BK_RESTART, BK_SILENCED, BK_U, BK_NONE, BK_BED_ONLY, BK_FULL, TARGET_NONE, TARGET_UNIT,
     TARGET_TABLE, TARGET_EXACT, H_SRC_NAP, G_BLOCKS, NAP_BLOCKS, NAP_BLOCKS_LONGEST, NAP_BLOCKS_QUIET, NAP_MARGIN,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, lagrange_block, tdw_block_stereo_idx
@@ -170,7 +170,8 @@ def source_is_virtual(f64, i64, slot):
     that comes back plays what was written from then on, at its delay."""
     if slot < 0 or slot >= i64[H_MAX_SOURCES]:
         return 0
-    if i64[i64[H_SRC_CTL] + slot * CTL_STRIDE + CTL_STATE] != STATE_PLAYING:
+    ctl = i64[H_SRC_CTL] + slot * CTL_STRIDE
+    if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:  # (a paused source's queue waits)
         return 0
     if i64[i64[H_SRC_NAP] + slot] > 0:  # napping (layout.NAP_BLOCKS): virtual, and its state lines cold
         return 1
@@ -606,16 +607,24 @@ def _voice(f64, f32, i64, s, level, restart, fill, frames, use_ibc):
         f64[st + ST_UNIT_GAINS] = 0.0
         return RESUME
     if voice == VOICE_TAIL:
-        if use_ibc:
-            _silence_lane(f32, i64, s, fill, frames)
-            f64[st + ST_SILENT] += frames
-            if f64[st + ST_SILENT] >= i64[H_STAGE_LEN]:  # every staged sample of it is zero
-                _drop_lane(f32, i64, s)
-                voice = VOICE_SILENT
-        else:  # its fade-out is in the shared staging already
-            voice = VOICE_SILENT
-        f64[st + ST_VOICE] = voice
+        _pass_tail(f64, f32, i64, s, st, fill, frames, use_ibc)
     return VIRTUAL
+
+
+@njit(cache=True)
+def _pass_tail(f64, f32, i64, s, st, fill, frames, use_ibc):
+    """A block of source ``s``'s tail (VOICE_TAIL: its fade-out is staged): its lane stages
+    zeros until every staged sample of it is zero, then the lane is freed (VOICE_SILENT).
+    Returns whether the tail goes on."""
+    if use_ibc:
+        _silence_lane(f32, i64, s, fill, frames)
+        f64[st + ST_SILENT] += frames
+        if f64[st + ST_SILENT] < i64[H_STAGE_LEN]:
+            return True
+        _drop_lane(f32, i64, s)
+    # (corrector off: its fade-out is in the shared staging already)
+    f64[st + ST_VOICE] = VOICE_SILENT
+    return False
 
 
 @njit(cache=True, inline="always")
@@ -721,10 +730,6 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     state = i64[ctl + CTL_STATE]
     if state == STATE_INACTIVE:
         return
-    if state == STATE_STOP:
-        _clear_slot(f64, f32, i64, s, nbins)
-        i64[ctl + CTL_STATE] = STATE_INACTIVE
-        return
     if state == STATE_RECYCLE:  # no write cleared the previous incarnation: do it now
         _clear_slot(f64, f32, i64, s, nbins)
         state = STATE_RESTART
@@ -739,16 +744,35 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     if use_ibc and restart and _lane(i64, s) >= 0:
         _silence_lane(f32, i64, s, 0, fill)
     flags = i64[ctl + CTL_FLAGS]
-    if flags & FLAG_PAUSED:  # stream time stops: the queued audio waits, history is kept
+    paused = (flags & FLAG_PAUSED) != 0
+    stopping = state == STATE_STOP
+    # a destroyed source that was heard last block, or a source paused since its last block,
+    # fades out across this one, its stream time still running, as a voice turning virtual
+    # does (no hard cut); then its stream time stops (paused) or, once its staged tail has
+    # passed, its slot is freed. (Every newly paused source takes this block, heard or not,
+    # so a host can tell from its own calls which renders consume its queue.)
+    if stopping:
+        fading = not restart and track_started(f64, st + ST_TRACK) and not _left_virtual(f64, st)
+    else:
+        fading = paused and not restart and f64[st + ST_PAUSED] == 0.0
+    f64[st + ST_PAUSED] = 1.0 if paused else 0.0
+    if stopping and not fading:
+        if not (f64[st + ST_VOICE] == VOICE_TAIL and _pass_tail(f64, f32, i64, s, st, fill, frames, use_ibc)):
+            _clear_slot(f64, f32, i64, s, nbins)
+            i64[ctl + CTL_STATE] = STATE_INACTIVE
+        return
+    if paused and not fading:  # stream time stops: the queued audio waits, history is kept
         i64[cnt + CNT_PAUSE_OFFSET] += frames
         i64[ctl + CTL_STATUS] |= STATUS_PAUSED
-        if use_ibc and _lane(i64, s) >= 0:
+        if f64[st + ST_VOICE] == VOICE_TAIL:
+            _pass_tail(f64, f32, i64, s, st, fill, frames, use_ibc)
+        elif use_ibc and _lane(i64, s) >= 0:
             _silence_lane(f32, i64, s, fill, frames)
-        f64[st + ST_BED_ON] = 0.0  # (its bed part stops as its lane does)
+        f64[st + ST_BED_ON] = 0.0  # (its bed part stopped with its fade-out)
         if restart:
             i64[ctl + CTL_STATE] = STATE_PLAYING
         return
-    _account_underrun(i64, ctl, cnt, sclock + frames, restart or not _left_virtual(f64, st))
+    _account_underrun(i64, ctl, cnt, sclock + frames, not fading and (restart or not _left_virtual(f64, st)))
 
     sr = float(i64[H_SAMPLE_RATE])
     c = f64[i64[H_CONST] + C_SPEED_OF_SOUND]
@@ -800,6 +824,9 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     tone_air = f64[par + P_AIR_ABSORPTION] * dist
     wet = f64[lis + L_REVERB + reverb.R_WET - reverb.R_DECAY]
     level, heard = _levels(f64, par, dist_g, cone_g, tone_l, tone_m, tone_h, wet)
+    if fading:
+        level = 0.0
+        heard = 0.0
     bypass = (flags & FLAG_BYPASS) != 0
     # level of detail (lod.py): the ranking's input for the next block, and this block's tier
     f64[st + ST_LEVEL] = -1.0 if bypass else level
@@ -818,8 +845,8 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
     if voice == VIRTUAL and not need_bed:  # its delay line and its track are current: nothing else to do
         if doppler and teleport and not explicit:  # (as below)
             rest_track(f64, tr)
-        i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
-        if f64[st + ST_VOICE] == VOICE_SILENT:
+        i64[ctl + CTL_STATUS] |= STATUS_PAUSED if paused else STATUS_VIRTUAL
+        if f64[st + ST_VOICE] == VOICE_SILENT and not paused:
             travel = 2.0 * MAX_SPEED_FRACTION * c * frames / sr  # per block, it and the listener each at the teleport speed
             period = _nap_period(f64, par, model, dist, tone_l, tone_m, wet, travel)
             if period > 0:  # (staggered: its checks are the blocks b with (b + s) % period == 0)
@@ -829,7 +856,8 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         return
     _settle_skipped(f32, i64, s)  # this block reads the delay line
     bk = i64[H_SRC_BLOCK] + s * BK_STRIDE
-    i64[ctl + CTL_STATUS] |= STATUS_PLAYING | (STATUS_LOD if need_bed else 0)
+    i64[ctl + CTL_STATUS] |= (STATUS_PAUSED if paused else STATUS_PLAYING) | (STATUS_LOD if need_bed else 0)
+    f64[bk + BK_SILENCED] = 1.0 if fading else 0.0
     full = voice != VIRTUAL
     g_bed = g * tone_m if bed_wanted else 0.0
     if voice == FADE_OUT:
@@ -882,9 +910,12 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         nr = 1.0
     elif use_ibc:  # the corrector carries the level differences, at its fitted distance (nearfield.py)
         table = f64[i64[H_NEARFIELD]: i64[H_NEARFIELD] + nearfield.TABLE_LEN]
-        r = min(dist, f64[i64[H_THETA]])   # beyond the fitted distance the corrector's own ILD stands
-        side = rel[1] / dist if dist > 1e-9 else 0.0
-        nl, nr = nearfield.nearfield_gains(table, r, side, a)
+        if dist < f64[i64[H_THETA]]:
+            side = rel[1] / dist if dist > 1e-9 else 0.0
+            nl, nr = nearfield.nearfield_gains(table, dist, side, a)
+        else:  # at and beyond the fitted distance the corrector's own ILD stands (the ratio is 1)
+            nl = 1.0
+            nr = 1.0
     f64[bk + BK_FRESH] = 1.0 if fresh else 0.0
     f64[bk + BK_TELEPORT] = 1.0 if teleport else 0.0
     f64[bk + BK_REL], f64[bk + BK_REL + 1], f64[bk + BK_REL + 2] = rel[0], rel[1], rel[2]
@@ -926,11 +957,12 @@ def _control_source(f64, f32, i64, s, clock, frames, fill, nbins):
         else:
             ux, uy, uz = 1.0, 0.0, 0.0
         cosang = ux * f64[st + ST_UX] + uy * f64[st + ST_UY] + uz * f64[st + ST_UZ]
-        dlog = abs(math.log(max(dist, 1e-3) / max(f64[st + ST_DIST], 1e-3)))
+        d_now, d_then = max(dist, 1e-3), max(f64[st + ST_DIST], 1e-3)
         k = i64[H_CONST]
         gl_state = i64[H_GLOBAL]
         new = restart or f64[st + ST_EVALUATED] == 0.0
-        moved = cosang < f64[k + C_COS_REEVAL] or dlog > f64[k + C_LOGDIST_REEVAL] or retone
+        ratio = f64[k + C_DISTANCE_RATIO_REEVAL]
+        moved = cosang < f64[k + C_COS_REEVAL] or d_now > ratio * d_then or d_then > ratio * d_now or retone
         # new or moved: a table lookup (no table: an evaluation); at rest with gains from
         # the table: an exact evaluation. New sources are served at once, the others as
         # the block's budgets allow (round-robin from G_IBC_NEXT).
@@ -1007,7 +1039,7 @@ def _napping(i64, s, clock, frames):
     if i64[nap] <= 0:
         return False
     ctl = i64[H_SRC_CTL] + s * CTL_STRIDE
-    if i64[ctl + CTL_STATE] != STATE_PLAYING:
+    if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:  # (a paused one's queue waits)
         i64[nap] = 0
         return False
     i64[nap] -= 1
@@ -1042,6 +1074,8 @@ def _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins):
     dist = f64[bk + BK_DIST]
     cone = f64[bk + BK_CONE]
     tone_m = f64[bk + BK_TONE + 1]
+    if f64[bk + BK_SILENCED] != 0.0:  # (fading out: what the room hears too)
+        tone_m = 0.0
     row = i64[H_CHUNKS] + ck * CK_STRIDE
     rin = i64[H_REVERB_IN] if ck == 0 else i64[row + CK_REVERB]
     tmp = _part(i64, w, PT_TDW_OUT)
@@ -1184,7 +1218,7 @@ def _corrected_hop(f64, f32, i64, nbins, off, mix, mix_delta, t0):
             if s < 0:
                 continue
             ctl = ctl0 + s * CTL_STRIDE
-            if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:
+            if i64[ctl + CTL_STATE] == STATE_INACTIVE:  # (a paused or destroyed source holds a lane only for its fade and tail)
                 continue
             playing = True
             cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
@@ -1377,7 +1411,7 @@ def _slide_stages(f32, i64, consumed, remaining):
         playing = False
         for p in range(bt * LANES, (bt + 1) * LANES):
             s = i64[slots + p] - 1
-            playing |= s >= 0 and i64[ctl0 + s * CTL_STRIDE + CTL_STATE] == STATE_PLAYING
+            playing |= s >= 0 and i64[ctl0 + s * CTL_STRIDE + CTL_STATE] != STATE_INACTIVE
         if playing:
             _slide_batch(f32, stage0 + 2 * bt * sl * LANES, sl, consumed, remaining)
     if i64[H_FULL_SOURCES] > 0:  # the level of detail's bed

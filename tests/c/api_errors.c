@@ -122,6 +122,8 @@ int main(int argc, char** argv)
     EXPECT("create_worker_threads_too_many", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
     s = smw_renderer_settings_default(); s.reserved = 1;
     EXPECT("create_reserved_not_zero", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
+    s = smw_renderer_settings_default(); s.enable_corrector = 2;
+    EXPECT("create_enable_corrector_not_a_flag", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
     s = smw_renderer_settings_default(); s.lod_hysteresis_db = NAN;
     EXPECT("create_lod_hysteresis_nan", smw_renderer_create(&s, &r), SMW_ERROR_INVALID_ARGUMENT, NULL);
     s = smw_renderer_settings_default(); s.lod_hysteresis_db = -1.0f;

@@ -11,8 +11,8 @@
  *     for that function;
  *   - an oracle: the host keeps its own model of which handles are live / stale and mono /
  *     stereo, how many slots are free (a stereo source takes two), how many frames are
- *     pending per source (a paused source, or a paused renderer once faded out, consumes
- *     none), and predicts the exact result of every call (e.g. NaN pose on a live handle ->
+ *     pending per source (a paused source after its fade-out block, or a paused renderer
+ *     once faded out, consumes none), and predicts the exact result of every call (e.g. NaN pose on a live handle ->
  *     INVALID_ARGUMENT, stale handle -> INVALID_HANDLE, full renderer -> OUT_OF_SOURCES,
  *     stereo create with one slot free -> OUT_OF_SOURCES, mono write to a stereo source and
  *     stereo write or width to a mono one -> CHANNEL_MISMATCH, NaN or |x| > 1e6 samples ->
@@ -185,6 +185,8 @@ typedef struct {
     int paused;        /* smw_source_set_paused(1) was the last accepted value */
     int stereo;        /* smw_source_create_stereo: two voices, two slots */
     long pending;      /* frames queued ahead of the source's stream clock (live only) */
+    int rendered;      /* a render has run since its creation */
+    int was_paused;    /* `paused` as the last render that ran saw it */
 } hrec;
 
 typedef struct {
@@ -200,7 +202,7 @@ typedef struct {
 
 static void remember(fz* z, smw_source h, int stereo)
 {
-    const hrec fresh = {h, 1, 0, stereo, 0};
+    const hrec fresh = {h, 1, 0, stereo, 0, 0, 0};
     if (z->nh < MAXH) { z->hs[z->nh++] = fresh; return; }
     /* table full: overwrite a random stale entry (live ones are kept) */
     for (int tries = 0; tries < 64; ++tries) {
@@ -757,13 +759,19 @@ static void op_render(fz* z, int32_t frames_in)
     if (rc == SMW_SUCCESS || rc == SMW_ERROR_INTERNAL) {
         for (int32_t k = 0; k < 2 * frames; ++k)
             if (!finitef_(out[k]) || out[k] == 12345.0f) { ++g_nonfinite_out; break; }
-        /* each source not paused consumed `frames`, unless the renderer is paused and was
-         * already faded out (then nothing ran) */
+        /* each source not paused consumed `frames`, and so did one paused since the last
+         * render that ran (its fade-out block; not on its first render), unless the renderer
+         * is paused and was already faded out (then nothing ran) */
         int frozen = z->paused && z->applied == 0.0f;
         if (!frozen) {
-            for (int k = 0; k < z->nh; ++k)
-                if (z->hs[k].live && !z->hs[k].paused)
-                    z->hs[k].pending = z->hs[k].pending > frames ? z->hs[k].pending - frames : 0;
+            for (int k = 0; k < z->nh; ++k) {
+                hrec* e = &z->hs[k];
+                if (!e->live) continue;
+                if (!e->paused || (e->rendered && !e->was_paused))
+                    e->pending = e->pending > frames ? e->pending - frames : 0;
+                e->was_paused = e->paused;
+                e->rendered = 1;
+            }
             z->applied = z->paused ? 0.0f : z->master;
         }
     } else if (rc == SMW_ERROR_FRAME_COUNT && !null_ptr) {
