@@ -148,6 +148,32 @@ def test_a_destroyed_source_fades_out_without_a_click(kind, steal):
     assert seen <= 2.0 * own, (seen, own)
 
 
+@pytest.mark.parametrize("how", ["destroy", "pause"])
+def test_a_source_in_the_level_of_details_bed_fades_out_too(how):
+    """With full_sources 1 the quieter of two sources renders in the ambisonic bed; destroyed
+    or paused it fades out there as on the full path (the hard stop before: 3.2x the tone's
+    own step)."""
+    from spatialmw.native import Renderer
+    r = Renderer(max_block=BLOCK, max_sources=4, full_sources=1, lib=LIB)
+    loud = r.add_source(distance_model="none")                 # ranks first, plays silence
+    r.set_source_pose(loud, (2.0, 0.0, 0.0))
+    s = r.add_source(distance_model="none", gain=0.5)
+    r.set_source_pose(s, (1.0, 1.0, 0.0))
+    x, out = _sine(6 * BLOCK), []
+    for b in range(12):
+        if b == 6:
+            assert r.source_status(s) & L.STATUS_LOD, "not in the bed"
+            r.remove_source(s) if how == "destroy" else r.set_source_paused(s, True)
+        if b < 6:
+            r.write(s, x[b * BLOCK:(b + 1) * BLOCK])
+        r.write(loud, np.zeros(BLOCK, np.float32))
+        out.append(r.render(BLOCK))
+    assert 0.2 < np.sum(out[7] ** 2) / np.sum(out[5] ** 2) < 0.5
+    for b in range(9, 12):
+        assert not np.any(out[b])
+    assert _max_step(np.concatenate(out[3:])) <= 2.0 * _max_step(np.concatenate(out[3:6]))
+
+
 @pytest.mark.parametrize("kind", FRONTS)
 def test_writes_while_paused_queue_one_block_then_report_full(kind):
     f = Front(kind, max_sources=2)
