@@ -149,28 +149,36 @@ def test_a_destroyed_source_fades_out_without_a_click(kind, steal):
 
 
 @pytest.mark.parametrize("how", ["destroy", "pause"])
-def test_a_source_in_the_level_of_details_bed_fades_out_too(how):
-    """With full_sources 1 the quieter of two sources renders in the ambisonic bed; destroyed
-    or paused it fades out there as on the full path (the hard stop before: 3.2x the tone's
-    own step)."""
+@pytest.mark.parametrize("where", ["bed", "reverb"])
+def test_a_source_fades_out_in_the_bed_and_in_the_reverb_too(where, how):
+    """Destroyed or paused, a source fades out wherever it is heard. "bed": with full_sources
+    1 the quieter of two sources renders in the level of detail's ambisonic bed (the hard
+    stop before: 3.2x the tone's own step). "reverb": its reverb send fades with it, while
+    the room rings on (before: 6.7x)."""
     from spatialmw.native import Renderer
-    r = Renderer(max_block=BLOCK, max_sources=4, full_sources=1, lib=LIB)
+    r = Renderer(max_block=BLOCK, max_sources=4, full_sources=1 if where == "bed" else 0, lib=LIB)
     loud = r.add_source(distance_model="none")                 # ranks first, plays silence
     r.set_source_pose(loud, (2.0, 0.0, 0.0))
     s = r.add_source(distance_model="none", gain=0.5)
     r.set_source_pose(s, (1.0, 1.0, 0.0))
+    if where == "reverb":
+        r.set_reverb()
+        r.set_source_reverb_send(s, 1.0)
     x, out = _sine(6 * BLOCK), []
     for b in range(12):
         if b == 6:
-            assert r.source_status(s) & L.STATUS_LOD, "not in the bed"
+            assert (r.source_status(s) & L.STATUS_LOD) == (L.STATUS_LOD if where == "bed" else 0)
             r.remove_source(s) if how == "destroy" else r.set_source_paused(s, True)
         if b < 6:
             r.write(s, x[b * BLOCK:(b + 1) * BLOCK])
         r.write(loud, np.zeros(BLOCK, np.float32))
         out.append(r.render(BLOCK))
-    assert 0.2 < np.sum(out[7] ** 2) / np.sum(out[5] ** 2) < 0.5
-    for b in range(9, 12):
-        assert not np.any(out[b])
+    if where == "bed":
+        assert 0.2 < np.sum(out[7] ** 2) / np.sum(out[5] ** 2) < 0.5
+        for b in range(9, 12):
+            assert not np.any(out[b])
+    else:
+        assert np.max(np.abs(out[11])) > 0.01 * np.max(np.abs(out[5])), "the room stopped ringing"
     assert _max_step(np.concatenate(out[3:])) <= 2.0 * _max_step(np.concatenate(out[3:6]))
 
 

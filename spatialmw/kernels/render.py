@@ -1074,8 +1074,7 @@ def _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins):
     dist = f64[bk + BK_DIST]
     cone = f64[bk + BK_CONE]
     tone_m = f64[bk + BK_TONE + 1]
-    if f64[bk + BK_SILENCED] != 0.0:  # (fading out: what the room hears too)
-        tone_m = 0.0
+    send_m = 0.0 if f64[bk + BK_SILENCED] != 0.0 else tone_m  # (fading out: what the room hears too)
     row = i64[H_CHUNKS] + ck * CK_STRIDE
     rin = i64[H_REVERB_IN] if ck == 0 else i64[row + CK_REVERB]
     tmp = _part(i64, w, PT_TDW_OUT)
@@ -1092,7 +1091,7 @@ def _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins):
                     f64[bk + BK_G_BED], rel, dist, fresh, teleport)
         touched |= TOUCH_BED
         if kind == BK_BED_ONLY:  # what the room hears (below, for a source on the full path too)
-            return touched | _reverb_send(f64, f32, rin, st, par, cone, tone_m, tmp_l, tmp_l, frames)
+            return touched | _reverb_send(f64, f32, rin, st, par, cone, send_m, tmp_l, tmp_l, frames)
     sl = i64[H_STAGE_LEN]
     if use_ibc:  # the source's own lane of the staging
         stride = LANES
@@ -1132,7 +1131,7 @@ def _dsp_source(f64, f32, i64, s, ck, w, clock, frames, fill, nbins):
     if use_ibc:
         _spread(f64, f32, i64, s, st, min(max(f64[par + P_SPREAD], 0.0), 360.0) / 360.0, dst_l, dst_r, frames)
     # what the room hears: the emitted level through the cone and the wall (broadband parts)
-    touched |= _reverb_send(f64, f32, rin, st, par, cone, tone_m, tmp_l, tmp_r, frames)
+    touched |= _reverb_send(f64, f32, rin, st, par, cone, send_m, tmp_l, tmp_r, frames)
     target = f64[bk + BK_TARGET]
     if target != TARGET_NONE:
         t_now = float(clock + frames - 1)  # the warp reaches this block's pose on its last sample
