@@ -192,7 +192,9 @@ typedef struct {
 struct smw_renderer {
     /* immutable after create */
     uint64_t id;                 /* serial number: tells renderers apart in smw_last_error */
-    int32_t sample_rate, max_block, max_sources, coords;
+    int32_t sample_rate, max_block, coords;
+    int32_t max_sources;         /* live voices at most (a stereo source has two) */
+    int32_t n_slots;             /* voice slots: max_sources and the spares (the plan's slot_count) */
     double coord_det;            /* of coords' matrix: quaternion axes turn with it (native_pose) */
     int32_t latency_frames;
     smw_model_info info;
@@ -210,6 +212,7 @@ struct smw_renderer {
     smw_slot* slots;
     smw_published listener;
     _Atomic uint32_t alloc_hint;
+    _Atomic int32_t live_voices; /* voices created and not destroyed */
     _Atomic(float) master_gain;
     _Atomic int32_t paused;
     /* audio-thread-only */
@@ -754,6 +757,7 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     r->sample_rate = s.sample_rate;
     r->max_block = s.max_block_frames;
     r->max_sources = s.max_sources;
+    r->n_slots = head[H_SLOTS];
     r->coords = s.coordinate_system;
     r->coord_det = coord_det(r->coords);
     r->latency_frames = (int32_t)(head[H_HOP] + head[H_DELAY]);
@@ -780,11 +784,12 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     r->info.latency_frames = r->latency_frames;
 
     int layout_ok = plan == 0 && !smw__kernel_fault && r->n_f64 > 0 && r->n_f32 >= 0 && r->n_i64 >= HEADER_LEN &&
+        r->n_slots >= r->max_sources && r->n_slots < 0xFFFF &&   /* (a handle holds slot + 1 in 16 bits) */
         r->off_listener >= 0 && r->off_listener + LISTENER_LEN <= r->n_f64 &&
-        r->off_pose >= 0 && r->off_pose + (int64_t)r->max_sources * POSE_STRIDE <= r->n_f64 &&
-        r->off_params >= 0 && r->off_params + (int64_t)r->max_sources * PARAM_STRIDE <= r->n_f64 &&
-        r->off_control >= 0 && r->off_control + (int64_t)r->max_sources * CTL_STRIDE <= r->n_i64 &&
-        r->off_nap >= 0 && r->off_nap + (int64_t)r->max_sources <= r->n_i64;
+        r->off_pose >= 0 && r->off_pose + (int64_t)r->n_slots * POSE_STRIDE <= r->n_f64 &&
+        r->off_params >= 0 && r->off_params + (int64_t)r->n_slots * PARAM_STRIDE <= r->n_f64 &&
+        r->off_control >= 0 && r->off_control + (int64_t)r->n_slots * CTL_STRIDE <= r->n_i64 &&
+        r->off_nap >= 0 && r->off_nap + (int64_t)r->n_slots <= r->n_i64;
     if (!layout_ok) {
         free(head); free(model.data); free_renderer(r);
         return create_fail(SMW_ERROR_INTERNAL, "the engine layout planner rejected these settings%s", "");
@@ -793,7 +798,7 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
     r->f64 = (double*)alloc_zeroed((size_t)r->n_f64 * sizeof(double));
     r->f32 = (float*)alloc_zeroed((size_t)(r->n_f32 > 0 ? r->n_f32 : 1) * sizeof(float));
     r->i64 = (int64_t*)alloc_zeroed((size_t)r->n_i64 * sizeof(int64_t));
-    r->slots = (smw_slot*)alloc_zeroed((size_t)r->max_sources * sizeof(smw_slot));
+    r->slots = (smw_slot*)alloc_zeroed((size_t)r->n_slots * sizeof(smw_slot));
     if (!r->f64 || !r->f32 || !r->i64 || !r->slots) {
         free(head); free(model.data); free_renderer(r);
         return create_fail(SMW_ERROR_OUT_OF_MEMORY, "cannot allocate the engine pools%s", "");
@@ -819,10 +824,11 @@ static smw_result create_renderer(const smw_renderer_settings* settings, smw_ren
         pub_write_end(&r->listener, q);
     }
     r->listener_seen_seq = 0xFFFFFFFFu;
-    for (int i = 0; i < r->max_sources; ++i) {
+    for (int i = 0; i < r->n_slots; ++i) {
         atomic_init(&r->slots[i].word, (uint32_t)LIFE_FREE);
         r->i64[r->off_control + (int64_t)i * CTL_STRIDE + CTL_STATE] = 0;
     }
+    atomic_init(&r->live_voices, 0);
     atomic_init(&r->master_gain, 1.0f);
     atomic_init(&r->paused, 0);
     r->applied_gain = 1.0f;
@@ -955,7 +961,7 @@ static smw_slot* lookup_in(smw_renderer* r, smw_source h, smw_result* rc, int au
 {
     smw_result (*failed)(smw_renderer*, smw_result, const char*) = audio ? fail_audio : fail;
     uint32_t idx1 = h & 0xFFFFu;
-    if (h == SMW_SOURCE_INVALID || idx1 == 0 || (int64_t)idx1 > r->max_sources) {
+    if (h == SMW_SOURCE_INVALID || idx1 == 0 || (int64_t)idx1 > r->n_slots) {
         *rc = failed(r, SMW_ERROR_INVALID_HANDLE, h == SMW_SOURCE_INVALID
                      ? "source handle is 0 (SMW_SOURCE_INVALID)"
                      : "source handle was never issued by this renderer (slot index out of range)");
@@ -977,16 +983,29 @@ static smw_slot* lookup_in(smw_renderer* r, smw_source h, smw_result* rc, int au
 
 static smw_slot* lookup(smw_renderer* r, smw_source h, smw_result* rc) { return lookup_in(r, h, rc, 0); }
 
+/* Count `k` more live voices, if max_sources allows them; 1 on success. */
+static int reserve_voices(smw_renderer* r, int32_t k)
+{
+    int32_t live = atomic_load_explicit(&r->live_voices, memory_order_relaxed);
+    do {
+        if (live + k > r->max_sources) return 0;
+    } while (!atomic_compare_exchange_weak_explicit(&r->live_voices, &live, live + k, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    return 1;
+}
+
 /* Claim a free slot, or one destroyed since the last smw_render (so destroy-then-create in
  * one game tick steals a voice): the audio thread clears a recycled slot before the new
  * incarnation's first write or block (STATE_RECYCLE), never waiting for this thread.
  * Slots whose destroyed voice is still fading out (released, or `fading`) are taken only
- * when no other is free: taking one cuts its fade short.
+ * when no other is free: taking one cuts its fade short. The spare slots (n_slots beyond
+ * max_sources, the live voices reserve_voices allows) make that rare: a steal at full
+ * capacity finds one free unless more than the spares are still fading.
  * Returns the slot index (its word now CLAIMED with the next generation; `*was` its word
  * before) or -1 when every slot holds a live source. */
 static int claim_slot(smw_renderer* r, uint32_t* was)
 {
-    uint32_t n = (uint32_t)r->max_sources;
+    uint32_t n = (uint32_t)r->n_slots;
     uint32_t start = atomic_fetch_add_explicit(&r->alloc_hint, 1u, memory_order_relaxed);
     for (int pass = 0; pass < 2; ++pass) {
         for (uint32_t k = 0; k < n; ++k) {
@@ -1034,9 +1053,13 @@ smw_result smw_source_create(smw_renderer* r, smw_source* out)
     if (!r) return SMW_ERROR_NULL_POINTER;
     if (!out) return fail(r, SMW_ERROR_NULL_POINTER, "smw_source_create: out_source is NULL");
     *out = SMW_SOURCE_INVALID;
+    if (!reserve_voices(r, 1)) return fail(r, SMW_ERROR_OUT_OF_SOURCES, TEXT_OUT_OF_SOURCES);
     uint32_t was;
-    int i = claim_slot(r, &was);
-    if (i < 0) return fail(r, SMW_ERROR_OUT_OF_SOURCES, TEXT_OUT_OF_SOURCES);
+    int i = claim_slot(r, &was);   /* (never -1: a slot is claimable for every voice reserved) */
+    if (i < 0) {
+        atomic_fetch_sub_explicit(&r->live_voices, 1, memory_order_relaxed);
+        return fail(r, SMW_ERROR_OUT_OF_SOURCES, TEXT_OUT_OF_SOURCES);
+    }
     smw_source h = start_slot(r, i, VOICE_MONO, 0);
     publish_slot(r, h);
     *out = h;
@@ -1050,14 +1073,17 @@ smw_result smw_source_create_stereo(smw_renderer* r, float width_deg, smw_source
     *out = SMW_SOURCE_INVALID;
     if (!in_range(width_deg, 0.0f, SMW_MAX_STEREO_WIDTH_DEG))
         return fail(r, SMW_ERROR_INVALID_ARGUMENT, TEXT_STEREO_WIDTH);
-    uint32_t was;
-    int i = claim_slot(r, &was);
-    if (i < 0) return fail(r, SMW_ERROR_OUT_OF_SOURCES, TEXT_OUT_OF_SOURCES);
-    uint32_t was_j;
-    int j = claim_slot(r, &was_j);
-    if (j < 0) {  /* one slot free: give it back as it was (no one else touches a CLAIMED slot) */
-        atomic_store_explicit(&r->slots[i].word, was, memory_order_release);
-        return fail(r, SMW_ERROR_OUT_OF_SOURCES, "a stereo source needs two free source slots (two voices)");
+    if (!reserve_voices(r, 2))
+        return fail(r, SMW_ERROR_OUT_OF_SOURCES,
+                    atomic_load_explicit(&r->live_voices, memory_order_relaxed) < r->max_sources
+                    ? "a stereo source needs two free source slots (two voices)" : TEXT_OUT_OF_SOURCES);
+    uint32_t was, was_j;
+    int i = claim_slot(r, &was);   /* (never -1: a slot is claimable for every voice reserved) */
+    int j = i < 0 ? -1 : claim_slot(r, &was_j);
+    if (j < 0) {
+        if (i >= 0) atomic_store_explicit(&r->slots[i].word, was, memory_order_release);   /* as it was */
+        atomic_fetch_sub_explicit(&r->live_voices, 2, memory_order_relaxed);
+        return fail(r, SMW_ERROR_OUT_OF_SOURCES, TEXT_OUT_OF_SOURCES);
     }
     uint32_t gen_j = atomic_load_explicit(&r->slots[j].word, memory_order_relaxed) >> 16;
     smw_source right = (gen_j << 16) | ((uint32_t)j + 1u);
@@ -1098,6 +1124,7 @@ smw_result smw_source_destroy(smw_renderer* r, smw_source h)
     smw_source right = right_voice(sl);
     if (!release(r, h)) return fail(r, SMW_ERROR_INVALID_HANDLE, TEXT_STALE);
     if (right) release(r, right);   /* hidden: only the destroy that released h reaches it */
+    atomic_fetch_sub_explicit(&r->live_voices, right ? 2 : 1, memory_order_relaxed);   /* (after the slots are claimable) */
     return SMW_SUCCESS;
 }
 
@@ -1495,14 +1522,14 @@ static void sync_all(smw_renderer* r)
                 lp[L_REVERB + k] = v.params[PUB_LISTENER_REVERB + k];
             }
             if (reverb_changed)   /* a virtual voice's send may be heard now: check every one */
-                memset(r->i64 + r->off_nap, 0, (size_t)r->max_sources * sizeof(int64_t));
+                memset(r->i64 + r->off_nap, 0, (size_t)r->n_slots * sizeof(int64_t));
             lp[L_VEL_SET] = v.flags ? 1.0 : 0.0;
             r->listener_seen_seq = seq;
         }
     }
-    for (int i = 0; i < r->max_sources; ++i) {
+    for (int i = 0; i < r->n_slots; ++i) {
         smw_slot* sl = &r->slots[i];
-        if (i + SYNC_PREFETCH_AHEAD < r->max_sources) {
+        if (i + SYNC_PREFETCH_AHEAD < r->n_slots) {
             /* a thousand slots are more than the caches hold: fetch ahead (a hint, no access)
              * the two lines a block whose source only moved reads, the seq's (with the pose)
              * and the slot word's; a parameter change reads the others as it needs them */
@@ -1783,13 +1810,13 @@ smw_result smw_render(smw_renderer* r, float* out, int32_t frames)
     if (paused && g0 == 0.0f) {
         /* paused and faded out: nothing runs, so every stream (and the clock) stands still */
         memset(out, 0, (size_t)frames * 2 * sizeof(float));
-        for (int i = 0; i < r->max_sources; ++i)
+        for (int i = 0; i < r->n_slots; ++i)
             if (r->slots[i].active) publish_status(r, i, SMW_SOURCE_STATUS_PAUSED);
         return SMW_SUCCESS;
     }
     sync_all(r);
     int32_t k = render_block(r, out, frames);
-    for (int i = 0; i < r->max_sources; ++i)
+    for (int i = 0; i < r->n_slots; ++i)
         if (r->slots[i].active) take_kernel_status(r, i);
     r->applied_gain = g1;
     if (g0 != 1.0f || g1 != 1.0f) {

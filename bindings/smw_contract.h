@@ -40,7 +40,7 @@ enum {
     H_N_F32 = 2,
     H_N_I64 = 3,
     H_SAMPLE_RATE = 4,
-    H_MAX_SOURCES = 5,
+    H_SLOTS = 5,
     H_MAX_BLOCK = 6,
     H_NFFT = 7,
     H_HOP = 8,

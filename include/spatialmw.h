@@ -139,7 +139,7 @@ enum {
     SMW_ERROR_INVALID_ARGUMENT = 1,      /**< a value out of range or malformed (NaN/Inf pose, zero quaternion, |position| > 1e6 m, bad distance model...) */
     SMW_ERROR_NULL_POINTER = 2,          /**< a required pointer argument was NULL */
     SMW_ERROR_INVALID_HANDLE = 3,        /**< source handle never issued, already destroyed (stale), or zero */
-    SMW_ERROR_OUT_OF_SOURCES = 4,        /**< all max_sources slots hold live sources (a destroyed source's slot is reusable at once) */
+    SMW_ERROR_OUT_OF_SOURCES = 4,        /**< max_sources voices are live (a destroyed source's place is reusable at once) */
     SMW_ERROR_UNSUPPORTED_SAMPLE_RATE = 5, /**< sample rate is not 44100, 48000 or 96000 */
     SMW_ERROR_FRAME_COUNT = 6,           /**< frames < 1 or > max_block_frames */
     SMW_ERROR_MODEL_LOAD = 7,            /**< model file missing, unreadable, corrupt or incompatible */
@@ -192,7 +192,10 @@ typedef struct {
     uint32_t size;               /**< sizeof(smw_renderer_settings); set by the default function */
     int32_t sample_rate;         /**< 44100, 48000 or 96000 Hz. Default 48000 */
     int32_t max_block_frames;    /**< largest frame count per smw_render/smw_source_write call. Default 1024 */
-    int32_t max_sources;         /**< capacity of source slots (1..4096). Default 64 */
+    int32_t max_sources;         /**< live voices at most, a stereo source counting two (1..4096). Default 64.
+                                      The renderer holds max(4, max_sources / 16) slots more, which
+                                      only take a new voice while a destroyed one fades out
+                                      (smw_source_destroy) */
     const char* model_path;      /**< Lite-INN model asset (.smwm, from `spatialmw export model.npz -o model.smwm`);
                                       NULL = share/spatialmw/default.smwm beside the library's lib/ directory.
                                       Read during create only */
@@ -388,9 +391,9 @@ typedef enum {
  *  has no direction of its own and is rendered straight ahead at min_distance, so set its
  *  pose before its first block (the Python Engine starts a source at the same place). The
  *  audio thread starts it (clears its history) at its next smw_source_write or smw_render.
- *  A slot freed by smw_source_destroy is reusable at once: destroying the oldest voice and
- *  creating the new one in the same game tick (voice stealing) succeeds; the audio thread
- *  clears the old voice before the new one's first samples, without waiting for either thread.
+ *  A destroyed source's place is reusable at once: destroying the oldest voice and
+ *  creating the new one in the same game tick (voice stealing) succeeds, and the old voice
+ *  fades out in its own slot (smw_source_destroy), without waiting for either thread.
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_OUT_OF_SOURCES (max_sources
  *          sources are alive). */
 SMW_API smw_result smw_source_create(smw_renderer* renderer, smw_source* out_source);
@@ -401,7 +404,7 @@ SMW_API smw_result smw_source_create(smw_renderer* renderer, smw_source* out_sou
  *  the pair keeps its width, left on the left, as the listener turns; distance and
  *  elevation are the source's). width_deg 0..180 (a typical width: 60); 0 puts both
  *  channels at the source (identical channels then render as a mono source would).
- *  A stereo source is two voices: it takes TWO of the max_sources slots, and is refused
+ *  A stereo source is two voices: it counts TWICE towards max_sources, and is refused
  *  with SMW_ERROR_OUT_OF_SOURCES when fewer than two are free (nothing is claimed then).
  *  Its one handle takes every smw_source_* call, which acts on both voices (destroy, pose,
  *  velocity, teleport, gain, distance model, Doppler, spatialise, pause, cone, transmission,
@@ -419,15 +422,16 @@ SMW_API smw_result smw_source_create_stereo(smw_renderer* renderer, float width_
  *          outside [0, 180]). */
 SMW_API smw_result smw_source_set_stereo_width(smw_renderer* renderer, smw_source source, float width_deg);
 
-/** Destroy a source (game thread). The handle is invalid immediately and the slot can be
- *  claimed by the next smw_source_create. A source heard in the last block fades out
- *  across the next smw_render's block (what its delay line still holds, no click), and its
- *  slot is cleared once that fade has left the corrector's frame (one or two blocks); a
- *  create that claims the slot before then cuts the fade short. The allocator hands out
- *  the other free slots first, so that happens only when no other slot is free: to steal a
- *  voice without a click at full capacity, set its gain to 0 (ramped across one block) and
- *  destroy it in the next tick, or give max_sources a few slots above the game's voice
- *  limit.
+/** Destroy a source (game thread). The handle is invalid immediately, and the next
+ *  smw_source_create may take its place (destroy-then-create in one tick steals a voice,
+ *  also at full capacity). A source heard in the last block fades out across the next
+ *  smw_render's block (what its delay line still holds, no click), and its slot is cleared
+ *  once that fade has left the corrector's frame (one or two blocks). Meanwhile new voices
+ *  take other slots: the renderer holds max(4, max_sources / 16) slots beyond max_sources
+ *  for this. Only when more voices are fading than those spares allow does a create take a
+ *  fading voice's slot and cut its fade short; to steal more voices than that per tick
+ *  without a click, set the victims' gain to 0 (ramped across one block) and destroy them
+ *  in the next tick.
  *  @return SMW_SUCCESS, SMW_ERROR_NULL_POINTER, SMW_ERROR_INVALID_HANDLE (incl. double destroy). */
 SMW_API smw_result smw_source_destroy(smw_renderer* renderer, smw_source source);
 

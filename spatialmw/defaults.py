@@ -38,6 +38,12 @@ from .kernels import layout as L
 # ------------------------------------------------------------------ creation: limits
 SAMPLE_RATES = (44100, 48000, 96000)   # Hz, the only rates the corrector is fitted for
 MAX_SOURCES_LIMIT = 4096
+# A renderer holds this many voice slots beyond max_sources, max(MIN, max_sources // DIVISOR):
+# a new voice takes one of them while a destroyed voice fades out in its own slot, so that
+# stealing a voice at full capacity (destroy, then create, in one game tick) cuts nothing.
+# Live voices never exceed max_sources.
+SPARE_SLOTS_MIN = 4
+SPARE_SLOTS_DIVISOR = 16
 MAX_BLOCK_LIMIT = 16384                # frames per render / write call
 TABLE_STEP_MIN_DEG = 0.5               # direction table spacing; 0 means no table
 TABLE_STEP_MAX_DEG = 30.0

@@ -335,8 +335,11 @@ class Engine:
         self.max_block = lay.config.max_block
         self.model = lay.model
         self._out = np.zeros(2 * self.max_block, dtype=np.float32)
-        # freed slots are reused last, so a removed source's fade-out (kernels/render.py) can end
-        self._free = collections.deque(range(self.max_sources))
+        self._slots = int(lay.header[L.H_SLOTS])   # max_sources and the spares (plan.slot_count)
+        # freed slots are reused last, so a removed source's fade-out (kernels/render.py) can
+        # end: with the spares, even when a source is removed and another added at full capacity
+        self._free = collections.deque(range(self._slots))
+        self._live_voices = 0
         self._active: set[int] = set()
         self._partner: dict[int, int] = {}   # a stereo source's handle -> its right voice's slot
         self._master_gain = 1.0
@@ -361,7 +364,7 @@ class Engine:
         """Claim a slot; returns its handle. Raises EngineError when all slots are in use.
         The source starts as smw_source_create's does (:mod:`spatialmw.defaults`: at the
         origin, every parameter at its default), then takes the arguments."""
-        if not self._free:
+        if self._live_voices >= self.max_sources:
             raise EngineError(f"all {self.max_sources} source slots are in use")
         src = self._claim()
         self._active.add(src)
@@ -383,9 +386,9 @@ class Engine:
         follow it; its status is the OR of theirs) and :meth:`write` of (frames, 2) arrays.
         ``params`` as :meth:`add_source`. Raises EngineError when fewer than two slots are free."""
         w = check_stereo_width(width)
-        if len(self._free) < 2:
+        if self._live_voices + 2 > self.max_sources:
             raise EngineError(f"a stereo source needs two free slots of the {self.max_sources}; "
-                              f"{len(self._free)} free")
+                              f"{self.max_sources - self._live_voices} free")
         src = self.add_source(**params)
         self._partner[src] = self._claim()
         self.f64[self._par(src) + L.P_AZIMUTH_OFFSET] = 0.5 * w
@@ -395,6 +398,7 @@ class Engine:
     def _claim(self) -> int:
         """A free slot, started with a new source's values (not yet a handle)."""
         src = self._free.popleft()
+        self._live_voices += 1
         ctl = self.layout.source_control + src * L.CTL_STRIDE
         self.i64[ctl:ctl + L.CTL_STRIDE] = (L.STATE_RESTART, 0, 0, 0)
         # a released slot is cleared once its fade-out has passed (or cut short here, when it
@@ -445,6 +449,7 @@ class Engine:
         for slot in self._voices(src):
             self.i64[self.layout.source_control + slot * L.CTL_STRIDE + L.CTL_STATE] = STATE_STOP
             self._free.append(slot)
+            self._live_voices -= 1
         self._active.discard(src)
         self._partner.pop(src, None)
 
@@ -579,7 +584,7 @@ class Engine:
         lis = self.layout.listener
         self.f64[lis + L.L_REVERB:lis + L.L_REVERB + 4] = check_reverb(decay_time, pre_delay, hf_ratio, wet_gain)
         naps = int(self.i64[L.H_SRC_NAP])  # a virtual voice's send may be heard now: check every one
-        self.i64[naps:naps + self.max_sources] = 0
+        self.i64[naps:naps + self._slots] = 0
 
     def set_source_spread(self, src: int, degrees: float) -> None:
         """Spread of the source, 0 (a point, the default) .. 360 degrees (diffuse): each ear

@@ -84,7 +84,8 @@ def test_public_header_states_the_limits():
                    f"{t(D.SPEED_OF_SOUND_MIN)}..{t(D.SPEED_OF_SOUND_MAX)}: propagation delay",
                    f"0..{D.MAX_SOURCES_LIMIT}; 0 = no limit", f"0..{t(D.LOD_HYSTERESIS_MAX_DB)} dB",
                    f"priority, 0..{t(D.MAX_PRIORITY)} (default {t(D.SOURCE_PRIORITY)})",
-                   f"0..{D.WORKER_THREADS_MAX}; 0 = none"):
+                   f"0..{D.WORKER_THREADS_MAX}; 0 = none",
+                   f"max({D.SPARE_SLOTS_MIN}, max_sources / {D.SPARE_SLOTS_DIVISOR}) slots more"):
         assert phrase in h, phrase
 
 

@@ -130,15 +130,17 @@ def _destroyed_run(kind, max_sources, steal):
     return out
 
 
-@pytest.mark.parametrize("steal", [False, True])
+@pytest.mark.parametrize("max_sources, steal", [(2, False), (3, True), (1, True)],
+                         ids=["destroy", "steal", "steal-at-capacity"])
 @pytest.mark.parametrize("kind", FRONTS)
-def test_a_destroyed_source_fades_out_without_a_click(kind, steal):
+def test_a_destroyed_source_fades_out_without_a_click(kind, max_sources, steal):
     """A destroyed tone fades out across block 4 (heard in output block 5: what its delay
     line still held), is gone once that fade has left the corrector's frame, and no sample
     steps by more than 2x the tone's own (the hard cut one hop into block 4 it replaced:
-    3-7x). ``steal``: destroy-then-create in one tick with another slot free: the new voice
-    takes that slot, so the stolen one fades out too instead of being cut for its slot."""
-    out = _destroyed_run(kind, 3 if steal else 2, steal)
+    3-7x). ``steal``: destroy-then-create in one tick: the new voice takes another slot, so
+    the stolen one fades out too instead of being cut for its slot; at full capacity
+    (max_sources 1) that slot is a spare (defaults.SPARE_SLOTS_MIN)."""
+    out = _destroyed_run(kind, max_sources, steal)
     faded = np.sum(out[5] ** 2) / np.sum(out[3] ** 2)   # a linear fade keeps a third of a tone's energy
     assert 0.2 < faded < 0.5, faded
     for b in range(7, 10):
@@ -146,6 +148,38 @@ def test_a_destroyed_source_fades_out_without_a_click(kind, steal):
     own, seen = _max_step(np.concatenate(out[2:4])), _max_step(np.concatenate(out[2:]))
     print(f"{kind}: tone's own step {own:.4f}, largest step through the destroy {seen:.4f}")
     assert seen <= 2.0 * own, (seen, own)
+
+
+@pytest.mark.parametrize("kind", FRONTS)
+def test_stealing_beyond_the_spare_slots_cuts_but_never_fails(kind):
+    """max_sources live voices at most, however many slots are fading: at full capacity
+    (max_sources 4, so 4 spares) every voice is stolen in each of 3 ticks. The first tick's
+    new voices take the spares; the later ticks may find every free slot still fading and
+    cut fades short (the hard cut the spares avoid), but no create fails and the renderer plays on,
+    finite. A fifth live voice is refused."""
+    from spatialmw.engine import EngineError
+    from spatialmw.native import NativeError
+    f = Front(kind, max_sources=4)
+    live = [_source(f, pos=(1.0, float(k), 0.0)) for k in range(4)]
+    with pytest.raises((NativeError, EngineError), match="in use"):
+        f.add_source()
+    x = _sine(BLOCK)
+    for tick in range(3):
+        for s in live:
+            f.remove_source(s)
+        live = [_source(f, pos=(1.0, float(k), 0.0)) for k in range(4)]
+        with pytest.raises((NativeError, EngineError), match="in use"):
+            f.add_source()
+        for s in live:
+            f.write(s, x)
+        assert np.all(np.isfinite(f.render(BLOCK))), tick
+    ys = []
+    for _ in range(4):
+        for s in live:
+            f.write(s, x)
+        ys.append(f.render(BLOCK))
+    y = np.concatenate(ys)
+    assert np.all(np.isfinite(y)) and np.max(np.abs(y[-BLOCK:])) > 0.1, "the last voices are not heard"
 
 
 @pytest.mark.parametrize("how", ["destroy", "pause"])

@@ -202,7 +202,7 @@ def test_c_result_codes(c_stereo, case):
 
 
 def test_c_hidden_voice_has_no_handle(c_stereo):
-    """Three live slots (a stereo source and a mono one), two accepted handles."""
+    """Three live voices (a stereo source and a mono one), two accepted handles."""
     assert c_stereo[3].kv["ACCEPTED_HANDLES"] == 2
 
 

@@ -58,7 +58,7 @@ from .ibc import ibc_evaluate
 from .lanes import LANES, lanes_encode, prefetch
 from .layout import (
     C_LOD_HYSTERESIS, CTL_FLAGS, CTL_STATE, CTL_STRIDE, FLAG_BYPASS, FLAG_PAUSED, H_CONST, H_FULL_SOURCES, H_LOD_SCORE,
-    H_MAX_SOURCES, H_SRC_CTL, H_SRC_NAP, H_SRC_PARAM, H_SRC_STATE, P_GAIN, P_PRIORITY, PARAM_STRIDE,
+    H_SLOTS, H_SRC_CTL, H_SRC_NAP, H_SRC_PARAM, H_SRC_STATE, P_GAIN, P_PRIORITY, PARAM_STRIDE,
     STATE_PLAYING, STATE_RECYCLE, STATE_RESTART, STATE_STRIDE, ST_LEVEL, ST_TIER, VIRTUAL_THRESHOLD,
 )
 
@@ -253,7 +253,7 @@ def lod_rank(f64, i64):
     its tier: it is a virtual voice in either). No allocation: O(sources) on average."""
     k_full = i64[H_FULL_SOURCES]
     hysteresis = f64[i64[H_CONST] + C_LOD_HYSTERESIS]
-    nsrc = i64[H_MAX_SOURCES]
+    nsrc = i64[H_SLOTS]
     score = f64[i64[H_LOD_SCORE]: i64[H_LOD_SCORE] + nsrc]
     work = f64[i64[H_LOD_SCORE] + nsrc: i64[H_LOD_SCORE] + 2 * nsrc]
     naps = i64[H_SRC_NAP]

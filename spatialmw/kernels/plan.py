@@ -149,6 +149,13 @@ def _chunk_acc_sizes(mb, lod, ibc):
 
 
 @njit(cache=True)
+def slot_count(max_sources):
+    """Voice slots for ``max_sources`` live voices: the spares (defaults.SPARE_SLOTS_MIN,
+    SPARE_SLOTS_DIVISOR) hold destroyed voices' fade-outs while new voices start."""
+    return max_sources + max(D.SPARE_SLOTS_MIN, max_sources // D.SPARE_SLOTS_DIVISOR)
+
+
+@njit(cache=True)
 def _uses_table(settings):
     return settings[S_IBC] != 0.0 and settings[S_TABLE_STEP] > 0.0
 
@@ -157,7 +164,7 @@ def _uses_table(settings):
 def _region_sizes(settings, theta, dims, grid, head):
     """head[h] = elements of region h (region and scalar indices are disjoint), the
     header's scalars, and the ring counts after the header (see :func:`plan_layout`)."""
-    s = int(settings[S_MAX_SOURCES])
+    s = slot_count(int(settings[S_MAX_SOURCES]))
     sr = int(settings[S_SAMPLE_RATE])
     hop = int(settings[S_HOP])
     mb = int(settings[S_MAX_BLOCK])
@@ -258,7 +265,7 @@ def _region_sizes(settings, theta, dims, grid, head):
     head[L.H_PARTICIPANTS] = parts
     head[L.H_N_CHUNKS] = chunks
     head[L.H_SAMPLE_RATE] = sr
-    head[L.H_MAX_SOURCES] = s
+    head[L.H_SLOTS] = s
     head[L.H_MAX_BLOCK] = mb
     head[L.H_NFFT] = N_FFT
     head[L.H_HOP] = hop
@@ -347,7 +354,7 @@ def init_pools_core(settings, theta, dims, grid, f64, f32, i64):
     table, constants and the initial state."""
     sr = settings[S_SAMPLE_RATE]
     ibc = settings[S_IBC] != 0.0
-    s = i64[L.H_MAX_SOURCES]
+    s = i64[L.H_SLOTS]
     k = grid.shape[0]
     nbins = N_FFT // 2 + 1
     lis = i64[L.H_LISTENER]
@@ -486,7 +493,7 @@ def _parts_fill(i64, k):
 @njit(cache=True)
 def _chunks_fill(i64):
     """Each chunk's slots (consecutive, as even as they divide) and its accumulators."""
-    s = i64[L.H_MAX_SOURCES]
+    s = i64[L.H_SLOTS]
     n = i64[L.H_N_CHUNKS]
     a_bed, a_stage, a_rev = _chunk_acc_sizes(i64[L.H_MAX_BLOCK], i64[L.H_FULL_SOURCES] > 0,
                                              i64[L.H_IBC_ENABLED] != 0)

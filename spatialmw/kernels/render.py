@@ -70,7 +70,7 @@ from .layout import (
     G_FIFO_READ, G_IBC_BUDGET, G_IBC_NEXT, G_LOOKUP_BUDGET, G_STAGE_FILL, H_BATCHES, H_BIN_IDX,
     H_BIN_W, H_BITREV, H_CONST, H_DIMS, H_DIMS_LEN, H_FIFO, H_FIFO_LEN, H_GCUR, H_GLOBAL,
     H_GRID_K, H_GTGT, H_HOP, H_IBC_ENABLED, H_IBC_PREP, H_IBC_PREP_LEN, H_IBC_TABLE,
-    H_LANE_RAMP, H_LANE_MIX, H_LANE_WORK, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_MAX_SOURCES,
+    H_LANE_RAMP, H_LANE_MIX, H_LANE_WORK, H_LISTENER, H_MAX_BLOCK, H_MAX_DELAY, H_SLOTS,
     H_MIX, H_NFFT, H_MIX_DELTA, H_RING, H_RING_LEN, H_SAMPLE_RATE, H_SCRATCH_LEN, H_SINC,
     H_SRC_COUNT, H_SRC_CTL, H_SRC_PARAM, H_SRC_POSE, H_SRC_STATE, H_STAGE, H_STAGE_LEN,
     H_TABLES32, H_TABLE_COUNTS, H_TABLE_NRHO, H_TABLE_RINGS, H_THETA,
@@ -168,13 +168,17 @@ def source_is_virtual(f64, i64, slot):
     next block reads none of its delay line unless its level rises), else 0; the game may
     then skip its audio (:func:`skip_core`) instead of decoding and writing it. A source
     that comes back plays what was written from then on, at its delay."""
-    if slot < 0 or slot >= i64[H_MAX_SOURCES]:
+    if slot < 0 or slot >= i64[H_SLOTS]:
         return 0
+    # A nap is cleared by any change of the source's state or flags (the front ends'
+    # setters, _napping, _clear_slot), so a napping source is playing and not paused: its
+    # answer comes from the dense nap array alone, not its control line (a game that skips
+    # a thousand virtual voices asks about each one every block).
+    if i64[i64[H_SRC_NAP] + slot] > 0:
+        return 1
     ctl = i64[H_SRC_CTL] + slot * CTL_STRIDE
     if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:  # (a paused source's queue waits)
         return 0
-    if i64[i64[H_SRC_NAP] + slot] > 0:  # napping (layout.NAP_BLOCKS): virtual, and its state lines cold
-        return 1
     return 1 if _left_virtual(f64, i64[H_SRC_STATE] + slot * STATE_STRIDE) else 0
 
 
@@ -208,7 +212,7 @@ def _room(f64, f32, i64, slot, frames):
     """WRITE_OK when ``frames`` more fit the slot's queue, else WRITE_BAD_SLOT or
     WRITE_FULL. A recycled slot (STATE_RECYCLE) is started first: the queue is the new
     source's."""
-    if slot < 0 or slot >= i64[H_MAX_SOURCES]:
+    if slot < 0 or slot >= i64[H_SLOTS]:
         return WRITE_BAD_SLOT
     ctl = i64[H_SRC_CTL] + slot * CTL_STRIDE
     if i64[ctl + CTL_STATE] == STATE_RECYCLE:
@@ -304,7 +308,7 @@ def _queue(f64, f32, i64, slot, samples, first, stride, frames, scale):
     i64[cnt] = written + frames
     # a game writes its sources one after another, most often in slot order and in step:
     # the next slot's next write most likely lands at the same place in its own ring
-    if slot + 1 < i64[H_MAX_SOURCES]:
+    if slot + 1 < i64[H_SLOTS]:
         nxt = base + ring_len
         for j in range(0, min(frames, ring_len - start), CACHE_LINE_FLOATS):
             prefetch_write(f32, nxt + start + j)
@@ -1590,7 +1594,7 @@ def _render_begin(f64, f32, i64, frames):
     g = i64[H_GLOBAL]
     clock = i64[g + G_CLOCK]
     fill = i64[g + G_STAGE_FILL]
-    nsrc = i64[H_MAX_SOURCES]
+    nsrc = i64[H_SLOTS]
     i64[g + G_FRAMES] = frames
     evals = f64[i64[H_CONST] + C_EVALS_PER_512]  # <= 0: no budget
     i64[g + G_IBC_BUDGET] = max(1, int(evals * frames / 512.0)) if evals > 0.0 else nsrc

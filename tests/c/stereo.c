@@ -43,11 +43,12 @@ static void check_calls(void)
     result("width_ok_set", smw_source_set_stereo_width(r, st, 90.0f));
     result("write_stereo_null", smw_source_write_stereo(r, st, NULL, BLOCK));
     result("write_stereo_frames_zero", smw_source_write_stereo(r, st, block, 0));
-    /* every slot is live (the stereo source's two and the mono one), but only the two
-     * handles issued are accepted: the right voice's slot has no usable handle */
+    /* three voices are live (the stereo source's two and the mono one), but only the two
+     * handles issued are accepted: the right voice's slot has no usable handle (indices
+     * past the 3 + 4 spare slots are refused too) */
     int accepted = 0;
     for (uint32_t gen = 0; gen < 16; ++gen)
-        for (uint32_t idx = 1; idx <= 3; ++idx) {
+        for (uint32_t idx = 1; idx <= 16; ++idx) {
             uint32_t bits;
             accepted += smw_source_get_status(r, (gen << 16) | idx, &bits) == SMW_SUCCESS;
         }

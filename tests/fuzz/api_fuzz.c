@@ -233,7 +233,7 @@ static smw_source pick_handle(fz* z, int* expect_live)
     switch (rndu(5)) {
     case 0: h = 0; break;
     case 1: h = (smw_source)rnd(); break;
-    case 2: h = (rndu(4) << 16) | (uint32_t)(z->max_sources + 1 + rndu(100)); break;   /* index out of range */
+    case 2: h = (rndu(4) << 16) | (uint32_t)(z->max_sources + 1 + rndu(100)); break;   /* past max_sources: a spare slot, or out of range */
     case 3: h = 0xFFFF0000u | (1u + rndu((uint32_t)z->max_sources)); break;            /* far generation */
     default: h = (1u + rndu(0xFFFEu)) << 16; break;                                      /* slot index 0 */
     }
