@@ -281,8 +281,7 @@ def test_a_virtual_voice_naps_as_long_as_no_motion_could_bring_it_back():
     and the listener each at the teleport speed) leave it NAP_MARGIN below the level at
     which it comes back, 16 blocks would not (computed here from the distance law). One 30 dB
     below at any distance (no distance model) naps NAP_BLOCKS_QUIET blocks; one 5 dB below,
-    within the margin, none. Naps count down between checks, staggered by slot, to NAP_LAST
-    after the last napping block."""
+    within the margin, none. Naps count down between checks, staggered by slot."""
     from spatialmw.defaults import SPEED_OF_SOUND
     from spatialmw.engine import Engine
     from spatialmw.kernels.motion import MAX_SPEED_FRACTION
@@ -307,7 +306,7 @@ def test_a_virtual_voice_naps_as_long_as_no_motion_could_bring_it_back():
             seen[s].append(int(eng.i64[naps + s]))
     assert eng.is_virtual(far) and eng.is_virtual(quiet) and eng.is_virtual(near)
     for s, period in ((far, 8), (quiet, L.NAP_BLOCKS_QUIET)):
-        assert seen[s][4:] == [period - 1 - (b + s) % period or L.NAP_LAST for b in range(4, blocks)], s
+        assert seen[s][4:] == [period - 1 - (b + s) % period for b in range(4, blocks)], s
     assert seen[near] == [0] * len(seen[near])
 
 

@@ -98,8 +98,7 @@ H_SRC_KIND = 95    # float64 (max_sources): BK_NONE, BK_BED_ONLY or BK_FULL, wha
                    # for each source (apart from its H_SRC_BLOCK row: a line holds 8 sources' kinds,
                    # so a block's thousands of virtual voices cost the chunks an eighth of a line each)
 H_SRC_NAP = 96     # int64 (max_sources): blocks a virtual voice skips before its level is checked again
-                   # (NAP_BLOCKS below); 0: checked this block; NAP_LAST: napped in the last block,
-                   # checked in the next. Anything but its motion sets it to 0
+                   # (NAP_BLOCKS below); 0: checked this block. Anything but its motion sets it to 0
 # the block's phases (render.py: a serial control pass, chunks of per-source DSP that worker
 # threads may share, a serial reduction)
 H_SRC_BLOCK = 80   # float64 (max_sources x BK_STRIDE): what the control pass decided for each source, fields BK_*
@@ -245,7 +244,6 @@ VIRTUAL_HYSTERESIS = 1.4125375446227544     # +3 dB
 # teleport, not marked as one, is heard late: at its next check, at most P - 1 blocks after
 # (15 at the most: NAP_BLOCKS_QUIET's voices cannot be brought back by any jump).
 NAP_BLOCKS = 4
-NAP_LAST = -1   # the nap's last block has passed: still virtual (render.source_is_virtual), checked next
 NAP_BLOCKS_LONGEST = 16
 NAP_BLOCKS_QUIET = 32
 NAP_MARGIN = 0.25                           # -12 dB

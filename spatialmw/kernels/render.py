@@ -93,7 +93,7 @@ from .layout import (
     CK_STAGE, CK_REVERB, TOUCH_BED, TOUCH_STAGE, TOUCH_REVERB, BK_STRIDE, H_SRC_KIND, BK_BED, BK_FRESH,
     BK_TELEPORT, BK_REL, BK_DIST, BK_CONE, BK_TONE, BK_D_BED, BK_G_BED, BK_DL, BK_DR, BK_GL, BK_GR,
     BK_TARGET, BK_RETONE, BK_RESTART, BK_SILENCED, BK_U, BK_NONE, BK_BED_ONLY, BK_FULL, TARGET_NONE, TARGET_UNIT,
-    TARGET_TABLE, TARGET_EXACT, H_SRC_NAP, G_BLOCKS, NAP_BLOCKS, NAP_LAST, NAP_BLOCKS_LONGEST, NAP_BLOCKS_QUIET, NAP_MARGIN,
+    TARGET_TABLE, TARGET_EXACT, H_SRC_NAP, G_BLOCKS, NAP_BLOCKS, NAP_BLOCKS_LONGEST, NAP_BLOCKS_QUIET, NAP_MARGIN,
 )
 from .tdw import SINC_LOOKAHEAD, SINC_PHASES, SINC_TAPS, lagrange_block, tdw_block_stereo_idx
 from . import nearfield, reverb, spread
@@ -171,12 +171,10 @@ def source_is_virtual(f64, i64, slot):
     if slot < 0 or slot >= i64[H_SLOTS]:
         return 0
     # A nap is cleared by any change of the source's state or flags (the front ends'
-    # setters, _napping, _clear_slot), so a napping source (or one whose nap ended with the
-    # last block, NAP_LAST) is playing, not paused and virtual: its answer comes from the
-    # dense nap array alone, not its state lines, which it has not touched for up to
-    # NAP_BLOCKS_QUIET blocks (a game that skips a thousand virtual voices asks about each
-    # one every block).
-    if i64[i64[H_SRC_NAP] + slot] != 0:
+    # setters, _napping, _clear_slot), so a napping source is playing and not paused: its
+    # answer comes from the dense nap array alone, not its control line (a game that skips
+    # a thousand virtual voices asks about each one every block).
+    if i64[i64[H_SRC_NAP] + slot] > 0:
         return 1
     ctl = i64[H_SRC_CTL] + slot * CTL_STRIDE
     if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:  # (a paused source's queue waits)
@@ -1043,14 +1041,12 @@ def _napping(i64, s, clock, frames):
     playing source is checked at once."""
     nap = i64[H_SRC_NAP] + s
     if i64[nap] <= 0:
-        if i64[nap] < 0:  # NAP_LAST: checked now
-            i64[nap] = 0
         return False
     ctl = i64[H_SRC_CTL] + s * CTL_STRIDE
     if i64[ctl + CTL_STATE] != STATE_PLAYING or i64[ctl + CTL_FLAGS] & FLAG_PAUSED:  # (a paused one's queue waits)
         i64[nap] = 0
         return False
-    i64[nap] = i64[nap] - 1 if i64[nap] > 1 else NAP_LAST
+    i64[nap] -= 1
     cnt = i64[H_SRC_COUNT] + s * COUNT_STRIDE
     _account_underrun(i64, ctl, cnt, clock - i64[cnt + CNT_PAUSE_OFFSET] + frames, False)
     i64[ctl + CTL_STATUS] |= STATUS_VIRTUAL
