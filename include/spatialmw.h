@@ -193,7 +193,7 @@ typedef struct {
     int32_t sample_rate;         /**< 44100, 48000 or 96000 Hz. Default 48000 */
     int32_t max_block_frames;    /**< largest frame count per smw_render/smw_source_write call. Default 1024 */
     int32_t max_sources;         /**< live voices at most, a stereo source counting two (1..4096). Default 64.
-                                      The renderer holds max(4, max_sources / 16) slots more, which
+                                      The renderer holds max(4, max_sources / 64) slots more, which
                                       only take a new voice while a destroyed one fades out
                                       (smw_source_destroy) */
     const char* model_path;      /**< Lite-INN model asset (.smwm, from `spatialmw export model.npz -o model.smwm`);
@@ -427,7 +427,7 @@ SMW_API smw_result smw_source_set_stereo_width(smw_renderer* renderer, smw_sourc
  *  also at full capacity). A source heard in the last block fades out across the next
  *  smw_render's block (what its delay line still holds, no click), and its slot is cleared
  *  once that fade has left the corrector's frame (one or two blocks). Meanwhile new voices
- *  take other slots: the renderer holds max(4, max_sources / 16) slots beyond max_sources
+ *  take other slots: the renderer holds max(4, max_sources / 64) slots beyond max_sources
  *  for this. Only when more voices are fading than those spares allow does a create take a
  *  fading voice's slot and cut its fade short; to steal more voices than that per tick
  *  without a click, set the victims' gain to 0 (ramped across one block) and destroy them

@@ -43,7 +43,7 @@ MAX_SOURCES_LIMIT = 4096
 # stealing a voice at full capacity (destroy, then create, in one game tick) cuts nothing.
 # Live voices never exceed max_sources.
 SPARE_SLOTS_MIN = 4
-SPARE_SLOTS_DIVISOR = 16
+SPARE_SLOTS_DIVISOR = 64
 MAX_BLOCK_LIMIT = 16384                # frames per render / write call
 TABLE_STEP_MIN_DEG = 0.5               # direction table spacing; 0 means no table
 TABLE_STEP_MAX_DEG = 30.0
