@@ -479,3 +479,31 @@ def test_settings_sizes_of_every_version_accepted_others_rejected(lifecycle, run
     code = k["SETTINGS_SIZE_CODE"]
     assert k["SIZE_LARGER"] == code and k["SIZE_ZERO"] == code and k["SIZE_BETWEEN"] == code
     assert k["OLD_STRUCT_LOG_CALLS"] == 0     # a 0.1/0.2 struct's later fields take their defaults
+
+
+@pytest.mark.parametrize("kind", FRONTS)
+def test_a_paused_napping_voice_is_not_reported_virtual(kind):
+    """smw_source_is_virtual answers a napping voice from its nap alone: that holds only
+    because a pause (any parameter change) ends the nap. A voice at -100 dB naps (32 blocks,
+    layout.NAP_BLOCKS_QUIET); once paused, it is not virtual (a skip would fill its waiting
+    queue with silence), and it is virtual again once resumed."""
+    f = Front(kind, max_sources=2)
+    s = f.add_source(distance_model="none", gain=1e-5)
+    f.set_source_pose(s, (1.0, 1.0, 0.0))
+    for _ in range(2 * L.NAP_BLOCKS_QUIET + 6):
+        f.write(s, _sine(BLOCK))
+        f.render(BLOCK)
+    assert f.is_virtual(s)
+    if kind == "engine":  # napping now (the C API's nap is not visible; its schedule is the same)
+        assert f.r.i64[int(f.r.i64[L.H_SRC_NAP]) + s] > 0
+    f.pause_source(s, True)
+    if kind == "engine":  # (the Engine's setters act at once; the C API's at the next render)
+        assert not f.is_virtual(s)
+    for _ in range(3):
+        f.render(BLOCK)
+        assert not f.is_virtual(s)
+    f.pause_source(s, False)
+    for _ in range(3):
+        f.write(s, _sine(BLOCK))
+        f.render(BLOCK)
+    assert f.is_virtual(s)
