@@ -339,7 +339,6 @@ class Engine:
         # freed slots are reused last, so a removed source's fade-out (kernels/render.py) can
         # end: with the spares, even when a source is removed and another added at full capacity
         self._free = collections.deque(range(self._slots))
-        self._live_voices = 0
         self._active: set[int] = set()
         self._partner: dict[int, int] = {}   # a stereo source's handle -> its right voice's slot
         self._master_gain = 1.0
@@ -361,10 +360,10 @@ class Engine:
                    min_distance: float = D.SOURCE_MIN_DISTANCE, max_distance: float = D.SOURCE_MAX_DISTANCE,
                    rolloff: float = D.SOURCE_ROLLOFF, doppler: bool = D.SOURCE_DOPPLER,
                    spatialize: bool = D.SOURCE_SPATIALIZE) -> int:
-        """Claim a slot; returns its handle. Raises EngineError when all slots are in use.
+        """Claim a slot; returns its handle. Raises EngineError when max_sources voices are live.
         The source starts as smw_source_create's does (:mod:`spatialmw.defaults`: at the
         origin, every parameter at its default), then takes the arguments."""
-        if self._live_voices >= self.max_sources:
+        if self._live_voices() >= self.max_sources:
             raise EngineError(f"all {self.max_sources} source slots are in use")
         src = self._claim()
         self._active.add(src)
@@ -386,19 +385,23 @@ class Engine:
         follow it; its status is the OR of theirs) and :meth:`write` of (frames, 2) arrays.
         ``params`` as :meth:`add_source`. Raises EngineError when fewer than two slots are free."""
         w = check_stereo_width(width)
-        if self._live_voices + 2 > self.max_sources:
+        if self._live_voices() + 2 > self.max_sources:
             raise EngineError(f"a stereo source needs two free slots of the {self.max_sources}; "
-                              f"{self.max_sources - self._live_voices} free")
+                              f"{self.max_sources - self._live_voices()} free")
         src = self.add_source(**params)
         self._partner[src] = self._claim()
         self.f64[self._par(src) + L.P_AZIMUTH_OFFSET] = 0.5 * w
         self._sync_voices()
         return src
 
+    def _live_voices(self) -> int:
+        """Voices of live sources (a stereo source has two): at most max_sources, whatever
+        the spare slots hold."""
+        return len(self._active) + len(self._partner)
+
     def _claim(self) -> int:
         """A free slot, started with a new source's values (not yet a handle)."""
         src = self._free.popleft()
-        self._live_voices += 1
         ctl = self.layout.source_control + src * L.CTL_STRIDE
         self.i64[ctl:ctl + L.CTL_STRIDE] = (L.STATE_RESTART, 0, 0, 0)
         # a released slot is cleared once its fade-out has passed (or cut short here, when it
@@ -449,7 +452,6 @@ class Engine:
         for slot in self._voices(src):
             self.i64[self.layout.source_control + slot * L.CTL_STRIDE + L.CTL_STATE] = STATE_STOP
             self._free.append(slot)
-            self._live_voices -= 1
         self._active.discard(src)
         self._partner.pop(src, None)
 
